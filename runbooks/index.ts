@@ -1,0 +1,11 @@
+import type { AnyRunbook } from '../src/engine/runbook.js';
+import { cacheBinaries } from './cache-binaries.js';
+import { dataLayout } from './data-layout.js';
+import { etcd } from './etcd.js';
+
+/** Every component an inventory may list, by name. */
+export const RUNBOOKS: Record<string, AnyRunbook> = {
+  [dataLayout.name]: dataLayout,
+  [etcd.name]: etcd,
+  [cacheBinaries.name]: cacheBinaries,
+};

@@ -1,0 +1,20 @@
+// The main job on a local sandbox: three real hosts, bootstrapped, then told how to reach them.
+import { $ } from 'zx';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
+
+$.verbose = true;
+const ovl = ['node', 'bin/ovl.js'];
+const inventory = 'inventories/sandbox.yml';
+
+await $`${ovl} sandbox up --hosts 3 --name sandbox --net 127.0.1 --inventory ${inventory}`;
+await $`${ovl} bootstrap ${inventory}`;
+
+const inv = parse(readFileSync(inventory, 'utf8')) as { hosts: { name: string; address: string }[]; server: { etcd: string[] } };
+const etcd = inv.hosts.filter((h) => inv.server.etcd.includes(h.name)).map((h) => `http://${h.address}:2379`);
+console.log(`
+etcd:        ETCDCTL_API=3 etcdctl --endpoints=${etcd.join(',')} endpoint health
+fleet state: ETCDCTL_API=3 etcdctl --endpoints=${etcd[0]} get --prefix /overlord/fleet/hosts/
+a host:      ssh -i /var/lib/ovl-sandbox/sandbox/fleet_key -o UserKnownHostsFile=inventories/sandbox.known_hosts root@${inv.hosts[0]!.address}
+again:       node bin/ovl.js bootstrap ${inventory}     (changes nothing)
+stop it all: node bin/ovl.js sandbox down --name sandbox`);

@@ -1,0 +1,54 @@
+import { RUNBOOKS } from '../../runbooks/index.js';
+import { runComponents, type RunEvents, type RunResult } from '../engine/run.js';
+import { loadInventory, selectHosts } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
+import { redact } from '../redact.js';
+import { listrEvents } from '../ui/listr.js';
+import { plainEvents } from '../ui/plain.js';
+import { formatRecap } from '../ui/recap.js';
+
+export interface BootstrapOptions {
+  check?: boolean;
+  diff?: boolean;
+  limit?: string[];
+  only?: string[];
+  forks?: number;
+  json?: boolean;
+  acceptNewHostKeys?: boolean;
+  verbose?: boolean;
+}
+
+export function loadFleet(path: string): Inventory {
+  return loadInventory(path, { knownComponents: Object.keys(RUNBOOKS) });
+}
+
+/** `ovl bootstrap`: bring the hosts of an inventory to what it says. Returns the exit code. */
+export async function bootstrap(path: string, o: BootstrapOptions): Promise<number> {
+  const inv = loadFleet(path);
+  const sel = selectHosts(inv, { limit: o.limit, only: o.only });
+  const check = !!o.check;
+  const forks = o.forks ?? (typeof inv.vars.forks === 'number' ? inv.vars.forks : 50);
+  // A terminal gets the listr2 tree; logs, pipes, CI and --json get one line per event.
+  const tty = !!process.stdout.isTTY && !process.env.CI && !o.json;
+  const log = o.json ? process.stderr : process.stdout;
+  const tree = tty ? listrEvents(sel.components) : undefined;
+  const events: RunEvents = tree ?? plainEvents(log, { diff: check || !!o.diff, verbose: !!o.verbose });
+
+  let result: RunResult;
+  try {
+    result = await runComponents(inv, RUNBOOKS, { check, forks, acceptNewHostKeys: !!o.acceptNewHostKeys, components: sel.components, hosts: sel.hosts }, events);
+  } finally {
+    tree?.close();
+    await tree?.finished;
+  }
+  if (tty && (check || o.diff)) {
+    for (const r of result.results) if (r.diff) log.write(`--- ${r.host}: ${r.title}\n${r.diff}\n`);
+  }
+  const failed = result.recap.some((h) => h.failed);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(redact({ inventory: inv.file, check, ok: !failed, ms: result.ms, hosts: result.recap, results: result.results }), null, 2) + '\n');
+  } else {
+    log.write(formatRecap(result, check) + '\n');
+  }
+  return failed ? 2 : 0;
+}

@@ -1,0 +1,129 @@
+import type { HostSpec, Inventory } from '../inventory/types.js';
+import { hostsOf } from '../inventory/types.js';
+import { gatherFacts } from '../ops/facts.js';
+import type { HostContext, OpResult, Status } from '../ops/types.js';
+import { Remote } from '../ssh/remote.js';
+import { mapLimit } from '../util/semaphore.js';
+import { runHostPlan } from './host.js';
+import type { AnyRunbook, ComponentRun, HostPlan } from './runbook.js';
+
+export interface RunOptions {
+  check: boolean;
+  forks: number;
+  acceptNewHostKeys: boolean;
+  /** Components to run, in inventory order. */
+  components: string[];
+  /** Hosts this run may touch. */
+  hosts: Set<string>;
+}
+
+export interface HostRecap {
+  host: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  unreachable: boolean;
+  /** First error met on the host. */
+  error?: string;
+}
+
+/** What the run tells whoever shows it (listr2 tree, plain lines, JSON). */
+export interface RunEvents {
+  componentStart(name: string, hosts: string[]): void;
+  hostStart(component: string, host: string): void;
+  result(r: OpResult): void;
+  hostEnd(component: string, host: string, status: Status, error?: string): void;
+  componentEnd(name: string): void;
+}
+
+export interface RunResult {
+  recap: HostRecap[];
+  results: OpResult[];
+  ms: number;
+}
+
+/**
+ * Components strictly in order; within one, hosts in parallel (at most `forks`), one SSH
+ * connection per host for the whole run. A failed host is left out of later components.
+ */
+export async function runComponents(inv: Inventory, runbooks: Record<string, AnyRunbook>, opts: RunOptions, ev: RunEvents): Promise<RunResult> {
+  const t0 = Date.now();
+  const results: OpResult[] = [];
+  const recap = new Map<string, HostRecap>();
+  const targets = inv.hosts.filter((h) => opts.hosts.has(h.name) && opts.components.some((c) => inv.server[c]?.includes(h.name)));
+  for (const h of targets) recap.set(h.name, { host: h.name, ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: false });
+  const note = (r: OpResult) => {
+    results.push(r);
+    const rc = recap.get(r.host)!;
+    rc[r.status]++;
+    if (r.status === 'failed') rc.error ??= `${r.title}: ${r.error ?? r.reason}`;
+    ev.result(r);
+  };
+
+  const contexts = new Map<string, HostContext>();
+  await mapLimit(targets, opts.forks, async (host: HostSpec) => {
+    try {
+      const remote = await Remote.connect(host, { acceptNewHostKeys: opts.acceptNewHostKeys });
+      try {
+        contexts.set(host.name, { host, inv, remote, check: opts.check, facts: await gatherFacts(remote) });
+      } catch (e) {
+        remote.close();
+        throw e;
+      }
+    } catch (e) {
+      const rc = recap.get(host.name)!;
+      rc.unreachable = true;
+      rc.failed++;
+      rc.error = (e as Error).message;
+      note({ component: 'connect', host: host.name, title: 'connect and gather facts', status: 'failed', reason: 'unreachable', error: rc.error, ms: 0 });
+    }
+  });
+
+  try {
+    for (const name of opts.components) {
+      const runbook = runbooks[name];
+      if (!runbook) throw new Error(`no runbook for component ${name}`);
+      const all = hostsOf(inv, name);
+      const hosts = all.map((h) => contexts.get(h.name)).filter((c): c is HostContext => !!c && !recap.get(c.host.name)!.failed);
+      if (!hosts.length) continue;
+      const comp: ComponentRun = { name, inv, check: opts.check, allHosts: all, hosts };
+      ev.componentStart(name, hosts.map((h) => h.host.name));
+      let shared: unknown;
+      let prepError: string | undefined;
+      try {
+        shared = runbook.prepare ? await runbook.prepare(comp) : undefined;
+      } catch (e) {
+        prepError = (e as Error).message;
+      }
+      const statuses = new Map<string, Status>();
+      const phase = (plan: (ctx: HostContext) => HostPlan) =>
+        mapLimit(hosts, opts.forks, async (ctx) => {
+          const host = ctx.host.name;
+          if (statuses.get(host) === 'failed') return;
+          let status: Status;
+          try {
+            if (prepError) throw new Error(prepError);
+            status = await runHostPlan(ctx, name, plan(ctx), note);
+          } catch (e) {
+            note({ component: name, host, title: `${name} on ${host}`, status: 'failed', reason: 'error', error: (e as Error).message, ms: 0 });
+            status = 'failed';
+          }
+          const before = statuses.get(host);
+          statuses.set(host, before === 'changed' && status === 'ok' ? 'changed' : status);
+        });
+      for (const ctx of hosts) ev.hostStart(name, ctx.host.name);
+      await phase((ctx) => runbook.host(ctx, comp, shared));
+      const after = runbook.after;
+      if (after) await phase((ctx) => ({ operations: after(ctx, comp, shared) }));
+      for (const ctx of hosts) {
+        const s = statuses.get(ctx.host.name)!;
+        ev.hostEnd(name, ctx.host.name, s, s === 'failed' ? recap.get(ctx.host.name)!.error : undefined);
+      }
+      ev.componentEnd(name);
+    }
+  } finally {
+    for (const c of contexts.values()) c.remote.close();
+  }
+  return { recap: [...recap.values()], results, ms: Date.now() - t0 };
+}

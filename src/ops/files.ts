@@ -1,0 +1,162 @@
+import { createTwoFilesPatch } from 'diff';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { render } from '../templates.js';
+import { argv, shq } from '../shell.js';
+import { change, exec, ok, type Operation } from './types.js';
+
+export interface Ownership {
+  mode?: number;
+  owner?: string;
+  group?: string;
+}
+
+const octal = (m: number) => m.toString(8);
+
+function ownership(o: Ownership): { mode: string; owner: string; group: string } {
+  return { mode: octal(o.mode ?? 0o755), owner: o.owner ?? 'root', group: o.group ?? o.owner ?? 'root' };
+}
+
+/** Probe lines: "absent" | "notdir"/"notfile" | "<mode> <owner> <group>". */
+function statProbe(path: string, test: '-d' | '-f', other: string): string {
+  const p = shq(path);
+  return `if [ ${test} ${p} ]; then stat -c '%a %U %G' ${p}; elif [ -e ${p} ]; then echo ${other}; else echo absent; fi`;
+}
+
+function metaFixes(path: string, current: string, want: ReturnType<typeof ownership>): { what: string[]; script: string[] } {
+  const [mode, owner, group] = current.split(' ');
+  const what: string[] = [];
+  const script: string[] = [];
+  if (mode !== want.mode) {
+    what.push(`mode ${mode} -> ${want.mode}`);
+    script.push(argv('chmod', want.mode, path));
+  }
+  if (owner !== want.owner || group !== want.group) {
+    what.push(`owner ${owner}:${group} -> ${want.owner}:${want.group}`);
+    script.push(argv('chown', `${want.owner}:${want.group}`, path));
+  }
+  return { what, script };
+}
+
+export function directory(path: string, o: Ownership = {}): Operation {
+  const want = ownership(o);
+  return {
+    title: `directory ${path}`,
+    probe: statProbe(path, '-d', 'notdir'),
+    plan(fact) {
+      const cur = fact.trim();
+      if (cur === 'notdir') throw new Error(`${path} exists and is not a directory; move it away first`);
+      if (cur === 'absent') {
+        return change('created', [
+          exec([argv('mkdir', '-p', path), argv('chmod', want.mode, path), argv('chown', `${want.owner}:${want.group}`, path)].join(' && ')),
+        ]);
+      }
+      const fix = metaFixes(path, cur, want);
+      return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok('exists');
+    },
+  };
+}
+
+export interface FileOptions extends Ownership {
+  /** Never show the content in diffs or logs (passwords, keys). */
+  secret?: boolean;
+  notify?: string[];
+}
+
+/** A file with exactly this content, written atomically (temp file + rename). */
+export function file(path: string, content: string, o: FileOptions = {}): Operation {
+  const want = ownership({ mode: 0o644, ...o });
+  return {
+    title: `file ${path}`,
+    notify: o.notify,
+    probe: `${statProbe(path, '-f', 'notfile')}; [ -f ${shq(path)} ] && base64 -w0 ${shq(path)}; echo`,
+    plan(fact) {
+      const [meta = '', b64 = ''] = fact.split('\n');
+      if (meta === 'notfile') throw new Error(`${path} exists and is not a regular file; move it away first`);
+      const old = meta === 'absent' ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+      const write = exec(
+        [
+          'set -e',
+          argv('mkdir', '-p', dirname(path)),
+          `t=$(mktemp ${shq(path + '.ovl-XXXXXX')})`,
+          'cat > "$t"',
+          `chmod ${want.mode} "$t"`,
+          `chown ${shq(`${want.owner}:${want.group}`)} "$t"`,
+          `mv -f "$t" ${shq(path)}`,
+        ].join('\n'),
+        content,
+      );
+      if (old === undefined) return change('created', [write], o.secret ? '(secret content not shown)' : diffText(path, '', content));
+      if (old !== content) {
+        return change('content changed', [write], o.secret ? '(secret content changed, not shown)' : diffText(path, old, content));
+      }
+      const fix = metaFixes(path, meta, want);
+      return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok('up to date');
+    },
+  };
+}
+
+/** A file rendered from templates/<template>. */
+export function template(path: string, templateName: string, context: object, o: FileOptions = {}): Operation {
+  return { ...file(path, render(templateName, context), o), title: `template ${templateName} -> ${path}` };
+}
+
+function diffText(path: string, before: string, after: string): string {
+  return createTwoFilesPatch(path, path, before, after, 'current', 'wanted', { context: 3 })
+    .split('\n')
+    .slice(2)
+    .join('\n');
+}
+
+const sums = new Map<string, Promise<string>>();
+
+/** sha256 of a local file, computed once per run. */
+export function sha256File(path: string): Promise<string> {
+  let p = sums.get(path);
+  if (!p) {
+    p = new Promise((resolve, reject) => {
+      const h = createHash('sha256');
+      createReadStream(path)
+        .on('data', (d) => h.update(d))
+        .on('end', () => resolve(h.digest('hex')))
+        .on('error', reject);
+    });
+    sums.set(path, p);
+  }
+  return p;
+}
+
+/**
+ * A binary pushed over SFTP, verified by sha256 on the host before it replaces the old one.
+ * The local checksum is read when planning, so `sum` is passed in already computed.
+ */
+export function artifact(localPath: string, remotePath: string, sum: string, o: Ownership = {}): Operation {
+  const want = ownership(o);
+  const tmp = `${remotePath}.ovl-upload`;
+  return {
+    title: `artifact ${remotePath}`,
+    probe: `echo "$(sha256sum ${shq(remotePath)} 2>/dev/null | cut -d' ' -f1)"; ${statProbe(remotePath, '-f', 'notfile')}`,
+    plan(fact) {
+      const [have = '', meta = 'absent'] = fact.split('\n');
+      const install = [
+        exec(argv('mkdir', '-p', dirname(remotePath))),
+        { kind: 'upload' as const, local: localPath, remote: tmp },
+        exec(
+          [
+            'set -e',
+            `got=$(sha256sum ${shq(tmp)} | cut -d' ' -f1)`,
+            `if [ "$got" != ${shq(sum)} ]; then rm -f ${shq(tmp)}; echo "checksum mismatch after upload: $got" >&2; exit 1; fi`,
+            argv('chmod', want.mode, tmp),
+            argv('chown', `${want.owner}:${want.group}`, tmp),
+            argv('mv', '-f', tmp, remotePath),
+          ].join('\n'),
+        ),
+      ];
+      if (meta === 'absent') return change(`pushed (sha256 ${sum.slice(0, 12)})`, install);
+      if (have !== sum) return change(`replaced: sha256 ${have.slice(0, 12) || '?'} -> ${sum.slice(0, 12)}`, install);
+      const fix = metaFixes(remotePath, meta, want);
+      return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok(`sha256 ${sum.slice(0, 12)} matches`);
+    },
+  };
+}

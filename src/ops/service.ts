@@ -1,0 +1,106 @@
+import { argv, shq } from '../shell.js';
+import { remote } from '../paths.js';
+import { template } from './files.js';
+import { change, exec, ok, type Handler, type HostContext, type Operation } from './types.js';
+
+/**
+ * A long-running service. Where systemd is PID 1 it is a unit (ovl-<name>.service);
+ * elsewhere a detached supervisor script (templates/supervise.sh.hbs) keeps it running,
+ * with pid files in the service's /data directory.
+ */
+export interface ServiceSpec {
+  name: string;
+  /** argv; the first word is an absolute path. */
+  command: string[];
+  /** The service's directory under /data: working directory, pid files, supervisor. */
+  dir: string;
+  log: string;
+  env?: Record<string, string>;
+}
+
+const unitName = (s: ServiceSpec) => `ovl-${s.name}.service`;
+const unitPath = (s: ServiceSpec) => `/etc/systemd/system/${unitName(s)}`;
+const supervisorScript = (s: ServiceSpec) => `${s.dir}/${s.name}.supervise.sh`;
+export const servicePidfile = (s: ServiceSpec) => `${s.dir}/${s.name}.pid`;
+const supervisorPidfile = (s: ServiceSpec) => `${s.dir}/${s.name}.supervisor.pid`;
+/** Marker of a restart owed to a config change; it survives a failed run. */
+export const restartMarker = (s: ServiceSpec) => `${remote.state}/pending/${s.name}.restart`;
+
+function alive(pidfile: string): string {
+  return `{ [ -s ${shq(pidfile)} ] && kill -0 "$(cat ${shq(pidfile)})" 2>/dev/null; }`;
+}
+
+export function startScript(s: ServiceSpec, systemd: boolean): string {
+  if (systemd) return `systemctl daemon-reload && ${argv('systemctl', 'enable', '--now', unitName(s))}`;
+  return [
+    argv('mkdir', '-p', s.dir),
+    `setsid -f /bin/sh ${shq(supervisorScript(s))} </dev/null >>${shq(s.log)} 2>&1`,
+    // The supervisor writes the child's pid file once it has launched it.
+    `i=0; until ${alive(servicePidfile(s))}; do i=$((i+1)); [ $i -gt 100 ] && { echo "${s.name} did not start, see ${s.log}" >&2; exit 1; }; sleep 0.1; done`,
+  ].join('\n');
+}
+
+export function stopScript(s: ServiceSpec, systemd: boolean): string {
+  if (systemd) return argv('systemctl', 'stop', unitName(s));
+  const sp = shq(supervisorPidfile(s));
+  const cp = shq(servicePidfile(s));
+  return [
+    `[ -s ${sp} ] && kill -TERM "$(cat ${sp})" 2>/dev/null`,
+    `i=0; while ${alive(supervisorPidfile(s))} || ${alive(servicePidfile(s))}; do i=$((i+1)); [ $i -gt 300 ] && break; sleep 0.1; done`,
+    `for f in ${cp} ${sp}; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done`,
+    `rm -f ${cp} ${sp}`,
+    'true',
+  ].join('\n');
+}
+
+function restartScript(s: ServiceSpec, systemd: boolean): string {
+  if (systemd) return `systemctl daemon-reload && ${argv('systemctl', 'restart', unitName(s))}`;
+  return `${stopScript(s, false)}\n${startScript(s, false)}`;
+}
+
+/** Template context; every value is shell-quoted, as the supervisor is a sh script. */
+function context(s: ServiceSpec) {
+  return {
+    name: s.name,
+    dir: shq(s.dir),
+    logfile: shq(s.log),
+    commandLine: argv(...s.command),
+    env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, shq(v)])),
+    pidfile: shq(servicePidfile(s)),
+    supervisorPidfile: shq(supervisorPidfile(s)),
+  };
+}
+
+/** The service's definition (unit or supervisor script), then "running", in that order. */
+export function service(s: ServiceSpec, ctx: HostContext, restartHandler: string): Operation[] {
+  const systemd = ctx.facts.systemd;
+  const definition = systemd
+    ? template(unitPath(s), 'systemd.service.hbs', context(s), { mode: 0o644, notify: [restartHandler] })
+    : template(supervisorScript(s), 'supervise.sh.hbs', context(s), { mode: 0o755, notify: [restartHandler] });
+  const running: Operation = {
+    title: `service ${s.name} running`,
+    probe: systemd
+      ? `systemctl is-active ${shq(unitName(s))}; systemctl is-enabled ${shq(unitName(s))}`
+      : `if ${alive(supervisorPidfile(s))}; then echo active; else echo inactive; fi`,
+    plan(fact) {
+      const [active, enabled] = fact.trim().split('\n');
+      if (active === 'active' && (!systemd || enabled === 'enabled')) return ok(systemd ? 'active, enabled' : 'supervised, running');
+      // Started now with the current config: no restart is owed any more.
+      return change('started', [exec(`${startScript(s, systemd)}\nrm -f ${shq(restartMarker(s))}`)]);
+    },
+  };
+  return [definition, running];
+}
+
+/** Handler: restart the service if a restart is owed (marker on the host). */
+export function restartHandler(s: ServiceSpec, ctx: HostContext): Handler {
+  const operation: Operation = {
+    title: `restart ${s.name}`,
+    probe: `[ -e ${shq(restartMarker(s))} ] && echo pending || echo none`,
+    plan(fact) {
+      if (fact.trim() !== 'pending') return ok('no restart pending');
+      return change('restarted', [exec(`${restartScript(s, ctx.facts.systemd)}\nrm -f ${shq(restartMarker(s))}`)]);
+    },
+  };
+  return { marker: restartMarker(s), operation };
+}

@@ -1,0 +1,75 @@
+import type { HostSpec, Inventory } from '../inventory/types.js';
+import type { Remote } from '../ssh/remote.js';
+import type { HostFacts } from './facts.js';
+
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped';
+
+/** What an operation sees of the host it runs on. */
+export interface HostContext {
+  host: HostSpec;
+  inv: Inventory;
+  facts: HostFacts;
+  remote: Remote;
+  check: boolean;
+}
+
+/**
+ * A change is a list of steps; the engine runs them in order and stops at the first failure.
+ * `exec` runs a sh script on the host, `upload` copies a local file over SFTP, `local` runs
+ * on the machine running ovl (etcd API calls, waits).
+ */
+export type Step =
+  | { kind: 'exec'; script: string; stdin?: string | Buffer }
+  | { kind: 'upload'; local: string; remote: string }
+  | { kind: 'local'; what: string; run: (ctx: HostContext) => Promise<void> };
+
+export type Plan =
+  | { change: false; reason: string }
+  | { change: true; reason: string; diff?: string; steps: Step[] };
+
+/**
+ * An idempotent operation, pyinfra-style: it declares how to read the current state
+ * (`probe`, a sh snippet the engine batches with every other probe of the host into one
+ * round trip; or `read`, run locally), then `plan` turns that state into the steps that
+ * must run, or a no-op with its reason.
+ */
+export interface Operation {
+  title: string;
+  probe?: string;
+  read?: (ctx: HostContext) => Promise<string>;
+  plan: (fact: string, ctx: HostContext) => Plan;
+  /** Handlers (by name, of the same runbook) scheduled when this operation changes something. */
+  notify?: string[];
+  /** Operations whose change is a wait or check, not a modification: a no-op in --check mode. */
+  waits?: boolean;
+}
+
+export interface OpResult {
+  component: string;
+  host: string;
+  title: string;
+  status: Status;
+  reason: string;
+  diff?: string;
+  error?: string;
+  ms: number;
+}
+
+export function ok(reason: string): Plan {
+  return { change: false, reason };
+}
+
+export function change(reason: string, steps: Step[], diff?: string): Plan {
+  return { change: true, reason, steps, diff };
+}
+
+export function exec(script: string, stdin?: string | Buffer): Step {
+  return { kind: 'exec', script, stdin };
+}
+
+/** A handler runs at the end of a host's operations when notified; its marker file on the host
+ * records the debt so that a run failing after the change still restarts on the next run. */
+export interface Handler {
+  marker: string;
+  operation: Operation;
+}

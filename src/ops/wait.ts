@@ -1,0 +1,57 @@
+import { connect } from 'node:net';
+import { ok, type HostContext, type Operation } from './types.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `ready` resolves true, or throw with `describe()` of the last state after the timeout. */
+export async function pollUntil(ready: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 100): Promise<number> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await ready()) return Date.now() - start;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(0)} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: address, port, timeout: timeoutMs });
+    const done = (v: boolean) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+  });
+}
+
+/**
+ * Waits for a condition checked from the machine running ovl (a port, an API's health).
+ * A wait changes nothing, so it reports ok; in --check mode it is not run.
+ */
+export function waitFor(title: string, ready: (ctx: HostContext) => Promise<boolean>, timeoutMs = 60_000): Operation {
+  return {
+    title,
+    waits: true,
+    read: async (ctx) => {
+      const ms = await pollUntil(() => ready(ctx), timeoutMs, title);
+      return ms < 50 ? 'ready' : `ready after ${(ms / 1000).toFixed(1)} s`;
+    },
+    plan: (fact) => ok(fact),
+  };
+}
+
+export function waitForPort(address: string, port: number, timeoutMs?: number): Operation {
+  return waitFor(`port ${address}:${port} answers`, () => tcpOpen(address, port), timeoutMs);
+}
+
+/** Waits for a sh command on the host to succeed (a health probe run where the service is). */
+export function waitForProbe(title: string, script: string, timeoutMs = 60_000): Operation {
+  return waitFor(title, async (ctx) => (await ctx.remote.exec(script)).code === 0, timeoutMs);
+}

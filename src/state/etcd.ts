@@ -1,0 +1,37 @@
+import { handleAll, noop, retry } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
+import type { HostSpec, Inventory } from '../inventory/types.js';
+import { hostsOf } from '../inventory/types.js';
+
+export const clientURL = (h: HostSpec) => `http://${h.address}:${h.vars.etcd_client_port}`;
+export const peerURL = (h: HostSpec) => `http://${h.address}:${h.vars.etcd_peer_port}`;
+
+/** Client endpoints of the fleet's etcd (the hosts of `server.etcd`). */
+export function etcdEndpoints(inv: Inventory): string[] {
+  const hosts = hostsOf(inv, 'etcd');
+  if (!hosts.length) throw new Error(`${inv.file} has no etcd hosts (server.etcd): ovl keeps its state in etcd`);
+  return hosts.map(clientURL);
+}
+
+/**
+ * An etcd client that fails fast: one attempt per call with a deadline, no circuit breaker
+ * (the default breaker would keep failing for 5 s after a member comes up, slowing waits).
+ */
+export function openEtcd(endpoints: string[], timeoutMs = 3000): Etcd3 {
+  return new Etcd3({
+    hosts: endpoints,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+    faultHandling: { host: () => noop, global: retry(handleAll, { maxAttempts: endpoints.length - 1 }) },
+  });
+}
+
+/** Run fn with a short-lived client; always closes it. */
+export async function withEtcd<T>(endpoints: string[], fn: (c: Etcd3) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const c = openEtcd(endpoints, timeoutMs);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}

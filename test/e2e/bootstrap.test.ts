@@ -1,0 +1,187 @@
+// `ovl bootstrap` against a real sandbox fleet over real SSH.
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { withEtcd } from '../../src/state/etcd.js';
+import { tcpOpen } from '../../src/ops/wait.js';
+import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { bootstrapJson, fleet, FLEET, freshFleet, onHost, ovl, total } from '../helpers/fleet.js';
+
+const quiet = () => {};
+const ETCD_HOSTS = ['h1', 'h2', 'h3'];
+
+/** Every path under /data with its type, mode, size and mtime: what "changed nothing" means. */
+function dataTree(info: SandboxInfo, host: string): string {
+  const r = onHost(info, host, `find /data -printf '%p %y %m %s %T@\\n' | sort`);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+function etcdPid(info: SandboxInfo, host: string): string {
+  return onHost(info, host, 'cat /data/etcd/etcd.pid').stdout.trim();
+}
+
+test('fresh bootstrap: every step ok or changed, a 3-member etcd answers on each member, capacity registered', async () => {
+  const info = await freshFleet();
+  const r = bootstrapJson([info.inventory]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(total(r.recap, 'failed'), 0);
+  assert.ok(total(r.recap, 'changed') > 0);
+  assert.deepEqual(new Set(r.recap.results.map((x) => x.status)), new Set(['changed', 'ok']));
+
+  const endpoints = info.hosts.filter((h) => ETCD_HOSTS.includes(h.name)).map((h) => `http://${h.address}:2379`);
+  const members = await withEtcd([endpoints[0]!], (c) => c.cluster.memberList({}));
+  assert.deepEqual(members.members.map((m) => m.name).sort(), ETCD_HOSTS);
+  for (const [i, ep] of endpoints.entries()) {
+    await withEtcd([ep], (c) => c.put(`/test/written-on-${i}`).value(`v${i}`).exec());
+  }
+  for (const ep of endpoints) {
+    const got = await withEtcd([ep], async (c) => Promise.all(endpoints.map((_, i) => c.get(`/test/written-on-${i}`).string())));
+    assert.deepEqual(got, endpoints.map((_, i) => `v${i}`), `every write is readable at ${ep}`);
+  }
+  const caps = await withEtcd(endpoints, (c) => c.getAll().prefix('/overlord/fleet/hosts/').json());
+  assert.deepEqual(Object.keys(caps).sort(), info.hosts.map((h) => `/overlord/fleet/hosts/${h.name}`).sort());
+  const h1 = caps['/overlord/fleet/hosts/h1'] as { address: string; ports: { from: number }; versions: Record<string, string[]> };
+  assert.equal(h1.address, info.hosts[0]!.address);
+  assert.ok(h1.versions.redis?.length && h1.versions.memcache?.length);
+
+  for (const h of info.hosts) {
+    const bins = onHost(info, h.name, 'ls /data/lib/redis/*/bin /data/lib/memcache/*/bin; stat -c %a /data/log/executor /data/var/overlord/tmp');
+    assert.match(bins.stdout, /redis-server/);
+    assert.match(bins.stdout, /redis-cli/);
+    assert.match(bins.stdout, /memcached/);
+    assert.match(bins.stdout, /755\n755\n$/);
+  }
+});
+
+test('second run changes nothing and says so', async () => {
+  const info = await fleet();
+  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+  const r = ovl(['bootstrap', info.inventory]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /No changes: all \d+ host\(s\) already as the inventory says/);
+  assert.doesNotMatch(r.stdout, / changed /);
+  const j = bootstrapJson([info.inventory]);
+  assert.equal(total(j.recap, 'changed'), 0);
+  assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, 'etcd was not restarted');
+});
+
+test('a config change restarts etcd exactly once; a restart owed by a failed run happens on the next run', async () => {
+  const info = await fleet();
+  const before = etcdPid(info, 'h1');
+  assert.equal(onHost(info, 'h1', `echo '# drift' >> /data/etcd/etcd.conf.yml`).code, 0);
+  const r = bootstrapJson([info.inventory]);
+  assert.equal(r.code, 0);
+  const restarts = r.recap.results.filter((x) => x.title.startsWith('handler: restart etcd') && x.status === 'changed');
+  assert.deepEqual(restarts.map((x) => x.host), ['h1']);
+  const afterFirst = etcdPid(info, 'h1');
+  assert.notEqual(afterFirst, before);
+  assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0, 'no second restart');
+  assert.equal(etcdPid(info, 'h1'), afterFirst);
+
+  // The run fails after the config changed (the supervisor script's path is blocked):
+  // the restart is owed, and the next run pays it.
+  assert.equal(onHost(info, 'h2', `echo '# drift' >> /data/etcd/etcd.conf.yml && rm /data/etcd/etcd.supervise.sh && mkdir /data/etcd/etcd.supervise.sh`).code, 0);
+  const h2before = etcdPid(info, 'h2');
+  const failed = bootstrapJson([info.inventory, '--only', 'etcd']);
+  assert.notEqual(failed.code, 0);
+  assert.equal(failed.recap.hosts.find((h) => h.host === 'h2')!.failed, 1);
+  assert.equal(etcdPid(info, 'h2'), h2before, 'not restarted by the failed run');
+  assert.equal(onHost(info, 'h2', 'rmdir /data/etcd/etcd.supervise.sh').code, 0);
+  const healed = bootstrapJson([info.inventory, '--only', 'etcd']);
+  assert.equal(healed.code, 0);
+  const owed = healed.recap.results.filter((x) => x.host === 'h2' && x.title.startsWith('handler: restart etcd'));
+  assert.equal(owed.length, 1);
+  assert.equal(owed[0]!.status, 'changed');
+  assert.notEqual(etcdPid(info, 'h2'), h2before);
+  assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
+});
+
+test('--check on a fresh fleet lists the planned changes with diffs and changes nothing on any host', async () => {
+  const info = await freshFleet();
+  const before = info.hosts.map((h) => dataTree(info, h.name));
+  const r = bootstrapJson([info.inventory, '--check']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.recap.check, true);
+  assert.ok(total(r.recap, 'changed') >= info.hosts.length * 14, 'the /data tree at least, on every host');
+  const conf = r.recap.results.find((x) => x.host === 'h1' && x.title.includes('etcd.conf.yml'));
+  assert.ok(conf?.diff?.includes('+initial-cluster-state: new'), 'the config diff is shown');
+  assert.deepEqual(info.hosts.map((h) => dataTree(info, h.name)), before);
+  assert.equal(await tcpOpen(info.hosts[0]!.address, 2379), false, 'no etcd was started');
+});
+
+test('a host down: the others finish, the recap names it, exit code non-zero; once it is back a re-run converges', async () => {
+  const info = await freshFleet();
+  await sandboxStopHost(FLEET.name, 'h3', undefined, quiet);
+  let r;
+  try {
+    r = bootstrapJson([info.inventory]);
+  } finally {
+    await sandboxStartHost(FLEET.name, 'h3', undefined, quiet);
+  }
+  assert.notEqual(r.code, 0);
+  const h3 = r.recap.hosts.find((h) => h.host === 'h3')!;
+  assert.equal(h3.unreachable, true);
+  assert.match(h3.error ?? '', /cannot connect to h3/);
+  for (const h of r.recap.hosts.filter((x) => x.host !== 'h3')) assert.equal(h.failed, 0, `${h.host} finished`);
+
+  const again = bootstrapJson([info.inventory]);
+  assert.equal(again.code, 0, JSON.stringify(again.recap.hosts));
+  assert.ok(again.recap.hosts.find((h) => h.host === 'h3')!.changed > 0);
+  assert.equal(total(again.recap, 'changed'), again.recap.hosts.find((h) => h.host === 'h3')!.changed, 'only h3 had work left');
+  const members = await withEtcd([`http://${info.hosts[2]!.address}:2379`], (c) => c.cluster.memberList({}));
+  assert.deepEqual(members.members.map((m) => m.name).sort(), ETCD_HOSTS);
+  assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
+});
+
+test('host keys: unknown keys need --accept-new-host-keys, a changed key stops that host', async () => {
+  const info = await fleet();
+  const saved = readFileSync(info.knownHosts, 'utf8');
+  try {
+    writeFileSync(info.knownHosts, saved.split('\n').filter((l) => !l.startsWith(`${info.hosts[0]!.address} `)).join('\n'));
+    const unknown = bootstrapJson([info.inventory, '--only', 'data-layout']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.recap.hosts[0]!.error ?? '', /unknown host key for h1 .*SHA256:.*--accept-new-host-keys/);
+    assert.equal(unknown.recap.hosts.filter((h) => h.failed).length, 1);
+
+    const accepted = bootstrapJson([info.inventory, '--only', 'data-layout', '--accept-new-host-keys']);
+    assert.equal(accepted.code, 0);
+    assert.ok(readFileSync(info.knownHosts, 'utf8').includes(`${info.hosts[0]!.address} ssh-ed25519 `));
+
+    // h2's entry replaced by h1's key: h2 now offers a key that differs from the recorded one.
+    const lines = readFileSync(info.knownHosts, 'utf8').split('\n');
+    const h1key = lines.find((l) => l.startsWith(`${info.hosts[0]!.address} `))!.split(' ').slice(1).join(' ');
+    writeFileSync(info.knownHosts, lines.map((l) => (l.startsWith(`${info.hosts[1]!.address} `) ? `${info.hosts[1]!.address} ${h1key}` : l)).join('\n'));
+    const changed = bootstrapJson([info.inventory, '--only', 'data-layout', '--accept-new-host-keys']);
+    assert.notEqual(changed.code, 0);
+    assert.match(changed.recap.hosts.find((h) => h.host === 'h2')!.error ?? '', /HOST KEY CHANGED for h2/);
+  } finally {
+    writeFileSync(info.knownHosts, saved);
+  }
+});
+
+test('bad inventories are refused before any connection, with file:line and a fix', async () => {
+  const info = await fleet();
+  const good = readFileSync(info.inventory, 'utf8');
+  const bad = `${info.inventory}.bad.yml`;
+  const sshLogLines = () => info.hosts.map((h) => readFileSync(`${h.dir}/sshd.log`, 'utf8').split('\n').length);
+  copyFileSync(info.knownHosts, `${info.inventory}.bad.known_hosts`);
+  const cases: [string, string, RegExp][] = [
+    ['unknown component', good.replace('components: [data-layout, etcd, cache-binaries]', 'components: [data-layout, etcd, cache-binaries, redis-proxy]'), /:\d+:\d+: .*redis-proxy/],
+    ['shell metacharacters in a host name', good.replace('name: h2,', 'name: "h2;reboot",'), /h2;reboot.* not a valid/],
+    ['duplicate address', good.replace(info.hosts[1]!.address + ' }', info.hosts[0]!.address + ' }'), /duplicate|already/i],
+    ['bad YAML', good.replace('hosts:', 'hosts: [\n'), /:\d+:\d+:/],
+    ['server names a missing host', good.replace('etcd: [h1, h2, h3]', 'etcd: [h1, h2, h9]'), /h9/],
+  ];
+  for (const [what, text, pattern] of cases) {
+    writeFileSync(bad, text);
+    const before = sshLogLines();
+    const r = ovl(['bootstrap', bad]);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `), `${what}: names file:line:col`);
+    assert.match(r.stderr, pattern, what);
+    assert.match(r.stderr, /fix: /, `${what}: says how to fix it`);
+    assert.match(r.stderr, /Nothing was changed on any host/);
+    assert.deepEqual(sshLogLines(), before, `${what}: no host was contacted`);
+  }
+});

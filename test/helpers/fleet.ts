@@ -1,0 +1,68 @@
+// Shared by the e2e tests: one sandbox fleet ("e2e") for every test file, brought up on
+// first use and torn down by test/run.sh (and by `ovl sandbox down --name e2e`).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/paths.js';
+import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
+
+export const FLEET = { name: 'e2e', net: '127.0.2', hosts: Number(process.env.OVL_E2E_HOSTS ?? 4) };
+const quiet = () => {};
+
+export async function fleet(): Promise<SandboxInfo> {
+  return sandboxUp({ name: FLEET.name, hosts: FLEET.hosts, net: FLEET.net, inventory: join(projectRoot, 'inventories', 'e2e.yml'), log: quiet });
+}
+
+/** Every host fresh: no process started on it, empty /data, pristine /etc. */
+export async function freshFleet(): Promise<SandboxInfo> {
+  const info = await fleet();
+  await sandboxReset(FLEET.name, undefined, quiet);
+  return info;
+}
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the ovl CLI as a user would (the built one, plain output). */
+export function ovl(args: string[], env: Record<string, string> = {}): Ran {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ovl.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', ...env },
+    timeout: 300_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run a command on a sandbox host over real SSH with the OpenSSH client. */
+export function onHost(info: SandboxInfo, host: string, command: string): Ran {
+  const h = info.hosts.find((x) => x.name === host);
+  if (!h) throw new Error(`no host ${host} in sandbox ${info.name}`);
+  const r = spawnSync(
+    'ssh',
+    ['-i', info.fleetKey, '-o', `UserKnownHostsFile=${info.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${h.address}`, command],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface JsonRecap {
+  ok: boolean;
+  check: boolean;
+  hosts: { host: string; ok: number; changed: number; failed: number; skipped: number; unreachable: boolean; error?: string }[];
+  results: { component: string; host: string; title: string; status: string; reason: string; diff?: string; error?: string }[];
+}
+
+export function bootstrapJson(args: string[]): Ran & { recap: JsonRecap } {
+  const r = ovl(['bootstrap', ...args, '--json']);
+  let recap: JsonRecap;
+  try {
+    recap = JSON.parse(r.stdout) as JsonRecap;
+  } catch {
+    throw new Error(`ovl bootstrap --json printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { ...r, recap };
+}
+
+export const total = (recap: JsonRecap, key: 'ok' | 'changed' | 'failed' | 'skipped') => recap.hosts.reduce((n, h) => n + h[key], 0);

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# npm test: build, then unit and end-to-end tests in one node:test run. The e2e tests share
+# one sandbox fleet ("e2e"), torn down here whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc -p .
+cleanup() { node bin/ovl.js sandbox down --name e2e >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+files=(test/unit/*.test.ts)
+if [ "${OVL_UNIT_ONLY:-}" = "" ]; then files+=(test/e2e/*.test.ts); fi
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
