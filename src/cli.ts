@@ -1,7 +1,12 @@
 import { Command, Option } from 'commander';
-import { bootstrap } from './commands/bootstrap.js';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
+import { UsageError } from './commands/errors.js';
+
+// Command modules load on use: each pulls in heavy clients (gRPC for etcd, ioredis) that
+// other commands do not need.
+const bootstrapCmd = () => import('./commands/bootstrap.js');
+const clusterCmd = () => import('./commands/cluster.js');
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const positive = (v: string) => {
@@ -27,12 +32,99 @@ program
   .option('--json', 'print a machine-readable recap on stdout (progress goes to stderr)')
   .option('--accept-new-host-keys', 'record the SSH host keys of hosts not yet in known_hosts (never replaces a changed key)')
   .action(async (inventory: string, o) => {
-    process.exitCode = await bootstrap(inventory, o);
+    process.exitCode = await (await bootstrapCmd()).bootstrap(inventory, o);
   });
 
 registerSandboxCommands(program);
 
+const out = (l: string) => process.stdout.write(l + '\n');
+const inventoryOption = () => new Option('-i, --inventory <file>', 'the fleet inventory (default: $OVL_INVENTORY, else inventories/sandbox.yml)');
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const cluster = program.command('cluster').description('create, inspect, heal and delete cache clusters on the bootstrapped fleet');
+cluster
+  .command('create')
+  .description('plan and start a cluster (a task for the scheduler; --wait follows it)')
+  .argument('<name>', 'cluster name: lower-case letters, digits and -')
+  .requiredOption('--type <type>', 'redis_cluster, redis or memcache')
+  .option('--version <version>', 'cache version present on the fleet (default: the only one)')
+  .addOption(new Option('--masters <n>', 'redis_cluster: masters (shards); redis: master groups').argParser(int(1)))
+  .addOption(new Option('--replicas <n>', 'replicas per master').argParser(int(0)))
+  .addOption(new Option('--nodes <n>', 'memcache: nodes').argParser(int(1)))
+  .requiredOption('--maxmemory <size>', 'memory of each instance, e.g. 256mb, 2gb')
+  .option('--password-env <NAME>', 'requirepass/masterauth from this environment variable')
+  .option('--password-file <path>', 'requirepass/masterauth from this file')
+  .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await clusterCmd()).clusterCreate(name, o, out);
+  });
+cluster.command('list').description('every cluster with its state').option('--json').addOption(inventoryOption()).action(async (o) => {
+  process.exitCode = await (await clusterCmd()).clusterList(o, out);
+});
+cluster.command('show').description('instances, hosts, roles, slots, state').argument('<name>').option('--json').addOption(inventoryOption()).action(async (name: string, o) => {
+  process.exitCode = await (await clusterCmd()).clusterShow(name, o, out);
+});
+cluster
+  .command('check')
+  .description('consistency check; exit code 0 when healthy, 1 when not')
+  .argument('<name>')
+  .option('--json')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await clusterCmd()).clusterCheck(name, o, out);
+  });
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+cluster
+  .command('restart')
+  .description('start instances that are down (data dir and identity kept); --instance restarts that one even if running')
+  .argument('<name>')
+  .option('--instance <ip:port>', 'only this instance (repeatable)', collect)
+  .option('--no-wait', 'queue the task and return')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await clusterCmd()).clusterTask('restart', name, o, out);
+  });
+cluster
+  .command('delete')
+  .description('stop every process of the cluster, remove its directories and keys, free its ports')
+  .argument('<name>')
+  .option('--no-wait', 'queue the task and return')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await clusterCmd()).clusterTask('delete', name, o, out);
+  });
+
+program
+  .command('scheduler')
+  .description('run the scheduler: one leader at a time (etcd election), runs every task')
+  .addOption(inventoryOption())
+  .action(async (o) => {
+    process.exitCode = await (await clusterCmd()).scheduler(o, out);
+  });
+
+program
+  .command('executor')
+  .description('install and start one instance on this host from the plan in etcd (what a Mesos agent launches)')
+  .requiredOption('--cluster <name>')
+  .requiredOption('--instance <ip:port>')
+  .requiredOption('--task <id>')
+  .option('--etcd <endpoints>', 'comma-separated etcd client URLs (default: from the inventory)')
+  .addOption(inventoryOption())
+  .action(async (o) => {
+    process.exitCode = await (await import('./commands/executor.js')).executor(o, out);
+  });
+
 program.parseAsync().catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`ovl: ${e.message}\nNothing was created.\n`);
+    process.exitCode = 1;
+    return;
+  }
   if (e instanceof InventoryError) {
     process.stderr.write(`${e.message}\nNothing was changed on any host.\n`);
     process.exitCode = 1;

@@ -1,5 +1,4 @@
-import { handleAll, noop, retry } from 'cockatiel';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import { hostsOf } from '../inventory/types.js';
 
@@ -17,7 +16,9 @@ export function etcdEndpoints(inv: Inventory): string[] {
  * An etcd client that fails fast: one attempt per call with a deadline, no circuit breaker
  * (the default breaker would keep failing for 5 s after a member comes up, slowing waits).
  */
-export function openEtcd(endpoints: string[], timeoutMs = 3000): Etcd3 {
+export async function openEtcd(endpoints: string[], timeoutMs = 3000): Promise<Etcd3> {
+  // Loaded on first use: etcd3 (gRPC, protobuf) takes longer to load than most of a no-op run.
+  const [{ Etcd3 }, { handleAll, noop, retry }] = await Promise.all([import('etcd3'), import('cockatiel')]);
   return new Etcd3({
     hosts: endpoints,
     dialTimeout: timeoutMs,
@@ -28,7 +29,7 @@ export function openEtcd(endpoints: string[], timeoutMs = 3000): Etcd3 {
 
 /** Run fn with a short-lived client; always closes it. */
 export async function withEtcd<T>(endpoints: string[], fn: (c: Etcd3) => Promise<T>, timeoutMs?: number): Promise<T> {
-  const c = openEtcd(endpoints, timeoutMs);
+  const c = await openEtcd(endpoints, timeoutMs);
   try {
     return await fn(c);
   } finally {

@@ -14,3 +14,19 @@ export interface HostCapacityRecord {
 
 export const capacityPrefix = `${ROOT}/fleet/hosts/`;
 export const capacityKey = (host: string) => `${capacityPrefix}${host}`;
+
+// Clusters (seed 001): /overlord/clusters/<cluster>/instances/<ip:port>/{info,server.conf,nodes.conf},
+// /overlord/config/<cluster>, /overlord/task/<task>. ovl adds the plan, the per-host port
+// allocations that make concurrent creates safe, and secrets kept apart from everything shown.
+export const clusterPrefix = (cluster: string) => `${ROOT}/clusters/${cluster}/`;
+export const planKey = (cluster: string) => `${ROOT}/clusters/${cluster}/plan`;
+export const instancePrefix = (cluster: string, addr: string) => `${ROOT}/clusters/${cluster}/instances/${addr}/`;
+export const instanceKey = (cluster: string, addr: string, leaf: 'info' | 'server.conf' | 'nodes.conf') => `${instancePrefix(cluster, addr)}${leaf}`;
+export const configPrefix = `${ROOT}/config/`;
+export const configKey = (cluster: string) => `${configPrefix}${cluster}`;
+export const taskPrefix = `${ROOT}/task/`;
+export const taskKey = (id: string) => `${taskPrefix}${id}`;
+export const allocPrefix = `${ROOT}/alloc/`;
+export const allocKey = (host: string) => `${allocPrefix}${host}`;
+export const secretKey = (cluster: string) => `${ROOT}/secrets/${cluster}`;
+export const ELECTION = 'ovl-scheduler';

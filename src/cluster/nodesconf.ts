@@ -1,0 +1,77 @@
+// The pre-rendered nodes.conf of a Redis Cluster node (seed 004): every node starts already
+// knowing the whole cluster, so no CLUSTER MEET round and no slot assignment are needed.
+// Facts this relies on (measured with Redis 7.0.15, /work/shared/notes/facts-measured-here.md):
+//  - exactly one `myself` line per file, or the node exits ("corrupted cluster config file");
+//  - a replica's own line must be `myself,slave <master-id>`, otherwise it stays an empty master;
+//  - distinct config epochs (1..M) per master avoid a slow collision-resolution round.
+// Line format (cluster.c clusterGenNodeDescription):
+//   <id> <ip>:<port>@<busport> <flags> <master-id|-> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...
+// Replica lines carry their master's config epoch, as Redis itself writes them.
+
+import { render } from '../templates.js';
+import { formatSlots } from './slots.js';
+import { BUS_PORT_OFFSET, type Plan, type PlannedInstance } from './types.js';
+
+export interface NodesConfLine {
+  id: string;
+  address: string;
+  port: number;
+  busport: number;
+  flags: string;
+  master: string;
+  epoch: number;
+  slots: string;
+}
+
+export interface NodesConfContext {
+  nodes: NodesConfLine[];
+  currentEpoch: number;
+}
+
+/** Template context of `instanceId`'s nodes.conf: one line per instance of the plan, `myself` on its own. */
+export function nodesConfContext(plan: Plan, instanceId: string): NodesConfContext {
+  if (plan.type !== 'redis_cluster') throw new Error(`nodes.conf exists only for redis_cluster, ${plan.cluster} is ${plan.type}`);
+  const byId = new Map(plan.instances.map((i) => [i.id, i]));
+  if (byId.size !== plan.instances.length) throw new Error(`plan ${plan.cluster} has duplicate instance ids`);
+  if (!byId.has(instanceId)) throw new Error(`instance ${instanceId} is not in plan ${plan.cluster}`);
+  const masterOf = (i: PlannedInstance): PlannedInstance => {
+    const m = i.masterId === undefined ? undefined : byId.get(i.masterId);
+    if (!m || m.role !== 'master') throw new Error(`replica ${i.id} of ${plan.cluster}: master ${i.masterId} is not a master of the plan`);
+    return m;
+  };
+  const nodes = plan.instances.map((i): NodesConfLine => {
+    const self = i.id === instanceId ? 'myself,' : '';
+    if (i.role === 'master') {
+      if (i.configEpoch === undefined) throw new Error(`master ${i.id} of ${plan.cluster} has no config epoch`);
+      return {
+        id: i.id,
+        address: i.address,
+        port: i.port,
+        busport: i.port + BUS_PORT_OFFSET,
+        flags: `${self}master`,
+        master: '-',
+        epoch: i.configEpoch,
+        slots: formatSlots(i.slots ?? []),
+      };
+    }
+    if (i.role !== 'replica') throw new Error(`instance ${i.id} of ${plan.cluster} has role ${i.role}`);
+    const m = masterOf(i);
+    return {
+      id: i.id,
+      address: i.address,
+      port: i.port,
+      busport: i.port + BUS_PORT_OFFSET,
+      flags: `${self}slave`,
+      master: m.id,
+      epoch: m.configEpoch ?? 0,
+      slots: '',
+    };
+  });
+  const currentEpoch = Math.max(0, ...plan.instances.map((i) => i.configEpoch ?? 0));
+  return { nodes, currentEpoch };
+}
+
+/** nodes.conf for one node of a redis_cluster plan (identical for all nodes but for `myself`). */
+export function renderNodesConf(plan: Plan, instanceId: string): string {
+  return render('nodes.conf.hbs', nodesConfContext(plan, instanceId));
+}

@@ -1,0 +1,159 @@
+// redis.conf of one redis or redis_cluster instance. The code prepares values (and checks the
+// caller's extra settings); templates/redis.conf.hbs holds the format and the reasons.
+
+import { render } from '../templates.js';
+import { instanceDir, type Plan, type PlannedInstance } from './types.js';
+
+export interface RedisConfOptions {
+  /** requirepass and masterauth. The rendered file then holds a secret: write it 0640. */
+  password?: string;
+  /** Extra directives, e.g. { 'maxmemory-policy': 'volatile-lru', save: '900 1' }. A key that is
+   * one of the tunables replaces its default; any other key is appended. Values are written as
+   * given (Redis config syntax: quote them yourself where needed). */
+  extra?: Record<string, string>;
+  /** Working directory; default /data/<type>/<port>. Only test rigs change it. */
+  dir?: string;
+}
+
+/** Directives ovl owns: the layout, the identity and the memory accounting depend on them. */
+const FIXED = new Set([
+  'bind', 'bind-source-addr', 'port', 'protected-mode', 'daemonize', 'supervised', 'dir', 'pidfile', 'logfile',
+  'maxmemory', 'replicaof', 'slaveof', 'cluster-enabled', 'cluster-config-file', 'cluster-port',
+  'requirepass', 'masterauth', 'include', 'aclfile',
+]);
+
+const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
+
+/** Quote a value for redis.conf (sdssplitargs syntax) when it is not a plain word. */
+export function redisQuote(value: string): string {
+  if (/^[A-Za-z0-9_.,:@%+=\/!^*~-]+$/.test(value)) return value;
+  let out = '"';
+  for (const ch of value) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** Major and minor of a version string ("7.0.15" -> [7, 0]). */
+function versionOf(version: string): [number, number] {
+  const [major, minor] = version.split(/[.+-]/).map((x) => Number.parseInt(x, 10));
+  return [Number.isFinite(major) ? major! : 0, Number.isFinite(minor) ? minor! : 0];
+}
+
+export interface Tunable {
+  name: string;
+  value: string;
+}
+
+/** Default tunables for a cache instance of this Redis version. */
+export function defaultTunables(plan: Plan): Tunable[] {
+  const [major] = versionOf(plan.version);
+  const replica = major >= 5 ? 'replica' : 'slave';
+  // Replication backlog: 1/16 of maxmemory (1..256 MB), inside the 10 % placement reserves; a
+  // replica reconnecting after a short partition can then catch up without a full sync.
+  const backlogMB = Math.min(256, Math.max(1, Math.ceil(plan.maxmemoryMB / 16)));
+  const t: [string, string | number][] = [
+    // A cache: evict rather than refuse writes; no persistence by default (no fork, no disk I/O).
+    ['maxmemory-policy', 'allkeys-lru'],
+    ['maxmemory-samples', 5],
+    ['maxclients', 10000],
+    ['save', '""'],
+    ['appendonly', 'no'],
+    ['appendfsync', 'everysec'],
+    ['stop-writes-on-bgsave-error', 'no'],
+    ['repl-backlog-size', `${backlogMB}mb`],
+    ['repl-timeout', 60],
+    [`${replica}-read-only`, 'yes'],
+    [`${replica}-serve-stale-data`, 'yes'],
+    [`${replica}-priority`, 100],
+    ['lazyfree-lazy-eviction', 'yes'],
+    ['lazyfree-lazy-expire', 'yes'],
+    ['lazyfree-lazy-server-del', 'yes'],
+    [`${replica}-lazy-flush`, 'yes'],
+    ['hz', 10],
+    ...(major >= 5 ? ([['dynamic-hz', 'yes']] as [string, string][]) : []),
+    ['slowlog-log-slower-than', 10000],
+    ['slowlog-max-len', 128],
+  ];
+  if (plan.type === 'redis_cluster') {
+    t.push(
+      // Redis's default: a node is failed after 15 s without answers (then its replica takes over).
+      ['cluster-node-timeout', 15000],
+      [`cluster-${replica}-validity-factor`, 10],
+      ['cluster-migration-barrier', 1],
+      ['cluster-require-full-coverage', 'yes'],
+    );
+  }
+  return t.map(([name, value]) => ({ name, value: String(value) }));
+}
+
+export interface RedisConfContext {
+  cluster: string;
+  type: string;
+  version: string;
+  role: string;
+  address: string;
+  port: number;
+  dir: string;
+  bindSourceAddr: boolean;
+  protectedMode: 'yes' | 'no';
+  maxmemoryMB: number;
+  replicaofKeyword: string;
+  replicaof: { address: string; port: number } | null;
+  clusterEnabled: boolean;
+  password: string | null;
+  tunables: Tunable[];
+}
+
+export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: RedisConfOptions = {}): RedisConfContext {
+  if (plan.type !== 'redis' && plan.type !== 'redis_cluster') throw new Error(`redis.conf is for redis types, ${plan.cluster} is ${plan.type}`);
+  if (!plan.instances.some((i) => i.id === instance.id)) throw new Error(`instance ${instance.id} is not in plan ${plan.cluster}`);
+  const [major] = versionOf(plan.version);
+
+  let replicaof: RedisConfContext['replicaof'] = null;
+  if (instance.role === 'replica' && plan.type === 'redis') {
+    // Standalone replication is configured here; in a cluster it comes from nodes.conf.
+    const m = plan.instances.find((i) => i.id === instance.masterId && i.role === 'master');
+    if (!m) throw new Error(`replica ${instance.id} of ${plan.cluster}: master ${instance.masterId} is not in the plan`);
+    replicaof = { address: m.address, port: m.port };
+  }
+
+  const tunables = defaultTunables(plan);
+  for (const [name, value] of Object.entries(opts.extra ?? {})) {
+    if (!DIRECTIVE_RE.test(name)) throw new Error(`invalid redis.conf directive ${JSON.stringify(name)}`);
+    if (FIXED.has(name)) throw new Error(`redis.conf directive ${name} is set by ovl and cannot be overridden`);
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) throw new Error(`invalid value for redis.conf directive ${name}`);
+    const t = tunables.find((x) => x.name === name);
+    if (t) t.value = value;
+    else tunables.push({ name, value });
+  }
+
+  const password = opts.password === undefined || opts.password === '' ? null : opts.password;
+  if (password !== null && /[\r\n\0]/.test(password)) throw new Error('the password cannot contain line breaks or NUL');
+  return {
+    cluster: plan.cluster,
+    type: plan.type,
+    version: plan.version,
+    role: instance.role,
+    address: instance.address,
+    port: instance.port,
+    dir: opts.dir ?? instanceDir(plan.type, instance.port),
+    // bind-source-addr exists since Redis 7.0.
+    bindSourceAddr: major >= 7,
+    protectedMode: password === null ? 'no' : 'yes',
+    maxmemoryMB: plan.maxmemoryMB,
+    replicaofKeyword: major >= 5 ? 'replicaof' : 'slaveof',
+    replicaof,
+    clusterEnabled: plan.type === 'redis_cluster',
+    password: password === null ? null : redisQuote(password),
+    tunables,
+  };
+}
+
+/** redis.conf of one instance of a redis or redis_cluster plan. */
+export function renderRedisConf(plan: Plan, instance: PlannedInstance, opts: RedisConfOptions = {}): string {
+  return render('redis.conf.hbs', redisConfContext(plan, instance, opts));
+}

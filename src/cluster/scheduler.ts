@@ -1,0 +1,99 @@
+// The scheduler (seed 001): one leader at a time, elected through etcd; it picks up every
+// unfinished task on start, then follows /overlord/task, and runs tasks of different clusters
+// side by side (tasks of one cluster in order).
+import { hostname } from 'node:os';
+import type { Inventory } from '../inventory/types.js';
+import { etcdEndpoints, openEtcd } from '../state/etcd.js';
+import { ELECTION, taskPrefix } from '../state/keys.js';
+import { Fleet } from './fleet.js';
+import { listTasks, type Task } from './store.js';
+import { runTask } from './tasks.js';
+
+export interface SchedulerOptions {
+  inv: Inventory;
+  log: (line: string) => void;
+  /** In-process mode (`create --wait` with no scheduler running): return once this task has ended. */
+  until?: string;
+  /** Seconds without keep-alive after which another scheduler takes over. */
+  ttl?: number;
+}
+
+const unfinished = (t: Task) => t.state === 'pending' || t.state === 'running';
+
+export async function runScheduler(o: SchedulerOptions): Promise<void> {
+  const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000);
+  const fleet = new Fleet(o.inv);
+  const me = `${hostname()}:${process.pid}`;
+  const campaign = etcd.election(ELECTION, o.ttl ?? 5).campaign(me);
+  let lost: Error | undefined;
+  campaign.on('error', (e: Error) => {
+    lost = e;
+    o.log(`lost the leadership: ${e.message}`);
+  });
+  try {
+    if (!o.until) o.log(`${me}: waiting to be the leader`);
+    await campaign.wait();
+    o.log(`${me}: leader; picking up unfinished tasks`);
+
+    const busy = new Map<string, Promise<void>>();
+    let wake: () => void = () => {};
+    let finished = false;
+    const pump = async () => {
+      for (const t of (await listTasks(etcd)).filter(unfinished)) {
+        if (busy.has(t.cluster)) continue;
+        const run = runTask({ etcd, fleet, log: o.log }, t)
+          .then((done) => {
+            if (done.id === o.until) finished = true;
+          })
+          .finally(() => {
+            busy.delete(t.cluster);
+            wake();
+          });
+        busy.set(t.cluster, run);
+      }
+      if (o.until && !busy.size) {
+        const all = await listTasks(etcd);
+        if (!all.some((t) => t.id === o.until && unfinished(t))) finished = true;
+      }
+    };
+    const watcher = await etcd.watch().prefix(taskPrefix).create();
+    watcher.on('put', () => wake());
+    const stop = new Promise<void>((resolve) => {
+      const onSignal = () => {
+        o.log(`${me}: stopping`);
+        resolve();
+      };
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    });
+    try {
+      while (!lost) {
+        await pump();
+        if (finished && !busy.size) break;
+        const woke = new Promise<void>((r) => (wake = r));
+        const timeout = new Promise<void>((r) => setTimeout(r, 2000).unref());
+        const outcome = await Promise.race([woke.then(() => 'wake'), timeout.then(() => 'tick'), stop.then(() => 'stop')]);
+        if (outcome === 'stop') {
+          await Promise.allSettled(busy.values());
+          break;
+        }
+      }
+    } finally {
+      await watcher.cancel();
+    }
+    if (lost) throw new Error(`scheduler ${me} lost its etcd leadership: ${lost.message}`);
+  } finally {
+    await campaign.resign().catch(() => undefined);
+    await fleet.close();
+    etcd.close();
+  }
+}
+
+/** Whether a scheduler is leading now (a daemon, or another operator's in-process run). */
+export async function leader(inv: Inventory): Promise<string | undefined> {
+  const etcd = await openEtcd(etcdEndpoints(inv));
+  try {
+    return await etcd.election(ELECTION).leader();
+  } finally {
+    etcd.close();
+  }
+}

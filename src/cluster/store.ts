@@ -1,0 +1,219 @@
+import type { Etcd3 } from 'etcd3';
+import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
+import { instanceMemMB } from './placement.js';
+import type { ClusterRequest, ClusterType, HostCapacity, Plan, PlannedInstance } from './types.js';
+
+/** /overlord/config/<cluster> */
+export interface ClusterConfig {
+  name: string;
+  type: ClusterType;
+  version: string;
+  masters: number;
+  replicas: number;
+  nodes?: number;
+  maxmemoryMB: number;
+  state: 'creating' | 'running' | 'failed' | 'deleting';
+  task: string;
+  auth: boolean;
+  created: string;
+  error?: string;
+}
+
+export type InstanceState = 'planned' | 'starting' | 'up' | 'failed';
+
+/** /overlord/clusters/<cluster>/instances/<ip:port>/info */
+export interface InstanceInfo extends PlannedInstance {
+  cluster: string;
+  type: ClusterType;
+  version: string;
+  state: InstanceState;
+  error?: string;
+}
+
+export type TaskKind = 'create' | 'delete' | 'restart';
+export type TaskState = 'pending' | 'running' | 'done' | 'failed';
+
+/** /overlord/task/<task> */
+export interface Task {
+  id: string;
+  kind: TaskKind;
+  cluster: string;
+  state: TaskState;
+  /** What the task is doing now, for `--wait` and `ovl cluster show`. */
+  step: string;
+  request?: ClusterRequest;
+  /** restart: only these instances (ip:port); all when absent. */
+  instances?: string[];
+  created: string;
+  updated: string;
+  error?: string;
+}
+
+/** /overlord/alloc/<host>: "port" -> the cluster and memory holding it. */
+export type HostAlloc = Record<string, { cluster: string; memMB: number }>;
+
+export const addrOf = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
+
+const now = () => new Date().toISOString();
+
+export async function getJson<T>(c: Etcd3, key: string): Promise<T | null> {
+  return (await c.get(key).json()) as T | null;
+}
+
+export async function listJson<T>(c: Etcd3, prefix: string): Promise<Record<string, T>> {
+  return (await c.getAll().prefix(prefix).json()) as Record<string, T>;
+}
+
+/** Fleet capacity registered by bootstrap, minus what the allocations hold. */
+export async function fleetCapacity(c: Etcd3): Promise<{ hosts: HostCapacity[]; revisions: Map<string, string> }> {
+  const caps = Object.values(await listJson<HostCapacityRecord>(c, capacityPrefix));
+  const allocRes = await c.getAll().prefix(allocPrefix).exec();
+  const allocs = new Map<string, { alloc: HostAlloc; rev: string }>();
+  for (const kv of allocRes.kvs) allocs.set(kv.key.toString().slice(allocPrefix.length), { alloc: JSON.parse(kv.value.toString()) as HostAlloc, rev: String(kv.mod_revision) });
+  const hosts = caps.map((cap) => {
+    const a = allocs.get(cap.host)?.alloc ?? {};
+    return {
+      name: cap.host,
+      address: cap.address,
+      cpu: cap.cpu,
+      memMB: cap.memMB,
+      ports: cap.ports,
+      usedPorts: Object.keys(a).map(Number),
+      usedMemMB: Object.values(a).reduce((n, x) => n + x.memMB, 0),
+      versions: cap.versions,
+    };
+  });
+  return { hosts, revisions: new Map([...allocs].map(([h, v]) => [h, v.rev])) };
+}
+
+export class ConflictError extends Error {}
+
+/**
+ * Commit a plan in one transaction: the ports it takes on each host (guarded by the revision
+ * of that host's allocation read when placing, so two concurrent creates never share a port),
+ * the plan and the cluster's config. Throws ConflictError when another change came first.
+ */
+export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, revisions: Map<string, string>, secret?: string): Promise<void> {
+  const byHost = new Map<string, PlannedInstance[]>();
+  for (const i of plan.instances) byHost.set(i.host, [...(byHost.get(i.host) ?? []), i]);
+  const current = await Promise.all([...byHost.keys()].map(async (h) => [h, (await getJson<HostAlloc>(c, allocKey(h))) ?? {}] as const));
+  let txn = c.if(configKey(plan.cluster), 'Create', '==', 0);
+  const puts = [];
+  for (const [host, alloc] of current) {
+    const rev = revisions.get(host);
+    txn = rev ? txn.and(allocKey(host), 'Mod', '==', rev) : txn.and(allocKey(host), 'Create', '==', 0);
+    const next: HostAlloc = { ...alloc };
+    for (const i of byHost.get(host)!) next[String(i.port)] = { cluster: plan.cluster, memMB: instanceMemMB(plan.maxmemoryMB) };
+    puts.push(c.put(allocKey(host)).value(JSON.stringify(next)));
+  }
+  puts.push(c.put(planKey(plan.cluster)).value(JSON.stringify(plan)));
+  puts.push(c.put(configKey(plan.cluster)).value(JSON.stringify(config)));
+  if (secret !== undefined) puts.push(c.put(secretKey(plan.cluster)).value(JSON.stringify({ password: secret })));
+  const res = await txn.then(...puts).commit();
+  if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change; placing again`);
+}
+
+/** Swap one instance of a committed plan for another (moved to another host), atomically. */
+export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstance, to: PlannedInstance): Promise<Plan> {
+  const next: Plan = { ...plan, instances: plan.instances.map((i) => (i.id === from.id ? to : i)) };
+  const [planRes, oldAlloc, newAlloc] = await Promise.all([
+    c.get(planKey(plan.cluster)).exec(),
+    c.get(allocKey(from.host)).exec(),
+    c.get(allocKey(to.host)).exec(),
+  ]);
+  const oa = JSON.parse(oldAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc;
+  const na = from.host === to.host ? oa : (JSON.parse(newAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc);
+  if (na[String(to.port)]) throw new ConflictError(`port ${to.port} on ${to.host} was taken meanwhile`);
+  delete oa[String(from.port)];
+  na[String(to.port)] = { cluster: plan.cluster, memMB: instanceMemMB(plan.maxmemoryMB) };
+  const rev = (r: typeof planRes) => String(r.kvs[0]?.mod_revision ?? 0);
+  let txn = c.if(planKey(plan.cluster), 'Mod', '==', rev(planRes)).and(allocKey(from.host), 'Mod', '==', rev(oldAlloc));
+  if (from.host !== to.host) txn = txn.and(allocKey(to.host), 'Mod', '==', rev(newAlloc));
+  const ops = [c.put(planKey(plan.cluster)).value(JSON.stringify(next)), c.put(allocKey(from.host)).value(JSON.stringify(oa))];
+  if (from.host !== to.host) ops.push(c.put(allocKey(to.host)).value(JSON.stringify(na)));
+  const res = await txn.then(...ops, c.delete().prefix(`${clusterPrefix(plan.cluster)}instances/${addrOf(from)}/`)).commit();
+  if (!res.succeeded) throw new ConflictError(`moving ${addrOf(from)} raced with another change`);
+  return next;
+}
+
+export async function putInstance(c: Etcd3, info: InstanceInfo, files: { serverConf: string; nodesConf?: string }): Promise<void> {
+  const a = addrOf(info);
+  const ops = [c.put(instanceKey(info.cluster, a, 'info')).value(JSON.stringify(info)), c.put(instanceKey(info.cluster, a, 'server.conf')).value(files.serverConf)];
+  if (files.nodesConf !== undefined) ops.push(c.put(instanceKey(info.cluster, a, 'nodes.conf')).value(files.nodesConf));
+  await c.if(planKey(info.cluster), 'Create', '>', 0).then(...ops).commit();
+}
+
+/** Every instance's info (the instance keys also hold config files, which are not JSON). */
+export async function listInstances(c: Etcd3, cluster: string): Promise<Map<string, InstanceInfo>> {
+  const all = await c.getAll().prefix(`${clusterPrefix(cluster)}instances/`).strings();
+  return new Map(Object.entries(all).filter(([k]) => k.endsWith('/info')).map(([k, v]) => [k, JSON.parse(v) as InstanceInfo]));
+}
+
+export async function setInstanceStates(c: Etcd3, cluster: string, states: Map<string, { state: InstanceState; error?: string }>): Promise<void> {
+  const ops = [];
+  for (const [key, info] of await listInstances(c, cluster)) {
+    const s = states.get(addrOf(info));
+    if (!s || (s.state === info.state && s.error === info.error)) continue;
+    ops.push(c.put(key).value(JSON.stringify({ ...info, state: s.state, error: s.error })));
+  }
+  // Small transactions: etcd caps the operations of one (128 by default).
+  for (let i = 0; i < ops.length; i += 100) await c.if(planKey(cluster), 'Create', '>', 0).then(...ops.slice(i, i + 100)).commit();
+}
+
+export async function updateConfig(c: Etcd3, cluster: string, patch: Partial<ClusterConfig>): Promise<void> {
+  const cur = await getJson<ClusterConfig>(c, configKey(cluster));
+  if (cur) await c.put(configKey(cluster)).value(JSON.stringify({ ...cur, ...patch }));
+}
+
+/** Everything of a cluster: its keys, config, secret and the ports it holds on every host. */
+export async function removeCluster(c: Etcd3, cluster: string, keepTask: string): Promise<void> {
+  const allocRes = await c.getAll().prefix(allocPrefix).exec();
+  const ops = [];
+  let txn = c.if(configKey(cluster), 'Create', '!=', -1);
+  for (const kv of allocRes.kvs) {
+    const alloc = JSON.parse(kv.value.toString()) as HostAlloc;
+    const mine = Object.keys(alloc).filter((p) => alloc[p]!.cluster === cluster);
+    if (!mine.length) continue;
+    for (const p of mine) delete alloc[p];
+    txn = txn.and(kv.key.toString(), 'Mod', '==', String(kv.mod_revision));
+    ops.push(Object.keys(alloc).length ? c.put(kv.key.toString()).value(JSON.stringify(alloc)) : c.delete().key(kv.key.toString()));
+  }
+  ops.push(c.delete().prefix(clusterPrefix(cluster)), c.delete().key(configKey(cluster)), c.delete().key(secretKey(cluster)));
+  // The cluster's task history goes too, but for the deleting task: the record that it is gone.
+  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask) ops.push(c.delete().key(taskKey(t.id)));
+  const res = await txn.then(...ops).commit();
+  if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change; run delete again`);
+}
+
+export async function listConfigs(c: Etcd3): Promise<ClusterConfig[]> {
+  return Object.values(await listJson<ClusterConfig>(c, configPrefix)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
+  return getJson<Plan>(c, planKey(cluster));
+}
+
+export async function getSecret(c: Etcd3, cluster: string): Promise<string | undefined> {
+  return (await getJson<{ password: string }>(c, secretKey(cluster)))?.password;
+}
+
+export async function putTask(c: Etcd3, task: Task): Promise<void> {
+  await c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: now() }));
+}
+
+export async function newTask(c: Etcd3, kind: TaskKind, cluster: string, extra: Partial<Task> = {}): Promise<Task> {
+  const stamp = now();
+  const id = `${stamp.replace(/[-:.TZ]/g, '').slice(0, 14)}-${kind}-${cluster}-${Math.random().toString(36).slice(2, 8)}`;
+  const task: Task = { id, kind, cluster, state: 'pending', step: 'waiting for the scheduler', created: stamp, updated: stamp, ...extra };
+  const res = await c.if(taskKey(id), 'Create', '==', 0).then(c.put(taskKey(id)).value(JSON.stringify(task))).commit();
+  if (!res.succeeded) throw new Error(`task ${id} exists already`);
+  return task;
+}
+
+export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
+  return getJson<Task>(c, taskKey(id));
+}
+
+export async function listTasks(c: Etcd3): Promise<Task[]> {
+  return Object.values(await listJson<Task>(c, taskPrefix)).sort((a, b) => a.id.localeCompare(b.id));
+}

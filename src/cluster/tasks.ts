@@ -1,0 +1,269 @@
+// What the scheduler does for each task kind. Every step is idempotent, so a task picked up
+// again after a scheduler died goes on from where the state in etcd and on the hosts says.
+import type { Etcd3 } from 'etcd3';
+import { runScript } from '../ssh/transport.js';
+import { mapLimit } from '../util/semaphore.js';
+import { waitHealthy, type CheckReport } from './check.js';
+import type { Fleet } from './fleet.js';
+import { instanceSetup, parseReports, startScript, stopScript, type HostReport } from './hostops.js';
+import { PlacementError, instanceMemMB, place } from './placement.js';
+import { renderNodesConf } from './nodesconf.js';
+import { renderRedisConf } from './redisconf.js';
+import {
+  ConflictError,
+  addrOf,
+  commitPlan,
+  fleetCapacity,
+  getJson,
+  getPlan,
+  getSecret,
+  putInstance,
+  putTask,
+  removeCluster,
+  replaceInstance,
+  setInstanceStates,
+  updateConfig,
+  type ClusterConfig,
+  type InstanceInfo,
+  type Task,
+} from './store.js';
+import { configKey, secretKey } from '../state/keys.js';
+import { binaryType, instanceDir, type HostCapacity, type Plan, type PlannedInstance } from './types.js';
+
+export interface TaskContext {
+  etcd: Etcd3;
+  fleet: Fleet;
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function step(ctx: TaskContext, task: Task, text: string): Promise<void> {
+  task.step = text;
+  ctx.log(`${task.id}: ${text}`);
+  await putTask(ctx.etcd, task);
+}
+
+/** A fault-injection point for the tests of resuming: OVL_FAULT_PAUSE=<point>:<ms>. */
+async function faultPoint(ctx: TaskContext, point: string): Promise<void> {
+  const [at, ms] = (process.env.OVL_FAULT_PAUSE ?? '').split(':');
+  if (at === point) {
+    ctx.log(`fault point ${point}: pausing ${ms} ms`);
+    await sleep(Number(ms));
+  }
+}
+
+function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) m.set(i.host, [...(m.get(i.host) ?? []), i]);
+  return m;
+}
+
+/** Run the start script on each host (all its instances at once); reports by ip:port. */
+async function startOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Promise<Map<string, HostReport>> {
+  const reports = new Map<string, HostReport>();
+  const groups = [...byHost(insts)];
+  const runHost = async ([host, list]: [string, PlannedInstance[]]) => {
+    const setups = list.map((i) => instanceSetup(plan, i, { password, task: task.id }));
+    try {
+      const r = await runScript(await ctx.fleet.remote(host), startScript(setups));
+      const got = parseReports(r.stdout);
+      for (const s of setups) reports.set(s.addr, got.find((x) => x.addr === s.addr) ?? { addr: s.addr, status: 'failed', detail: `no report (exit ${r.code}: ${r.stderr.trim().slice(-300)})` });
+    } catch (e) {
+      for (const s of setups) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: (e as Error).message });
+    }
+  };
+  // Every host at once: a host's instances come up together, and all hosts in parallel.
+  if (process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:') && groups.length > 1) {
+    await runHost(groups[0]!);
+    await faultPoint(ctx, 'after-first-host');
+    await mapLimit(groups.slice(1), 64, runHost);
+  } else {
+    await mapLimit(groups, 64, runHost);
+  }
+  return reports;
+}
+
+/**
+ * A host for an instance that cannot start where it was placed: free port and memory, the
+ * binary version, and never the host of another member of its shard (master/replica anti-affinity).
+ */
+export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacity[], exclude: Set<string>): PlannedInstance | null {
+  const shardHosts = new Set(plan.instances.filter((i) => i.shard === inst.shard && i.id !== inst.id).map((i) => i.host));
+  const load = (h: string) => plan.instances.filter((i) => i.host === h).length;
+  const need = instanceMemMB(plan.maxmemoryMB);
+  const candidates = hosts
+    .filter((h) => !exclude.has(h.name) && !shardHosts.has(h.name) && h.memMB - h.usedMemMB >= need && (h.versions[binaryType(plan.type)] ?? []).includes(plan.version))
+    .sort((a, b) => load(a.name) - load(b.name) || a.name.localeCompare(b.name));
+  for (const h of candidates) {
+    const used = new Set(h.usedPorts.flatMap((p) => [p, p + 10000]));
+    for (const i of plan.instances) if (i.host === h.name) used.add(i.port).add(i.port + 10000);
+    for (let p = h.ports.from; p <= h.ports.to; p++) {
+      if (used.has(p) || (plan.type === 'redis_cluster' && (used.has(p + 10000) || p + 10000 > 65535))) continue;
+      return { ...inst, host: h.name, address: h.address, port: p };
+    }
+  }
+  return null;
+}
+
+async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state']): Promise<void> {
+  await mapLimit(plan.instances, 32, (i) =>
+    putInstance(ctx.etcd, { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state }, {
+      // The copy in etcd is for operators and executors; secrets stay in the secrets key.
+      serverConf: plan.type === 'memcache' ? '' : renderRedisConf(plan, i),
+      nodesConf: plan.type === 'redis_cluster' ? renderNodesConf(plan, i.id) : undefined,
+    }),
+  );
+}
+
+function checkTimeout(plan: Plan): number {
+  return 30_000 + 150 * plan.instances.length;
+}
+
+export function formatProblems(r: CheckReport): string {
+  return r.problems.slice(0, 20).join('; ') + (r.problems.length > 20 ? ` (+${r.problems.length - 20} more)` : '');
+}
+
+export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
+  const req = task.request;
+  if (!req) throw new Error(`task ${task.id} has no request`);
+  const c = ctx.etcd;
+  const cfg = await getJson<ClusterConfig>(c, configKey(req.name));
+  if (cfg && cfg.task !== task.id) throw new Error(`cluster ${req.name} exists already (state ${cfg.state}); delete it first or pick another name`);
+  const password = await getSecret(c, req.name);
+  let plan = await getPlan(c, req.name);
+  if (!plan) {
+    await step(ctx, task, 'placing');
+    for (let attempt = 1; ; attempt++) {
+      const { hosts, revisions } = await fleetCapacity(c);
+      if (!hosts.length) throw new PlacementError('the fleet has no registered hosts: run `ovl bootstrap` with the cache-binaries component first');
+      const candidate = place(req, hosts);
+      const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
+      try {
+        await commitPlan(c, candidate, config, revisions);
+        plan = candidate;
+        break;
+      } catch (e) {
+        if (!(e instanceof ConflictError) || attempt >= 10) throw e;
+      }
+    }
+  }
+  await faultPoint(ctx, 'placed');
+  const hostCount = new Set(plan.instances.map((i) => i.host)).size;
+  await step(ctx, task, `writing ${plan.instances.length} instances to etcd`);
+  await writeInstances(ctx, plan, 'starting');
+
+  await step(ctx, task, `starting ${plan.instances.length} instances on ${hostCount} hosts`);
+  let reports = await startOnHosts(ctx, plan, plan.instances, task, password);
+  const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
+  if (failedOf().length) {
+    await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start`);
+    const again = await startOnHosts(ctx, plan, failedOf(), task, password);
+    for (const [k, v] of again) reports.set(k, v);
+  }
+  for (const inst of failedOf()) {
+    const why = reports.get(addrOf(inst))!.detail;
+    const { hosts } = await fleetCapacity(c);
+    const moved = relocation(plan, inst, hosts, new Set([inst.host]));
+    if (!moved) throw new Error(`${addrOf(inst)} (${inst.host}) does not start (${why}) and no other host can take it`);
+    await step(ctx, task, `moving ${addrOf(inst)} (${why}) to ${moved.host}`);
+    await runScript(await ctx.fleet.remote(inst.host), stopScript([{ addr: addrOf(inst), dir: instanceDir(plan.type, inst.port) }], true)).catch(() => undefined);
+    plan = await replaceInstance(c, plan, inst, moved);
+    await writeInstances(ctx, plan, 'starting');
+    const r = await startOnHosts(ctx, plan, [moved], task, password);
+    reports = new Map([...reports, ...r]);
+    if (r.get(addrOf(moved))?.status === 'failed') throw new Error(`${addrOf(moved)} (${moved.host}) does not start either: ${r.get(addrOf(moved))!.detail}`);
+  }
+
+  await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
+  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
+  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
+  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
+  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
+  await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
+}
+
+export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
+  const c = ctx.etcd;
+  const plan = await getPlan(c, task.cluster);
+  if (plan) {
+    await updateConfig(c, task.cluster, { state: 'deleting' });
+    await step(ctx, task, `stopping ${plan.instances.length} instances and removing their directories`);
+    await mapLimit([...byHost(plan.instances)], 64, async ([host, list]) => {
+      const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port) }));
+      const r = await runScript(await ctx.fleet.remote(host), stopScript(items, true));
+      const stopped = parseReports(r.stdout).filter((x) => x.status === 'stopped').length;
+      if (stopped !== items.length) throw new Error(`${host}: stopped ${stopped} of ${items.length} instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
+    });
+  }
+  await step(ctx, task, 'removing its keys and freeing its ports');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await removeCluster(c, task.cluster, task.id);
+      break;
+    } catch (e) {
+      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
+    }
+  }
+  await step(ctx, task, 'deleted');
+}
+
+export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
+  const c = ctx.etcd;
+  const plan = await getPlan(c, task.cluster);
+  if (!plan) throw new Error(`no cluster named ${task.cluster}`);
+  const password = await getSecret(c, task.cluster);
+  const wanted = task.instances?.length ? plan.instances.filter((i) => task.instances!.includes(addrOf(i))) : plan.instances;
+  const unknown = (task.instances ?? []).filter((a) => !plan.instances.some((i) => addrOf(i) === a));
+  if (unknown.length) throw new Error(`${unknown.join(', ')}: not an instance of ${task.cluster} (see ovl cluster show ${task.cluster})`);
+  if (task.instances?.length) {
+    // Named instances are restarted even when running; the others only when down.
+    await step(ctx, task, `stopping ${wanted.map(addrOf).join(', ')}`);
+    await mapLimit([...byHost(wanted)], 64, async ([host, list]) => {
+      const items = list.map((i) => instanceSetup(plan, i, { password, task: task.id }));
+      await runScript(await ctx.fleet.remote(host), stopScript(items, false));
+    });
+  }
+  await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
+  const reports = await startOnHosts(ctx, plan, wanted, task, password);
+  const failed = [...reports.values()].filter((r) => r.status === 'failed');
+  if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
+  await step(ctx, task, 'consistency check');
+  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
+  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
+  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
+  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
+  await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running`);
+}
+
+/** Run a task to its end and record the outcome; a failed create leaves nothing behind. */
+export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
+  task.state = 'running';
+  await putTask(ctx.etcd, task);
+  try {
+    if (task.kind === 'create') await runCreate(ctx, task);
+    else if (task.kind === 'delete') await runDelete(ctx, task);
+    else await runRestart(ctx, task);
+    task.state = 'done';
+    task.error = undefined;
+  } catch (e) {
+    task.state = 'failed';
+    task.error = (e as Error).message;
+    ctx.log(`${task.id}: failed: ${task.error}`);
+    if (task.kind === 'create') await cleanupFailedCreate(ctx, task, e);
+  }
+  await putTask(ctx.etcd, task);
+  return task;
+}
+
+async function cleanupFailedCreate(ctx: TaskContext, task: Task, e: unknown): Promise<void> {
+  const name = task.request?.name ?? task.cluster;
+  const cfg = await getJson<ClusterConfig>(ctx.etcd, configKey(name));
+  if (e instanceof PlacementError || !cfg) {
+    // Nothing was placed: no key of this request may stay (its secret was written by create).
+    if (!cfg) await ctx.etcd.delete().key(secretKey(name));
+    return;
+  }
+  if (cfg.task === task.id) await updateConfig(ctx.etcd, name, { state: 'failed', error: task.error });
+}
+

@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import type { Etcd3 } from 'etcd3';
+import { loadFleet } from './bootstrap.js';
+import { UsageError } from './errors.js';
+import type { Inventory } from '../inventory/types.js';
+import { etcdEndpoints, openEtcd } from '../state/etcd.js';
+import { configKey, secretKey } from '../state/keys.js';
+import { checkCluster } from '../cluster/check.js';
+import { validateRequest } from '../cluster/placement.js';
+import { leader, runScheduler } from '../cluster/scheduler.js';
+import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
+import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
+
+
+export function inventoryPath(opt?: string): string {
+  return opt ?? process.env.OVL_INVENTORY ?? 'inventories/sandbox.yml';
+}
+
+async function withState<T>(invPath: string, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
+  const inv = loadFleet(invPath);
+  const etcd = await openEtcd(etcdEndpoints(inv), 5000);
+  try {
+    return await fn(etcd, inv);
+  } catch (e) {
+    if ((e as Error).name === 'GRPCConnectFailedError' || /UNAVAILABLE|ECONNREFUSED|deadline/i.test((e as Error).message)) {
+      throw new Error(`etcd does not answer at ${etcdEndpoints(inv).join(', ')}: is the fleet bootstrapped (ovl bootstrap ${invPath})? (${(e as Error).message})`);
+    }
+    throw e;
+  } finally {
+    etcd.close();
+  }
+}
+
+/** "256mb", "1gb", "64m", "512" (MB) -> MB. */
+export function parseSize(v: string): number {
+  const m = /^(\d+)\s*(k|kb|m|mb|g|gb)?$/i.exec(v.trim());
+  if (!m) throw new UsageError(`--maxmemory ${JSON.stringify(v)}: write a size like 256mb or 2gb`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'mb').toLowerCase()[0];
+  const mb = unit === 'k' ? Math.ceil(n / 1024) : unit === 'g' ? n * 1024 : n;
+  if (mb < 1) throw new UsageError(`--maxmemory ${v}: at least 1mb`);
+  return mb;
+}
+
+export interface CreateOptions {
+  inventory?: string;
+  type: string;
+  version?: string;
+  masters?: number;
+  replicas?: number;
+  nodes?: number;
+  maxmemory: string;
+  passwordEnv?: string;
+  passwordFile?: string;
+  wait?: boolean;
+}
+
+function readPassword(o: CreateOptions): string | undefined {
+  if (o.passwordEnv && o.passwordFile) throw new UsageError('give --password-env or --password-file, not both');
+  if (o.passwordEnv) {
+    const v = process.env[o.passwordEnv];
+    if (!v) throw new UsageError(`--password-env ${o.passwordEnv}: that environment variable is not set`);
+    return v;
+  }
+  if (o.passwordFile) {
+    const v = readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '');
+    if (!v) throw new UsageError(`--password-file ${o.passwordFile} is empty`);
+    return v;
+  }
+  return undefined;
+}
+
+export function buildRequest(name: string, o: CreateOptions, fleetVersions: Record<string, Set<string>>): ClusterRequest {
+  if (!CLUSTER_TYPES.includes(o.type as ClusterType)) throw new UsageError(`--type ${o.type}: one of ${CLUSTER_TYPES.join(', ')}`);
+  const type = o.type as ClusterType;
+  const known = [...(fleetVersions[binaryType(type)] ?? [])].sort();
+  if (!known.length) throw new UsageError(`no ${binaryType(type)} binaries are registered on the fleet: list them under artifacts.${binaryType(type)} and run ovl bootstrap`);
+  const version = o.version ?? (known.length === 1 ? known[0]! : undefined);
+  if (!version) throw new UsageError(`--version: the fleet has ${binaryType(type)} ${known.join(', ')}; say which`);
+  if (!known.includes(version)) throw new UsageError(`--version ${version}: not on the fleet; the fleet has ${binaryType(type)} ${known.join(', ')}`);
+  if (type === 'memcache' && !o.nodes) throw new UsageError('--nodes: how many memcache nodes');
+  const req: ClusterRequest = {
+    name,
+    type,
+    version,
+    masters: type === 'memcache' ? 0 : o.masters ?? (type === 'redis_cluster' ? 3 : 1),
+    replicas: type === 'memcache' ? 0 : o.replicas ?? 1,
+    nodes: type === 'memcache' ? o.nodes : undefined,
+    maxmemoryMB: parseSize(o.maxmemory),
+  };
+  try {
+    validateRequest(req);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return req;
+}
+
+type Out = (line: string) => void;
+
+/** Follow a task until it ends; with no scheduler leading, run the scheduling in this process. */
+export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
+  let inProcess: Promise<void> | undefined;
+  let lastStep = '';
+  let checkedLeader = 0;
+  const errors: string[] = [];
+  for (;;) {
+    const t = await getTask(etcd, taskId);
+    if (!t) throw new Error(`task ${taskId} disappeared`);
+    if (t.step !== lastStep) {
+      out(`  ${t.step}`);
+      lastStep = t.step;
+    }
+    if (t.state === 'done' || t.state === 'failed') {
+      await inProcess;
+      return t;
+    }
+    if (!inProcess && Date.now() - checkedLeader > 1000) {
+      checkedLeader = Date.now();
+      if (!(await leader(inv))) {
+        out('  no scheduler is running: scheduling in this process');
+        inProcess = runScheduler({ inv, until: taskId, log: (l) => errors.push(l) }).finally(() => (inProcess = undefined));
+        inProcess.catch((e: Error) => out(`  in-process scheduler: ${e.message}`));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+function connectHint(plan: Plan, auth: boolean): string {
+  const first = plan.instances.find((i) => i.role !== 'replica') ?? plan.instances[0]!;
+  const a = auth ? ' -a "$PASSWORD"' : '';
+  if (plan.type === 'redis_cluster') return `connect: redis-cli -c -h ${first.address} -p ${first.port}${a}`;
+  if (plan.type === 'redis') return `connect: redis-cli -h ${first.address} -p ${first.port}${a}   (master; replicas: ${plan.instances.filter((i) => i.role === 'replica').map(addrOf).join(', ')})`;
+  return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
+}
+
+export async function clusterCreate(name: string, o: CreateOptions, out: Out): Promise<number> {
+  return withState(inventoryPath(o.inventory), async (etcd, inv) => {
+    const password = readPassword(o);
+    const { hosts } = await fleetCapacity(etcd);
+    const versions: Record<string, Set<string>> = {};
+    for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
+    const req = buildRequest(name, o, versions);
+    if (await getJson<ClusterConfig>(etcd, configKey(name))) throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
+    if (password !== undefined) await etcd.put(secretKey(name)).value(JSON.stringify({ password }));
+    const task = await newTask(etcd, 'create', name, { request: req });
+    out(`task ${task.id}: create ${req.type} ${name} (${req.type === 'memcache' ? `${req.nodes} nodes` : `${req.masters} master(s) x ${req.replicas} replica(s)`}, ${req.maxmemoryMB} MB each, ${req.type === 'memcache' ? 'memcache' : 'redis'} ${req.version})`);
+    if (!o.wait) {
+      out(`queued; follow it with: ovl cluster show ${name}`);
+      return 0;
+    }
+    const t0 = Date.now();
+    const done = await follow(inv, etcd, task.id, out);
+    if (done.state === 'failed') {
+      out(`create ${name} failed: ${done.error}`);
+      return 2;
+    }
+    const plan = (await getPlan(etcd, name))!;
+    out(`cluster ${name} is running: ${plan.instances.length} instances on ${new Set(plan.instances.map((i) => i.host)).size} hosts (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    out(connectHint(plan, password !== undefined));
+    return 0;
+  });
+}
+
+export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[] }, out: Out): Promise<number> {
+  return withState(inventoryPath(o.inventory), async (etcd, inv) => {
+    const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
+    if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    const task = await newTask(etcd, kind, name, o.instance?.length ? { instances: o.instance } : {});
+    out(`task ${task.id}: ${kind} ${name}`);
+    if (o.wait === false) return 0;
+    const done = await follow(inv, etcd, task.id, out);
+    if (done.state === 'failed') {
+      out(`${kind} ${name} failed: ${done.error}`);
+      return 2;
+    }
+    return 0;
+  });
+}
+
+export async function clusterList(o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
+  return withState(inventoryPath(o.inventory), async (etcd) => {
+    const all = await listConfigs(etcd);
+    if (o.json) {
+      out(JSON.stringify(all, null, 2));
+      return 0;
+    }
+    if (!all.length) {
+      out('no clusters');
+      return 0;
+    }
+    out(['NAME', 'TYPE', 'VERSION', 'SHAPE', 'MAXMEMORY', 'STATE'].join('\t'));
+    for (const c of all) {
+      const shape = c.type === 'memcache' ? `${c.nodes} nodes` : `${c.masters}x${c.replicas}`;
+      out([c.name, c.type, c.version, shape, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
+    }
+    return 0;
+  });
+}
+
+export async function clusterShow(name: string, o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
+  return withState(inventoryPath(o.inventory), async (etcd) => {
+    const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
+    if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    const infos = [...(await listInstances(etcd, name)).values()];
+    const task = await getTask(etcd, cfg.task);
+    if (o.json) {
+      out(JSON.stringify({ config: cfg, task, instances: infos }, null, 2));
+      return 0;
+    }
+    out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${cfg.type === 'memcache' ? `${cfg.nodes} nodes` : `${cfg.masters} master(s) x ${cfg.replicas} replica(s)`}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
+    out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
+    const byId = new Map(infos.map((i) => [i.id, i]));
+    out(['INSTANCE', 'HOST', 'ROLE', 'MASTER', 'SLOTS', 'STATE'].join('\t'));
+    for (const i of infos.sort((a, b) => a.shard - b.shard || (a.role === 'master' ? -1 : 1))) {
+      const m = i.masterId ? byId.get(i.masterId) : undefined;
+      const slots = i.slots?.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') ?? '';
+      out([addrOf(i), i.host, i.role, m ? addrOf(m) : '-', slots || '-', i.state + (i.error ? ` (${i.error})` : '')].join('\t'));
+    }
+    return 0;
+  });
+}
+
+export async function clusterCheck(name: string, o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
+  return withState(inventoryPath(o.inventory), async (etcd) => {
+    const plan = await getPlan(etcd, name);
+    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    const report = await checkCluster(plan, { password: await getSecret(etcd, name) });
+    if (o.json) out(JSON.stringify(report, null, 2));
+    else if (report.healthy) out(`${name}: healthy (${plan.instances.length} instances, ${report.ms} ms)`);
+    else {
+      out(`${name}: NOT healthy, ${report.problems.length} problem(s):`);
+      for (const p of report.problems) out(`  ${p}`);
+      out(`to bring stopped instances back: ovl cluster restart ${name}`);
+    }
+    return report.healthy ? 0 : 1;
+  });
+}
+
+export async function scheduler(o: { inventory?: string }, out: Out): Promise<number> {
+  const inv = loadFleet(inventoryPath(o.inventory));
+  await runScheduler({ inv, log: (l) => out(`${new Date().toISOString()} ${l}`) });
+  return 0;
+}
+

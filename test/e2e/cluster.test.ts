@@ -1,0 +1,270 @@
+// `ovl cluster` and `ovl scheduler` on a bootstrapped sandbox fleet over real SSH.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
+import { projectRoot } from '../../src/paths.js';
+import { withEtcd } from '../../src/state/etcd.js';
+import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { fleet, onHost, ovl } from '../helpers/fleet.js';
+
+let info: SandboxInfo;
+let endpoints: string[];
+const children: ChildProcess[] = [];
+
+interface Shown {
+  config: { state: string };
+  instances: { host: string; address: string; port: number; role: string; id: string; masterId?: string; shard: number; state: string }[];
+}
+
+function inv(): string[] {
+  return ['-i', info.inventory];
+}
+
+function show(name: string): Shown {
+  const r = ovl(['cluster', 'show', name, '--json', ...inv()]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Shown;
+}
+
+function create(name: string, args: string[]) {
+  return ovl(['cluster', 'create', name, ...args, '--wait', ...inv()]);
+}
+
+/** Processes running in an instance directory of this type, per host (from /proc, over SSH). */
+function instanceProcesses(type: string): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const h of info.hosts) {
+    const r = onHost(info, h.name, `find /proc/[0-9]*/cwd -maxdepth 0 -printf '%l\\n' 2>/dev/null | grep '^/data/${type}/' | sort`);
+    m.set(h.name, r.stdout.split('\n').filter(Boolean));
+  }
+  return m;
+}
+
+async function clusterKeys(name: string): Promise<string[]> {
+  return withEtcd(endpoints, async (c) => {
+    const keys = await c.getAll().prefix('/overlord/').keys();
+    const allocs = await c.getAll().prefix('/overlord/alloc/').strings();
+    const held = Object.entries(allocs).filter(([, v]) => v.includes(`"cluster":"${name}"`)).map(([k]) => k);
+    return [...keys.filter((k) => k.includes(`/${name}/`) || k.endsWith(`/${name}`) || (k.startsWith('/overlord/task/') && k.includes(`-${name}-`))), ...held];
+  });
+}
+
+/** Speak the memcache text protocol; the server closes after `quit`. */
+function memcacheTalk(host: string, port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const sock = connect({ host, port }, () => sock.end(request));
+    sock.setTimeout(5000, () => sock.destroy(new Error('memcache timed out')));
+    sock.on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
+  });
+}
+
+function assertAntiAffinity(s: Shown): void {
+  const byId = new Map(s.instances.map((i) => [i.id, i]));
+  for (const i of s.instances.filter((x) => x.role === 'replica')) {
+    assert.notEqual(i.host, byId.get(i.masterId!)!.host, `replica ${i.address}:${i.port} shares a host with its master`);
+  }
+}
+
+async function writeAndReadThroughCluster(s: Shown, n: number): Promise<void> {
+  const m = s.instances.find((i) => i.role === 'master')!;
+  const c = new Cluster([{ host: m.address, port: m.port }], { enableReadyCheck: true });
+  try {
+    for (let i = 0; i < n; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.set(`key:${i + j}`, `value-${i + j}`)));
+    }
+    for (let i = 0; i < n; i += 500) {
+      const got = await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.get(`key:${i + j}`)));
+      got.forEach((v, j) => assert.equal(v, `value-${i + j}`));
+    }
+  } finally {
+    c.disconnect();
+  }
+}
+
+function redisCliCheck(s: Shown): void {
+  const m = s.instances.find((i) => i.role === 'master')!;
+  const r = spawnSync('redis-cli', ['--cluster', 'check', `${m.address}:${m.port}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\[OK\] All 16384 slots covered/);
+  assert.doesNotMatch(r.stdout, /\[ERR\]|\[WARNING\]/);
+}
+
+before(async () => {
+  info = await fleet();
+  const b = ovl(['bootstrap', info.inventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  // Clusters left by an earlier, interrupted run of these tests.
+  const listed = ovl(['cluster', 'list', '--json', ...inv()]);
+  for (const c of JSON.parse(listed.stdout) as { name: string }[]) ovl(['cluster', 'delete', c.name, ...inv()]);
+});
+
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-trip, no master shares a host with its replica', async () => {
+  const r = create('orders', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '64mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /connect: redis-cli -c -h 127\.0\.2\.\d+ -p \d+/);
+  const s = show('orders');
+  assert.equal(s.instances.length, 6);
+  assert.ok(s.instances.every((i) => i.state === 'up'));
+  assert.equal(new Set(s.instances.filter((i) => i.role === 'master').map((i) => i.host)).size, 3);
+  assertAntiAffinity(s);
+  redisCliCheck(s);
+  await writeAndReadThroughCluster(s, 10_000);
+  assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
+});
+
+test('redis_cluster with more masters than hosts (12x1 on 4 hosts): same checks, masters spread evenly', async () => {
+  const r = create('wide', ['--type', 'redis_cluster', '--masters', '12', '--replicas', '1', '--maxmemory', '32mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const s = show('wide');
+  assert.equal(s.instances.length, 24);
+  const perHost = info.hosts.map((h) => s.instances.filter((i) => i.host === h.name && i.role === 'master').length);
+  assert.deepEqual(perHost, [3, 3, 3, 3]);
+  assertAntiAffinity(s);
+  redisCliCheck(s);
+  await writeAndReadThroughCluster(s, 10_000);
+});
+
+test('a redis process killed: check names it and exits non-zero, restart heals it with its identity', async () => {
+  const s = show('orders');
+  const victim = s.instances.find((i) => i.role === 'master')!;
+  const dir = `/data/redis_cluster/${victim.port}`;
+  assert.equal(onHost(info, victim.host, `kill -9 $(cat ${dir}/redis.pid)`).code, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  const bad = ovl(['cluster', 'check', 'orders', ...inv()]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, new RegExp(`${victim.address.replace(/\./g, '\\.')}:${victim.port} \\(${victim.host}\\): does not answer`));
+  const healed = ovl(['cluster', 'restart', 'orders', ...inv()]);
+  assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+  assert.match(healed.stdout, /1 started, 5 were running/);
+  assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
+  const myid = new Redis({ host: victim.address, port: victim.port, lazyConnect: true });
+  try {
+    assert.equal(await myid.call('CLUSTER', 'MYID'), victim.id, 'same node id after the restart');
+  } finally {
+    myid.disconnect();
+  }
+});
+
+test('redis 1 master + 2 replicas: a write on the master is read on both replicas', async () => {
+  const r = create('sessions', ['--type', 'redis', '--masters', '1', '--replicas', '2', '--maxmemory', '32mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const s = show('sessions');
+  assert.equal(new Set(s.instances.map((i) => i.host)).size, 3);
+  const master = s.instances.find((i) => i.role === 'master')!;
+  const m = new Redis({ host: master.address, port: master.port });
+  try {
+    await m.set('greeting', 'hello');
+    await m.wait(2, 5000);
+  } finally {
+    m.disconnect();
+  }
+  for (const rep of s.instances.filter((i) => i.role === 'replica')) {
+    const c = new Redis({ host: rep.address, port: rep.port });
+    try {
+      assert.equal(await c.get('greeting'), 'hello');
+      assert.match(await c.info('replication'), /role:slave/);
+    } finally {
+      c.disconnect();
+    }
+  }
+});
+
+test('memcache 4 nodes: set/get on each node', async () => {
+  const r = create('pages', ['--type', 'memcache', '--nodes', '4', '--maxmemory', '16mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const s = show('pages');
+  assert.equal(s.instances.length, 4);
+  assert.ok(Math.max(...info.hosts.map((h) => s.instances.filter((i) => i.host === h.name).length)) <= 1, '4 nodes on 4 hosts: one each');
+  for (const i of s.instances) {
+    const out = await memcacheTalk(i.address, i.port, `set k-${i.port} 0 0 5\r\nhello\r\nget k-${i.port}\r\nquit\r\n`);
+    assert.match(out, new RegExp(`STORED\r\nVALUE k-${i.port} 0 5\r\nhello\r\nEND`), `${i.address}:${i.port}`);
+  }
+});
+
+test('two creates at once get distinct ports and are both healthy', async () => {
+  const run = (name: string) =>
+    new Promise<number>((resolve) => {
+      const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', ...inv()], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+      children.push(p);
+      p.on('exit', (code) => resolve(code ?? -1));
+    });
+  assert.deepEqual(await Promise.all([run('twin-a'), run('twin-b')]), [0, 0]);
+  const a = show('twin-a');
+  const b = show('twin-b');
+  const taken = new Set(a.instances.map((i) => `${i.host}:${i.port}`));
+  for (const i of b.instances) assert.ok(!taken.has(`${i.host}:${i.port}`), `${i.host}:${i.port} given twice`);
+  assert.equal(ovl(['cluster', 'check', 'twin-a', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'check', 'twin-b', ...inv()]).code, 0);
+  for (const n of ['twin-a', 'twin-b']) assert.equal(ovl(['cluster', 'delete', n, ...inv()]).code, 0);
+});
+
+test('not enough resources: a clear failure, nothing left in etcd or on the hosts', async () => {
+  const before = instanceProcesses('redis_cluster');
+  const r = create('toobig', ['--type', 'redis_cluster', '--masters', '2', '--replicas', '4', '--maxmemory', '16mb']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout, /needs .* on 5 distinct hosts/);
+  // Only the task record stays, with the reason it failed.
+  const task = r.stdout.match(/task (\S+):/)![1];
+  assert.deepEqual(await clusterKeys('toobig'), [`/overlord/task/${task}`]);
+  assert.deepEqual(instanceProcesses('redis_cluster'), before);
+});
+
+test('scheduler killed mid-create: a restarted scheduler finishes the cluster without duplicate instances', async () => {
+  const start = (env: Record<string, string>) => {
+    const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'scheduler', ...inv()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1', ...env } });
+    children.push(p);
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    return { p, out: () => out };
+  };
+  const first = start({ OVL_FAULT_PAUSE: 'after-first-host:60000' });
+  const q = ovl(['cluster', 'create', 'resumed', '--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb', ...inv()]);
+  assert.equal(q.code, 0, q.stderr);
+  for (let i = 0; i < 300 && !first.out().includes('fault point after-first-host'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(first.out(), /fault point after-first-host/, 'the first scheduler reached the middle of the create');
+  first.p.kill('SIGKILL');
+  const half = [...instanceProcesses('redis_cluster').values()].flat().filter((d) => d).length;
+  assert.equal(show('resumed').config.state, 'creating');
+
+  const second = start({});
+  try {
+    let s: Shown | undefined;
+    for (let i = 0; i < 600; i++) {
+      s = show('resumed');
+      if (s.config.state !== 'creating') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(s!.config.state, 'running', second.out());
+    assert.equal(s!.instances.length, 8);
+    assert.equal(ovl(['cluster', 'check', 'resumed', ...inv()]).code, 0);
+    const procs = instanceProcesses('redis_cluster');
+    const ports = new Set(s!.instances.map((i) => `${i.host}:/data/redis_cluster/${i.port}`));
+    const running = [...procs].flatMap(([h, dirs]) => dirs.map((d) => `${h}:${d}`)).filter((x) => ports.has(x));
+    assert.equal(running.length, 8, 'one process per planned instance, none twice');
+    assert.ok(half > 0);
+  } finally {
+    second.p.kill('SIGTERM');
+  }
+});
+
+test('delete: no process, directory or key of the cluster is left', async () => {
+  for (const name of ['orders', 'wide', 'sessions', 'pages', 'resumed']) {
+    const r = ovl(['cluster', 'delete', name, ...inv()]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual((await clusterKeys(name)).filter((k) => !k.startsWith('/overlord/task/') || !k.includes('-delete-')), [], name);
+  }
+  for (const [host, dirs] of instanceProcesses('redis_cluster')) assert.deepEqual(dirs, [], host);
+  for (const [host, dirs] of instanceProcesses('memcache')) assert.deepEqual(dirs, [], host);
+  for (const h of info.hosts) assert.equal(onHost(info, h.name, 'ls -A /data/redis_cluster /data/redis /data/memcache | grep -v : | grep . || true').stdout.trim(), '', h.name);
+  assert.equal(ovl(['cluster', 'list', ...inv()]).stdout.trim(), 'no clusters');
+});
