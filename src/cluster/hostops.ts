@@ -115,14 +115,20 @@ export function startScript(items: InstanceSetup[]): string {
 
 /** Stop instances (TERM, then KILL after 10 s), also strays still running in their directory. */
 export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfile?: string })[], remove: boolean): string {
-  // Every process whose working directory is an instance's: the pid file may be stale.
-  // One find for all of them; a readlink per process and instance would be thousands of forks.
-  const lines = ['set -u', `cwds=$(find /proc/[0-9]*/cwd -maxdepth 0 -printf '%h %l\\n' 2>/dev/null)`];
+  // Every process whose working directory is an instance's: the pid file may be stale. Only
+  // processes of this host's mount namespace: where hosts share a kernel's pid namespace (the
+  // sandbox) another host's instance has the same path. One pass of find for all of them; a
+  // readlink per process and instance would be thousands of forks.
+  const lines = [
+    'set -u',
+    'self=$(readlink /proc/self/ns/mnt)',
+    `cwds=$( { find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf 'ns %h %l\\n'; find /proc/[0-9]*/cwd -maxdepth 0 -printf 'cwd %h %l\\n'; } 2>/dev/null | awk -v self="$self" '$1 == "ns" { sub("/ns$", "", $2); if ($3 == self) mine[$2] = 1; next } ($2 in mine) { sub("/proc/", "", $2); print $2, $3 }')`,
+  ];
   for (const s of items) {
     const d = shq(s.dir);
     lines.push(
       `# ${s.addr}`,
-      `pids=$(printf '%s\\n' "$cwds" | awk -v d=${d} '$2 == d { sub("/proc/", "", $1); print $1 }')`,
+      `pids=$(printf '%s\\n' "$cwds" | awk -v d=${d} '$2 == d { print $1 }')`,
       '[ -n "$pids" ] && kill -TERM $pids 2>/dev/null',
       'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do kill -0 $p 2>/dev/null && ! grep -q "^State:.*Z" /proc/$p/status 2>/dev/null && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
       '[ -n "$pids" ] && kill -KILL $pids 2>/dev/null',

@@ -14,7 +14,8 @@ export interface SchedulerOptions {
   log: (line: string) => void;
   /** In-process mode (`create --wait` with no scheduler running): return once this task has ended. */
   until?: string;
-  /** Seconds without keep-alive after which another scheduler takes over. */
+  /** Seconds without keep-alive after which another scheduler takes over (default 15: a
+   * loaded machine must not lose the leadership in the middle of a task). */
   ttl?: number;
 }
 
@@ -24,11 +25,12 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000);
   const fleet = new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
-  const campaign = etcd.election(ELECTION, o.ttl ?? 5).campaign(me);
-  let lost: Error | undefined;
+  const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
   campaign.on('error', (e: Error) => {
-    lost = e;
-    o.log(`lost the leadership: ${e.message}`);
+    // Another scheduler may take these tasks over now: going on would run them twice.
+    o.log(`${me}: lost the etcd leadership (${e.message}); exiting`);
+    process.stderr.write(`ovl scheduler ${me}: lost the etcd leadership (${e.message}); exiting\n`);
+    process.exit(3);
   });
   try {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
@@ -66,7 +68,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
     });
     try {
-      while (!lost) {
+      for (;;) {
         await pump();
         if (finished && !busy.size) break;
         const woke = new Promise<void>((r) => (wake = r));
@@ -80,7 +82,6 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     } finally {
       await watcher.cancel();
     }
-    if (lost) throw new Error(`scheduler ${me} lost its etcd leadership: ${lost.message}`);
   } finally {
     await campaign.resign().catch(() => undefined);
     await fleet.close();
