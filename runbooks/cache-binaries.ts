@@ -4,7 +4,8 @@ import type { HostSpec } from '../src/inventory/types.js';
 import { artifact } from '../src/ops/files.js';
 import type { HostFacts } from '../src/ops/facts.js';
 import { capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
-import { etcdEndpoints, withEtcd } from '../src/state/etcd.js';
+import { etcdEndpoints } from '../src/state/etcd.js';
+import { getKey, putKey } from '../src/state/etcd-http.js';
 import { change, ok, type Operation } from '../src/ops/types.js';
 
 export function capacityOf(host: HostSpec, facts: HostFacts, files: ArtifactFile[]): HostCapacityRecord {
@@ -24,7 +25,7 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
     title: `capacity registered in etcd (${record.cpu} cpu, ${record.memMB} MB, ports ${record.ports.from}-${record.ports.to})`,
     read: async (ctx) => {
       try {
-        return (await withEtcd(endpoints, (c) => c.get(key).string())) ?? '';
+        return (await getKey(endpoints, key)) ?? '';
       } catch (e) {
         if (ctx.check) return '';
         throw new Error(`etcd unreachable at ${endpoints.join(',')}: ${(e as Error).message}`);
@@ -33,7 +34,7 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
     plan(fact) {
       if (fact === want) return ok(`${key} up to date`);
       return change(fact ? `${key} updated` : `${key} written`, [
-        { kind: 'local', what: `put ${key}`, run: async () => void (await withEtcd(endpoints, (c) => c.put(key).value(want).exec())) },
+        { kind: 'local', what: `put ${key}`, run: () => putKey(endpoints, key, want) },
       ]);
     },
   };

@@ -1,5 +1,4 @@
 import { parse as parseYaml } from 'yaml';
-import type { IMember } from 'etcd3';
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
@@ -7,7 +6,8 @@ import { artifact, directory, file } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
-import { clientURL, peerURL, withEtcd } from '../src/state/etcd.js';
+import { clientURL, peerURL } from '../src/state/etcd.js';
+import { healthy, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
 import { render } from '../src/templates.js';
 import { shq } from '../src/shell.js';
 import { Semaphore } from '../src/util/semaphore.js';
@@ -20,7 +20,7 @@ const LOG_DIR = '/data/log/etcd';
 interface Shared {
   files: ArtifactFile[];
   /** Members of the running cluster, or null when no member answers (a fresh cluster). */
-  members: IMember[] | null;
+  members: Member[] | null;
   /** Member additions one at a time: etcd refuses one that would risk quorum. */
   addLock: Semaphore;
 }
@@ -34,7 +34,7 @@ function initialCluster(members: { name: string; url: string }[]): string {
   return members.map((m) => `${m.name}=${m.url}`).join(',');
 }
 
-function memberNames(comp: ComponentRun, members: IMember[]): { name: string; url: string }[] {
+function memberNames(comp: ComponentRun, members: Member[]): { name: string; url: string }[] {
   return members.flatMap((m) =>
     m.peerURLs.map((url) => ({ name: m.name || comp.allHosts.find((h) => peerURL(h) === url)?.name || '', url })).slice(0, 1),
   );
@@ -91,11 +91,11 @@ function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Oper
   const url = peerURL(host);
   return {
     title: `etcd member ${host.name} registered in the cluster`,
-    read: async () => JSON.stringify((await withEtcd(endpoints, (c) => c.cluster.memberList({}))).members.flatMap((m) => m.peerURLs)),
+    read: async () => JSON.stringify((await memberList(endpoints)).flatMap((m) => m.peerURLs)),
     plan(fact) {
       if ((JSON.parse(fact) as string[]).includes(url)) return ok(`${url} is a member`);
       return change(`member ${url} added`, [
-        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(async () => void (await withEtcd(endpoints, (c) => c.cluster.memberAdd({ peerURLs: [url] })))) },
+        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => memberAdd(endpoints, url)) },
       ]);
     },
   };
@@ -107,9 +107,9 @@ export const etcd: Runbook<Shared> = {
   async prepare(comp) {
     const files = await artifactFiles(comp.inv.artifacts, ['etcd']);
     const endpoints = comp.allHosts.map(clientURL);
-    let members: IMember[] | null = null;
+    let members: Member[] | null = null;
     try {
-      members = (await withEtcd(endpoints, (c) => c.cluster.memberList({}), 2000)).members;
+      members = await memberList(endpoints);
     } catch {
       members = null;
     }
@@ -136,10 +136,6 @@ export const etcd: Runbook<Shared> = {
     };
   },
   after: (h) => [
-    waitFor(
-      `etcd member ${h.host.name} healthy (quorum read at ${clientURL(h.host)})`,
-      () => withEtcd([clientURL(h.host)], async (c) => (await c.get('/overlord/health').string(), true), 1000),
-      90_000,
-    ),
+    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(clientURL(h.host)), 90_000),
   ],
 };

@@ -36,7 +36,13 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
 
   let result: RunResult;
   try {
-    result = await runComponents(inv, RUNBOOKS, { check, forks, acceptNewHostKeys: !!o.acceptNewHostKeys, components: sel.components, hosts: sel.hosts }, events);
+    result = await runComponents(inv, RUNBOOKS, {
+        check,
+        forks,
+        acceptNewHostKeys: !!o.acceptNewHostKeys,
+        components: sel.components,
+        hosts: sel.hosts,
+      }, events);
   } finally {
     tree?.close();
     await tree?.finished;

@@ -47,6 +47,9 @@ export interface RunResult {
  * Components strictly in order; within one, hosts in parallel (at most `forks`), one SSH
  * connection per host for the whole run. A failed host is left out of later components.
  */
+// OVL_TRACE=1: phase timings on stderr, to see where a run's time goes.
+const trace = process.env.OVL_TRACE ? (t0: number, what: string) => process.stderr.write(`[trace] ${String(Date.now() - t0).padStart(5)} ms ${what}\n`) : () => {};
+
 export async function runComponents(inv: Inventory, runbooks: Record<string, AnyRunbook>, opts: RunOptions, ev: RunEvents): Promise<RunResult> {
   const t0 = Date.now();
   const results: OpResult[] = [];
@@ -80,6 +83,7 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
     }
   });
 
+  trace(t0, `connected to ${contexts.size} host(s), facts read`);
   try {
     for (const name of opts.components) {
       const runbook = runbooks[name];
@@ -112,10 +116,15 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
           const before = statuses.get(host);
           statuses.set(host, before === 'changed' && status === 'ok' ? 'changed' : status);
         });
+      trace(t0, `${name}: prepared`);
       for (const ctx of hosts) ev.hostStart(name, ctx.host.name);
       await phase((ctx) => runbook.host(ctx, comp, shared));
+      trace(t0, `${name}: hosts done`);
       const after = runbook.after;
-      if (after) await phase((ctx) => ({ operations: after(ctx, comp, shared) }));
+      if (after) {
+        await phase((ctx) => ({ operations: after(ctx, comp, shared) }));
+        trace(t0, `${name}: after-checks done`);
+      }
       for (const ctx of hosts) {
         const s = statuses.get(ctx.host.name)!;
         ev.hostEnd(name, ctx.host.name, s, s === 'failed' ? recap.get(ctx.host.name)!.error : undefined);

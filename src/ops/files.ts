@@ -1,7 +1,8 @@
 import { createTwoFilesPatch } from 'diff';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { dirname } from 'node:path';
+import { createReadStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { render } from '../templates.js';
 import { argv, shq } from '../shell.js';
 import { change, exec, ok, type Operation } from './types.js';
@@ -110,18 +111,45 @@ function diffText(path: string, before: string, after: string): string {
 }
 
 const sums = new Map<string, Promise<string>>();
+const SUM_CACHE = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ovl', 'sha256.json');
+let diskSums: Record<string, string> | undefined;
 
-/** sha256 of a local file, computed once per run. */
+/**
+ * sha256 of a local file, computed once per run and remembered across runs by path, size,
+ * mtime and inode: hashing the binaries (tens of MB) would otherwise dominate a no-op run.
+ */
 export function sha256File(path: string): Promise<string> {
   let p = sums.get(path);
   if (!p) {
-    p = new Promise((resolve, reject) => {
-      const h = createHash('sha256');
-      createReadStream(path)
-        .on('data', (d) => h.update(d))
-        .on('end', () => resolve(h.digest('hex')))
-        .on('error', reject);
-    });
+    p = (async () => {
+      const st = statSync(path);
+      const key = `${path}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
+      if (!diskSums) {
+        try {
+          diskSums = JSON.parse(readFileSync(SUM_CACHE, 'utf8')) as Record<string, string>;
+        } catch {
+          diskSums = {};
+        }
+      }
+      const known = diskSums[key];
+      if (known) return known;
+      const sum = await new Promise<string>((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(path)
+          .on('data', (d) => h.update(d))
+          .on('end', () => resolve(h.digest('hex')))
+          .on('error', reject);
+      });
+      diskSums[key] = sum;
+      try {
+        mkdirSync(dirname(SUM_CACHE), { recursive: true });
+        writeFileSync(`${SUM_CACHE}.${process.pid}`, JSON.stringify(diskSums));
+        renameSync(`${SUM_CACHE}.${process.pid}`, SUM_CACHE);
+      } catch {
+        // A cache that cannot be written only costs time.
+      }
+      return sum;
+    })();
     sums.set(path, p);
   }
   return p;
@@ -130,13 +158,25 @@ export function sha256File(path: string): Promise<string> {
 /**
  * A binary pushed over SFTP, verified by sha256 on the host before it replaces the old one.
  * The local checksum is read when planning, so `sum` is passed in already computed.
+ *
+ * Hashing every binary on every host at every run would dominate a no-op run (tens of MB per
+ * host), so after an install the checksum is recorded beside the binary with the file's size,
+ * mtime and inode; the probe trusts that record only while all three still match, and hashes
+ * the file again otherwise.
  */
 export function artifact(localPath: string, remotePath: string, sum: string, o: Ownership = {}): Operation {
   const want = ownership(o);
   const tmp = `${remotePath}.ovl-upload`;
+  const record = `${dirname(remotePath)}/.${basename(remotePath)}.ovl-sha256`;
+  const f = shq(remotePath);
+  const stamp = `stat -c '%s %Y %i' ${f}`;
   return {
     title: `artifact ${remotePath}`,
-    probe: `echo "$(sha256sum ${shq(remotePath)} 2>/dev/null | cut -d' ' -f1)"; ${statProbe(remotePath, '-f', 'notfile')}`,
+    probe: [
+      `st=$(${stamp} 2>/dev/null); rec=$(cat ${shq(record)} 2>/dev/null)`,
+      `if [ -n "$st" ] && [ "\${rec#* }" = "$st" ]; then echo "\${rec%% *}"; else echo "$(sha256sum ${f} 2>/dev/null | cut -d' ' -f1)"; fi`,
+      statProbe(remotePath, '-f', 'notfile'),
+    ].join('\n'),
     plan(fact) {
       const [have = '', meta = 'absent'] = fact.split('\n');
       const install = [
@@ -150,6 +190,7 @@ export function artifact(localPath: string, remotePath: string, sum: string, o: 
             argv('chmod', want.mode, tmp),
             argv('chown', `${want.owner}:${want.group}`, tmp),
             argv('mv', '-f', tmp, remotePath),
+            `echo "$got $(${stamp})" > ${shq(record)}`,
           ].join('\n'),
         ),
       ];
