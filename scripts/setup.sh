@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ovl and its sandbox need on a Debian machine, only what is missing:
-# Debian packages (openssh, etcd, redis, memcached), npm dependencies, the compiled CLI.
+# Debian packages (openssh, etcd, redis, memcached, zookeeper), npm dependencies, the compiled CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +9,14 @@ declare -A PKG=(
   [sshd]=openssh-server [ssh]=openssh-client [etcd]=etcd-server [etcdctl]=etcd-client
   [redis-server]=redis-server [redis-cli]=redis-tools [memcached]=memcached
 )
+# Debian packages with no command of their own on the PATH, checked with dpkg: zookeeper (the
+# zookeeper component runs its jar from /usr/share/java; it brings a JRE).
+DPKG_ONLY=(zookeeper)
 missing=()
 for cmd in "${!PKG[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${PKG[$cmd]}")
 done
-for extra in ${OVL_EXTRA_PACKAGES:-}; do
+for extra in "${DPKG_ONLY[@]}" ${OVL_EXTRA_PACKAGES:-}; do
   dpkg-query -W -f='${Status}' "$extra" 2>/dev/null | grep -q 'install ok installed' || missing+=("$extra")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,15 +3,8 @@ import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, config
 import { instanceMemMB } from './placement.js';
 import type { ClusterRequest, ClusterType, HostCapacity, Plan, PlannedInstance } from './types.js';
 
-/** /overlord/config/<cluster> */
-export interface ClusterConfig {
-  name: string;
-  type: ClusterType;
-  version: string;
-  masters: number;
-  replicas: number;
-  nodes?: number;
-  maxmemoryMB: number;
+/** /overlord/config/<cluster>: the request it was created from, and where it stands. */
+export interface ClusterConfig extends ClusterRequest {
   state: 'creating' | 'running' | 'failed' | 'deleting';
   task: string;
   auth: boolean;

@@ -981,6 +981,20 @@ function check(src: Source, data: Dict, ctx: Ctx): Inventory | undefined {
     hosts.push({ name, address: h.address, ssh, vars, line: src.at(['hosts', i]).line });
   });
 
+  // Mesos is not packaged in Debian: its components need an artifact or a package repository.
+  for (const c of ['mesos-master', 'mesos-agent']) {
+    if (!compIndex.has(c) || hasArtifact('mesos')) continue;
+    const without = (server[c] ?? []).filter((n) => hosts.some((x) => x.name === n && !x.vars.mesos_apt_repository));
+    if (!without.length) continue;
+    src.add(
+      ['components', compIndex.get(c)!],
+      `${c} needs the Mesos binaries: name an artifact under artifacts.mesos or set mesos_apt_repository; ` +
+        `${without.length === (server[c] ?? []).length ? 'the inventory has neither' : `${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} neither`} (Mesos is not packaged in Debian)`,
+      'add under artifacts: mesos: [ { version: "1.11.0", files: { mesos-master: /path/to/mesos-master, mesos-agent: /path/to/mesos-agent } } ], ' +
+        'or under vars: mesos_apt_repository: "deb http://repos.example/mesos bookworm main" (and mesos_apt_signed_by: ./mesos-archive-keyring.gpg)',
+    );
+  }
+
   if (src.problems.length) return undefined;
   return {
     file: ctx.abs,

@@ -1,0 +1,188 @@
+// Benchmark: creating a Redis Cluster with ovl (pre-rendered nodes.conf, every host's instances
+// started in one go) against `redis-cli --cluster create` on the same sandbox hosts, in the same
+// run, from "request submitted" to "the same consistency check passes" (src/cluster/check.ts).
+//
+//   npx tsx bench/cluster-create.ts [--masters 3,30,100,300] [--hosts 10] [--timeout 300]
+//
+// ovl: `ovl cluster create bM --type redis_cluster --masters M --replicas 1 --wait`, timed from
+// process start to exit (it exits once its consistency check passes), then deleted.
+// redis-cli: the same number of redis-server processes with the same redis.conf (rendered by
+// the same template, minus nodes.conf), started over SSH by the same host script, then
+// `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`; the timer stops when
+// the consistency check passes against the layout redis-cli chose. Both sides are measured on
+// the same 10-host sandbox; everything started is stopped at the end, also on failure.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { checkCluster } from '../src/cluster/check.js';
+import { parseReports, startScript, stopScript, type InstanceSetup } from '../src/cluster/hostops.js';
+import { newNodeId } from '../src/cluster/nodeid.js';
+import { renderRedisConf } from '../src/cluster/redisconf.js';
+import type { Plan, PlannedInstance } from '../src/cluster/types.js';
+import { loadInventory } from '../src/inventory/load.js';
+import { projectRoot, remote } from '../src/paths.js';
+import { RUNBOOKS } from '../runbooks/index.js';
+import { sandboxDown, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox.js';
+import { Remote } from '../src/ssh/remote.js';
+import { runScript } from '../src/ssh/transport.js';
+import { mapLimit } from '../src/util/semaphore.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const MASTERS = (args.get('masters') ?? '3,30,100,300').split(',').map(Number);
+const HOSTS = Number(args.get('hosts') ?? 10);
+const TIMEOUT_S = Number(args.get('timeout') ?? 300);
+const NAME = 'benchcc';
+const VERSION = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)![1]!;
+const PEER_PORT_BASE = 20000;
+
+const ovlBin = join(projectRoot, 'bin', 'ovl.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function timed(cmd: string, argv: string[]): Promise<{ s: number; code: number; out: string }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const p = spawn(cmd, argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ s: (performance.now() - t0) / 1000, code: code ?? -1, out }));
+  });
+}
+
+async function ovlCreate(info: SandboxInfo, m: number): Promise<number | null> {
+  const name = `b${m}`;
+  const r = await timed(process.execPath, [ovlBin, 'cluster', 'create', name, '--type', 'redis_cluster', '--masters', String(m), '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', info.inventory]);
+  if (r.code !== 0) console.log(`  ovl create ${name} failed:\n${r.out.trim().split('\n').slice(-5).join('\n')}`);
+  const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', name, '-i', info.inventory]);
+  if (d.code !== 0) throw new Error(`ovl cluster delete ${name} failed: ${d.out}`);
+  return r.code === 0 ? r.s : null;
+}
+
+/** The layout redis-cli chose, as a plan the consistency check understands. */
+async function planFromCluster(name: string, insts: PlannedInstance[]): Promise<Plan> {
+  const first = insts[0]!;
+  const c = new Redis({ host: first.address, port: first.port, lazyConnect: true });
+  try {
+    const nodes = String(await c.call('CLUSTER', 'NODES'));
+    const byAddr = new Map(insts.map((i) => [`${i.address}:${i.port}`, i]));
+    const planned: PlannedInstance[] = [];
+    for (const line of nodes.trim().split('\n')) {
+      const [id, addr, flags, master, , , epoch, , ...slots] = line.split(' ');
+      const base = byAddr.get(addr!.split('@')[0]!)!;
+      const isMaster = flags!.includes('master');
+      planned.push({
+        ...base,
+        id: id!,
+        role: isMaster ? 'master' : 'replica',
+        masterId: isMaster ? undefined : master,
+        configEpoch: Number(epoch),
+        slots: isMaster ? slots.map((s) => s.split('-').map(Number) as [number, number]).map(([a, b]) => [a, b ?? a] as [number, number]) : undefined,
+      });
+    }
+    const shardOf = new Map(planned.filter((i) => i.role === 'master').map((i, n) => [i.id, n]));
+    for (const i of planned) i.shard = shardOf.get(i.role === 'master' ? i.id : i.masterId!) ?? 0;
+    return { cluster: name, type: 'redis_cluster', version: VERSION, maxmemoryMB: 16, instances: planned };
+  } finally {
+    c.disconnect();
+  }
+}
+
+async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: number): Promise<number | null> {
+  // Same hosts, same config template; ports of their own so nothing collides with ovl's.
+  const insts: PlannedInstance[] = Array.from({ length: 2 * m }, (_, n) => {
+    const h = info.hosts[n % info.hosts.length]!;
+    return { id: newNodeId(), host: h.name, address: h.address, port: PEER_PORT_BASE + Math.floor(n / info.hosts.length), role: 'master', shard: n };
+  });
+  const plan: Plan = { cluster: 'peer', type: 'redis_cluster', version: VERSION, maxmemoryMB: 16, instances: insts };
+  const setup = (i: PlannedInstance): InstanceSetup => {
+    const dir = `/data/bench-peer/${i.port}`;
+    return {
+      addr: `${i.address}:${i.port}`,
+      id: i.id,
+      dir,
+      pidfile: `${dir}/redis.pid`,
+      files: [{ name: 'redis.conf', content: renderRedisConf(plan, i, { dir }), mode: 0o644 }],
+      meta: `id = "${i.id}"\n`,
+      command: [remote.bin('redis', VERSION, 'redis-server'), `${dir}/redis.conf`],
+    };
+  };
+  const byHost = (list: PlannedInstance[]) => [...new Set(list.map((i) => i.host))].map((h) => [h, list.filter((i) => i.host === h)] as const);
+  const t0 = performance.now();
+  let result: number | null = null;
+  try {
+    await mapLimit(byHost(insts), 64, async ([h, list]) => {
+      const r = await runScript(remotes.get(h)!, startScript(list.map(setup)));
+      const bad = parseReports(r.stdout).filter((x) => x.status === 'failed');
+      if (bad.length) throw new Error(`${h}: ${bad.map((b) => `${b.addr} ${b.detail}`).join('; ')}`);
+    });
+    const create = await timed('redis-cli', ['--cluster', 'create', ...insts.map((i) => `${i.address}:${i.port}`), '--cluster-replicas', '1', '--cluster-yes']);
+    if (create.code !== 0) throw new Error(`redis-cli --cluster create: ${create.out.slice(-500)}`);
+    const peerPlan = await planFromCluster('peer', insts);
+    const deadline = t0 + TIMEOUT_S * 1000;
+    while (performance.now() < deadline) {
+      const report = await checkCluster(peerPlan);
+      if (report.healthy) {
+        result = (performance.now() - t0) / 1000;
+        break;
+      }
+      await sleep(250);
+    }
+    if (result === null) console.log(`  redis-cli: not healthy within ${TIMEOUT_S} s`);
+  } finally {
+    await mapLimit(byHost(insts), 64, async ([h, list]) => {
+      await runScript(remotes.get(h)!, stopScript(list.map(setup), true));
+    });
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  const build = spawnSync('npx', ['tsc', '-p', '.'], { cwd: projectRoot, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('build failed');
+  const resultsDir = join(projectRoot, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const info = await sandboxUp({ name: NAME, hosts: HOSTS, net: '127.0.12', inventory: join(resultsDir, `${NAME}.yml`), log: () => {} });
+  const remotes = new Map<string, Remote>();
+  const stop = async () => {
+    for (const r of remotes.values()) r.close();
+    await sandboxDown(NAME, undefined, () => {});
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    const b = await timed(process.execPath, [ovlBin, 'bootstrap', info.inventory]);
+    if (b.code !== 0) throw new Error(`bootstrap failed:\n${b.out}`);
+    const inv = loadInventory(info.inventory, { knownComponents: Object.keys(RUNBOOKS) });
+    for (const h of inv.hosts) remotes.set(h.name, await Remote.connect(h, { acceptNewHostKeys: false }));
+    const rows: { masters: number; ovl: number | null; peer: number | null }[] = [];
+    for (const m of MASTERS) {
+      console.log(`M = ${m} (x1 replica, ${2 * m} processes on ${HOSTS} hosts)`);
+      const ovl = await ovlCreate(info, m);
+      console.log(`  ovl:       ${ovl === null ? 'failed' : `${ovl.toFixed(1)} s`}`);
+      const peer = await peerCreate(info, remotes, m);
+      console.log(`  redis-cli: ${peer === null ? `> ${TIMEOUT_S} s` : `${peer.toFixed(1)} s`}`);
+      rows.push({ masters: m, ovl, peer });
+    }
+    const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(1));
+    console.log('\nmasters | ovl (s) | redis-cli (s) | redis-cli / ovl');
+    for (const r of rows) {
+      const ratio = r.ovl && r.peer ? `${(r.peer / r.ovl).toFixed(1)}x` : r.ovl && r.peer === null ? `> ${(TIMEOUT_S / r.ovl).toFixed(1)}x` : '-';
+      console.log(`${String(r.masters).padStart(7)} | ${fmt(r.ovl).padStart(7)} | ${fmt(r.peer).padStart(13)} | ${ratio}`);
+    }
+    const at = (m: number) => rows.find((r) => r.masters === m);
+    const goal = (ok: boolean, text: string) => console.log(`${ok ? 'PASS' : 'MISS'} ${text}`);
+    const r100 = at(100);
+    if (r100) goal(!!r100.ovl && r100.ovl < 5 && (r100.peer === null || r100.peer / r100.ovl >= 6), 'M = 100: full check in < 5 s and >= 6x faster than redis-cli');
+    const r300 = at(300);
+    if (r300) goal(!!r300.ovl && (r300.peer === null || r300.peer / r300.ovl >= 3), 'M = 300: passing, and >= 3x faster than redis-cli');
+    writeFileSync(join(resultsDir, `cluster-create-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ hosts: HOSTS, version: VERSION, timeoutS: TIMEOUT_S, rows }, null, 2));
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(`bench failed: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,126 @@
+// mesos-master on server.mesos-master, as in a production Mesos layout (seed 002): masters next to
+// the ZooKeeper members, quorum = floor(n/2)+1, /etc/mesos/zk and /etc/mesos-master/* written
+// for the record (and for the packages' init wrappers), the daemon run by ovl with the same
+// values passed as flags. Not run against a real Mesos here (see README, "ZooKeeper and Mesos").
+
+import type { Runbook } from '../src/engine/runbook.js';
+import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
+import { directory } from '../src/ops/files.js';
+import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
+import type { HostContext } from '../src/ops/types.js';
+import { waitFor } from '../src/ops/wait.js';
+import {
+  binaryOps,
+  checkOrder,
+  flagFile,
+  httpGet,
+  MESOS_DIR,
+  MESOS_LOG_DIR,
+  mesosBinary,
+  mesosEnv,
+  mesosHostname,
+  mesosSource,
+  portVar,
+  prepareMesos,
+  strVar,
+  ZK_FILE,
+  zkUrl,
+  type MesosShared,
+  type MesosSource,
+} from './mesos.js';
+
+export const MASTER_WORK_DIR = `${MESOS_DIR}/master`;
+export const MASTER_ETC = '/etc/mesos-master';
+
+/** Majority of the masters: floor(n/2)+1 (2 of 3, 3 of 5). */
+export const masterQuorum = (n: number): number => Math.floor(n / 2) + 1;
+
+export interface MasterSettings {
+  zk: string;
+  quorum: number;
+  ip: string;
+  hostname: string;
+  cluster: string;
+  port: number;
+  workDir: string;
+  logDir: string;
+}
+
+export function masterSettings(h: HostSpec, inv: Inventory, zk: string): MasterSettings {
+  return {
+    zk,
+    quorum: masterQuorum(hostsOf(inv, 'mesos-master').length),
+    ip: h.address,
+    // The seed's layout advertises the master by its address (`hostname -I`).
+    hostname: mesosHostname(h, inv, h.address),
+    cluster: strVar(h, inv, 'mesos_cluster', 'ovl', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '"ovl" (letters, digits, ., _, -)')!,
+    port: portVar(h, inv, 'mesos_master_port', 5050),
+    workDir: MASTER_WORK_DIR,
+    logDir: MESOS_LOG_DIR,
+  };
+}
+
+export function masterService(s: MasterSettings, src: MesosSource, inv: Inventory): ServiceSpec {
+  return {
+    name: 'mesos-master',
+    command: [
+      mesosBinary(src, ['mesos-master'], '/usr/sbin/mesos-master', 'mesos-master', inv),
+      `--zk=${s.zk}`,
+      `--quorum=${s.quorum}`,
+      `--ip=${s.ip}`,
+      `--hostname=${s.hostname}`,
+      `--port=${s.port}`,
+      `--cluster=${s.cluster}`,
+      `--work_dir=${s.workDir}`,
+      `--log_dir=${s.logDir}`,
+    ],
+    dir: MESOS_DIR,
+    log: `${MESOS_LOG_DIR}/mesos-master.service.log`,
+    env: mesosEnv(src),
+  };
+}
+
+const base = (h: HostContext, inv: Inventory) => `http://${h.host.address}:${portVar(h.host, inv, 'mesos_master_port', 5050)}`;
+
+export const mesosMaster: Runbook<MesosShared> = {
+  name: 'mesos-master',
+  summary: 'Mesos masters on server.mesos-master (quorum floor(n/2)+1, ZooKeeper from server.zookeeper): /etc/mesos*, work dir /data/mesos/master, a leading master',
+  prepare: prepareMesos,
+  host(h, comp, shared) {
+    const inv = comp.inv;
+    // Binaries first: a host with no source for them fails here, before anything is done on it.
+    const src = mesosSource(h.host, inv, shared, 'mesos-master');
+    checkOrder(inv, 'mesos-master', ['zookeeper']);
+    const s = masterSettings(h.host, inv, zkUrl(h.host, inv, 'mesos-master'));
+    const svc = masterService(s, src, inv);
+    const notify = ['restart'];
+    return {
+      operations: [
+        directory(MESOS_DIR, { mode: 0o755 }),
+        directory(MASTER_WORK_DIR, { mode: 0o755 }),
+        directory(MESOS_LOG_DIR, { mode: 0o755 }),
+        ...binaryOps(src),
+        flagFile(ZK_FILE, s.zk, notify),
+        flagFile(`${MASTER_ETC}/quorum`, s.quorum, notify),
+        flagFile(`${MASTER_ETC}/ip`, s.ip, notify),
+        flagFile(`${MASTER_ETC}/hostname`, s.hostname, notify),
+        flagFile(`${MASTER_ETC}/cluster`, s.cluster, notify),
+        flagFile(`${MASTER_ETC}/work_dir`, s.workDir, notify),
+        flagFile(`${MASTER_ETC}/log_dir`, s.logDir, notify),
+        ...service(svc, h, 'restart'),
+      ],
+      handlers: { restart: restartHandler(svc, h) },
+    };
+  },
+  after: (h, comp) => [
+    waitFor(`mesos-master ${h.host.name} healthy (${base(h, comp.inv)}/master/health answers 200)`, async () => (await httpGet(`${base(h, comp.inv)}/master/health`)).status === 200, 120_000),
+    waitFor(
+      'a leading mesos master (/master/state names a leader)',
+      async () => {
+        const r = await httpGet(`${base(h, comp.inv)}/master/state`);
+        return r.status === 200 && !!(JSON.parse(r.body) as { leader?: string }).leader;
+      },
+      120_000,
+    ),
+  ],
+};
