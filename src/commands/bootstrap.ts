@@ -3,7 +3,6 @@ import { runComponents, type RunEvents, type RunResult } from '../engine/run.js'
 import { loadInventory, selectHosts } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { redact } from '../redact.js';
-import { listrEvents } from '../ui/listr.js';
 import { plainEvents } from '../ui/plain.js';
 import { formatRecap } from '../ui/recap.js';
 
@@ -31,7 +30,8 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   // A terminal gets the listr2 tree; logs, pipes, CI and --json get one line per event.
   const tty = !!process.stdout.isTTY && !process.env.CI && !o.json;
   const log = o.json ? process.stderr : process.stdout;
-  const tree = tty ? listrEvents(sel.components) : undefined;
+  // listr2 is loaded only for a terminal.
+  const tree = tty ? (await import('../ui/listr.js')).listrEvents(sel.components) : undefined;
   const events: RunEvents = tree ?? plainEvents(log, { diff: check || !!o.diff, verbose: !!o.verbose });
 
   let result: RunResult;

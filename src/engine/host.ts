@@ -11,7 +11,9 @@ export async function probeAll(ctx: HostContext, ops: readonly Operation[]): Pro
   const idx = ops.map((op, i) => (op.probe && !op.waits ? i : -1)).filter((i) => i >= 0);
   if (!idx.length) return out;
   const tok = `@@ovl-${randomBytes(6).toString('hex')}`;
-  const script = idx.map((i) => `echo ${tok}:${i}\n( ${ops[i]!.probe}\n) 2>/dev/null`).join('\n');
+  // A { } group, not a ( ) subshell: a fork per probe is most of a no-op run's work on the
+  // host. So a probe must not `exit` or leave `set -e` behind.
+  const script = idx.map((i) => `echo ${tok}:${i}\n{ ${ops[i]!.probe}\n} 2>/dev/null`).join('\n');
   const r = await ctx.remote.exec(script);
   let current = -1;
   const lines: string[] = [];
@@ -90,21 +92,46 @@ export async function runHostPlan(ctx: HostContext, component: string, hp: HostP
   const notified = new Set<string>();
   let changed = false;
 
-  for (let i = 0; i < n; i++) {
-    const op = hp.operations[i]!;
+  const touchOf = (op: Operation): Step[] => {
     const marks = (op.notify ?? []).map((name) => markerOf(hp, name));
-    const touch: Step[] = marks.length ? [{ kind: 'exec', script: marks.map((m) => `mkdir -p "$(dirname ${shq(m)})" && touch ${shq(m)}`).join('\n') }] : [];
-    const res = await runOne(ctx, component, op, () => factFor(ctx, op, probed, i), touch, report);
-    if (res.status === 'failed') {
-      for (const rest of hp.operations.slice(i + 1)) {
-        report({ component, host: ctx.host.name, title: rest.title, status: 'skipped', reason: 'an earlier step failed', ms: 0 });
+    return marks.length ? [{ kind: 'exec', script: marks.map((m) => `mkdir -p "$(dirname ${shq(m)})" && touch ${shq(m)}`).join('\n') }] : [];
+  };
+  const skipRest = (from: number) => {
+    for (const rest of hp.operations.slice(from)) {
+      report({ component, host: ctx.host.name, title: rest.title, status: 'skipped', reason: 'an earlier step failed', ms: 0 });
+    }
+  };
+  for (let i = 0; i < n; ) {
+    // Operations planned from the batched probe whose changes are plain commands run together,
+    // in one round trip; a read, a wait or an upload runs on its own.
+    const batch = ctx.check ? [] : execBatch(ctx, hp.operations, probed, i, touchOf);
+    if (batch.length > 1) {
+      const outcome = await runBatch(ctx, component, batch, report);
+      for (const b of batch.slice(0, outcome.done)) {
+        if (b.plan.change) {
+          changed = true;
+          for (const name of b.op.notify ?? []) notified.add(name);
+        }
       }
+      if (outcome.failed) {
+        skipRest(i + outcome.done + 1);
+        return 'failed';
+      }
+      i += batch.length;
+      continue;
+    }
+    const op = hp.operations[i]!;
+    const at = i;
+    const res = await runOne(ctx, component, op, () => factFor(ctx, op, probed, at), touchOf(op), report);
+    if (res.status === 'failed') {
+      skipRest(i + 1);
       return 'failed';
     }
     if (res.status === 'changed') {
       changed = true;
       for (const name of op.notify ?? []) notified.add(name);
     }
+    i++;
   }
 
   const due = handlers.filter(([name]) => notified.has(name) || owed.has(name));
@@ -125,4 +152,77 @@ function markerOf(hp: HostPlan, name: string): string {
   const h: Handler | undefined = hp.handlers?.[name];
   if (!h) throw new Error(`operation notifies unknown handler "${name}"`);
   return h.marker;
+}
+
+interface Planned {
+  op: Operation;
+  plan: Plan;
+  /** Commands to run (notify markers first), when the plan changes something. */
+  script?: string;
+}
+
+/** From `start`, the longest run of operations planned from probes whose changes are only commands. */
+function execBatch(ctx: HostContext, ops: readonly Operation[], probed: Map<number, string>, start: number, touchOf: (op: Operation) => Step[]): Planned[] {
+  const out: Planned[] = [];
+  for (let i = start; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (op.read || op.waits) break;
+    let plan: Plan;
+    try {
+      plan = op.plan(probed.get(i) ?? '', ctx);
+    } catch {
+      break;
+    }
+    if (!plan.change) {
+      out.push({ op, plan });
+      continue;
+    }
+    const steps = [...touchOf(op), ...plan.steps];
+    if (!steps.every((st) => st.kind === 'exec')) break;
+    out.push({ op, plan, script: steps.map((st) => (st.kind === 'exec' ? inline(st.script, st.stdin) : '')).join('\n') });
+  }
+  return out;
+}
+
+/** A step as a self-contained command: its own subshell, its stdin carried inline as base64. */
+function inline(script: string, stdin?: string | Buffer): string {
+  const body = `(\n${script}\n)`;
+  if (stdin === undefined) return `${body} </dev/null`;
+  return `printf %s ${shq(Buffer.from(stdin).toString('base64'))} | base64 -d | ${body}`;
+}
+
+/** Run a batch in one script; stops at the first failing operation. Reports every operation. */
+async function runBatch(ctx: HostContext, component: string, batch: Planned[], report: Report): Promise<{ done: number; failed: boolean }> {
+  const t0 = Date.now();
+  const tok = `@@ovl-${randomBytes(6).toString('hex')}`;
+  const parts = batch.map((b, j) => (b.script ? `echo ${tok}:${j}:begin\n{ ${b.script}\n} 2>&1\nrc=$?; echo ${tok}:${j}:end:$rc; [ $rc = 0 ] || exit 0` : ''));
+  const r = await ctx.remote.exec(parts.filter(Boolean).join('\n'));
+  const ends = new Map<number, number>();
+  const output = new Map<number, string[]>();
+  let current = -1;
+  for (const line of r.stdout.split('\n')) {
+    const m = line.startsWith(`${tok}:`) ? /^[^:]+:(\d+):(begin|end):?(\d*)$/.exec(line) : null;
+    if (m) {
+      current = m[2] === 'begin' ? Number(m[1]) : -1;
+      if (m[2] === 'end') ends.set(Number(m[1]), Number(m[3]));
+    } else if (current >= 0) output.set(current, [...(output.get(current) ?? []), line]);
+  }
+  const ms = Date.now() - t0;
+  for (let j = 0; j < batch.length; j++) {
+    const { op, plan } = batch[j]!;
+    const base = { component, host: ctx.host.name, title: op.title, ms };
+    if (!plan.change) {
+      report({ ...base, status: 'ok', reason: plan.reason });
+      continue;
+    }
+    const rc = ends.get(j);
+    if (rc === 0) {
+      report({ ...base, status: 'changed', reason: plan.reason, diff: plan.diff });
+      continue;
+    }
+    const error = rc === undefined ? `no result (exit ${r.code}): ${r.stderr.trim().slice(-500)}` : `exit ${rc}: ${(output.get(j) ?? []).join('\n').trim().slice(-2000)}`;
+    report({ ...base, status: 'failed', reason: plan.reason, error, diff: plan.diff });
+    return { done: j, failed: true };
+  }
+  return { done: batch.length, failed: false };
 }

@@ -35,6 +35,7 @@ export type Plan =
  */
 export interface Operation {
   title: string;
+  /** Runs in the host's batch script (not in a subshell): it must not `exit`. */
   probe?: string;
   read?: (ctx: HostContext) => Promise<string>;
   plan: (fact: string, ctx: HostContext) => Plan;
