@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   if (build.status !== 0) throw new Error('build failed');
   const resultsDir = join(projectRoot, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const info = await sandboxUp({ name: NAME, hosts: HOSTS, net: '127.0.12', inventory: join(resultsDir, `${NAME}.yml`), log: () => {} });
+  const info = await sandboxUp({ name: NAME, hosts: HOSTS, net: '127.0.14', inventory: join(resultsDir, `${NAME}.yml`), log: () => {} });
   const remotes = new Map<string, Remote>();
   const stop = async () => {
     for (const r of remotes.values()) r.close();

@@ -8,6 +8,7 @@ import { ELECTION, taskPrefix } from '../state/keys.js';
 import { Fleet } from './fleet.js';
 import { listTasks, type Task } from './store.js';
 import { runTask } from './tasks.js';
+import { startFramework, type MesosFramework } from '../mesos/framework.js';
 
 export interface SchedulerOptions {
   inv: Inventory;
@@ -26,6 +27,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const fleet = new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
+  let mesos: MesosFramework | undefined;
   campaign.on('error', (e: Error) => {
     // Another scheduler may take these tasks over now: going on would run them twice.
     o.log(`${me}: lost the etcd leadership (${e.message}); exiting`);
@@ -36,6 +38,8 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
     await campaign.wait();
     o.log(`${me}: leader; picking up unfinished tasks`);
+    // Creates take their resources from Mesos offers (only the leader subscribes).
+    if (o.inv.scheduler.resources === 'mesos') mesos = await startFramework(o.inv, etcd, o.log);
 
     const busy = new Map<string, Promise<void>>();
     let wake: () => void = () => {};
@@ -43,7 +47,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     const pump = async () => {
       for (const t of (await listTasks(etcd)).filter(unfinished)) {
         if (busy.has(t.cluster)) continue;
-        const run = runTask({ etcd, fleet, log: o.log }, t)
+        const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create }, t)
           .then((done) => {
             if (done.id === o.until) finished = true;
           })
@@ -83,6 +87,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
       await watcher.cancel();
     }
   } finally {
+    await mesos?.close();
     await campaign.resign().catch(() => undefined);
     await fleet.close();
     etcd.close();

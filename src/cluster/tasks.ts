@@ -28,17 +28,20 @@ import {
   type Task,
 } from './store.js';
 import { configKey, secretKey } from '../state/keys.js';
-import { binaryType, instanceDir, type HostCapacity, type Plan, type PlannedInstance } from './types.js';
+import { binaryType, instanceDir, type ClusterRequest, type HostCapacity, type Plan, type PlannedInstance } from './types.js';
 
 export interface TaskContext {
   etcd: Etcd3;
   fleet: Fleet;
   log: (line: string) => void;
+  /** Runs create tasks instead of runCreate (placement and start over SSH): the Mesos framework
+   * when the inventory's scheduler.resources is mesos. */
+  create?: (ctx: TaskContext, task: Task) => Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function step(ctx: TaskContext, task: Task, text: string): Promise<void> {
+export async function step(ctx: TaskContext, task: Task, text: string): Promise<void> {
   task.step = text;
   ctx.log(`${task.id}: ${text}`);
   await putTask(ctx.etcd, task);
@@ -106,7 +109,7 @@ export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacit
   return null;
 }
 
-async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state']): Promise<void> {
+export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state']): Promise<void> {
   await mapLimit(plan.instances, 32, (i) =>
     putInstance(ctx.etcd, { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state }, {
       // The copy in etcd is for operators and executors; secrets stay in the secrets key.
@@ -124,29 +127,63 @@ export function formatProblems(r: CheckReport): string {
   return r.problems.slice(0, 20).join('; ') + (r.problems.length > 20 ? ` (+${r.problems.length - 20} more)` : '');
 }
 
-export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
+/** What every create starts from: its request, its secret, and the plan when one was committed
+ * already (a task picked up again). Refuses a name another task holds. */
+export async function beginCreate(ctx: TaskContext, task: Task): Promise<{ req: ClusterRequest; password?: string; plan: Plan | null }> {
   const req = task.request;
   if (!req) throw new Error(`task ${task.id} has no request`);
   const c = ctx.etcd;
   const cfg = await getJson<ClusterConfig>(c, configKey(req.name));
   if (cfg && cfg.task !== task.id) throw new Error(`cluster ${req.name} exists already (state ${cfg.state}); delete it first or pick another name`);
-  const password = await getSecret(c, req.name);
-  let plan = await getPlan(c, req.name);
+  return { req, password: await getSecret(c, req.name), plan: await getPlan(c, req.name) };
+}
+
+/**
+ * Place the request on the hosts `capacity` gives and commit the plan with the cluster's
+ * config; places again (capacity read again) when another change raced with it.
+ */
+export async function commitPlacement(
+  ctx: TaskContext,
+  task: Task,
+  req: ClusterRequest,
+  password: string | undefined,
+  capacity: () => Promise<{ hosts: HostCapacity[]; revisions: Map<string, string> }>,
+): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    const { hosts, revisions } = await capacity();
+    const candidate = place(req, hosts);
+    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
+    try {
+      await commitPlan(ctx.etcd, candidate, config, revisions);
+      return candidate;
+    } catch (e) {
+      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
+    }
+  }
+}
+
+/** The end of every create once all its instances run: consistency check, states, running. */
+export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+  const c = ctx.etcd;
+  await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
+  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
+  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
+  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
+  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
+  await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
+}
+
+export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
+  const c = ctx.etcd;
+  const { req, password, plan: committed } = await beginCreate(ctx, task);
+  let plan = committed;
   if (!plan) {
     await step(ctx, task, 'placing');
-    for (let attempt = 1; ; attempt++) {
-      const { hosts, revisions } = await fleetCapacity(c);
-      if (!hosts.length) throw new PlacementError('the fleet has no registered hosts: run `ovl bootstrap` with the cache-binaries component first');
-      const candidate = place(req, hosts);
-      const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
-      try {
-        await commitPlan(c, candidate, config, revisions);
-        plan = candidate;
-        break;
-      } catch (e) {
-        if (!(e instanceof ConflictError) || attempt >= 10) throw e;
-      }
-    }
+    plan = await commitPlacement(ctx, task, req, password, async () => {
+      const fleet = await fleetCapacity(c);
+      if (!fleet.hosts.length) throw new PlacementError('the fleet has no registered hosts: run `ovl bootstrap` with the cache-binaries component first');
+      return fleet;
+    });
   }
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
@@ -175,12 +212,7 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
     if (r.get(addrOf(moved))?.status === 'failed') throw new Error(`${addrOf(moved)} (${moved.host}) does not start either: ${r.get(addrOf(moved))!.detail}`);
   }
 
-  await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
-  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
-  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
-  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
-  await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
+  await finishCreate(ctx, task, plan, password);
 }
 
 export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
@@ -241,7 +273,7 @@ export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
   task.state = 'running';
   await putTask(ctx.etcd, task);
   try {
-    if (task.kind === 'create') await runCreate(ctx, task);
+    if (task.kind === 'create') await (ctx.create ?? runCreate)(ctx, task);
     else if (task.kind === 'delete') await runDelete(ctx, task);
     else await runRestart(ctx, task);
     task.state = 'done';
