@@ -1,5 +1,5 @@
 import type { Runbook } from '../src/engine/runbook.js';
-import { directory } from '../src/ops/files.js';
+import { directories } from '../src/ops/files.js';
 
 /** The /data tree of the design seeds (000, 001): everything ovl and the caches own. */
 export const DATA_LAYOUT = [
@@ -23,6 +23,6 @@ export const dataLayout: Runbook = {
   name: 'data-layout',
   summary: 'the /data tree: lib, log, cache working dirs, executor tmp (0755 root:root)',
   host: () => ({
-    operations: DATA_LAYOUT.map((d) => directory(d, { mode: 0o755, owner: 'root', group: 'root' })),
+    operations: [directories(DATA_LAYOUT, { mode: 0o755, owner: 'root', group: 'root' }, `the /data tree (${DATA_LAYOUT.length} directories)`)],
   }),
 };

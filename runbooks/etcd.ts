@@ -2,7 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
-import { artifact, directory, file } from '../src/ops/files.js';
+import { artifact, directories, file } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
@@ -125,8 +125,7 @@ export const etcd: Runbook<Shared> = {
     const endpoints = comp.allHosts.filter((x) => x !== h.host).map(clientURL);
     return {
       operations: [
-        directory(DIR, { mode: 0o755 }),
-        directory(LOG_DIR, { mode: 0o755 }),
+        directories([DIR, LOG_DIR], { mode: 0o755 }),
         ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
         ...(shared.members && !isMember ? [memberAdded(h.host, endpoints, shared.addLock)] : []),
         config(h, comp, shared),

@@ -4,7 +4,10 @@
 // Every instance is asked directly (Redis protocol through ioredis, memcached's text protocol
 // over a raw TCP socket), up to `concurrency` at a time, one connection and one round trip
 // each, with short timeouts and no retries. Every connection is closed before checkCluster
-// returns, whatever happened.
+// returns, whatever happened. The password goes out as the first pipelined command (AUTH)
+// rather than through ioredis's `password` option: a refused or unneeded password then becomes
+// a problem of that instance instead of a console.warn from ioredis (the password itself never
+// appears in a problem: Redis's error messages do not echo it).
 //
 // What "healthy" means, per type (each failure becomes one problem naming `ip:port (host)`):
 //  redis_cluster: every node answers PING and runs the planned version; CLUSTER INFO says
@@ -162,6 +165,23 @@ class Context {
     plan.instances.forEach((i, k) => {
       if (!this.index.has(i.id)) this.index.set(i.id, k);
     });
+  }
+
+  /** Node ids by the number their first 7 hex digits make; -1 where planned ids share them. */
+  private byPrefix: Map<number, number> | undefined;
+
+  /** The instance whose id starts like text[from..]: its index, -1 when the prefix is shared by
+   * several planned ids (look the whole id up), undefined when no planned id starts so. The
+   * caller still compares the whole line start, id included. */
+  prefixIndex(text: string, from: number): number | undefined {
+    if (!this.byPrefix) {
+      this.byPrefix = new Map();
+      this.plan.instances.forEach((i, k) => {
+        const v = idPrefix(i.id, 0);
+        this.byPrefix!.set(v, this.byPrefix!.has(v) ? -1 : k);
+      });
+    }
+    return this.byPrefix.get(idPrefix(text, from));
   }
 
   inst(k: number): PlannedInstance {
@@ -360,7 +380,12 @@ async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs
     return await Promise.race([work().catch((e: unknown) => describeError(e, timeoutMs)), guard]);
   } finally {
     clearTimeout(timer);
-    client.disconnect();
+    // disconnect() ends the socket and arms a 2 s timer (disconnectTimeout) that only the
+    // socket's next 'close' clears: on a socket that is already closed (connection refused) or
+    // whose peer never closes (stopped process) it would keep the process alive. Destroying the
+    // socket right away closes it now, which clears the timer.
+    if (client.status !== 'end') client.disconnect();
+    client.stream?.destroy();
   }
 }
 
@@ -393,7 +418,17 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, password:
     node.problems.push(`does not answer (${res})`);
     return null;
   }
+  const first = res[0];
+  if (first instanceof Error && /timed out/i.test(first.message)) {
+    // Accepted the connection (the kernel does that even for a stopped process) but said nothing.
+    node.problems.push(`does not answer (connected, but no reply within ${timeoutMs} ms)`);
+    return null;
+  }
   node.answered = true;
+  if (first instanceof Error && /^Protocol error/.test(first.message)) {
+    node.problems.push(`does not speak the Redis protocol (${short(first.message.replace(/^Protocol error, |\. Please report this\.$/g, ''), 80)})`);
+    return null;
+  }
   let r = 0;
   if (password !== undefined) {
     const auth = res[r++]!;
@@ -481,9 +516,14 @@ function checkClusterNodes(ctx: Context, k: number, text: string): void {
     const from = start;
     start = end + 1;
     if (e === from) continue;
-    if (text.charCodeAt(from + 40) === 32) {
-      const s = ctx.index.get(text.slice(from, from + 40));
-      if (s !== undefined && s !== k && text.startsWith(heads[s]!, from) && tailIs(text, from + heads[s]!.length, e, ctx.slotsOf(s))) {
+    // (Measured in V8: a numeric key beats hashing a 40-character slice, and comparing a slice
+    // beats startsWith(head, position) by far.)
+    let s = ctx.prefixIndex(text, from);
+    if (s === -1) s = ctx.index.get(text.slice(from, from + 40));
+    if (s !== undefined && s !== k) {
+      const head = heads[s]!;
+      const after = from + head.length;
+      if (text.slice(from, after) === head && tailIs(text, after, e, ctx.slotsOf(s))) {
         seen[s] = 1;
         continue;
       }
@@ -501,6 +541,17 @@ function checkClusterNodes(ctx: Context, k: number, text: string): void {
   if (count > 0) node.problems.push(`does not know ${plural(count, 'planned node')}: ${missing.join(', ')}${count > missing.length ? ', …' : ''}`);
 }
 
+/** The first 7 hex digits of a node id at text[from..] as a number (garbage for non-hex text,
+ * which the caller's full comparison rejects). */
+function idPrefix(text: string, from: number): number {
+  let v = 0;
+  for (let j = 0; j < 7; j++) {
+    const c = text.charCodeAt(from + j);
+    v = v * 16 + (c <= 57 ? c - 48 : c - 87);
+  }
+  return v;
+}
+
 /** From `p` (just after the master field) up to `e`: <ping> <pong> <epoch> <link>, then exactly
  * `slots` (or nothing when `slots` is empty). */
 function tailIs(text: string, p: number, e: number, slots: string): boolean {
@@ -511,7 +562,7 @@ function tailIs(text: string, p: number, e: number, slots: string): boolean {
   }
   const q = text.indexOf(' ', p); // after the link state
   if (slots === '') return q < 0 || q >= e;
-  return q >= 0 && q < e && e - q - 1 === slots.length && text.startsWith(slots, q + 1);
+  return q >= 0 && q < e && e - q - 1 === slots.length && text.slice(q + 1, e) === slots;
 }
 
 const BAD_FLAGS = ['fail', 'fail?', 'handshake', 'noaddr'];
@@ -566,7 +617,7 @@ function explainLine(ctx: Context, k: number, line: string, seen: Uint8Array, se
     const want = ctx.slotsOf(s);
     if (slots !== want) ctx.observe(s, k, `is seen owning slots ${short(slots) || '(none)'}, the plan says ${short(want) || '(none)'}`);
   } else {
-    if (isMaster) ctx.observe(s, k, `is seen as a master${slots ? ` owning slots ${short(slots)}` : ''}, the plan says replica`);
+    if (isMaster) ctx.observe(s, k, `is seen as a master${slots ? ` owning slots ${short(slots)}` : ''}, the plan says replica of ${ctx.masterOf(s) ? instanceLabel(ctx.masterOf(s)!) : subj.masterId}`);
     else if (master !== '-' && master !== subj.masterId) ctx.observe(s, k, `is seen replicating ${ctx.nameOf(master)}`);
     // `slave -`: the viewer does not know (or no longer knows) which master it replicates.
     else if (master === '-') ctx.observe(s, k, 'is seen as a replica of an unknown master');
@@ -684,12 +735,17 @@ function memcacheRound(address: string, port: number, timeoutMs: number): Promis
       if (err) reject(err);
       else resolve(value!);
     };
-    const timer = setTimeout(() => finish(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    let connected = false;
+    const timer = setTimeout(
+      () => finish(Object.assign(new Error(connected ? `connected, but no reply within ${timeoutMs} ms` : 'timed out'), { code: connected ? 'SILENT' : 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     sock.setNoDelay(true);
     sock.setEncoding('latin1');
     sock.on('error', (e) => finish(e));
     sock.on('close', () => finish(new Error(buf === '' ? 'connection closed without an answer' : `connection closed after ${JSON.stringify(short(buf, 40))}`)));
     sock.on('connect', () => {
+      connected = true;
       timer.refresh(); // a fresh timeout for the answers
       sock.write('version\r\nstats\r\n');
     });

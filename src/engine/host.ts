@@ -83,10 +83,10 @@ async function runOne(
  * operation in order; stop at the first failure. Handlers run last, for what this run
  * notified or an earlier run left owed.
  */
-export async function runHostPlan(ctx: HostContext, component: string, hp: HostPlan, report: Report): Promise<Status> {
+export async function runHostPlan(ctx: HostContext, component: string, hp: HostPlan, report: Report, probedAlready?: Map<number, string>): Promise<Status> {
   const handlers = Object.entries(hp.handlers ?? {});
   const handlerOps = handlers.map(([, h]) => h.operation);
-  const probed = await probeAll(ctx, [...hp.operations, ...handlerOps]);
+  const probed = probedAlready ?? (await probeAll(ctx, [...hp.operations, ...handlerOps]));
   const n = hp.operations.length;
   const owed = new Set(handlers.filter((_, j) => probed.get(n + j)?.trim() === 'pending').map(([name]) => name));
   const notified = new Set<string>();

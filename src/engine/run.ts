@@ -4,7 +4,7 @@ import { gatherFacts } from '../ops/facts.js';
 import type { HostContext, OpResult, Status } from '../ops/types.js';
 import { Remote } from '../ssh/remote.js';
 import { mapLimit } from '../util/semaphore.js';
-import { runHostPlan } from './host.js';
+import { probeAll, runHostPlan } from './host.js';
 import type { AnyRunbook, ComponentRun, HostPlan } from './runbook.js';
 
 export interface RunOptions {
@@ -84,31 +84,42 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
   });
 
   trace(t0, `connected to ${contexts.size} host(s), facts read`);
+  const componentRun = (name: string): ComponentRun => {
+    const all = hostsOf(inv, name);
+    const hosts = all.map((h) => contexts.get(h.name)).filter((c): c is HostContext => !!c && !recap.get(c.host.name)!.failed);
+    return { name, inv, check: opts.check, allHosts: all, hosts };
+  };
   try {
+    const early = await prefetch(opts.components.map((n) => ({ runbook: runbooks[n]!, comp: componentRun(n) })), opts.forks);
+    trace(t0, `every component prepared and probed (${early.size} of ${opts.components.length})`);
+    // Prepared and probed state stays true until something changes or fails.
+    let pristine = true;
     for (const name of opts.components) {
       const runbook = runbooks[name];
       if (!runbook) throw new Error(`no runbook for component ${name}`);
-      const all = hostsOf(inv, name);
-      const hosts = all.map((h) => contexts.get(h.name)).filter((c): c is HostContext => !!c && !recap.get(c.host.name)!.failed);
+      const comp = componentRun(name);
+      const { hosts } = comp;
       if (!hosts.length) continue;
-      const comp: ComponentRun = { name, inv, check: opts.check, allHosts: all, hosts };
       ev.componentStart(name, hosts.map((h) => h.host.name));
-      let shared: unknown;
+      const pre = pristine ? early.get(name) : undefined;
+      let shared: unknown = pre?.shared;
       let prepError: string | undefined;
-      try {
-        shared = runbook.prepare ? await runbook.prepare(comp) : undefined;
-      } catch (e) {
-        prepError = (e as Error).message;
+      if (!pre) {
+        try {
+          shared = runbook.prepare ? await runbook.prepare(comp) : undefined;
+        } catch (e) {
+          prepError = (e as Error).message;
+        }
       }
       const statuses = new Map<string, Status>();
-      const phase = (plan: (ctx: HostContext) => HostPlan) =>
+      const phase = (plan: (ctx: HostContext) => HostPlan, probed: (ctx: HostContext) => Map<number, string> | undefined = () => undefined) =>
         mapLimit(hosts, opts.forks, async (ctx) => {
           const host = ctx.host.name;
           if (statuses.get(host) === 'failed') return;
           let status: Status;
           try {
             if (prepError) throw new Error(prepError);
-            status = await runHostPlan(ctx, name, plan(ctx), note);
+            status = await runHostPlan(ctx, name, plan(ctx), note, probed(ctx));
           } catch (e) {
             note({ component: name, host, title: `${name} on ${host}`, status: 'failed', reason: 'error', error: (e as Error).message, ms: 0 });
             status = 'failed';
@@ -118,7 +129,7 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
         });
       trace(t0, `${name}: prepared`);
       for (const ctx of hosts) ev.hostStart(name, ctx.host.name);
-      await phase((ctx) => runbook.host(ctx, comp, shared));
+      await phase((ctx) => pre?.plans.get(ctx.host.name) ?? runbook.host(ctx, comp, shared), (ctx) => pre?.probes.get(ctx.host.name));
       trace(t0, `${name}: hosts done`);
       const after = runbook.after;
       if (after) {
@@ -127,6 +138,7 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
       }
       for (const ctx of hosts) {
         const s = statuses.get(ctx.host.name)!;
+        if (s !== 'ok') pristine = false;
         ev.hostEnd(name, ctx.host.name, s, s === 'failed' ? recap.get(ctx.host.name)!.error : undefined);
       }
       ev.componentEnd(name);
@@ -135,4 +147,54 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
     for (const c of contexts.values()) c.remote.close();
   }
   return { recap: [...recap.values()], results, ms: Date.now() - t0 };
+}
+
+interface Early {
+  shared: unknown;
+  plans: Map<string, HostPlan>;
+  probes: Map<string, Map<number, string>>;
+}
+
+/**
+ * Every component prepared and its operations probed up front, in one round trip per host for
+ * all components. A component uses this only while nothing has changed or failed before it in
+ * the run, so a no-op run reads each host once; a component whose prepare fails here is simply
+ * prepared again at its turn.
+ */
+async function prefetch(items: { runbook: AnyRunbook; comp: ComponentRun }[], forks: number): Promise<Map<string, Early>> {
+  const early = new Map<string, Early>();
+  for (const { runbook, comp } of items) {
+    if (!runbook || !comp.hosts.length) continue;
+    try {
+      const shared = runbook.prepare ? await runbook.prepare(comp) : undefined;
+      const plans = new Map(comp.hosts.map((h) => [h.host.name, runbook.host(h, comp, shared)]));
+      early.set(comp.name, { shared, plans, probes: new Map() });
+    } catch {
+      // Prepared at its turn instead, where a failure is reported.
+    }
+  }
+  const contexts = new Map(items.flatMap(({ comp }) => comp.hosts.map((h) => [h.host.name, h])));
+  await mapLimit([...contexts.values()], forks, async (ctx) => {
+    const mine = [...early.entries()].filter(([, e]) => e.plans.has(ctx.host.name));
+    const ops = mine.flatMap(([, e]) => {
+      const hp = e.plans.get(ctx.host.name)!;
+      return [...hp.operations, ...Object.values(hp.handlers ?? {}).map((h) => h.operation)];
+    });
+    let out: Map<number, string>;
+    try {
+      out = await probeAll(ctx, ops);
+    } catch {
+      return;
+    }
+    let offset = 0;
+    for (const [, e] of mine) {
+      const hp = e.plans.get(ctx.host.name)!;
+      const count = hp.operations.length + Object.keys(hp.handlers ?? {}).length;
+      const part = new Map<number, string>();
+      for (let i = 0; i < count; i++) if (out.has(offset + i)) part.set(i, out.get(offset + i)!);
+      e.probes.set(ctx.host.name, part);
+      offset += count;
+    }
+  });
+  return early;
 }

@@ -40,23 +40,40 @@ function metaFixes(path: string, current: string, want: ReturnType<typeof owners
   return { what, script };
 }
 
-export function directory(path: string, o: Ownership = {}): Operation {
+/**
+ * Directories with this mode and owner, read with one `stat` for all of them: a tree of
+ * directories is one fact, not one fork per directory.
+ */
+export function directories(paths: string[], o: Ownership = {}, title = `directories ${paths.join(', ')}`): Operation {
   const want = ownership(o);
   return {
-    title: `directory ${path}`,
-    probe: statProbe(path, '-d', 'notdir'),
+    title,
+    // "<path>|<type>|<mode> <owner> <group>" for each path that exists (paths are plain: no '|').
+    probe: `stat -c '%n|%F|%a %U %G' -- ${paths.map(shq).join(' ')} 2>/dev/null; true`,
     plan(fact) {
-      const cur = fact.trim();
-      if (cur === 'notdir') throw new Error(`${path} exists and is not a directory; move it away first`);
-      if (cur === 'absent') {
-        return change('created', [
-          exec([argv('mkdir', '-p', path), argv('chmod', want.mode, path), argv('chown', `${want.owner}:${want.group}`, path)].join(' && ')),
-        ]);
-      }
-      const fix = metaFixes(path, cur, want);
-      return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok('exists');
+      const seen = new Map(fact.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('|')), l.slice(l.indexOf('|') + 1)]));
+      const create: string[] = [];
+      const fixes: { what: string[]; script: string[] }[] = [];
+      paths.forEach((path) => {
+        const [type = 'absent', meta = ''] = (seen.get(path) ?? 'absent').split('|');
+        if (type === 'absent') create.push(path);
+        else if (type !== 'directory') throw new Error(`${path} exists and is not a directory (${type}); move it away first`);
+        else {
+          const fix = metaFixes(path, meta, want);
+          if (fix.what.length) fixes.push({ what: fix.what.map((w) => `${path}: ${w}`), script: fix.script });
+        }
+      });
+      if (!create.length && !fixes.length) return ok(paths.length > 1 ? `all ${paths.length} exist` : 'exists');
+      const script = fixes.flatMap((f) => f.script);
+      if (create.length) script.unshift(argv('mkdir', '-p', ...create), argv('chmod', want.mode, ...create), argv('chown', `${want.owner}:${want.group}`, ...create));
+      const what = [...(create.length ? [`created ${create.join(', ')}`] : []), ...fixes.flatMap((f) => f.what)];
+      return change(what.join('; '), [exec(script.join(' && '))]);
     },
   };
+}
+
+export function directory(path: string, o: Ownership = {}): Operation {
+  return directories([path], o, `directory ${path}`);
 }
 
 export interface FileOptions extends Ownership {
@@ -172,10 +189,15 @@ export function artifact(localPath: string, remotePath: string, sum: string, o: 
   const stamp = `stat -c '%s %Y %i' ${f}`;
   return {
     title: `artifact ${remotePath}`,
+    // One stat for type, size, mtime, inode, mode and owner; the record is read with the
+    // shell's own `read`; sha256sum runs only when the record does not match the file.
     probe: [
-      `st=$(${stamp} 2>/dev/null); rec=$(cat ${shq(record)} 2>/dev/null)`,
-      `if [ -n "$st" ] && [ "\${rec#* }" = "$st" ]; then echo "\${rec%% *}"; else echo "$(sha256sum ${f} 2>/dev/null | cut -d' ' -f1)"; fi`,
-      statProbe(remotePath, '-f', 'notfile'),
+      `st=$(stat -c '%F|%s %Y %i|%a %U %G' ${f} 2>/dev/null) || st='absent||'`,
+      `rec=; read -r rec < ${shq(record)} 2>/dev/null`,
+      `id=\${st#*|}; id=\${id%|*}; meta=\${st##*|}`,
+      `case "$st" in 'regular file|'*) if [ -n "$rec" ] && [ "\${rec#* }" = "$id" ]; then echo "\${rec%% *}"; else sha256sum ${f} | cut -d' ' -f1; fi; echo "$meta" ;;`,
+      `  absent*) echo; echo absent ;;`,
+      `  *) echo; echo notfile ;; esac`,
     ].join('\n'),
     plan(fact) {
       const [have = '', meta = 'absent'] = fact.split('\n');

@@ -4,6 +4,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
+import { DATA_LAYOUT } from '../../runbooks/data-layout.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { bootstrapJson, fleet, FLEET, freshFleet, onHost, ovl, total } from '../helpers/fleet.js';
 
@@ -103,7 +104,11 @@ test('--check on a fresh fleet lists the planned changes with diffs and changes 
   const r = bootstrapJson([info.inventory, '--check']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.recap.check, true);
-  assert.ok(total(r.recap, 'changed') >= info.hosts.length * 14, 'the /data tree at least, on every host');
+  for (const h of info.hosts) {
+    const tree = r.recap.results.find((x) => x.host === h.name && x.title.startsWith('the /data tree'));
+    assert.equal(tree?.status, 'changed', `${h.name}: the /data tree is planned`);
+    for (const d of DATA_LAYOUT) assert.ok(tree!.reason.includes(d), `${h.name}: ${d} would be created`);
+  }
   const conf = r.recap.results.find((x) => x.host === 'h1' && x.title.includes('etcd.conf.yml'));
   assert.ok(conf?.diff?.includes('+initial-cluster-state: new'), 'the config diff is shown');
   assert.deepEqual(info.hosts.map((h) => dataTree(info, h.name)), before);

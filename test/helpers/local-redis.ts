@@ -8,7 +8,7 @@
 // working directory from its arguments (instanceDir only appears in a comment there).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
@@ -85,6 +85,20 @@ export class LocalRig {
   async kill(inst: PlannedInstance): Promise<void> {
     const c = this.procs.get(inst.id);
     if (c) await killAndWait(c);
+  }
+
+  /** The last lines of an instance's console.log (for failure messages). */
+  logTail(inst: PlannedInstance, lines = 15): string {
+    const f = join(this.dirOf(inst), 'console.log');
+    if (!existsSync(f)) return '(no console.log)';
+    const exit = this.procs.get(inst.id);
+    const status = exit && (exit.exitCode !== null || exit.signalCode !== null) ? ` [exited: ${exit.exitCode ?? exit.signalCode}]` : '';
+    return `${readFileSync(f, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}${status}`;
+  }
+
+  /** Send a signal to one instance (SIGSTOP makes it accept connections but never answer). */
+  signal(inst: PlannedInstance, sig: NodeJS.Signals): void {
+    this.procs.get(inst.id)?.kill(sig);
   }
 
   /** SIGKILL everything this rig started and wait for it. */

@@ -1,16 +1,20 @@
 // checkCluster / waitHealthy against real redis-server and memcached processes on loopback
-// (127.0.8.1..3 as three fake hosts, ports 21000..21999 and their bus ports 31000..31999),
+// (three fake hosts 127.8.N.1..3, ports 21000..21999 and their bus ports 31000..31999),
 // started from the files ovl renders. The redis_cluster cases form the cluster purely from the
 // pre-rendered nodes.conf (no CLUSTER MEET, no ADDSLOTS, no redis-cli --cluster): reaching
 // healthy validates redis.conf.hbs and nodes.conf.hbs end to end.
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { after, test } from 'node:test';
 import { checkCluster, instanceLabel, waitHealthy, type CheckReport } from '../../src/cluster/check.js';
 import { place } from '../../src/cluster/placement.js';
 import type { ClusterRequest, Plan } from '../../src/cluster/types.js';
 import { LocalRig, loopbackHosts } from '../helpers/local-redis.js';
 
-const NET = '127.0.8';
+// N is random per run: other sessions run the unit suite in the same working tree, and two runs
+// on the same addresses and ports take each other's ports (seen: "bind: Address already in use",
+// and a killed node's port answered by the other run's node). The whole 127/8 is on lo.
+const NET = process.env.OVL_TEST_NET ?? `127.8.${randomInt(1, 255)}`;
 const rigs: LocalRig[] = [];
 const keep = process.env.OVL_KEEP_RIG === '1';
 
@@ -34,8 +38,14 @@ function plan(type: ClusterRequest['type'], from: number, masters: number, repli
 
 const show = (r: CheckReport) => `\n  ${r.problems.join('\n  ')}`;
 
-function assertHealthy(r: CheckReport): void {
-  assert.ok(r.healthy, `expected healthy, got:${show(r)}`);
+function assertHealthy(r: CheckReport, rig?: LocalRig, p?: Plan): void {
+  const logs = (): string =>
+    !rig || !p
+      ? ''
+      : r.nodes
+          .map((n, k) => (n.answered ? '' : `\n--- ${instanceLabel(n)} console.log:\n${rig.logTail(p.instances[k]!)}`))
+          .join('');
+  assert.ok(r.healthy, `expected healthy, got:${show(r)}${r.healthy ? '' : logs()}`);
   assert.deepEqual(r.problems, []);
   assert.ok(r.nodes.every((n) => n.answered && n.problems.length === 0));
 }
@@ -52,7 +62,7 @@ test('redis_cluster 3x1 from pre-rendered nodes.conf: healthy, slot map compared
   const r = rig();
   r.start(p);
   const healthy = await waitHealthy(p, { timeoutMs: 20_000 });
-  assertHealthy(healthy);
+  assertHealthy(healthy, r, p);
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const again = await checkCluster(p);
@@ -89,11 +99,13 @@ test('redis_cluster 3x1 from pre-rendered nodes.conf: healthy, slot map compared
   assertProblem(down, new RegExp(`^${escape(instanceLabel(rep))}: master_link_status is down`));
 });
 
-test('redis_cluster with a password: healthy with it; without or wrong, named and the password never shown', async () => {
+test('redis_cluster with a password: healthy with it; without or wrong, named and the password never shown; failover reported', async () => {
   const p = plan('redis_cluster', 21100, 3, 1);
   const password = 'pa ss"w0rd';
-  rig().start(p, { password });
-  assertHealthy(await waitHealthy(p, { password, timeoutMs: 20_000 }));
+  const r = rig();
+  // A short node timeout, so that the failover below happens within the test.
+  r.start(p, { password, extra: { 'cluster-node-timeout': '1000' } });
+  assertHealthy(await waitHealthy(p, { password, timeoutMs: 20_000 }), r, p);
   const none = await checkCluster(p);
   assert.equal(none.problems.length, p.instances.length);
   assertProblem(none, /: requires a password \(NOAUTH\), none was given$/);
@@ -101,6 +113,23 @@ test('redis_cluster with a password: healthy with it; without or wrong, named an
   assertProblem(wrong, /: rejects the password \(WRONGPASS\)$/);
   assert.ok(!JSON.stringify(wrong).includes('nope-secret'));
   assert.ok(wrong.nodes.every((n) => n.answered));
+
+  // Kill a master: the others flag it fail and its replica takes over; the check says both.
+  const victim = p.instances.find((i) => i.role === 'master')!;
+  const rep = p.instances.find((i) => i.masterId === victim.id)!;
+  await r.kill(victim);
+  const flagged = new RegExp(`^${escape(instanceLabel(victim))}: is flagged fail \\(seen by 5 nodes: `);
+  const promoted = new RegExp(`^${escape(instanceLabel(rep))}: is a master owning slots 0-5461, the plan says replica of ${escape(instanceLabel(victim))}$`);
+  const seenPromoted = new RegExp(`^${escape(instanceLabel(rep))}: is seen as a master owning slots 0-5461, the plan says replica of ${escape(instanceLabel(victim))} \\(seen by 4 nodes`);
+  const gone = new RegExp(`^${escape(instanceLabel(victim))}: does not answer \\(connection refused\\)$`);
+  const expected = [gone, flagged, promoted, seenPromoted];
+  // The failover and its gossip take a few node timeouts; wait until every node has seen it.
+  let last: CheckReport | undefined;
+  for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((res) => setTimeout(res, 200))) {
+    last = await checkCluster(p, { password });
+    if (expected.every((re) => last!.problems.some((x) => re.test(x)))) break;
+  }
+  for (const re of expected) assertProblem(last!, re);
 });
 
 test('redis 1 master + 2 replicas: healthy; a killed replica is named, and its master misses it', async () => {
@@ -108,9 +137,17 @@ test('redis 1 master + 2 replicas: healthy; a killed replica is named, and its m
   assert.equal(p.instances.length, 3);
   const r = rig();
   r.start(p);
-  assertHealthy(await waitHealthy(p, { timeoutMs: 20_000 }));
+  assertHealthy(await waitHealthy(p, { timeoutMs: 20_000 }), r, p);
   const master = p.instances.find((i) => i.role === 'master')!;
   const replica = p.instances.find((i) => i.role === 'replica')!;
+  // A stopped process: the kernel accepts the connection, nothing answers.
+  r.signal(master, 'SIGSTOP');
+  const stopped = await checkCluster(p, { timeoutMs: 300 });
+  r.signal(master, 'SIGCONT');
+  assertProblem(stopped, new RegExp(`^${escape(instanceLabel(master))}: does not answer \\(connected, but no reply within 300 ms\\)$`));
+  assert.equal(stopped.nodes.find((n) => n.role === 'master')!.answered, false);
+  assert.ok(stopped.ms < 1500, `took ${stopped.ms} ms`);
+  assertHealthy(await waitHealthy(p, { timeoutMs: 20_000 }), r, p);
   await r.kill(replica);
   const down = await checkCluster(p);
   assertProblem(down, new RegExp(`^${escape(instanceLabel(replica))}: does not answer \\(connection refused\\)$`));
@@ -119,16 +156,21 @@ test('redis 1 master + 2 replicas: healthy; a killed replica is named, and its m
 
 test('redis with two groups: each master checked against its own replicas', async () => {
   const p = plan('redis', 21250, 2, 1);
-  rig().start(p);
-  assertHealthy(await waitHealthy(p, { timeoutMs: 20_000 }));
+  const r = rig();
+  r.start(p);
+  assertHealthy(await waitHealthy(p, { timeoutMs: 20_000 }), r, p);
 });
 
 test('memcache 3 nodes: healthy; a killed node is named', async () => {
   const p = plan('memcache', 21300, 0, 0, 3);
   const r = rig();
   r.start(p);
-  assertHealthy(await waitHealthy(p, { timeoutMs: 10_000 }));
+  assertHealthy(await waitHealthy(p, { timeoutMs: 10_000 }), r, p);
   const victim = p.instances[1]!;
+  r.signal(victim, 'SIGSTOP');
+  const stopped = await checkCluster(p, { timeoutMs: 300 });
+  r.signal(victim, 'SIGCONT');
+  assertProblem(stopped, new RegExp(`^${escape(instanceLabel(victim))}: does not answer \\(connected, but no reply within 300 ms\\)$`));
   await r.kill(victim);
   const down = await checkCluster(p);
   assert.equal(down.problems.length, 1);
