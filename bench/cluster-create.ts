@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { checkCluster } from '../src/cluster/check.js';
-import { parseReports, startScript, stopScript, type InstanceSetup } from '../src/cluster/hostops.js';
+import { installScript, launchScript, parseReports, stopScript, type InstanceSetup } from '../src/cluster/hostops.js';
 import { newNodeId } from '../src/cluster/nodeid.js';
 import { renderRedisConf } from '../src/cluster/redisconf.js';
 import type { Plan, PlannedInstance } from '../src/cluster/types.js';
@@ -60,33 +60,33 @@ async function ovlCreate(info: SandboxInfo, m: number): Promise<number | null> {
   return r.code === 0 ? r.s : null;
 }
 
-/** The layout redis-cli chose, as a plan the consistency check understands. */
+/**
+ * The layout redis-cli chose, as a plan the consistency check understands: each node's own
+ * line (`myself`) says its role, master and slots as redis-cli set them, before gossip has
+ * told the other nodes.
+ */
 async function planFromCluster(name: string, insts: PlannedInstance[]): Promise<Plan> {
-  const first = insts[0]!;
-  const c = new Redis({ host: first.address, port: first.port, lazyConnect: true });
-  try {
-    const nodes = String(await c.call('CLUSTER', 'NODES'));
-    const byAddr = new Map(insts.map((i) => [`${i.address}:${i.port}`, i]));
-    const planned: PlannedInstance[] = [];
-    for (const line of nodes.trim().split('\n')) {
-      const [id, addr, flags, master, , , epoch, , ...slots] = line.split(' ');
-      const base = byAddr.get(addr!.split('@')[0]!)!;
+  const planned = await mapLimit(insts, 64, async (base) => {
+    const c = new Redis({ host: base.address, port: base.port, lazyConnect: true });
+    try {
+      const mine = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself'))!;
+      const [id, , flags, master, , , epoch, , ...slots] = mine.trim().split(' ');
       const isMaster = flags!.includes('master');
-      planned.push({
+      return {
         ...base,
         id: id!,
-        role: isMaster ? 'master' : 'replica',
+        role: isMaster ? ('master' as const) : ('replica' as const),
         masterId: isMaster ? undefined : master,
         configEpoch: Number(epoch),
-        slots: isMaster ? slots.map((s) => s.split('-').map(Number) as [number, number]).map(([a, b]) => [a, b ?? a] as [number, number]) : undefined,
-      });
+        slots: isMaster ? slots.map((r) => r.split('-').map(Number)).map(([a, b]) => [a!, b ?? a!] as [number, number]) : undefined,
+      };
+    } finally {
+      c.disconnect();
     }
-    const shardOf = new Map(planned.filter((i) => i.role === 'master').map((i, n) => [i.id, n]));
-    for (const i of planned) i.shard = shardOf.get(i.role === 'master' ? i.id : i.masterId!) ?? 0;
-    return { cluster: name, type: 'redis_cluster', version: VERSION, maxmemoryMB: 16, instances: planned };
-  } finally {
-    c.disconnect();
-  }
+  });
+  const shardOf = new Map(planned.filter((i) => i.role === 'master').map((i, n) => [i.id, n]));
+  for (const i of planned) i.shard = shardOf.get(i.role === 'master' ? i.id : i.masterId!) ?? 0;
+  return { cluster: name, type: 'redis_cluster', version: VERSION, maxmemoryMB: 16, instances: planned };
 }
 
 async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: number): Promise<number | null> {
@@ -112,24 +112,29 @@ async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
   const t0 = performance.now();
   let result: number | null = null;
   try {
-    await mapLimit(byHost(insts), 64, async ([h, list]) => {
-      const r = await runScript(remotes.get(h)!, startScript(list.map(setup)));
-      const bad = parseReports(r.stdout).filter((x) => x.status === 'failed');
-      if (bad.length) throw new Error(`${h}: ${bad.map((b) => `${b.addr} ${b.detail}`).join('; ')}`);
-    });
+    // The same start-up as ovl's: every host installs, then every host launches.
+    for (const script of [installScript, launchScript]) {
+      await mapLimit(byHost(insts), 64, async ([h, list]) => {
+        const r = await runScript(remotes.get(h)!, script(list.map(setup)));
+        const bad = parseReports(r.stdout).filter((x) => x.status === 'failed');
+        if (bad.length) throw new Error(`${h}: ${bad.map((b) => `${b.addr} ${b.detail}`).join('; ')}`);
+      });
+    }
     const create = await timed('redis-cli', ['--cluster', 'create', ...insts.map((i) => `${i.address}:${i.port}`), '--cluster-replicas', '1', '--cluster-yes']);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create: ${create.out.slice(-500)}`);
     const peerPlan = await planFromCluster('peer', insts);
     const deadline = t0 + TIMEOUT_S * 1000;
+    let last: string[] = [];
     while (performance.now() < deadline) {
       const report = await checkCluster(peerPlan);
       if (report.healthy) {
         result = (performance.now() - t0) / 1000;
         break;
       }
+      last = report.problems;
       await sleep(250);
     }
-    if (result === null) console.log(`  redis-cli: not healthy within ${TIMEOUT_S} s`);
+    if (result === null) console.log(`  redis-cli: not healthy within ${TIMEOUT_S} s; last problems: ${last.slice(0, 5).join('; ')}${last.length > 5 ? ` (+${last.length - 5})` : ''}`);
   } finally {
     await mapLimit(byHost(insts), 64, async ([h, list]) => {
       await runScript(remotes.get(h)!, stopScript(list.map(setup), true));

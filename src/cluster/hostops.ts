@@ -1,7 +1,9 @@
 // What to run on a host for its cache instances: pure functions returning sh scripts. The
 // scheduler runs them over SSH (all instances of a host in one round trip); `ovl executor`
 // runs the same scripts locally when a Mesos agent launches it.
+import { basename, dirname } from 'node:path';
 import { stringify } from 'smol-toml';
+import { tar } from '../util/tar.js';
 import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { memcacheArgs } from './memcacheargs.js';
@@ -65,50 +67,105 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
   return { addr: `${inst.address}:${inst.port}`, id: inst.id, dir, pidfile, files, meta, command };
 }
 
-/** Writes `content` to `path` atomically, with the content inline as base64 (safe to quote). */
-function writeFile(path: string, content: string, mode: number): string {
-  const b64 = Buffer.from(content).toString('base64');
-  return `printf %s ${shq(b64)} | base64 -d > ${shq(path + '.tmp')} && chmod ${mode.toString(8)} ${shq(path + '.tmp')} && mv -f ${shq(path + '.tmp')} ${shq(path)}`;
-}
 
-/** Is the process of the pid file alive and running in the instance's directory? */
-function aliveTest(s: InstanceSetup): string {
-  return `{ p=$(cat ${shq(s.pidfile)} 2>/dev/null) && [ -n "$p" ] && [ "$(readlink /proc/$p/cwd 2>/dev/null)" = ${shq(s.dir)} ] && ! grep -q '^State:.*Z' /proc/$p/status 2>/dev/null; }`;
+/**
+ * Shell functions of the start scripts, built-ins only (no fork: these run while hundreds of
+ * nodes start). pstate PID sets $st to the process state letter; alive PIDFILE DIR sets $p and
+ * $st and is true when that process lives (not a zombie) with DIR as its working directory.
+ */
+const FUNCTIONS = [
+  'pstate() { st=; read -r st < /proc/$1/stat 2>/dev/null || return 1; st=${st##*) }; st=${st%% *}; }',
+  'alive() { p=; read -r p < "$1" 2>/dev/null || return 1; [ -n "$p" ] && pstate "$p" && [ "$st" != Z ] && [ /proc/$p/cwd -ef "$2" ]; }',
+].join('\n');
+
+const alive = (s: InstanceSetup) => `alive ${shq(s.pidfile)} ${shq(s.dir)}`;
+
+/**
+ * Install every instance of one host: directories, config files, meta.toml, unpacked from two
+ * tar archives carried in the script (a fork or two per host, not several per file: installs
+ * of hundreds of instances stay well under a second). Nothing starts here. Idempotent: files
+ * ovl owns are replaced; nodes.conf is only written where there is none, since Redis owns it
+ * once it has started (a resumed task keeps what the node wrote). The whole install holds the
+ * type's lock, so meta.toml never has two writers (seed 001).
+ * Prints `@@ovl <addr> installed` for each instance, or `failed <why>` for all of them.
+ */
+export function installScript(items: InstanceSetup[]): string {
+  if (!items.length) return 'true';
+  const typeDir = dirname(items[0]!.dir);
+  // The lock lives with ovl's own state, not among the instance directories.
+  const lock = `${remote.state}/${basename(typeDir)}.meta.lock`;
+  const dirs = items.map((s) => ({ path: s.dir, mode: 0o755 }));
+  const owned = tar([...dirs, ...items.flatMap((s) => [...s.files.filter((f) => !f.once).map((f) => ({ path: `${s.dir}/${f.name}`, content: f.content, mode: f.mode })), { path: `${s.dir}/meta.toml`, content: s.meta, mode: 0o644 }])]);
+  const once = tar(items.flatMap((s) => s.files.filter((f) => f.once).map((f) => ({ path: `${s.dir}/${f.name}`, content: f.content, mode: f.mode }))));
+  const untar = (archive: Buffer, extra: string) =>
+    `[ -z "$ok" ] || base64 -d <<'OVL_TAR' | tar -x -C / --no-same-owner ${extra} || ok=\n${archive.toString('base64').replace(/(.{76})/g, '$1\n')}\nOVL_TAR`;
+  return [
+    'set -u',
+    `mkdir -p ${shq(typeDir)} ${shq(remote.state)} && exec 9>${shq(lock)} && flock 9 || { ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot lock ${lock}"`).join('; ')}; exit 0; }`,
+    'ok=1',
+    // A nodes.conf left by another instance (not this plan's id in meta.toml) is not ours to keep.
+    ...items.map((s) => `m=; [ -e ${shq(s.dir + '/nodes.conf')} ] && { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ -e ${shq(s.dir + '/nodes.conf')} ] && [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${shq(s.dir + '/nodes.conf')}`),
+    untar(owned, ''),
+    untar(once, '--skip-old-files'),
+    `if [ -n "$ok" ]; then ${items.map((s) => `echo "@@ovl ${s.addr} installed"`).join('; ')}; else ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot unpack its files"`).join('; ')}; fi`,
+  ].join('\n');
 }
 
 /**
- * Install and start every instance of one host in one go, so that a host's instances come up
- * together instead of one after another (running Redis Cluster nodes retry not-yet-started peers
- * every 100 ms: the slower the launches, the worse that storm). Idempotent: an instance already
- * running from this plan is left alone. Prints `@@ovl <addr> started|running|failed <detail>`.
+ * Launch every installed instance of one host that is not running, held: each process writes
+ * its pid file and stops itself (SIGSTOP) before it becomes the cache server, and this waits
+ * until all of them have. release() then lets a whole cluster go at once on every host: the
+ * nodes come up within milliseconds of each other, so running nodes do not spend seconds
+ * retrying their not-yet-started peers every 100 ms (the start-up storm).
+ * Prints `@@ovl <addr> held|running <pid>`.
  */
-export function startScript(items: InstanceSetup[]): string {
-  const lines = ['set -u', 'started='];
+export function launchScript(items: InstanceSetup[]): string {
+  const lines = ['set -u', FUNCTIONS, 'held='];
   for (const s of items) {
-    const d = shq(s.dir);
-    const meta = `${s.dir}/meta.toml`;
     lines.push(
-      `# ${s.addr}`,
-      `mkdir -p ${d} && cd ${d} || { echo "@@ovl ${s.addr} failed cannot create ${s.dir}"; exit 0; }`,
-      // Installed by this plan before (a resumed task): keep the files Redis rewrote since.
-      `if grep -qx ${shq(`id = "${s.id}"`)} ${shq(meta)} 2>/dev/null; then fresh=0; else fresh=1; fi`,
-      ...s.files.map((f) => (f.once ? `[ $fresh = 0 ] || ${writeFile(`${s.dir}/${f.name}`, f.content, f.mode)}` : writeFile(`${s.dir}/${f.name}`, f.content, f.mode))),
-      // meta.toml: never two writers (seed 001), hence the lock.
-      `flock ${shq(`${s.dir}/.meta.lock`)} sh -c ${shq(writeFile(meta, s.meta, 0o644))}`,
-      `if ${aliveTest(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
-      `  setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; exec ${argv(...s.command)}`)} </dev/null >>console.log 2>&1 &`,
+      `if ${alive(s)}; then`,
+      // Held by a launch whose release never came (a scheduler that died): release it now.
+      `  if [ "$st" = T ]; then held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
+      'else',
+      `  (cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; kill -STOP $$; exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`,
+      `  held="$held $!"; echo "@@ovl ${s.addr} held $!"`,
+      'fi',
+    );
+  }
+  lines.push(
+    'i=0',
+    'while [ $i -lt 500 ]; do',
+    '  waiting=; for q in $held; do pstate $q && [ "$st" != T ] && [ "$st" != Z ] && waiting=1; done',
+    '  [ -z "$waiting" ] && break; i=$((i+1)); sleep 0.01',
+    'done',
+  );
+  return lines.join('\n');
+}
+
+/** Let held instances go (SIGCONT), then report `@@ovl <addr> started|failed <pid or why>`. */
+export function releaseScript(items: InstanceSetup[], pids: string[]): string {
+  const lines = ['set -u', FUNCTIONS];
+  if (pids.length) lines.push(`kill -CONT ${pids.map(shq).join(' ')} 2>/dev/null`, 'sleep 0.3');
+  for (const s of items) {
+    lines.push(`if ${alive(s)}; then echo "@@ovl ${s.addr} started $p"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi`);
+  }
+  return lines.join('\n');
+}
+
+/** Install and start right away (one instance: `ovl executor`; nothing to wait for). */
+export function startScript(items: InstanceSetup[]): string {
+  const lines = [installScript(items), 'set -u', FUNCTIONS, 'started='];
+  for (const s of items) {
+    lines.push(
+      `if ${alive(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
+      `  (cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`,
       `  started="$started ${s.addr}"`,
       'fi',
     );
   }
-  // Give each new process a moment to fail on a bad config or a taken port, then report.
   lines.push('[ -n "$started" ] && sleep 0.3');
   for (const s of items) {
-    lines.push(
-      `case " $started " in *" ${s.addr} "*)`,
-      `  if ${aliveTest(s)}; then echo "@@ovl ${s.addr} started $p"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi ;;`,
-      'esac',
-    );
+    lines.push(`case " $started " in *" ${s.addr} "*) if ${alive(s)}; then echo "@@ovl ${s.addr} started $p"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi ;; esac`);
   }
   return lines.join('\n');
 }
@@ -141,7 +198,7 @@ export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfi
 
 export interface HostReport {
   addr: string;
-  status: 'started' | 'running' | 'failed' | 'stopped';
+  status: 'installed' | 'held' | 'started' | 'running' | 'failed' | 'stopped';
   detail: string;
 }
 

@@ -5,7 +5,7 @@ import { runScript } from '../ssh/transport.js';
 import { mapLimit } from '../util/semaphore.js';
 import { waitHealthy, type CheckReport } from './check.js';
 import type { Fleet } from './fleet.js';
-import { instanceSetup, parseReports, startScript, stopScript, type HostReport } from './hostops.js';
+import { installScript, instanceSetup, launchScript, parseReports, releaseScript, stopScript, type HostReport } from './hostops.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
 import { renderNodesConf } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
@@ -62,28 +62,43 @@ function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
   return m;
 }
 
-/** Run the start script on each host (all its instances at once); reports by ip:port. */
+/**
+ * Install on every host first, then start on every host: a cluster's nodes come up together,
+ * within a few hundred ms, so the retry storm of running nodes against not-yet-started peers is
+ * short. One round trip per host for each phase; all hosts in parallel. Reports by ip:port.
+ */
 async function startOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Promise<Map<string, HostReport>> {
   const reports = new Map<string, HostReport>();
-  const groups = [...byHost(insts)];
-  const runHost = async ([host, list]: [string, PlannedInstance[]]) => {
-    const setups = list.map((i) => instanceSetup(plan, i, { password, task: task.id }));
+  const groups = [...byHost(insts)].map(([host, list]) => ({ host, setups: list.map((i) => instanceSetup(plan, i, { password, task: task.id })) }));
+  const runPhase = async (g: (typeof groups)[number], script: (s: ReturnType<typeof instanceSetup>[]) => string) => {
+    const todo = g.setups.filter((s) => reports.get(s.addr)?.status !== 'failed');
+    if (!todo.length) return;
     try {
-      const r = await runScript(await ctx.fleet.remote(host), startScript(setups));
-      const got = parseReports(r.stdout);
-      for (const s of setups) reports.set(s.addr, got.find((x) => x.addr === s.addr) ?? { addr: s.addr, status: 'failed', detail: `no report (exit ${r.code}: ${r.stderr.trim().slice(-300)})` });
+      const r = await runScript(await ctx.fleet.remote(g.host), script(todo));
+      for (const rep of parseReports(r.stdout)) reports.set(rep.addr, rep);
+      if (r.code !== 0) for (const s of todo) if (!reports.has(s.addr)) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: `exit ${r.code}: ${r.stderr.trim().slice(-300)}` });
     } catch (e) {
-      for (const s of setups) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: (e as Error).message });
+      for (const s of todo) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: (e as Error).message });
     }
   };
-  // Every host at once: a host's instances come up together, and all hosts in parallel.
+  const t0 = Date.now();
+  await mapLimit(groups, 64, (g) => runPhase(g, installScript));
+  ctx.log(`installed ${insts.length} instance(s) on ${groups.length} host(s) in ${Date.now() - t0} ms`);
+  await mapLimit(groups, 64, (g) => runPhase(g, launchScript));
+  ctx.log(`launched (held) in ${Date.now() - t0} ms`);
+  const release = (g: (typeof groups)[number]) => {
+    const pids = g.setups.map((s) => reports.get(s.addr)).filter((r) => r?.status === 'held').map((r) => r!.detail);
+    return runPhase(g, (todo) => releaseScript(todo.filter((s) => reports.get(s.addr)?.status !== 'running'), pids));
+  };
   if (process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:') && groups.length > 1) {
-    await runHost(groups[0]!);
+    await release(groups[0]!);
     await faultPoint(ctx, 'after-first-host');
-    await mapLimit(groups.slice(1), 64, runHost);
+    await mapLimit(groups.slice(1), 64, release);
   } else {
-    await mapLimit(groups, 64, runHost);
+    await mapLimit(groups, 64, release);
   }
+  ctx.log(`released in ${Date.now() - t0} ms`);
+  for (const g of groups) for (const s of g.setups) if (!reports.has(s.addr)) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: 'no report from the host' });
   return reports;
 }
 

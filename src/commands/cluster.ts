@@ -103,7 +103,6 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
   let inProcess: Promise<void> | undefined;
   let lastStep = '';
   let checkedLeader = 0;
-  const errors: string[] = [];
   for (;;) {
     const t = await getTask(etcd, taskId);
     if (!t) throw new Error(`task ${taskId} disappeared`);
@@ -119,7 +118,9 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
       checkedLeader = Date.now();
       if (!(await leader(inv))) {
         out('  no scheduler is running: scheduling in this process');
-        inProcess = runScheduler({ inv, until: taskId, log: (l) => errors.push(l) }).finally(() => (inProcess = undefined));
+        // OVL_TRACE=1: the in-process scheduler's log on stderr.
+        const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};
+        inProcess = runScheduler({ inv, until: taskId, log }).finally(() => (inProcess = undefined));
         inProcess.catch((e: Error) => out(`  in-process scheduler: ${e.message}`));
       }
     }

@@ -22,6 +22,8 @@ export async function openEtcd(endpoints: string[], timeoutMs = 3000): Promise<E
   return new Etcd3({
     hosts: endpoints,
     dialTimeout: timeoutMs,
+    // A large cluster's instance keys (nodes.conf of every node) exceed gRPC's 4 MB default.
+    grpcOptions: { 'grpc.max_receive_message_length': 512 << 20 },
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     faultHandling: { host: () => noop, global: retry(handleAll, { maxAttempts: endpoints.length - 1 }) },
   });
