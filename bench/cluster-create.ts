@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { checkCluster } from '../src/cluster/check.js';
-import { installScript, launchScript, parseReports, stopScript, type InstanceSetup } from '../src/cluster/hostops.js';
+import { installScript, launchScript, parseReports, releaseScript, stopScript, type InstanceSetup } from '../src/cluster/hostops.js';
 import { newNodeId } from '../src/cluster/nodeid.js';
 import { renderRedisConf } from '../src/cluster/redisconf.js';
 import type { Plan, PlannedInstance } from '../src/cluster/types.js';
@@ -112,14 +112,20 @@ async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
   const t0 = performance.now();
   let result: number | null = null;
   try {
-    // The same start-up as ovl's: every host installs, then every host launches.
-    for (const script of [installScript, launchScript]) {
-      await mapLimit(byHost(insts), 64, async ([h, list]) => {
-        const r = await runScript(remotes.get(h)!, script(list.map(setup)));
-        const bad = parseReports(r.stdout).filter((x) => x.status === 'failed');
+    // The same start-up as ovl's: every host installs, every host launches its processes
+    // held, then all are released at once.
+    const held = new Map<string, string[]>();
+    const phase = (script: (items: InstanceSetup[], h: string) => string) =>
+      mapLimit(byHost(insts), 64, async ([h, list]) => {
+        const r = await runScript(remotes.get(h)!, script(list.map(setup), h));
+        const reports = parseReports(r.stdout);
+        const bad = reports.filter((x) => x.status === 'failed');
         if (bad.length) throw new Error(`${h}: ${bad.map((b) => `${b.addr} ${b.detail}`).join('; ')}`);
+        held.set(h, [...(held.get(h) ?? []), ...reports.filter((x) => x.status === 'held').map((x) => x.detail)]);
       });
-    }
+    await phase((items) => installScript(items));
+    await phase((items) => launchScript(items));
+    await phase((items, h) => releaseScript(items, held.get(h) ?? []));
     const create = await timed('redis-cli', ['--cluster', 'create', ...insts.map((i) => `${i.address}:${i.port}`), '--cluster-replicas', '1', '--cluster-yes']);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create: ${create.out.slice(-500)}`);
     const peerPlan = await planFromCluster('peer', insts);

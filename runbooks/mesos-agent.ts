@@ -59,11 +59,13 @@ export function agentSettings(h: HostSpec, inv: Inventory, hostname: string): Ag
     port: portVar(h, inv, 'mesos_agent_port', 5051),
     containerizers: strVar(h, inv, 'mesos_containerizers', 'mesos', /^[a-z]+(,[a-z]+)*$/, '"mesos" or "docker,mesos"')!,
     isolation: strVar(h, inv, 'mesos_isolation', undefined, /^[a-z_]+\/[a-z_]+(,[a-z_]+\/[a-z_]+)*$/, '"cgroups/cpu,cgroups/mem"'),
-    // cpus and mem are detected by the agent unless given; ports are the fleet's cache ports.
+    // cpus and mem are detected by the agent unless given; ports are the fleet's cache ports
+    // and their Redis Cluster bus ports (+10000), which a redis_cluster instance takes too.
     resources: render('mesos-resources.hbs', {
       cpus: numVar(h, inv, 'mesos_agent_cpus', undefined, 0.1, 4096, false) ?? null,
       mem: numVar(h, inv, 'mesos_agent_mem', undefined, 32, 64 * 1024 * 1024) ?? null,
       ports: h.vars.cache_ports,
+      bus: { from: h.vars.cache_ports.from + 10000, to: Math.min(65535, h.vars.cache_ports.to + 10000) },
     }).trim(),
     attributes: strVar(h, inv, 'mesos_attributes', undefined, /^[A-Za-z0-9_.-]+:[A-Za-z0-9_.\[\]-]+(;[A-Za-z0-9_.-]+:[A-Za-z0-9_.\[\]-]+)*$/, '"rack:r1;zone:a"'),
     workDir: AGENT_WORK_DIR,

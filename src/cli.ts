@@ -114,6 +114,7 @@ program
   .requiredOption('--instance <ip:port>')
   .requiredOption('--task <id>')
   .option('--etcd <endpoints>', 'comma-separated etcd client URLs (default: from the inventory)')
+  .option('--detach', 'return once the instance answers (default: stay with it until it exits or this gets SIGTERM, as a Mesos task)')
   .addOption(inventoryOption())
   .action(async (o) => {
     process.exitCode = await (await import('./commands/executor.js')).executor(o, out);

@@ -126,7 +126,7 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
       const cg = onHost(info, name, '[ -d /sys/fs/cgroup/cpu ] || [ -f /sys/fs/cgroup/cgroup.controllers ] && echo yes || echo no').stdout.trim();
       const isolation = cg === 'yes' ? 'cgroups/cpu,cgroups/mem' : 'posix/cpu,posix/mem';
       const files = onHost(info, name, 'cat /etc/mesos/zk /etc/mesos-slave/containerizers /etc/mesos-slave/isolation /etc/mesos-slave/ip /etc/mesos-slave/hostname /etc/mesos-slave/work_dir /etc/mesos-slave/resources');
-      assert.equal(files.stdout, `${zk}\nmesos\n${isolation}\n${address}\n${name}\n/data/mesos/agent\nports:[7000-7999]\n`);
+      assert.equal(files.stdout, `${zk}\nmesos\n${isolation}\n${address}\n${name}\n/data/mesos/agent\nports:[7000-7999,17000-17999]\n`);
       assert.deepEqual(slaves.find((s) => s.hostname === name)!.flags, {
         master: zk,
         ip: address,
@@ -136,7 +136,7 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
         log_dir: '/data/log/mesos',
         containerizers: 'mesos',
         isolation,
-        resources: 'ports:[7000-7999]',
+        resources: 'ports:[7000-7999,17000-17999]',
         launcher_dir: '/data/lib/mesos/0.0.0-standin/bin',
       });
     }

@@ -173,7 +173,7 @@ test('mesos-agent: ports resource is the cache port range, isolation from the cg
   const { hp, c } = await plan(mesosAgent, inv, 'cache-05', { hostname: 'cache-05.dc1' });
   const ops = hp.operations;
   assert.equal(rendered(ops, c, '/etc/mesos/zk'), 'zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181/mesos\n');
-  assert.equal(rendered(ops, c, '/etc/mesos-slave/resources'), 'mem:6144;ports:[7000-7499]\n');
+  assert.equal(rendered(ops, c, '/etc/mesos-slave/resources'), 'mem:6144;ports:[7000-7499,17000-17499]\n');
   assert.equal(rendered(ops, c, '/etc/mesos-slave/containerizers'), 'mesos\n');
   assert.equal(rendered(ops, c, '/etc/mesos-slave/ip'), '10.20.0.15\n');
   assert.equal(rendered(ops, c, '/etc/mesos-slave/hostname'), 'cache-05.dc1\n');
@@ -188,7 +188,7 @@ test('mesos-agent: ports resource is the cache port range, isolation from the cg
   assert.ok(
     withCg.includes(
       '/data/lib/mesos/1.11.0/bin/mesos-agent --master=zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181/mesos --ip=10.20.0.15 --hostname=cache-05.dc1 --port=5051 ' +
-        "--work_dir=/data/mesos/agent --log_dir=/data/log/mesos --containerizers=mesos --isolation=cgroups/cpu,cgroups/mem '--resources=mem:6144;ports:[7000-7499]' " +
+        "--work_dir=/data/mesos/agent --log_dir=/data/log/mesos --containerizers=mesos --isolation=cgroups/cpu,cgroups/mem '--resources=mem:6144;ports:[7000-7499,17000-17499]' " +
         '--attributes=rack:r2 --launcher_dir=/data/lib/mesos/1.11.0/bin',
     ),
     withCg,
@@ -197,7 +197,7 @@ test('mesos-agent: ports resource is the cache port range, isolation from the cg
 
   // The other agent: the global range, no attributes file, cpus/mem from the inventory only.
   const other = await plan(mesosAgent, inv, 'cache-04');
-  assert.equal(rendered(other.hp.operations, other.c, '/etc/mesos-slave/resources'), 'mem:6144;ports:[7000-7999]\n');
+  assert.equal(rendered(other.hp.operations, other.c, '/etc/mesos-slave/resources'), 'mem:6144;ports:[7000-7999,17000-17999]\n');
   assert.ok(!other.hp.operations.some((o) => o.title.includes('attributes')));
 });
 
@@ -224,7 +224,7 @@ test('mesos-agent: order; mesos_isolation overrides the fact; the agent binary m
     ],
   );
   assert.equal(rendered(hp.operations, c, '/etc/mesos-slave/isolation'), 'posix/cpu,posix/mem\n');
-  assert.equal(rendered(hp.operations, c, '/etc/mesos-slave/resources'), 'cpus:3.5;ports:[7000-7999]\n');
+  assert.equal(rendered(hp.operations, c, '/etc/mesos-slave/resources'), 'cpus:3.5;ports:[7000-7999,17000-17999]\n');
   const sup = supervisor(hp.operations, c, 'mesos-agent', 'cgroups\n');
   assert.match(sup, /\/data\/lib\/mesos\/1\.11\.0\/bin\/mesos-slave --master=/);
   assert.match(sup, / --isolation=posix\/cpu,posix\/mem /);
