@@ -101,13 +101,17 @@ export function installScript(items: InstanceSetup[]): string {
     `[ -z "$ok" ] || base64 -d <<'OVL_TAR' | tar -x -C / --no-same-owner ${extra} || ok=\n${archive.toString('base64').replace(/(.{76})/g, '$1\n')}\nOVL_TAR`;
   return [
     'set -u',
-    `mkdir -p ${shq(typeDir)} ${shq(remote.state)} && exec 9>${shq(lock)} && flock 9 || { ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot lock ${lock}"`).join('; ')}; exit 0; }`,
+    // Wait a minute at most for another writer: a lock never released must not hang a task.
+    `mkdir -p ${shq(typeDir)} ${shq(remote.state)} && exec 9>${shq(lock)} && flock -w 60 9 || { ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot lock ${lock} within 60 s"`).join('; ')}; exit 0; }`,
     'ok=1',
     // A nodes.conf left by another instance (not this plan's id in meta.toml) is not ours to keep.
     ...items.map((s) => `m=; [ -e ${shq(s.dir + '/nodes.conf')} ] && { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ -e ${shq(s.dir + '/nodes.conf')} ] && [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${shq(s.dir + '/nodes.conf')}`),
     untar(owned, ''),
     untar(once, '--skip-old-files'),
     `if [ -n "$ok" ]; then ${items.map((s) => `echo "@@ovl ${s.addr} installed"`).join('; ')}; else ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot unpack its files"`).join('; ')}; fi`,
+    // Unlock now: a process started later by this shell (ovl executor) must not inherit the
+    // lock and hold it for its whole life.
+    'exec 9>&-',
   ].join('\n');
 }
 
