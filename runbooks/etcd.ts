@@ -5,7 +5,7 @@ import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
-import { waitFor } from '../src/ops/wait.js';
+import { pollUntil, waitFor } from '../src/ops/wait.js';
 import { clientURL, peerURL } from '../src/state/etcd.js';
 import { healthy, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
 import { render } from '../src/templates.js';
@@ -69,7 +69,8 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
       peerURL: peerURL(host),
       initialCluster: cluster,
       state,
-      token: String(host.vars.etcd_cluster_token),
+      // Like initial-cluster, the token only matters before the member has data.
+      token: kept?.['initial-cluster-token'] ?? String(host.vars.etcd_cluster_token),
     });
   };
   const probeFile = (content: string) => file(CONFIG, content, { mode: 0o644, notify: ['restart'] });
@@ -95,7 +96,8 @@ function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Oper
     plan(fact) {
       if ((JSON.parse(fact) as string[]).includes(url)) return ok(`${url} is a member`);
       return change(`member ${url} added`, [
-        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => memberAdd(endpoints, url)) },
+        // etcd refuses a member while the cluster is not healthy (e.g. members restarting).
+        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => pollUntil(() => memberAdd(endpoints, url).then(() => true), 30_000, `etcd to accept the member ${url}`, 500).then(() => undefined)) },
       ]);
     },
   };

@@ -190,3 +190,21 @@ test('bad inventories are refused before any connection, with file:line and a fi
     assert.deepEqual(sshLogLines(), before, `${what}: no host was contacted`);
   }
 });
+
+test('a host added to server.etcd joins the running cluster as a new member', async () => {
+  const info = await fleet();
+  assert.equal(ovl(['bootstrap', info.inventory]).code, 0);
+  const grown = `${info.inventory}.grown.yml`;
+  writeFileSync(grown, readFileSync(info.inventory, 'utf8').replace('etcd: [h1, h2, h3]', 'etcd: [h1, h2, h3, h4]'));
+  copyFileSync(info.knownHosts, `${info.inventory}.grown.known_hosts`);
+  const r = bootstrapJson([grown, '--only', 'etcd']);
+  assert.equal(r.code, 0, JSON.stringify(r.recap.hosts));
+  assert.equal(r.recap.results.find((x) => x.host === 'h4' && x.title.includes('registered in the cluster'))?.status, 'changed');
+  assert.deepEqual(r.recap.hosts.filter((h) => h.changed).map((h) => h.host), ['h4'], 'the running members are not touched');
+  const h4 = `http://${info.hosts[3]!.address}:2379`;
+  const members = await withEtcd([h4], (c) => c.cluster.memberList({}));
+  assert.deepEqual(members.members.map((m) => m.name).sort(), ['h1', 'h2', 'h3', 'h4']);
+  await withEtcd([h4], (c) => c.put('/test/on-h4').value('joined').exec());
+  assert.equal(await withEtcd([`http://${info.hosts[0]!.address}:2379`], (c) => c.get('/test/on-h4').string()), 'joined');
+  assert.equal(total(bootstrapJson([grown, '--only', 'etcd']).recap, 'changed'), 0);
+});
