@@ -31,7 +31,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   campaign.on('error', (e: Error) => {
     // Another scheduler may take these tasks over now: going on would run them twice.
     o.log(`${me}: lost the etcd leadership (${e.message}); exiting`);
-    process.stderr.write(`ovl scheduler ${me}: lost the etcd leadership (${e.message}); exiting\n`);
+    process.stderr.write(`ovl scheduler ${me}: lost the etcd leadership (${e.message}); exiting. Its unfinished tasks stay in etcd: \`ovl scheduler\` (or another create --wait) picks them up.\n`);
     process.exit(3);
   });
   try {
