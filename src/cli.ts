@@ -9,9 +9,10 @@ const bootstrapCmd = () => import('./commands/bootstrap.js');
 const clusterCmd = () => import('./commands/cluster.js');
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
-const positive = (v: string) => {
+
+const int = (min: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a whole number of at least 1, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
   return n;
 };
 
@@ -27,7 +28,7 @@ program
   .option('--diff', 'show diffs of changed files')
   .option('--limit <hosts>', 'only these hosts (comma-separated names or globs)', list)
   .option('--only <components>', 'only these components (comma-separated)', list)
-  .addOption(new Option('--forks <n>', 'hosts worked on in parallel').argParser(positive))
+  .addOption(new Option('--forks <n>', 'hosts worked on in parallel').argParser(int(1)))
   .option('-v, --verbose', 'also print the steps that were already ok')
   .option('--json', 'print a machine-readable recap on stdout (progress goes to stderr)')
   .option('--accept-new-host-keys', 'record the SSH host keys of hosts not yet in known_hosts (never replaces a changed key)')
@@ -39,11 +40,6 @@ registerSandboxCommands(program);
 
 const out = (l: string) => process.stdout.write(l + '\n');
 const inventoryOption = () => new Option('-i, --inventory <file>', 'the fleet inventory (default: $OVL_INVENTORY, else inventories/sandbox.yml)');
-const int = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
-  return n;
-};
 
 const cluster = program.command('cluster').description('create, inspect, heal and delete cache clusters on the bootstrapped fleet');
 cluster

@@ -80,6 +80,10 @@ const FUNCTIONS = [
 
 const alive = (s: InstanceSetup) => `alive ${shq(s.pidfile)} ${shq(s.dir)}`;
 
+/** Start an instance in the background, detached, in its directory; `held`: stopped before it execs. */
+const spawn = (s: InstanceSetup, held: boolean) =>
+  `(cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)};${held ? ' kill -STOP $$;' : ''} exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`;
+
 /**
  * Install every instance of one host: directories, config files, meta.toml, unpacked from two
  * tar archives carried in the script (a fork or two per host, not several per file: installs
@@ -131,7 +135,7 @@ export function launchScript(items: InstanceSetup[]): string {
       // Held by a launch whose release never came (a scheduler that died): release it now.
       `  if [ "$st" = T ]; then held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
       'else',
-      `  (cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; kill -STOP $$; exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`,
+      `  ${spawn(s, true)}`,
       `  held="$held $!"; echo "@@ovl ${s.addr} held $!"`,
       'fi',
     );
@@ -162,7 +166,7 @@ export function startScript(items: InstanceSetup[]): string {
   for (const s of items) {
     lines.push(
       `if ${alive(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
-      `  (cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`,
+      `  ${spawn(s, false)}`,
       `  started="$started ${s.addr}"`,
       'fi',
     );

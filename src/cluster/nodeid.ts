@@ -23,9 +23,3 @@ export function nodeIdSource(gen: () => string = newNodeId): () => string {
     throw new Error('node id generator keeps repeating ids');
   };
 }
-
-/** n distinct node ids. */
-export function newNodeIds(n: number): string[] {
-  const next = nodeIdSource();
-  return Array.from({ length: n }, () => next());
-}

@@ -177,14 +177,19 @@ export async function commitPlacement(
   }
 }
 
+/** Wait for the consistency check, record each instance's state, and mark the cluster running (or throw). */
+async function settle(ctx: TaskContext, plan: Plan, password: string | undefined): Promise<CheckReport> {
+  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
+  await setInstanceStates(ctx.etcd, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
+  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
+  await updateConfig(ctx.etcd, plan.cluster, { state: 'running', error: undefined });
+  return report;
+}
+
 /** The end of every create once all its instances run: consistency check, states, running. */
 export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
-  const c = ctx.etcd;
   await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
-  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
-  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
-  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
+  const report = await settle(ctx, plan, password);
   await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
 }
 
@@ -276,10 +281,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   const failed = [...reports.values()].filter((r) => r.status === 'failed');
   if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
   await step(ctx, task, 'consistency check');
-  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
-  await setInstanceStates(c, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
-  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
-  await updateConfig(c, plan.cluster, { state: 'running', error: undefined });
+  await settle(ctx, plan, password);
   await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running`);
 }
 

@@ -46,12 +46,3 @@ export function waitFor(title: string, ready: (ctx: HostContext) => Promise<bool
     plan: (fact) => ok(fact),
   };
 }
-
-export function waitForPort(address: string, port: number, timeoutMs?: number): Operation {
-  return waitFor(`port ${address}:${port} answers`, () => tcpOpen(address, port), timeoutMs);
-}
-
-/** Waits for a sh command on the host to succeed (a health probe run where the service is). */
-export function waitForProbe(title: string, script: string, timeoutMs = 60_000): Operation {
-  return waitFor(title, async (ctx) => (await ctx.remote.exec(script)).code === 0, timeoutMs);
-}
