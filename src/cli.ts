@@ -54,6 +54,7 @@ cluster
   .requiredOption('--maxmemory <size>', 'memory of each instance, e.g. 256mb, 2gb')
   .option('--password-env <NAME>', 'requirepass/masterauth from this environment variable')
   .option('--password-file <path>', 'requirepass/masterauth from this file')
+  .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
@@ -98,6 +99,7 @@ cluster
 program
   .command('scheduler')
   .description('run the scheduler: one leader at a time (etcd election), runs every task')
+  .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int(5)))
   .addOption(inventoryOption())
   .action(async (o) => {
     process.exitCode = await (await clusterCmd()).scheduler(o, out);

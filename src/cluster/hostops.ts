@@ -27,6 +27,21 @@ export interface InstanceSetup {
   files: InstanceFile[];
   meta: string;
   command: string[];
+  /** The same start, but waiting for the release before the cache server does anything but
+   * load: see startTogetherScript. Without it the instance starts at once when launched. */
+  heldCommand?: string[];
+}
+
+/** Where a held Redis waits: its config includes this FIFO, and opening it blocks until the release. */
+const gateOf = (dir: string) => `${dir}/start.gate`;
+
+/**
+ * redis-server with its config file, reading one more (empty) config from a FIFO at the end of
+ * its config load. By then the process has been exec'd and linked (about 12 ms of CPU each
+ * here, most of a start), but has not listened or connected anywhere; it waits in open(2).
+ */
+export function heldRedisCommand(command: string[], dir: string): string[] {
+  return [...command, '--include', gateOf(dir)];
 }
 
 export interface SetupOptions {
@@ -50,6 +65,7 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
     if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: renderNodesConf(plan, inst.id), mode: 0o644, once: true });
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
+  const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);
   const pidfile = `${dir}/${pidName(plan)}`;
   const meta = stringify({
     cluster: plan.cluster,
@@ -64,25 +80,27 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
     start: argv(...command),
     stop: `kill -TERM $(cat ${pidfile})`,
   });
-  return { addr: `${inst.address}:${inst.port}`, id: inst.id, dir, pidfile, files, meta, command };
+  return { addr: `${inst.address}:${inst.port}`, id: inst.id, dir, pidfile, files, meta, command, heldCommand };
 }
 
 
 /**
  * Shell functions of the start scripts, built-ins only (no fork: these run while hundreds of
  * nodes start). pstate PID sets $st to the process state letter; alive PIDFILE DIR sets $p and
- * $st and is true when that process lives (not a zombie) with DIR as its working directory.
+ * $st and is true when that process lives (not a zombie) with DIR as its working directory;
+ * gated PID is true when that process waits in open(2) of a FIFO (a held Redis at its gate).
  */
 const FUNCTIONS = [
-  'pstate() { st=; read -r st < /proc/$1/stat 2>/dev/null || return 1; st=${st##*) }; st=${st%% *}; }',
-  'alive() { p=; read -r p < "$1" 2>/dev/null || return 1; [ -n "$p" ] && pstate "$p" && [ "$st" != Z ] && [ /proc/$p/cwd -ef "$2" ]; }',
+  'pstate() { st=; { read -r st < /proc/$1/stat; } 2>/dev/null || return 1; st=${st##*) }; st=${st%% *}; }',
+  'alive() { p=; { read -r p < "$1"; } 2>/dev/null || return 1; [ -n "$p" ] && pstate "$p" && [ "$st" != Z ] && [ /proc/$p/cwd -ef "$2" ]; }',
+  'gated() { w=; { read -r w < /proc/$1/wchan; } 2>/dev/null; [ "$w" = wait_for_partner ]; }',
 ].join('\n');
 
 const alive = (s: InstanceSetup) => `alive ${shq(s.pidfile)} ${shq(s.dir)}`;
 
-/** Start an instance in the background, detached, in its directory; `held`: stopped before it execs. */
-const spawn = (s: InstanceSetup, held: boolean) =>
-  `(cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)};${held ? ' kill -STOP $$;' : ''} exec ${argv(...s.command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`;
+/** Start a command in the background, detached, in the instance's directory. */
+const spawn = (s: InstanceSetup, command: string[]) =>
+  `(cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; exec ${argv(...command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`;
 
 /**
  * Install every instance of one host: directories, config files, meta.toml, unpacked from two
@@ -119,66 +137,94 @@ export function installScript(items: InstanceSetup[]): string {
   ].join('\n');
 }
 
+/** What startTogetherScript prints once its instances are held. */
+export const READY = '@@ovl ready';
+
 /**
- * Launch every installed instance of one host that is not running, held: each process writes
- * its pid file and stops itself (SIGSTOP) before it becomes the cache server, and this waits
- * until all of them have. release() then lets a whole cluster go at once on every host: the
- * nodes come up within milliseconds of each other, so running nodes do not spend seconds
- * retrying their not-yet-started peers every 100 ms (the start-up storm).
- * Prints `@@ovl <addr> held|running <pid>`.
+ * Report whether the instances launched by this script still run: `pid<n>` holds the pid of
+ * item n when it was launched here (empty otherwise). The pid, not the pid file: Redis rewrites
+ * the file as it starts, and a read at that moment finds it empty.
+ * Prints `@@ovl <addr> started <pid>|failed <why>`.
  */
-export function launchScript(items: InstanceSetup[]): string {
-  const lines = ['set -u', FUNCTIONS, 'held='];
-  for (const s of items) {
+function reportStarted(items: InstanceSetup[]): string[] {
+  return items.map(
+    (s, n) =>
+      `if [ -n "$pid${n}" ]; then if pstate $pid${n} && [ "$st" != Z ]; then echo "@@ovl ${s.addr} started $pid${n}"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi; fi`,
+  );
+}
+
+/**
+ * Install every instance of one host, launch those not running held, and wait for the word to
+ * let them go: one session per host, the same word to every host at once (startTogether).
+ * A held Redis has been exec'd and linked and waits at its gate (heldRedisCommand) before it
+ * listens or connects; once all of a host's wait there the script prints `@@ovl ready` and
+ * reads a line from stdin. The word opens every gate: the nodes of a whole cluster then come
+ * up within milliseconds of each other on every host, so running nodes do not spend seconds
+ * retrying their not-yet-started peers every 100 ms (the start-up storm), and the costly part
+ * of each start is paid before. End of file opens the gates too: a process never stays held
+ * because the scheduler went away. The whole script is one brace group, so the shell has read
+ * all of it before it runs and its `read` gets the word, not script text.
+ * Prints what installScript prints, `@@ovl <addr> held|running <pid>`, `@@ovl ready`, then
+ * `@@ovl <addr> started|failed <pid or why>` for each launched instance.
+ */
+export function startTogetherScript(items: InstanceSetup[]): string {
+  const lines = ['{', installScript(items), '[ -n "$ok" ] || exit 0', 'set -u', FUNCTIONS, 'held='];
+  items.forEach((s, n) => {
+    const gate = shq(gateOf(s.dir));
     lines.push(
+      `pid${n}=; gate${n}=`,
       `if ${alive(s)}; then`,
-      // Held by a launch whose release never came (a scheduler that died): release it now.
-      `  if [ "$st" = T ]; then held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
-      'else',
-      `  ${spawn(s, true)}`,
-      `  held="$held $!"; echo "@@ovl ${s.addr} held $!"`,
+      // Held by a launch whose release never came: let it go with the others.
+      `  if gated $p; then pid${n}=$p; gate${n}=1; held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
+      s.heldCommand
+        ? `else rm -f ${gate}; mkfifo -m 600 ${gate} && ${spawn(s, s.heldCommand)}
+  pid${n}=$!; gate${n}=1; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
+        : `else ${spawn(s, s.command)}
+  pid${n}=$!; echo "@@ovl ${s.addr} held $!"`,
       'fi',
     );
-  }
+  });
   lines.push(
     'i=0',
     'while [ $i -lt 500 ]; do',
-    '  waiting=; for q in $held; do pstate $q && [ "$st" != T ] && [ "$st" != Z ] && waiting=1; done',
+    '  waiting=; for q in $held; do pstate $q && [ "$st" != Z ] && ! gated $q && waiting=1; done',
     '  [ -z "$waiting" ] && break; i=$((i+1)); sleep 0.01',
     'done',
+    `echo ${shq(READY)}`,
+    'read -r go || true',
+    // Opened read-write, a FIFO never blocks the opener (were its reader gone); closing it gives
+    // the waiting Redis an empty config and it goes on.
+    ...items.map((s, n) => `[ -n "$gate${n}" ] && : <> ${shq(gateOf(s.dir))}`),
+    'sleep 0.3',
+    ...reportStarted(items),
+    ...(items.some((s) => s.heldCommand) ? [`rm -f ${items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir))).join(' ')}`] : []),
+    // The newline ends the group: without it the shell waits for more and reads the word as script.
+    '}\n',
   );
-  return lines.join('\n');
-}
-
-/** Let held instances go (SIGCONT), then report `@@ovl <addr> started|failed <pid or why>`. */
-export function releaseScript(items: InstanceSetup[], pids: string[]): string {
-  const lines = ['set -u', FUNCTIONS];
-  if (pids.length) lines.push(`kill -CONT ${pids.map(shq).join(' ')} 2>/dev/null`, 'sleep 0.3');
-  for (const s of items) {
-    lines.push(`if ${alive(s)}; then echo "@@ovl ${s.addr} started $p"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi`);
-  }
   return lines.join('\n');
 }
 
 /** Install and start right away (one instance: `ovl executor`; nothing to wait for). */
 export function startScript(items: InstanceSetup[]): string {
   const lines = [installScript(items), 'set -u', FUNCTIONS, 'started='];
-  for (const s of items) {
+  items.forEach((s, n) => {
     lines.push(
+      `pid${n}=`,
       `if ${alive(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
-      `  ${spawn(s, false)}`,
-      `  started="$started ${s.addr}"`,
+      `  ${spawn(s, s.command)}`,
+      `  pid${n}=$!; started=1`,
       'fi',
     );
-  }
-  lines.push('[ -n "$started" ] && sleep 0.3');
-  for (const s of items) {
-    lines.push(`case " $started " in *" ${s.addr} "*) if ${alive(s)}; then echo "@@ovl ${s.addr} started $p"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi ;; esac`);
-  }
+  });
+  lines.push('[ -n "$started" ] && sleep 0.3', ...reportStarted(items));
   return lines.join('\n');
 }
 
-/** Stop instances (TERM, then KILL after 10 s), also strays still running in their directory. */
+/**
+ * Stop instances, also strays still running in their directory: TERM, then KILL after 10 s; or
+ * KILL at once when they are removed (delete, move): nothing of them is kept, and on TERM Redis 7
+ * waits up to 10 s for lagging replicas, which are being stopped too.
+ */
 export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfile?: string })[], remove: boolean): string {
   // Every process whose working directory is an instance's: the pid file may be stale. Only
   // processes of this host's mount namespace: where hosts share a kernel's pid namespace (the
@@ -194,7 +240,7 @@ export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfi
     lines.push(
       `# ${s.addr}`,
       `pids=$(printf '%s\\n' "$cwds" | awk -v d=${d} '$2 == d { print $1 }')`,
-      '[ -n "$pids" ] && kill -TERM $pids 2>/dev/null',
+      `[ -n "$pids" ] && kill -${remove ? 'KILL' : 'TERM'} $pids 2>/dev/null`,
       'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do kill -0 $p 2>/dev/null && ! grep -q "^State:.*Z" /proc/$p/status 2>/dev/null && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
       '[ -n "$pids" ] && kill -KILL $pids 2>/dev/null',
       remove ? `rm -rf ${d}` : s.pidfile ? `rm -f ${shq(s.pidfile)}` : 'true',
@@ -213,7 +259,7 @@ export interface HostReport {
 export function parseReports(stdout: string): HostReport[] {
   return stdout
     .split('\n')
-    .filter((l) => l.startsWith('@@ovl '))
+    .filter((l) => l.startsWith('@@ovl ') && l !== READY)
     .map((l) => {
       const [, addr = '', status = '', ...rest] = l.split(' ');
       return { addr, status: status as HostReport['status'], detail: rest.join(' ').trim() };

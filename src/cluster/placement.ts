@@ -20,6 +20,7 @@
 //     masters first.
 // memcache nodes are independent: only step 1 (without the one-per-shard limit) and 2 apply.
 
+import { badDirective } from './redisconf.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import { nodeIdSource } from './nodeid.js';
 import { divideSlots, SLOT_COUNT } from './slots.js';
@@ -96,6 +97,13 @@ export function validateRequest(req: ClusterRequest): void {
     const maxMasters = req.type === 'redis_cluster' ? SLOT_COUNT : 1024;
     if (!Number.isInteger(req.masters) || req.masters < 1 || req.masters > maxMasters) bad(`masters must be 1..${maxMasters}`);
     if (!Number.isInteger(req.replicas) || req.replicas < 0 || req.replicas > 64) bad('replicas must be 0..64');
+  }
+  if (req.config !== undefined) {
+    if (req.type === 'memcache') bad('memcache takes no redis.conf settings');
+    for (const [name, value] of Object.entries(req.config)) {
+      const why = badDirective(name, value);
+      if (why) bad(why);
+    }
   }
 }
 
@@ -445,7 +453,7 @@ function placeGroups(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOpti
       instances.push({ id: nextId(), host: rh.name, address: rh.address, port: replicaPort[s]![k]!, role: 'replica', masterId: master.id, shard: s });
     });
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), instances };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,5 +476,5 @@ function placeNodes(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOptio
       }
     }
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), instances };
 }

@@ -17,12 +17,20 @@ export interface RedisConfOptions {
 
 /** Directives ovl owns: the layout, the identity and the memory accounting depend on them. */
 const FIXED = new Set([
-  'bind', 'bind-source-addr', 'port', 'protected-mode', 'daemonize', 'supervised', 'dir', 'pidfile', 'logfile',
+  'bind', 'bind-source-addr', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'port', 'protected-mode', 'daemonize', 'supervised', 'dir', 'pidfile', 'logfile',
   'maxmemory', 'replicaof', 'slaveof', 'cluster-enabled', 'cluster-config-file', 'cluster-port',
   'requirepass', 'masterauth', 'include', 'aclfile',
 ]);
 
 const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
+
+/** Why an extra redis.conf directive cannot be taken, or undefined when it can. */
+export function badDirective(name: string, value: unknown): string | undefined {
+  if (!DIRECTIVE_RE.test(name)) return `invalid redis.conf directive ${JSON.stringify(name)} (lower-case letters, digits and -)`;
+  if (FIXED.has(name)) return `redis.conf directive ${name} is set by ovl and cannot be overridden`;
+  if (typeof value !== 'string' || /[\r\n\0]/.test(value)) return `invalid value for redis.conf directive ${name} (one line of text)`;
+  return undefined;
+}
 
 /** Quote a value for redis.conf (sdssplitargs syntax) when it is not a plain word. */
 export function redisQuote(value: string): string {
@@ -80,8 +88,12 @@ export function defaultTunables(plan: Plan): Tunable[] {
   ];
   if (plan.type === 'redis_cluster') {
     t.push(
-      // Redis's default: a node is failed after 15 s without answers (then its replica takes over).
-      ['cluster-node-timeout', 15000],
+      // A node is failed after this long without answers (then its replica takes over): Redis's
+      // 15 s, or 100 ms per node in bigger clusters. Every node pings every other one each half
+      // timeout, so with a fixed timeout the bus traffic grows with the square of the node count
+      // (600 nodes: ~96,000 messages of ~8 KB a second); scaled, each node sends ~20 pings a
+      // second whatever the size. Set it with --config cluster-node-timeout=... to choose.
+      ['cluster-node-timeout', Math.max(15000, 100 * plan.instances.length)],
       [`cluster-${replica}-validity-factor`, 10],
       ['cluster-migration-barrier', 1],
       ['cluster-require-full-coverage', 'yes'],
@@ -98,7 +110,9 @@ export interface RedisConfContext {
   address: string;
   port: number;
   dir: string;
-  bindSourceAddr: boolean;
+  clusterAnnounceIp: boolean;
+  replicaAnnounceIp: boolean;
+  replicaKeyword: string;
   protectedMode: 'yes' | 'no';
   maxmemoryMB: number;
   replicaofKeyword: string;
@@ -122,10 +136,9 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
   }
 
   const tunables = defaultTunables(plan);
-  for (const [name, value] of Object.entries(opts.extra ?? {})) {
-    if (!DIRECTIVE_RE.test(name)) throw new Error(`invalid redis.conf directive ${JSON.stringify(name)}`);
-    if (FIXED.has(name)) throw new Error(`redis.conf directive ${name} is set by ovl and cannot be overridden`);
-    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) throw new Error(`invalid value for redis.conf directive ${name}`);
+  for (const [name, value] of Object.entries({ ...plan.config, ...opts.extra })) {
+    const why = badDirective(name, value);
+    if (why) throw new Error(why);
     const t = tunables.find((x) => x.name === name);
     if (t) t.value = value;
     else tunables.push({ name, value });
@@ -141,8 +154,10 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
     address: instance.address,
     port: instance.port,
     dir: opts.dir ?? instanceDir(plan.type, instance.port),
-    // bind-source-addr exists since Redis 7.0.
-    bindSourceAddr: major >= 7,
+    // cluster-announce-ip exists since Redis 4.0, replica-announce-ip (slave-) since 4.0 too.
+    clusterAnnounceIp: plan.type === 'redis_cluster' && major >= 4,
+    replicaAnnounceIp: major >= 4,
+    replicaKeyword: major >= 5 ? 'replica' : 'slave',
     protectedMode: password === null ? 'no' : 'yes',
     maxmemoryMB: plan.maxmemoryMB,
     replicaofKeyword: major >= 5 ? 'replicaof' : 'slaveof',

@@ -42,16 +42,20 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     if (o.inv.scheduler.resources === 'mesos') mesos = await startFramework(o.inv, etcd, o.log);
 
     const busy = new Map<string, Promise<void>>();
+    // Tasks run to their end here. A listing read while one of them was ending still shows it
+    // running; without this it would run a second time.
+    const ended = new Set<string>();
     let wake: () => void = () => {};
     let finished = false;
     const pump = async () => {
       for (const t of (await listTasks(etcd)).filter(unfinished)) {
-        if (busy.has(t.cluster)) continue;
+        if (busy.has(t.cluster) || ended.has(t.id)) continue;
         const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create }, t)
           .then((done) => {
             if (done.id === o.until) finished = true;
           })
           .finally(() => {
+            ended.add(t.id);
             busy.delete(t.cluster);
             wake();
           });

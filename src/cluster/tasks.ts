@@ -5,7 +5,8 @@ import { runScript } from '../ssh/transport.js';
 import { mapLimit } from '../util/semaphore.js';
 import { waitHealthy, type CheckReport } from './check.js';
 import type { Fleet } from './fleet.js';
-import { installScript, instanceSetup, launchScript, parseReports, releaseScript, stopScript, type HostReport } from './hostops.js';
+import { instanceSetup, parseReports, stopScript, type HostReport } from './hostops.js';
+import { startTogether } from './together.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
 import { renderNodesConf } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
@@ -63,43 +64,23 @@ function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
 }
 
 /**
- * Install on every host first, then start on every host: a cluster's nodes come up together,
- * within a few hundred ms, so the retry storm of running nodes against not-yet-started peers is
- * short. One round trip per host for each phase; all hosts in parallel. Reports by ip:port.
+ * Install and start instances on their hosts, all hosts in parallel, every process released at
+ * the same moment (startTogether). Reports by ip:port, and when the processes were let go.
  */
-async function startOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Promise<Map<string, HostReport>> {
-  const reports = new Map<string, HostReport>();
-  const groups = [...byHost(insts)].map(([host, list]) => ({ host, setups: list.map((i) => instanceSetup(plan, i, { password, task: task.id })) }));
-  const runPhase = async (g: (typeof groups)[number], script: (s: ReturnType<typeof instanceSetup>[]) => string) => {
-    const todo = g.setups.filter((s) => reports.get(s.addr)?.status !== 'failed');
-    if (!todo.length) return;
-    try {
-      const r = await runScript(await ctx.fleet.remote(g.host), script(todo));
-      for (const rep of parseReports(r.stdout)) reports.set(rep.addr, rep);
-      if (r.code !== 0) for (const s of todo) if (!reports.has(s.addr)) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: `exit ${r.code}: ${r.stderr.trim().slice(-300)}` });
-    } catch (e) {
-      for (const s of todo) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: (e as Error).message });
-    }
-  };
-  const t0 = Date.now();
-  await mapLimit(groups, 64, (g) => runPhase(g, installScript));
-  ctx.log(`installed ${insts.length} instance(s) on ${groups.length} host(s) in ${Date.now() - t0} ms`);
-  await mapLimit(groups, 64, (g) => runPhase(g, launchScript));
-  ctx.log(`launched (held) in ${Date.now() - t0} ms`);
-  const release = (g: (typeof groups)[number]) => {
-    const pids = g.setups.map((s) => reports.get(s.addr)).filter((r) => r?.status === 'held').map((r) => r!.detail);
-    return runPhase(g, (todo) => releaseScript(todo.filter((s) => reports.get(s.addr)?.status !== 'running'), pids));
-  };
-  if (process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:') && groups.length > 1) {
-    await release(groups[0]!);
-    await faultPoint(ctx, 'after-first-host');
-    await mapLimit(groups.slice(1), 64, release);
-  } else {
-    await mapLimit(groups, 64, release);
-  }
-  ctx.log(`released in ${Date.now() - t0} ms`);
-  for (const g of groups) for (const s of g.setups) if (!reports.has(s.addr)) reports.set(s.addr, { addr: s.addr, status: 'failed', detail: 'no report from the host' });
-  return reports;
+async function startOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
+  const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => instanceSetup(plan, i, { password, task: task.id })) }));
+  const faulty = process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:');
+  const r = await startTogether(groups, {
+    release: faulty
+      ? async (go, hosts) => {
+          go(hosts[0]!);
+          await faultPoint(ctx, 'after-first-host');
+          hosts.slice(1).forEach(go);
+        }
+      : undefined,
+  });
+  ctx.log(`installed and held on ${groups.length} host(s) in ${r.readyMs} ms, released and started in ${Date.now() - r.releasedAt} ms`);
+  return r;
 }
 
 /**
@@ -177,9 +158,26 @@ export async function commitPlacement(
   }
 }
 
+/**
+ * When the first consistency check is worth making: a Redis Cluster master says
+ * cluster_state:fail for 2 s after it starts (CLUSTER_WRITABLE_DELAY, fixed in Redis), so
+ * checks sooner only fail while taking CPU from nodes that are forming their bus mesh.
+ */
+function firstCheckAt(plan: Plan, started: Map<string, HostReport>, releasedAt: number): number {
+  const masterStarted = plan.instances.some((i) => i.role === 'master' && started.get(addrOf(i))?.status === 'started');
+  return plan.type === 'redis_cluster' && masterStarted ? releasedAt + 2000 : 0;
+}
+
 /** Wait for the consistency check, record each instance's state, and mark the cluster running (or throw). */
-async function settle(ctx: TaskContext, plan: Plan, password: string | undefined): Promise<CheckReport> {
-  const report = await waitHealthy(plan, { password, timeoutMs: checkTimeout(plan) });
+async function settle(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore = 0): Promise<CheckReport> {
+  const wait = notBefore - Date.now();
+  if (wait > 0) await sleep(wait);
+  const t0 = Date.now();
+  const report = await waitHealthy(plan, {
+    password,
+    timeoutMs: checkTimeout(plan),
+    onReport: (r) => ctx.log(`check at ${Date.now() - t0} ms took ${r.ms} ms: ${r.problems.length ? `${r.problems.length} problem(s), e.g. ${r.problems[0]}` : 'healthy'}`),
+  });
   await setInstanceStates(ctx.etcd, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
   if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
   await updateConfig(ctx.etcd, plan.cluster, { state: 'running', error: undefined });
@@ -187,9 +185,9 @@ async function settle(ctx: TaskContext, plan: Plan, password: string | undefined
 }
 
 /** The end of every create once all its instances run: consistency check, states, running. */
-export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined, notBefore = 0): Promise<void> {
   await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-  const report = await settle(ctx, plan, password);
+  const report = await settle(ctx, plan, password, notBefore);
   await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
 }
 
@@ -207,16 +205,20 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   }
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
-  await step(ctx, task, `writing ${plan.instances.length} instances to etcd`);
-  await writeInstances(ctx, plan, 'starting');
-
+  // The instance records are for operators and executors; starting does not read them, so
+  // both go at once. Each is awaited before either's failure counts.
   await step(ctx, task, `starting ${plan.instances.length} instances on ${hostCount} hosts`);
-  let reports = await startOnHosts(ctx, plan, plan.instances, task, password);
+  const [written, first] = await Promise.allSettled([writeInstances(ctx, plan, 'starting'), startOnHosts(ctx, plan, plan.instances, task, password)]);
+  if (written.status === 'rejected') throw written.reason;
+  if (first.status === 'rejected') throw first.reason;
+  const reports = first.value.reports;
+  let releasedAt = first.value.releasedAt;
   const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
   if (failedOf().length) {
-    await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start`);
+    await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start: ${failedOf().map((i) => `${addrOf(i)} (${reports.get(addrOf(i))!.detail})`).join('; ')}`);
     const again = await startOnHosts(ctx, plan, failedOf(), task, password);
-    for (const [k, v] of again) reports.set(k, v);
+    for (const [k, v] of again.reports) reports.set(k, v);
+    releasedAt = again.releasedAt;
   }
   for (const inst of failedOf()) {
     const why = reports.get(addrOf(inst))!.detail;
@@ -228,11 +230,12 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
     plan = await replaceInstance(c, plan, inst, moved);
     await writeInstances(ctx, plan, 'starting');
     const r = await startOnHosts(ctx, plan, [moved], task, password);
-    reports = new Map([...reports, ...r]);
-    if (r.get(addrOf(moved))?.status === 'failed') throw new Error(`${addrOf(moved)} (${moved.host}) does not start either: ${r.get(addrOf(moved))!.detail}`);
+    for (const [k, v] of r.reports) reports.set(k, v);
+    releasedAt = r.releasedAt;
+    if (r.reports.get(addrOf(moved))?.status === 'failed') throw new Error(`${addrOf(moved)} (${moved.host}) does not start either: ${r.reports.get(addrOf(moved))!.detail}`);
   }
 
-  await finishCreate(ctx, task, plan, password);
+  await finishCreate(ctx, task, plan, password, firstCheckAt(plan, reports, releasedAt));
 }
 
 export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
@@ -277,11 +280,11 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
     });
   }
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
-  const reports = await startOnHosts(ctx, plan, wanted, task, password);
+  const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
   const failed = [...reports.values()].filter((r) => r.status === 'failed');
   if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
   await step(ctx, task, 'consistency check');
-  await settle(ctx, plan, password);
+  await settle(ctx, plan, password, firstCheckAt(plan, reports, releasedAt));
   await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running`);
 }
 

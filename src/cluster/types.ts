@@ -46,6 +46,8 @@ export interface ClusterRequest {
   nodes?: number;
   /** Memory limit of each instance in MB (redis maxmemory, memcached -m). */
   maxmemoryMB: number;
+  /** redis types: extra redis.conf directives (name -> value), replacing ovl's defaults. */
+  config?: Record<string, string>;
 }
 
 export type InstanceRole = 'master' | 'replica' | 'node';
@@ -75,6 +77,8 @@ export interface Plan {
   version: string;
   /** Memory limit of each instance in MB (copied from the request; renderers need it). */
   maxmemoryMB: number;
+  /** redis types: extra redis.conf directives (copied from the request). */
+  config?: Record<string, string>;
   /** Ordered by shard; within a shard the master comes first. */
   instances: PlannedInstance[];
 }

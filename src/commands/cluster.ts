@@ -52,7 +52,23 @@ export interface CreateOptions {
   maxmemory: string;
   passwordEnv?: string;
   passwordFile?: string;
+  /** `name=value` redis.conf settings. */
+  config?: string[];
   wait?: boolean;
+}
+
+/** --config name=value ... -> { name: value }. */
+export function parseConfig(settings: string[] | undefined): Record<string, string> | undefined {
+  if (!settings?.length) return undefined;
+  const config: Record<string, string> = {};
+  for (const s of settings) {
+    const eq = s.indexOf('=');
+    if (eq < 1) throw new UsageError(`--config ${JSON.stringify(s)}: write name=value, e.g. --config maxmemory-policy=volatile-lru`);
+    const name = s.slice(0, eq).trim();
+    if (name in config) throw new UsageError(`--config ${name} is given twice`);
+    config[name] = s.slice(eq + 1).trim();
+  }
+  return config;
 }
 
 function readPassword(o: CreateOptions): string | undefined {
@@ -87,6 +103,7 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
     replicas: type === 'memcache' ? 0 : o.replicas ?? 1,
     nodes: type === 'memcache' ? o.nodes : undefined,
     maxmemoryMB: parseSize(o.maxmemory),
+    config: parseConfig(o.config),
   };
   try {
     validateRequest(req);
@@ -211,6 +228,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
       return 0;
     }
     out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${cfg.type === 'memcache' ? `${cfg.nodes} nodes` : `${cfg.masters} master(s) x ${cfg.replicas} replica(s)`}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
+    if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
     const byId = new Map(infos.map((i) => [i.id, i]));
     out(['INSTANCE', 'HOST', 'ROLE', 'MASTER', 'SLOTS', 'STATE'].join('\t'));
@@ -239,9 +257,9 @@ export async function clusterCheck(name: string, o: { inventory?: string; json?:
   });
 }
 
-export async function scheduler(o: { inventory?: string }, out: Out): Promise<number> {
+export async function scheduler(o: { inventory?: string; leaseTtl?: number }, out: Out): Promise<number> {
   const inv = loadFleet(inventoryPath(o.inventory));
-  await runScheduler({ inv, log: (l) => out(`${new Date().toISOString()} ${l}`) });
+  await runScheduler({ inv, ttl: o.leaseTtl, log: (l) => out(`${new Date().toISOString()} ${l}`) });
   return 0;
 }
 

@@ -2,6 +2,7 @@ import { NodeSSH } from 'node-ssh';
 import { readFileSync, statSync } from 'node:fs';
 import { gzipped } from '../util/gzip-cache.js';
 import { Readable } from 'node:stream';
+import type { ClientChannel } from 'ssh2';
 import type { HostSpec } from '../inventory/types.js';
 import { shq } from '../shell.js';
 import { fingerprint, rememberHostKey, verifyHostKey } from './knownhosts.js';
@@ -14,6 +15,15 @@ export interface ExecResult {
 }
 
 export class HostKeyError extends Error {}
+
+/** A command whose stdin stays open while its output arrives (Remote.open). */
+export interface Session {
+  write(data: string): void;
+  /** Close stdin: the command reads end of file. */
+  end(): void;
+  /** Settles when the command has exited and its output is complete. */
+  done: Promise<ExecResult>;
+}
 
 export interface ConnectOptions {
   acceptNewHostKeys: boolean;
@@ -83,6 +93,43 @@ export class Remote {
       });
       return { code: res.code ?? 255, stdout: res.stdout, stderr: res.stderr };
     });
+  }
+
+  /**
+   * Start a command and keep its stdin open: the caller writes to it when it chooses (a
+   * script, then an answer to it, e.g. the word that releases a barrier across hosts) and sees
+   * stdout as it arrives. The channel counts against the connection's limit until it closes.
+   */
+  open(command: string, onStdout: (text: string) => void): Session {
+    let channel: ClientChannel | undefined;
+    const pending: (string | null)[] = [];
+    const send = (d: string | null) => (d === null ? channel!.end() : channel!.write(d));
+    const done = this.channels.run(
+      () =>
+        new Promise<ExecResult>((resolve, reject) => {
+          const conn = this.ssh.connection;
+          if (!conn) return reject(new Error(`not connected to ${this.host.name}`));
+          conn.exec(command, (err, ch) => {
+            if (err) return reject(err);
+            channel = ch;
+            let stdout = '';
+            let stderr = '';
+            let code = 255;
+            ch.setEncoding('utf8');
+            ch.stderr.setEncoding('utf8');
+            ch.on('data', (text: string) => {
+              stdout += text;
+              onStdout(text);
+            });
+            ch.stderr.on('data', (text: string) => (stderr += text));
+            ch.on('exit', (c: number | null) => (code = c ?? 255));
+            ch.on('close', () => resolve({ code, stdout, stderr }));
+            for (const d of pending.splice(0)) send(d);
+          });
+        }),
+    );
+    const queue = (d: string | null) => (channel ? send(d) : pending.push(d));
+    return { write: (d) => void queue(d), end: () => void queue(null), done };
   }
 
   /** exec() that throws with the command's stderr when it fails. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
 import { renderNodesConf } from '../../src/cluster/nodesconf.js';
-import { placeChunk, placeDist } from '../../src/cluster/placement.js';
+import { placeChunk, placeDist, validateRequest } from '../../src/cluster/placement.js';
+import { parseConfig } from '../../src/commands/cluster.js';
 import { redisQuote, renderRedisConf } from '../../src/cluster/redisconf.js';
 import type { ClusterRequest, HostCapacity, Plan } from '../../src/cluster/types.js';
 
@@ -131,7 +132,9 @@ test('redis.conf: cluster instance', () => {
   const directives = conf.split('\n').filter((l) => l && !l.startsWith('#'));
   const get = (k: string) => directives.filter((l) => l.split(' ')[0] === k).map((l) => l.slice(k.length + 1));
   assert.deepEqual(get('bind'), [inst.address]);
-  assert.deepEqual(get('bind-source-addr'), [inst.address]);
+  assert.deepEqual(get('bind-source-addr'), [], 'announced, not bound: binding every bus socket does not scale');
+  assert.deepEqual(get('cluster-announce-ip'), [inst.address]);
+  assert.deepEqual(get('replica-announce-ip'), [inst.address]);
   assert.deepEqual(get('port'), [String(inst.port)]);
   assert.deepEqual(get('protected-mode'), ['no']);
   assert.deepEqual(get('daemonize'), ['no']);
@@ -179,7 +182,8 @@ test('redis.conf: standalone replica points at its master; old versions get old 
   const oldConf = renderRedisConf(old, old.instances[1]!);
   assert.match(oldConf, /^slaveof /m);
   assert.match(oldConf, /^slave-read-only yes$/m);
-  assert.doesNotMatch(oldConf, /bind-source-addr|dynamic-hz|^replica/m);
+  assert.match(oldConf, new RegExp(`^slave-announce-ip ${old.instances[1]!.address.replace(/\./g, '\\.')}$`, 'm'));
+  assert.doesNotMatch(oldConf, /cluster-announce-ip|dynamic-hz|^replica/m);
 });
 
 test('memcache arguments', () => {
@@ -189,4 +193,34 @@ test('memcache arguments', () => {
   assert.deepEqual(memcacheArgs(plan, inst), ['-l', inst.address, '-p', String(inst.port), '-U', '0', '-m', '1024', '-c', '4096', '-t', '4', '-u', 'nobody']);
   assert.deepEqual(memcacheArgs(plan, inst, { conns: 10000, threads: 8, user: 'memcache', extra: ['-I 2m'] }).slice(8), ['-c', '10000', '-t', '8', '-u', 'memcache', '-I', '2m']);
   assert.throws(() => memcacheArgs(plan, inst, { extra: ['; rm -rf /'] }), /invalid memcached option/);
+});
+
+test('redis.conf: the node timeout grows with the cluster so each node pings about 20 peers a second', () => {
+  const timeout = (masters: number) => {
+    const plan = placeChunk(clusterReq(masters, 1), fleet(10));
+    return Number(/^cluster-node-timeout (\d+)$/m.exec(renderRedisConf(plan, plan.instances[0]!))![1]);
+  };
+  assert.equal(timeout(3), 15000, "Redis's default for small clusters");
+  assert.equal(timeout(75), 15000);
+  assert.equal(timeout(100), 20000);
+  assert.equal(timeout(300), 60000);
+  const plan = placeChunk(clusterReq(300, 1), fleet(10));
+  assert.match(renderRedisConf({ ...plan, config: { 'cluster-node-timeout': '15000' } }, plan.instances[0]!), /^cluster-node-timeout 15000$/m, 'the user decides');
+});
+
+test('cluster requests: --config settings are checked before anything is placed', () => {
+  const plan = placeChunk({ ...clusterReq(3, 1), config: { 'maxmemory-policy': 'volatile-lru', 'io-threads': '2' } }, fleet(3));
+  assert.deepEqual(plan.config, { 'maxmemory-policy': 'volatile-lru', 'io-threads': '2' }, 'the plan carries them');
+  const conf = renderRedisConf(plan, plan.instances[0]!);
+  assert.match(conf, /^maxmemory-policy volatile-lru$/m);
+  assert.doesNotMatch(conf, /^maxmemory-policy allkeys-lru$/m);
+  assert.match(conf, /^io-threads 2$/m);
+  assert.throws(() => validateRequest({ ...clusterReq(3, 1), config: { bind: '0.0.0.0' } }), /bind is set by ovl/);
+  assert.throws(() => validateRequest({ ...clusterReq(3, 1), config: { 'Bad Name': '1' } }), /invalid redis.conf directive/);
+  assert.throws(() => validateRequest({ ...clusterReq(3, 1), config: { save: '900 1\nslaveof x 1' } }), /one line/);
+  assert.throws(() => validateRequest({ name: 'm', type: 'memcache', version: '1.6.18', masters: 0, replicas: 0, nodes: 2, maxmemoryMB: 64, config: { hz: '1' } }), /memcache takes no/);
+  assert.deepEqual(parseConfig(['hz=1', 'save=900 1']), { hz: '1', save: '900 1' });
+  assert.equal(parseConfig(undefined), undefined);
+  assert.throws(() => parseConfig(['hz']), /write name=value/);
+  assert.throws(() => parseConfig(['hz=1', 'hz=2']), /given twice/);
 });
