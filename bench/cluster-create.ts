@@ -12,7 +12,7 @@
 // the consistency check passes against the layout redis-cli chose. Both sides are measured on
 // the same 10-host sandbox; everything started is stopped at the end, also on failure.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { checkCluster } from '../src/cluster/check.js';
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
   const build = spawnSync('npx', ['tsc', '-p', '.'], { cwd: projectRoot, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const resultsDir = join(projectRoot, 'bench', 'results');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '');
   mkdirSync(resultsDir, { recursive: true });
   const info = await sandboxUp({ name: NAME, hosts: HOSTS, net: '127.0.14', inventory: join(resultsDir, `${NAME}.yml`), log: () => {} });
   const remotes = new Map<string, Remote>();
@@ -175,7 +176,10 @@ async function main(): Promise<void> {
   try {
     const b = await timed(process.execPath, [ovlBin, 'bootstrap', info.inventory]);
     if (b.code !== 0) throw new Error(`bootstrap failed:\n${b.out}`);
-    scheduler = spawn(process.execPath, [ovlBin, 'scheduler', '--lease-ttl', '60', '-i', info.inventory], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Its log (every step, with times) beside the results: where a create's time goes.
+    const schedulerLog = join(resultsDir, `cluster-create-scheduler-${stamp}.log`);
+    scheduler = spawn(process.execPath, [ovlBin, 'scheduler', '--lease-ttl', '60', '-i', info.inventory], { stdio: ['ignore', openSync(schedulerLog, 'w'), 'inherit'] });
+    console.log(`scheduler log: ${schedulerLog}`);
     const inv = loadInventory(info.inventory, { knownComponents: Object.keys(RUNBOOKS) });
     for (const h of inv.hosts) remotes.set(h.name, await Remote.connect(h, { acceptNewHostKeys: false }));
     const rows: { masters: number; ovl: number | null; peer: number | null }[] = [];
@@ -199,7 +203,7 @@ async function main(): Promise<void> {
     if (r100) goal(!!r100.ovl && r100.ovl < 5 && (r100.peer === null || r100.peer / r100.ovl >= 6), 'M = 100: full check in < 5 s and >= 6x faster than redis-cli');
     const r300 = at(300);
     if (r300) goal(!!r300.ovl && (r300.peer === null || r300.peer / r300.ovl >= 3), 'M = 300: passing, and >= 3x faster than redis-cli');
-    writeFileSync(join(resultsDir, `cluster-create-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ hosts: HOSTS, version: VERSION, timeoutS: TIMEOUT_S, rows }, null, 2));
+    writeFileSync(join(resultsDir, `cluster-create-${stamp}.json`), JSON.stringify({ hosts: HOSTS, version: VERSION, timeoutS: TIMEOUT_S, rows }, null, 2));
   } finally {
     await stop();
   }

@@ -85,14 +85,16 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
 
 
 /**
- * Shell functions of the start scripts, built-ins only (no fork: these run while hundreds of
- * nodes start). pstate PID sets $st to the process state letter; alive PIDFILE DIR sets $p and
- * $st and is true when that process lives (not a zombie) with DIR as its working directory;
- * gated PID is true when that process waits in open(2) of a FIFO (a held Redis at its gate).
+ * Shell functions of the start scripts, built-ins only, one or two system calls each: they run
+ * while hundreds of nodes start, when every fork and every byte read waits behind them (dash
+ * reads files a byte per call). live PID is true when that process runs and is not a zombie
+ * (a zombie has no working directory); alive PIDFILE DIR sets $p and is true when that process
+ * runs with DIR as its working directory; gated PID is true when it waits in open(2) of a FIFO
+ * (a held Redis at its gate).
  */
 const FUNCTIONS = [
-  'pstate() { st=; { read -r st < /proc/$1/stat; } 2>/dev/null || return 1; st=${st##*) }; st=${st%% *}; }',
-  'alive() { p=; { read -r p < "$1"; } 2>/dev/null || return 1; [ -n "$p" ] && pstate "$p" && [ "$st" != Z ] && [ /proc/$p/cwd -ef "$2" ]; }',
+  'live() { [ -e /proc/$1/cwd ]; }',
+  'alive() { p=; { read -r p < "$1"; } 2>/dev/null || return 1; [ -n "$p" ] && [ /proc/$p/cwd -ef "$2" ]; }',
   'gated() { w=; { read -r w < /proc/$1/wchan; } 2>/dev/null; [ "$w" = wait_for_partner ]; }',
 ].join('\n');
 
@@ -149,7 +151,7 @@ export const READY = '@@ovl ready';
 function reportStarted(items: InstanceSetup[]): string[] {
   return items.map(
     (s, n) =>
-      `if [ -n "$pid${n}" ]; then if pstate $pid${n} && [ "$st" != Z ]; then echo "@@ovl ${s.addr} started $pid${n}"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi; fi`,
+      `if [ -n "$pid${n}" ]; then if live $pid${n}; then echo "@@ovl ${s.addr} started $pid${n}"; else echo "@@ovl ${s.addr} failed $(tail -n 3 ${shq(s.dir + '/console.log')} 2>/dev/null | tr '\\n' ' ')"; fi; fi`,
   );
 }
 
@@ -187,7 +189,7 @@ export function startTogetherScript(items: InstanceSetup[]): string {
   lines.push(
     'i=0',
     'while [ $i -lt 500 ]; do',
-    '  waiting=; for q in $held; do pstate $q && [ "$st" != Z ] && ! gated $q && waiting=1; done',
+    '  waiting=; for q in $held; do live $q && ! gated $q && waiting=1; done',
     '  [ -z "$waiting" ] && break; i=$((i+1)); sleep 0.01',
     'done',
     `echo ${shq(READY)}`,
@@ -197,7 +199,8 @@ export function startTogetherScript(items: InstanceSetup[]): string {
     ...items.map((s, n) => `[ -n "$gate${n}" ] && : <> ${shq(gateOf(s.dir))}`),
     'sleep 0.3',
     ...reportStarted(items),
-    ...(items.some((s) => s.heldCommand) ? [`rm -f ${items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir))).join(' ')}`] : []),
+    // In the background, so the session ends now (the fork waits behind the starting nodes).
+    ...(items.some((s) => s.heldCommand) ? [`rm -f ${items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir))).join(' ')} </dev/null >/dev/null 2>&1 &`] : []),
     // The newline ends the group: without it the shell waits for more and reads the word as script.
     '}\n',
   );
@@ -232,6 +235,7 @@ export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfi
   // readlink per process and instance would be thousands of forks.
   const lines = [
     'set -u',
+    FUNCTIONS,
     'self=$(readlink /proc/self/ns/mnt)',
     `cwds=$( { find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf 'ns %h %l\\n'; find /proc/[0-9]*/cwd -maxdepth 0 -printf 'cwd %h %l\\n'; } 2>/dev/null | awk -v self="$self" '$1 == "ns" { sub("/ns$", "", $2); if ($3 == self) mine[$2] = 1; next } ($2 in mine) { sub("/proc/", "", $2); print $2, $3 }')`,
   ];
@@ -241,7 +245,7 @@ export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfi
       `# ${s.addr}`,
       `pids=$(printf '%s\\n' "$cwds" | awk -v d=${d} '$2 == d { print $1 }')`,
       `[ -n "$pids" ] && kill -${remove ? 'KILL' : 'TERM'} $pids 2>/dev/null`,
-      'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do kill -0 $p 2>/dev/null && ! grep -q "^State:.*Z" /proc/$p/status 2>/dev/null && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
+      'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do live $p && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
       '[ -n "$pids" ] && kill -KILL $pids 2>/dev/null',
       remove ? `rm -rf ${d}` : s.pidfile ? `rm -f ${shq(s.pidfile)}` : 'true',
       `echo "@@ovl ${s.addr} stopped"`,

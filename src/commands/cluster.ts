@@ -115,13 +115,28 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
 
 type Out = (line: string) => void;
 
+const FOLLOW_PATIENCE_MS = 120_000;
+
 /** Follow a task until it ends; with no scheduler leading, run the scheduling in this process. */
 export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
   let inProcess: Promise<void> | undefined;
   let lastStep = '';
   let checkedLeader = 0;
+  // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
+  // the task, which runs in the scheduler: keep following for a while rather than give up.
+  let unanswered: number | undefined;
   for (;;) {
-    const t = await getTask(etcd, taskId);
+    let t: Task | null;
+    try {
+      t = await getTask(etcd, taskId);
+      unanswered = undefined;
+    } catch (e) {
+      unanswered ??= Date.now();
+      if (Date.now() - unanswered > FOLLOW_PATIENCE_MS) throw e;
+      out(`  etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
     if (!t) throw new Error(`task ${taskId} disappeared`);
     if (t.step !== lastStep) {
       out(`  ${t.step}`);
@@ -133,7 +148,7 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
     }
     if (!inProcess && Date.now() - checkedLeader > 1000) {
       checkedLeader = Date.now();
-      if (!(await leader(inv))) {
+      if (!(await leader(inv).catch(() => 'unknown'))) {
         out('  no scheduler is running: scheduling in this process');
         // OVL_TRACE=1: the in-process scheduler's log on stderr.
         const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};

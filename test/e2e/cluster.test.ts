@@ -122,11 +122,19 @@ test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-tri
   assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
 });
 
-test('redis_cluster with more masters than hosts (12x1 on 4 hosts): same checks, masters spread evenly', async () => {
-  const r = create('wide', ['--type', 'redis_cluster', '--masters', '12', '--replicas', '1', '--maxmemory', '32mb']);
+test('redis_cluster with more masters than hosts (12x1 on 4 hosts): same checks, masters spread evenly, --config applied', async () => {
+  const r = create('wide', ['--type', 'redis_cluster', '--masters', '12', '--replicas', '1', '--maxmemory', '32mb', '--config', 'maxmemory-policy=volatile-lru']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const s = show('wide');
   assert.equal(s.instances.length, 24);
+  const one = s.instances[5]!;
+  const c = new Redis({ host: one.address, port: one.port, lazyConnect: true });
+  try {
+    assert.deepEqual(await c.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'volatile-lru'], '--config reached redis.conf');
+  } finally {
+    c.disconnect();
+  }
+  assert.notEqual(onHost(info, one.host, `test -e /data/redis_cluster/${one.port}/start.gate`).code, 0, 'the start gate is removed once the node runs');
   const perHost = info.hosts.map((h) => s.instances.filter((i) => i.host === h.name && i.role === 'master').length);
   assert.deepEqual(perHost, [3, 3, 3, 3]);
   assertAntiAffinity(s);
