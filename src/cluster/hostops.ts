@@ -182,7 +182,7 @@ export function startTogetherScript(items: InstanceSetup[]): string {
         ? `else rm -f ${gate}; mkfifo -m 600 ${gate} && ${spawn(s, s.heldCommand)}
   pid${n}=$!; gate${n}=1; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
         : `else ${spawn(s, s.command)}
-  pid${n}=$!; echo "@@ovl ${s.addr} held $!"`,
+  pid${n}=$!`,
       'fi',
     );
   });
