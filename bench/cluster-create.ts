@@ -107,6 +107,7 @@ async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
   const plan: Plan = { cluster: 'peer', type: 'redis_cluster', version: VERSION, maxmemoryMB: 16, config: configFor(m), instances: insts };
   const setup = (i: PlannedInstance): InstanceSetup => {
     const dir = `/data/bench-peer/${i.port}`;
+    const command = [remote.bin('redis', VERSION, 'redis-server'), `${dir}/redis.conf`];
     return {
       addr: `${i.address}:${i.port}`,
       id: i.id,
@@ -114,8 +115,8 @@ async function peerCreate(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
       pidfile: `${dir}/redis.pid`,
       files: [{ name: 'redis.conf', content: renderRedisConf(plan, i, { dir }), mode: 0o644 }],
       meta: `id = "${i.id}"\n`,
-      command: [remote.bin('redis', VERSION, 'redis-server'), `${dir}/redis.conf`],
-      heldCommand: heldRedisCommand([remote.bin('redis', VERSION, 'redis-server'), `${dir}/redis.conf`], dir),
+      command,
+      heldCommand: heldRedisCommand(command, dir),
     };
   };
   const byHost = (list: PlannedInstance[]) => [...new Set(list.map((i) => i.host))].map((h) => [h, list.filter((i) => i.host === h)] as const);

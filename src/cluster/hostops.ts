@@ -170,17 +170,18 @@ function reportStarted(items: InstanceSetup[]): string[] {
  * `@@ovl <addr> started|failed <pid or why>` for each launched instance.
  */
 export function startTogetherScript(items: InstanceSetup[]): string {
+  const gates = items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir)));
   const lines = ['{', installScript(items), '[ -n "$ok" ] || exit 0', 'set -u', FUNCTIONS, 'held='];
   items.forEach((s, n) => {
     const gate = shq(gateOf(s.dir));
     lines.push(
-      `pid${n}=; gate${n}=`,
+      `pid${n}=`,
       `if ${alive(s)}; then`,
       // Held by a launch whose release never came: let it go with the others.
-      `  if gated $p; then pid${n}=$p; gate${n}=1; held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
+      `  if gated $p; then pid${n}=$p; held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
       s.heldCommand
         ? `else rm -f ${gate}; mkfifo -m 600 ${gate} && ${spawn(s, s.heldCommand)}
-  pid${n}=$!; gate${n}=1; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
+  pid${n}=$!; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
         : `else ${spawn(s, s.command)}
   pid${n}=$!`,
       'fi',
@@ -196,11 +197,11 @@ export function startTogetherScript(items: InstanceSetup[]): string {
     'read -r go || true',
     // Opened read-write, a FIFO never blocks the opener (were its reader gone); closing it gives
     // the waiting Redis an empty config and it goes on.
-    ...items.map((s, n) => `[ -n "$gate${n}" ] && : <> ${shq(gateOf(s.dir))}`),
+    ...items.flatMap((s, n) => (s.heldCommand ? [`[ -n "$pid${n}" ] && : <> ${shq(gateOf(s.dir))}`] : [])),
     'sleep 0.3',
     ...reportStarted(items),
     // In the background, so the session ends now (the fork waits behind the starting nodes).
-    ...(items.some((s) => s.heldCommand) ? [`rm -f ${items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir))).join(' ')} </dev/null >/dev/null 2>&1 &`] : []),
+    ...(gates.length ? [`rm -f ${gates.join(' ')} </dev/null >/dev/null 2>&1 &`] : []),
     // The newline ends the group: without it the shell waits for more and reads the word as script.
     '}\n',
   );
