@@ -28,6 +28,7 @@
 
 import { Redis } from 'ioredis';
 import { connect as netConnect } from 'node:net';
+import { untilReady } from './readiness.js';
 import { SLOT_COUNT, formatSlots } from './slots.js';
 import { BUS_PORT_OFFSET, type InstanceRole, type Plan, type PlannedInstance } from './types.js';
 
@@ -75,6 +76,8 @@ export interface WaitOptions {
   concurrency?: number;
   /** Called with every report (progress display). */
   onReport?: (report: CheckReport) => void;
+  /** Stop checking: the last report is returned (the first check is made in any case). */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 2000;
@@ -125,6 +128,8 @@ export async function waitHealthy(plan: Plan, opts: WaitOptions): Promise<CheckR
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 250;
   for (;;) {
+    // A forming Redis Cluster is asked cheaply first; the full check confirms.
+    if (plan.type === 'redis_cluster') await untilReady(plan, { password: opts.password, deadline, signal: opts.signal });
     const left = deadline - Date.now();
     const report = await checkCluster(plan, {
       password: opts.password,
@@ -133,7 +138,7 @@ export async function waitHealthy(plan: Plan, opts: WaitOptions): Promise<CheckR
     });
     opts.onReport?.(report);
     const rest = deadline - Date.now();
-    if (report.healthy || rest <= 0) return report;
+    if (report.healthy || rest <= 0 || opts.signal?.aborted) return report;
     await new Promise((r) => setTimeout(r, Math.min(interval, rest)));
   }
 }

@@ -2,6 +2,7 @@
 // scheduler runs them over SSH (all instances of a host in one round trip); `ovl executor`
 // runs the same scripts locally when a Mesos agent launches it.
 import { basename, dirname } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { stringify } from 'smol-toml';
 import { tar } from '../util/tar.js';
 import { argv, shq } from '../shell.js';
@@ -49,7 +50,8 @@ export interface SetupOptions {
   task: string;
 }
 
-const pidName = (plan: Plan) => (plan.type === 'memcache' ? 'memcache.pid' : 'redis.pid');
+/** The pid file of an instance (seed 001: redis.pid; memcached's own name for memcache). */
+export const pidfileOf = (plan: Plan, port: number) => `${instanceDir(plan.type, port)}/${plan.type === 'memcache' ? 'memcache.pid' : 'redis.pid'}`;
 
 /** The files and command of one instance (seed 001: /data/<type>/<port>/{redis.conf,nodes.conf,meta.toml,console.log,redis.pid}). */
 export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions): InstanceSetup {
@@ -66,7 +68,7 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
   const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);
-  const pidfile = `${dir}/${pidName(plan)}`;
+  const pidfile = pidfileOf(plan, inst.port);
   const meta = stringify({
     cluster: plan.cluster,
     type: plan.type,
@@ -100,29 +102,40 @@ const FUNCTIONS = [
 
 const alive = (s: InstanceSetup) => `alive ${shq(s.pidfile)} ${shq(s.dir)}`;
 
-/** Start a command in the background, detached, in the instance's directory. */
-const spawn = (s: InstanceSetup, command: string[]) =>
-  `(cd ${shq(s.dir)} && exec setsid sh -c ${shq(`echo $$ > ${shq(s.pidfile)}; exec ${argv(...command)}`)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &`;
+/**
+ * Start a command in the background, detached (its own session), in the instance's directory,
+ * and record its pid in `pid<n>` and the pid file. The background subshell is not a process
+ * group leader (no job control), so setsid execs the command in place: `$!` is the cache
+ * server itself. Two execs per instance, no more: hundreds of them run at once.
+ */
+const spawn = (s: InstanceSetup, n: number, command: string[]) =>
+  `(cd ${shq(s.dir)} && exec setsid ${argv(...command)}) </dev/null >>${shq(s.dir + '/console.log')} 2>&1 &\n  pid${n}=$!; echo $! > ${shq(s.pidfile)}`;
 
 /**
- * Install every instance of one host: directories, config files, meta.toml, unpacked from two
- * tar archives carried in the script (a fork or two per host, not several per file: installs
- * of hundreds of instances stay well under a second). Nothing starts here. Idempotent: files
- * ovl owns are replaced; nodes.conf is only written where there is none, since Redis owns it
- * once it has started (a resumed task keeps what the node wrote). The whole install holds the
- * type's lock, so meta.toml never has two writers (seed 001).
+ * Install every instance of one host: directories, config files, meta.toml (and with `held`,
+ * the start gate of each held instance), unpacked from two gzipped tar archives carried in the
+ * script (a few forks per host, not several per file: installs of hundreds of instances stay
+ * well under a second; the nodes.conf of one cluster's nodes differ in one line, so they
+ * compress about 40 times). Nothing starts here. Idempotent: files ovl owns are replaced;
+ * nodes.conf is only written where there is none, since Redis owns it once it has started (a
+ * resumed task keeps what the node wrote); a gate that is there is kept, since a Redis held by
+ * an earlier launch may be waiting in it. The whole install holds the type's lock, so
+ * meta.toml never has two writers (seed 001).
  * Prints `@@ovl <addr> installed` for each instance, or `failed <why>` for all of them.
  */
-export function installScript(items: InstanceSetup[]): string {
+export function installScript(items: InstanceSetup[], held = false): string {
   if (!items.length) return 'true';
   const typeDir = dirname(items[0]!.dir);
   // The lock lives with ovl's own state, not among the instance directories.
   const lock = `${remote.state}/${basename(typeDir)}.meta.lock`;
   const dirs = items.map((s) => ({ path: s.dir, mode: 0o755 }));
   const owned = tar([...dirs, ...items.flatMap((s) => [...s.files.filter((f) => !f.once).map((f) => ({ path: `${s.dir}/${f.name}`, content: f.content, mode: f.mode })), { path: `${s.dir}/meta.toml`, content: s.meta, mode: 0o644 }])]);
-  const once = tar(items.flatMap((s) => s.files.filter((f) => f.once).map((f) => ({ path: `${s.dir}/${f.name}`, content: f.content, mode: f.mode }))));
+  const once = tar([
+    ...items.flatMap((s) => s.files.filter((f) => f.once).map((f) => ({ path: `${s.dir}/${f.name}`, content: f.content, mode: f.mode }))),
+    ...(held ? items.filter((s) => s.heldCommand).map((s) => ({ path: gateOf(s.dir), mode: 0o600, fifo: true })) : []),
+  ]);
   const untar = (archive: Buffer, extra: string) =>
-    `[ -z "$ok" ] || base64 -d <<'OVL_TAR' | tar -x -C / --no-same-owner ${extra} || ok=\n${archive.toString('base64').replace(/(.{76})/g, '$1\n')}\nOVL_TAR`;
+    `[ -z "$ok" ] || base64 -d <<'OVL_TAR' | tar -xz -C / --no-same-owner ${extra} || ok=\n${gzipSync(archive).toString('base64').replace(/(.{76})/g, '$1\n')}\nOVL_TAR`;
   return [
     'set -u',
     // Wait a minute at most for another writer: a lock never released must not hang a task.
@@ -171,27 +184,26 @@ function reportStarted(items: InstanceSetup[]): string[] {
  */
 export function startTogetherScript(items: InstanceSetup[]): string {
   const gates = items.filter((s) => s.heldCommand).map((s) => shq(gateOf(s.dir)));
-  const lines = ['{', installScript(items), '[ -n "$ok" ] || exit 0', 'set -u', FUNCTIONS, 'held='];
+  const lines = ['{', installScript(items, true), '[ -n "$ok" ] || exit 0', 'set -u', FUNCTIONS, 'held='];
   items.forEach((s, n) => {
-    const gate = shq(gateOf(s.dir));
     lines.push(
       `pid${n}=`,
       `if ${alive(s)}; then`,
       // Held by a launch whose release never came: let it go with the others.
       `  if gated $p; then pid${n}=$p; held="$held $p"; echo "@@ovl ${s.addr} held $p"; else echo "@@ovl ${s.addr} running $p"; fi`,
       s.heldCommand
-        ? `else rm -f ${gate}; mkfifo -m 600 ${gate} && ${spawn(s, s.heldCommand)}
-  pid${n}=$!; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
-        : `else ${spawn(s, s.command)}
-  pid${n}=$!`,
+        ? `else ${spawn(s, n, s.heldCommand)}; held="$held $!"; echo "@@ovl ${s.addr} held $!"`
+        : `else ${spawn(s, n, s.command)}`,
       'fi',
     );
   });
   lines.push(
+    // Every sleep is a fork and an exec while hundreds of processes are being linked: a few
+    // dozen per host at most (5 s).
     'i=0',
-    'while [ $i -lt 500 ]; do',
-    '  waiting=; for q in $held; do live $q && ! gated $q && waiting=1; done',
-    '  [ -z "$waiting" ] && break; i=$((i+1)); sleep 0.01',
+    'while [ $i -lt 100 ]; do',
+    '  waiting=; for q in $held; do live $q && ! gated $q && waiting=1 && break; done',
+    '  [ -z "$waiting" ] && break; i=$((i+1)); sleep 0.05',
     'done',
     `echo ${shq(READY)}`,
     'read -r go || true',
@@ -215,8 +227,7 @@ export function startScript(items: InstanceSetup[]): string {
     lines.push(
       `pid${n}=`,
       `if ${alive(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
-      `  ${spawn(s, s.command)}`,
-      `  pid${n}=$!; started=1`,
+      `  ${spawn(s, n, s.command)}; started=1`,
       'fi',
     );
   });
@@ -227,32 +238,26 @@ export function startScript(items: InstanceSetup[]): string {
 /**
  * Stop instances, also strays still running in their directory: TERM, then KILL after 10 s; or
  * KILL at once when they are removed (delete, move): nothing of them is kept, and on TERM Redis 7
- * waits up to 10 s for lagging replicas, which are being stopped too.
+ * waits up to 10 s for lagging replicas, which are being stopped too. All of a host's
+ * instances are signalled first and then waited for together: one at a time, a host of 20
+ * instances took seconds.
  */
 export function stopScript(items: (Pick<InstanceSetup, 'addr' | 'dir'> & { pidfile?: string })[], remove: boolean): string {
   // Every process whose working directory is an instance's: the pid file may be stale. Only
   // processes of this host's mount namespace: where hosts share a kernel's pid namespace (the
-  // sandbox) another host's instance has the same path. One pass of find for all of them; a
-  // readlink per process and instance would be thousands of forks.
-  const lines = [
+  // sandbox) another host's instance has the same path. One pass of find and awk for all of
+  // them; a readlink per process and instance would be thousands of forks.
+  const dirs = items.map((s) => s.dir).join(' ');
+  return [
     'set -u',
     FUNCTIONS,
     'self=$(readlink /proc/self/ns/mnt)',
-    `cwds=$( { find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf 'ns %h %l\\n'; find /proc/[0-9]*/cwd -maxdepth 0 -printf 'cwd %h %l\\n'; } 2>/dev/null | awk -v self="$self" '$1 == "ns" { sub("/ns$", "", $2); if ($3 == self) mine[$2] = 1; next } ($2 in mine) { sub("/proc/", "", $2); print $2, $3 }')`,
-  ];
-  for (const s of items) {
-    const d = shq(s.dir);
-    lines.push(
-      `# ${s.addr}`,
-      `pids=$(printf '%s\\n' "$cwds" | awk -v d=${d} '$2 == d { print $1 }')`,
-      `[ -n "$pids" ] && kill -${remove ? 'KILL' : 'TERM'} $pids 2>/dev/null`,
-      'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do live $p && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
-      '[ -n "$pids" ] && kill -KILL $pids 2>/dev/null',
-      remove ? `rm -rf ${d}` : s.pidfile ? `rm -f ${shq(s.pidfile)}` : 'true',
-      `echo "@@ovl ${s.addr} stopped"`,
-    );
-  }
-  return lines.join('\n');
+    `pids=$( { find /proc/[0-9]*/ns/mnt -maxdepth 0 -printf 'ns %h %l\\n'; find /proc/[0-9]*/cwd -maxdepth 0 -printf 'cwd %h %l\\n'; } 2>/dev/null | awk -v self="$self" -v dirs=${shq(dirs)} 'BEGIN { n = split(dirs, d, " "); for (i = 1; i <= n; i++) want[d[i]] = 1 } $1 == "ns" { sub("/ns$", "", $2); if ($3 == self) mine[$2] = 1; next } ($2 in mine) && ($3 in want) { sub("/proc/", "", $2); print $2 }')`,
+    `[ -n "$pids" ] && kill -${remove ? 'KILL' : 'TERM'} $pids 2>/dev/null`,
+    'i=0; while [ -n "$pids" ] && [ $i -lt 100 ]; do alive=; for p in $pids; do live $p && alive="$alive $p"; done; pids=$alive; [ -n "$pids" ] && sleep 0.1; i=$((i+1)); done',
+    '[ -n "$pids" ] && kill -KILL $pids 2>/dev/null',
+    ...items.map((s) => `${remove ? `rm -rf ${shq(s.dir)}` : s.pidfile ? `rm -f ${shq(s.pidfile)}` : 'true'}; echo "@@ovl ${s.addr} stopped"`),
+  ].join('\n');
 }
 
 export interface HostReport {

@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
+import type { Etcd3 } from 'etcd3';
 import { ELECTION, taskPrefix } from '../state/keys.js';
 import { Fleet } from './fleet.js';
 import { listTasks, type Task } from './store.js';
@@ -38,6 +39,9 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
     await campaign.wait();
     o.log(`${me}: leader; picking up unfinished tasks`);
+    // A daemon opens its SSH connections now rather than in its first task (a key exchange
+    // and a login per host); a host that does not answer is tried again when a task needs it.
+    if (!o.until) for (const h of o.inv.hosts) void fleet.remote(h.name).catch(() => undefined);
     // Creates take their resources from Mesos offers (only the leader subscribes).
     if (o.inv.scheduler.resources === 'mesos') mesos = await startFramework(o.inv, etcd, o.log);
 
@@ -99,11 +103,6 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
 }
 
 /** Whether a scheduler is leading now (a daemon, or another operator's in-process run). */
-export async function leader(inv: Inventory): Promise<string | undefined> {
-  const etcd = await openEtcd(etcdEndpoints(inv));
-  try {
-    return await etcd.election(ELECTION).leader();
-  } finally {
-    etcd.close();
-  }
+export async function leader(etcd: Etcd3): Promise<string | undefined> {
+  return etcd.election(ELECTION).leader();
 }

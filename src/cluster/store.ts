@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
+import { mapLimit } from '../util/semaphore.js';
 import { instanceMemMB } from './placement.js';
 import type { ClusterRequest, ClusterType, HostCapacity, Plan, PlannedInstance } from './types.js';
 
@@ -129,11 +130,34 @@ export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstanc
   return next;
 }
 
-export async function putInstance(c: Etcd3, info: InstanceInfo, files: { serverConf: string; nodesConf?: string }): Promise<void> {
-  const a = addrOf(info);
-  const ops = [c.put(instanceKey(info.cluster, a, 'info')).value(JSON.stringify(info)), c.put(instanceKey(info.cluster, a, 'server.conf')).value(files.serverConf)];
-  if (files.nodesConf !== undefined) ops.push(c.put(instanceKey(info.cluster, a, 'nodes.conf')).value(files.nodesConf));
-  await c.if(planKey(info.cluster), 'Create', '>', 0).then(...ops).commit();
+export interface InstanceRecord {
+  info: InstanceInfo;
+  serverConf: string;
+  nodesConf?: string;
+}
+
+/**
+ * Write instance records (info, server.conf, nodes.conf) in a few large transactions, not one
+ * per instance: each is a raft entry and a disk sync, and records are written while hundreds
+ * of nodes start on the same machines. Batches stay under etcd's limits on operations per
+ * transaction (128 by default) and on request size (1.5 MiB by default; ovl configures 10).
+ */
+export async function putInstances(c: Etcd3, cluster: string, records: InstanceRecord[]): Promise<void> {
+  const MAX_OPS = 120;
+  const MAX_BYTES = 1_000_000;
+  const batches: { ops: ReturnType<Etcd3['put']>[]; bytes: number }[] = [];
+  for (const r of records) {
+    const a = addrOf(r.info);
+    const kv: [string, string][] = [[instanceKey(cluster, a, 'info'), JSON.stringify(r.info)], [instanceKey(cluster, a, 'server.conf'), r.serverConf]];
+    if (r.nodesConf !== undefined) kv.push([instanceKey(cluster, a, 'nodes.conf'), r.nodesConf]);
+    const bytes = kv.reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0);
+    let b = batches[batches.length - 1];
+    if (!b || b.ops.length + kv.length > MAX_OPS || (b.ops.length && b.bytes + bytes > MAX_BYTES)) batches.push((b = { ops: [], bytes: 0 }));
+    b.ops.push(...kv.map(([k, v]) => c.put(k).value(v)));
+    b.bytes += bytes;
+  }
+  // Only while the cluster's plan exists: a record never outlives a deleted cluster.
+  await Promise.all(batches.map((b) => c.if(planKey(cluster), 'Create', '>', 0).then(...b.ops).commit()));
 }
 
 /** Every instance's info (the instance keys also hold config files, which are not JSON). */
@@ -143,11 +167,15 @@ export async function listInstances(c: Etcd3, cluster: string): Promise<Map<stri
 }
 
 export async function setInstanceStates(c: Etcd3, cluster: string, states: Map<string, { state: InstanceState; error?: string }>): Promise<void> {
+  // The info keys alone: a prefix read would also carry every instance's server.conf and
+  // nodes.conf (megabytes for a large cluster).
+  const current = await mapLimit([...states.keys()], 32, (a) => getJson<InstanceInfo>(c, instanceKey(cluster, a, 'info')));
   const ops = [];
-  for (const [key, info] of await listInstances(c, cluster)) {
-    const s = states.get(addrOf(info));
-    if (!s || (s.state === info.state && s.error === info.error)) continue;
-    ops.push(c.put(key).value(JSON.stringify({ ...info, state: s.state, error: s.error })));
+  for (const info of current) {
+    if (!info) continue;
+    const s = states.get(addrOf(info))!;
+    if (s.state === info.state && s.error === info.error) continue;
+    ops.push(c.put(instanceKey(cluster, addrOf(info), 'info')).value(JSON.stringify({ ...info, state: s.state, error: s.error })));
   }
   // Small transactions: etcd caps the operations of one (128 by default).
   for (let i = 0; i < ops.length; i += 100) await c.if(planKey(cluster), 'Create', '>', 0).then(...ops.slice(i, i + 100)).commit();

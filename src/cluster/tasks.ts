@@ -5,8 +5,8 @@ import { runScript } from '../ssh/transport.js';
 import { mapLimit } from '../util/semaphore.js';
 import { waitHealthy, type CheckReport } from './check.js';
 import type { Fleet } from './fleet.js';
-import { instanceSetup, parseReports, stopScript, type HostReport } from './hostops.js';
-import { startTogether } from './together.js';
+import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from './hostops.js';
+import { startTogether, type TogetherOptions } from './together.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
 import { renderNodesConf } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
@@ -18,7 +18,7 @@ import {
   getJson,
   getPlan,
   getSecret,
-  putInstance,
+  putInstances,
   putTask,
   removeCluster,
   replaceInstance,
@@ -64,13 +64,44 @@ function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
 }
 
 /**
- * Install and start instances on their hosts, all hosts in parallel, every process released at
- * the same moment (startTogether). Reports by ip:port, and when the processes were let go.
+ * Stop instances on their hosts, all hosts at once: removed (killed, directory deleted) or
+ * only stopped (TERM, pid file removed; data and identity kept). Throws naming the hosts where
+ * not every instance was stopped.
  */
-async function startOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
-  const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => instanceSetup(plan, i, { password, task: task.id })) }));
+async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], remove: boolean): Promise<void> {
+  const failed: string[] = [];
+  await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
+    const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port), pidfile: pidfileOf(plan, i.port) }));
+    const r = await runScript(await ctx.fleet.remote(host), stopScript(items, remove)).catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
+    const stopped = parseReports(r.stdout).filter((x) => x.status === 'stopped').length;
+    if (stopped !== items.length) failed.push(`${host}: stopped ${stopped} of ${items.length} instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
+  });
+  if (failed.length) throw new Error(failed.join('; '));
+}
+
+/** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
+function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
+  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id })]));
+}
+
+/**
+ * Install and start instances on their hosts, all hosts in parallel, every process released at
+ * the same moment (startTogether). Reports by ip:port, and when the processes were let go;
+ * `onReleased` hears of the release as it happens (the hosts' reports come later).
+ */
+async function startOnHosts(
+  ctx: TaskContext,
+  plan: Plan,
+  insts: PlannedInstance[],
+  task: Task,
+  password: string | undefined,
+  opts: { setups?: Map<string, InstanceSetup>; onReleased?: TogetherOptions['onReleased'] } = {},
+): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
+  const setups = opts.setups ?? setupsOf(plan, insts, task, password);
+  const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => setups.get(addrOf(i))!) }));
   const faulty = process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:');
   const r = await startTogether(groups, {
+    onReleased: opts.onReleased,
     release: faulty
       ? async (go, hosts) => {
           go(hosts[0]!);
@@ -105,13 +136,22 @@ export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacit
   return null;
 }
 
-export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state']): Promise<void> {
-  await mapLimit(plan.instances, 32, (i) =>
-    putInstance(ctx.etcd, { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state }, {
+/**
+ * The instance records (seed 001: info, server.conf, nodes.conf). `started` are the files
+ * rendered to start the instances, reused but for a redis.conf that holds the password.
+ */
+export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; password?: string }): Promise<void> {
+  const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content;
+  const secret = started?.password !== undefined;
+  await putInstances(
+    ctx.etcd,
+    plan.cluster,
+    plan.instances.map((i) => ({
+      info: { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state },
       // The copy in etcd is for operators and executors; secrets stay in the secrets key.
-      serverConf: plan.type === 'memcache' ? '' : renderRedisConf(plan, i),
-      nodesConf: plan.type === 'redis_cluster' ? renderNodesConf(plan, i.id) : undefined,
-    }),
+      serverConf: plan.type === 'memcache' ? '' : (!secret && file(i, 'redis.conf')) || renderRedisConf(plan, i),
+      nodesConf: plan.type === 'redis_cluster' ? file(i, 'nodes.conf') ?? renderNodesConf(plan, i.id) : undefined,
+    })),
   );
 }
 
@@ -162,33 +202,48 @@ export async function commitPlacement(
  * When the first consistency check is worth making: a Redis Cluster master says
  * cluster_state:fail for 2 s after it starts (CLUSTER_WRITABLE_DELAY, fixed in Redis), so
  * checks sooner only fail while taking CPU from nodes that are forming their bus mesh.
+ * `launched`: the hosts' reports, where `held` and `started` mean launched by this task.
  */
-function firstCheckAt(plan: Plan, started: Map<string, HostReport>, releasedAt: number): number {
-  const masterStarted = plan.instances.some((i) => i.role === 'master' && started.get(addrOf(i))?.status === 'started');
+function firstCheckAt(plan: Plan, launched: Map<string, HostReport>, releasedAt: number): number {
+  const masterStarted = plan.instances.some((i) => i.role === 'master' && ['held', 'started'].includes(launched.get(addrOf(i))?.status ?? ''));
   return plan.type === 'redis_cluster' && masterStarted ? releasedAt + 2000 : 0;
+}
+
+/** Check until healthy (or the time is up, or `signal` stops it), not before `notBefore`. */
+async function awaitHealthy(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore: number, signal?: AbortSignal): Promise<CheckReport> {
+  const wait = notBefore - Date.now();
+  if (wait > 0) await sleep(wait);
+  const t0 = Date.now();
+  return waitHealthy(plan, {
+    password,
+    signal,
+    timeoutMs: checkTimeout(plan),
+    onReport: (r) => ctx.log(`check at ${Date.now() - t0} ms took ${r.ms} ms: ${r.problems.length ? `${r.problems.length} problem(s), e.g. ${r.problems[0]}` : 'healthy'}`),
+  });
+}
+
+/** Record each instance's state from a check, and mark the cluster running (or throw). */
+async function recordHealth(ctx: TaskContext, plan: Plan, report: CheckReport): Promise<void> {
+  await setInstanceStates(ctx.etcd, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
+  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
+  await updateConfig(ctx.etcd, plan.cluster, { state: 'running', error: undefined });
 }
 
 /** Wait for the consistency check, record each instance's state, and mark the cluster running (or throw). */
 async function settle(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore = 0): Promise<CheckReport> {
-  const wait = notBefore - Date.now();
-  if (wait > 0) await sleep(wait);
-  const t0 = Date.now();
-  const report = await waitHealthy(plan, {
-    password,
-    timeoutMs: checkTimeout(plan),
-    onReport: (r) => ctx.log(`check at ${Date.now() - t0} ms took ${r.ms} ms: ${r.problems.length ? `${r.problems.length} problem(s), e.g. ${r.problems[0]}` : 'healthy'}`),
-  });
-  await setInstanceStates(ctx.etcd, plan.cluster, new Map(report.nodes.map((n) => [`${n.address}:${n.port}`, n.problems.length || !n.answered ? { state: 'failed', error: n.problems.join('; ') } : { state: 'up' }])));
-  if (!report.healthy) throw new Error(`consistency check failed: ${formatProblems(report)}`);
-  await updateConfig(ctx.etcd, plan.cluster, { state: 'running', error: undefined });
+  const report = await awaitHealthy(ctx, plan, password, notBefore);
+  await recordHealth(ctx, plan, report);
   return report;
 }
 
+const checkStep = (plan: Plan) => `consistency check of ${plan.instances.length} instances`;
+const runningStep = (plan: Plan, report: CheckReport) => `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`;
+
 /** The end of every create once all its instances run: consistency check, states, running. */
 export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined, notBefore = 0): Promise<void> {
-  await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
+  await step(ctx, task, checkStep(plan));
   const report = await settle(ctx, plan, password, notBefore);
-  await step(ctx, task, `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`);
+  await step(ctx, task, runningStep(plan, report));
 }
 
 export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
@@ -205,18 +260,41 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   }
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
-  // The instance records are for operators and executors; starting does not read them, so
-  // both go at once. Each is awaited before either's failure counts.
   await step(ctx, task, `starting ${plan.instances.length} instances on ${hostCount} hosts`);
-  const [written, first] = await Promise.allSettled([writeInstances(ctx, plan, 'starting'), startOnHosts(ctx, plan, plan.instances, task, password)]);
+  const setups = setupsOf(plan, plan.instances, task, password);
+  // Three things at once, since none needs another: the instance records (for operators and
+  // executors; starting does not read them), the start on every host, and from the release on
+  // the consistency check. The hosts' reports come seconds after the release when the
+  // machines are busy with the starting nodes, and the check need not wait for them; a report
+  // of an instance that did not start stops it (that instance is retried or moved first).
+  const stop = new AbortController();
+  let early: Promise<CheckReport | Error> | undefined;
+  const [written, first] = await Promise.allSettled([
+    writeInstances(ctx, plan, 'starting', { setups, password }),
+    startOnHosts(ctx, plan, plan.instances, task, password, {
+      setups,
+      onReleased: (at, launched) => {
+        const p = plan!;
+        early = (async () => {
+          await step(ctx, task, checkStep(p));
+          return awaitHealthy(ctx, p, password, firstCheckAt(p, launched, at), stop.signal);
+        })().catch((e: Error) => e);
+      },
+    }),
+  ]);
+  const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
+  const reports = first.status === 'fulfilled' ? first.value.reports : new Map<string, HostReport>();
+  if (first.status === 'rejected' || written.status === 'rejected' || failedOf().length) {
+    stop.abort();
+    await early;
+    early = undefined;
+  }
   if (written.status === 'rejected') throw written.reason;
   if (first.status === 'rejected') throw first.reason;
-  const reports = first.value.reports;
   let releasedAt = first.value.releasedAt;
-  const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
   if (failedOf().length) {
     await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start: ${failedOf().map((i) => `${addrOf(i)} (${reports.get(addrOf(i))!.detail})`).join('; ')}`);
-    const again = await startOnHosts(ctx, plan, failedOf(), task, password);
+    const again = await startOnHosts(ctx, plan, failedOf(), task, password, { setups });
     for (const [k, v] of again.reports) reports.set(k, v);
     releasedAt = again.releasedAt;
   }
@@ -226,16 +304,26 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
     const moved = relocation(plan, inst, hosts, new Set([inst.host]));
     if (!moved) throw new Error(`${addrOf(inst)} (${inst.host}) does not start (${why}) and no other host can take it`);
     await step(ctx, task, `moving ${addrOf(inst)} (${why}) to ${moved.host}`);
-    await runScript(await ctx.fleet.remote(inst.host), stopScript([{ addr: addrOf(inst), dir: instanceDir(plan.type, inst.port) }], true)).catch(() => undefined);
+    await stopOnHosts(ctx, plan, [inst], true).catch(() => undefined);
     plan = await replaceInstance(c, plan, inst, moved);
     await writeInstances(ctx, plan, 'starting');
-    const r = await startOnHosts(ctx, plan, [moved], task, password);
+    // A plain Redis replica names its master's address in its redis.conf: the replicas of a
+    // moved master start again from a config that names the new one. (Redis Cluster nodes learn
+    // a moved node's address from its own first ping.)
+    const followers = plan.type === 'redis' && inst.role === 'master' ? plan.instances.filter((i) => i.masterId === inst.id) : [];
+    if (followers.length) await stopOnHosts(ctx, plan, followers, false);
+    const r = await startOnHosts(ctx, plan, [moved, ...followers], task, password);
     for (const [k, v] of r.reports) reports.set(k, v);
     releasedAt = r.releasedAt;
-    if (r.reports.get(addrOf(moved))?.status === 'failed') throw new Error(`${addrOf(moved)} (${moved.host}) does not start either: ${r.reports.get(addrOf(moved))!.detail}`);
+    const lost = [moved, ...followers].filter((i) => r.reports.get(addrOf(i))?.status === 'failed');
+    if (lost.length) throw new Error(`${lost.map((i) => `${addrOf(i)} (${i.host})`).join(', ')} do(es) not start either: ${lost.map((i) => r.reports.get(addrOf(i))!.detail).join('; ')}`);
   }
 
-  await finishCreate(ctx, task, plan, password, firstCheckAt(plan, reports, releasedAt));
+  const checked = await early;
+  if (checked instanceof Error) throw checked;
+  if (!checked) return finishCreate(ctx, task, plan, password, firstCheckAt(plan, reports, releasedAt));
+  await recordHealth(ctx, plan, checked);
+  await step(ctx, task, runningStep(plan, checked));
 }
 
 export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
@@ -244,12 +332,7 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
   if (plan) {
     await updateConfig(c, task.cluster, { state: 'deleting' });
     await step(ctx, task, `stopping ${plan.instances.length} instances and removing their directories`);
-    await mapLimit([...byHost(plan.instances)], 64, async ([host, list]) => {
-      const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port) }));
-      const r = await runScript(await ctx.fleet.remote(host), stopScript(items, true));
-      const stopped = parseReports(r.stdout).filter((x) => x.status === 'stopped').length;
-      if (stopped !== items.length) throw new Error(`${host}: stopped ${stopped} of ${items.length} instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
-    });
+    await stopOnHosts(ctx, plan, plan.instances, true);
   }
   await step(ctx, task, 'removing its keys and freeing its ports');
   for (let attempt = 1; ; attempt++) {
@@ -274,10 +357,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   if (task.instances?.length) {
     // Named instances are restarted even when running; the others only when down.
     await step(ctx, task, `stopping ${wanted.map(addrOf).join(', ')}`);
-    await mapLimit([...byHost(wanted)], 64, async ([host, list]) => {
-      const items = list.map((i) => instanceSetup(plan, i, { password, task: task.id }));
-      await runScript(await ctx.fleet.remote(host), stopScript(items, false));
-    });
+    await stopOnHosts(ctx, plan, wanted, false);
   }
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
   const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);

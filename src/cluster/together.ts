@@ -15,6 +15,8 @@ export interface TogetherOptions {
   /** Lets the ready hosts go by calling go(host) for each; default: all at once. The fault
    * point of the resume tests releases one host first and pauses. */
   release?: (go: (host: string) => void, hosts: string[]) => Promise<void>;
+  /** Called as the word goes out, with what the hosts have said so far (held or running). */
+  onReleased?: (releasedAt: number, reports: Map<string, HostReport>) => void;
 }
 
 export interface TogetherResult {
@@ -43,6 +45,7 @@ export async function startTogether(groups: HostStart[], opts: TogetherOptions =
       const session = remote.open('exec /bin/sh -s', (text) => {
         out += text;
         if (!sessions.has(g.host) && out.includes(`\n${READY}\n`)) {
+          for (const rep of parseReports(out)) reports.set(rep.addr, rep);
           sessions.set(g.host, session);
           ready();
         }
@@ -74,6 +77,7 @@ export async function startTogether(groups: HostStart[], opts: TogetherOptions =
     s?.end();
   };
   const releasedAt = Date.now();
+  opts.onReleased?.(releasedAt, new Map(reports));
   await (opts.release ?? (async (release, hosts) => hosts.forEach(release)))(go, [...sessions.keys()]);
   await Promise.all(runs);
   return { reports, releasedAt, readyMs };

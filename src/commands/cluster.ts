@@ -4,10 +4,9 @@ import { loadFleet } from './bootstrap.js';
 import { UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
-import { configKey, secretKey } from '../state/keys.js';
+import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { checkCluster } from '../cluster/check.js';
 import { validateRequest } from '../cluster/placement.js';
-import { leader, runScheduler } from '../cluster/scheduler.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
 
@@ -122,41 +121,55 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
   let inProcess: Promise<void> | undefined;
   let lastStep = '';
   let checkedLeader = 0;
+  // Woken by every change of the task's key; a read at least every second in any case (the
+  // leader check, and a watch that etcd dropped).
+  let wake = () => {};
+  const watcher = await etcd.watch().key(taskKey(taskId)).create().catch(() => undefined);
+  watcher?.on('put', () => wake()).on('delete', () => wake()).on('error', () => undefined);
   // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
   // the task, which runs in the scheduler: keep following for a while rather than give up.
   let unanswered: number | undefined;
-  for (;;) {
-    let t: Task | null;
-    try {
-      t = await getTask(etcd, taskId);
-      unanswered = undefined;
-    } catch (e) {
-      unanswered ??= Date.now();
-      if (Date.now() - unanswered > FOLLOW_PATIENCE_MS) throw e;
-      out(`  etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
-      await new Promise((r) => setTimeout(r, 1000));
-      continue;
-    }
-    if (!t) throw new Error(`task ${taskId} disappeared`);
-    if (t.step !== lastStep) {
-      out(`  ${t.step}`);
-      lastStep = t.step;
-    }
-    if (t.state === 'done' || t.state === 'failed') {
-      await inProcess;
-      return t;
-    }
-    if (!inProcess && Date.now() - checkedLeader > 1000) {
-      checkedLeader = Date.now();
-      if (!(await leader(inv).catch(() => 'unknown'))) {
-        out('  no scheduler is running: scheduling in this process');
-        // OVL_TRACE=1: the in-process scheduler's log on stderr.
-        const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};
-        inProcess = runScheduler({ inv, until: taskId, log }).finally(() => (inProcess = undefined));
-        inProcess.catch((e: Error) => out(`  in-process scheduler: ${e.message}`));
+  try {
+    for (;;) {
+      const changed = new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 1000);
+      });
+      let t: Task | null;
+      try {
+        t = await getTask(etcd, taskId);
+        unanswered = undefined;
+      } catch (e) {
+        unanswered ??= Date.now();
+        if (Date.now() - unanswered > FOLLOW_PATIENCE_MS) throw e;
+        out(`  etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
+        await changed;
+        continue;
       }
+      if (!t) throw new Error(`task ${taskId} disappeared`);
+      if (t.step !== lastStep) {
+        out(`  ${t.step}`);
+        lastStep = t.step;
+      }
+      if (t.state === 'done' || t.state === 'failed') {
+        await inProcess;
+        return t;
+      }
+      if (!inProcess && Date.now() - checkedLeader > 1000) {
+        checkedLeader = Date.now();
+        const { leader, runScheduler } = await import('../cluster/scheduler.js');
+        if (!(await leader(etcd).catch(() => 'unknown'))) {
+          out('  no scheduler is running: scheduling in this process');
+          // OVL_TRACE=1: the in-process scheduler's log on stderr.
+          const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};
+          inProcess = runScheduler({ inv, until: taskId, log }).finally(() => (inProcess = undefined));
+          inProcess.catch((e: Error) => out(`  in-process scheduler: ${e.message}`));
+        }
+      }
+      await changed;
     }
-    await new Promise((r) => setTimeout(r, 150));
+  } finally {
+    await watcher?.cancel().catch(() => undefined);
   }
 }
 
@@ -274,6 +287,7 @@ export async function clusterCheck(name: string, o: { inventory?: string; json?:
 
 export async function scheduler(o: { inventory?: string; leaseTtl?: number }, out: Out): Promise<number> {
   const inv = loadFleet(inventoryPath(o.inventory));
+  const { runScheduler } = await import('../cluster/scheduler.js');
   await runScheduler({ inv, ttl: o.leaseTtl, log: (l) => out(`${new Date().toISOString()} ${l}`) });
   return 0;
 }

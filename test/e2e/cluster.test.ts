@@ -1,11 +1,13 @@
 // `ovl cluster` and `ovl scheduler` on a bootstrapped sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { projectRoot } from '../../src/paths.js';
+import { place } from '../../src/cluster/placement.js';
+import { fleetCapacity } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { fleet, onHost, ovl } from '../helpers/fleet.js';
@@ -281,6 +283,74 @@ test('scheduler killed mid-create: a restarted scheduler finishes the cluster wi
   } finally {
     second.p.kill('SIGTERM');
   }
+});
+
+test('a password from the environment: required by every node, never shown, its files 0640, and create and check use it', async () => {
+  const password = 'e2e "secret" pw';
+  const r = ovl(['cluster', 'create', 'vault', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--password-env', 'OVL_E2E_SECRET', '--wait', ...inv()], { OVL_E2E_SECRET: password });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /-a "\$PASSWORD"/, 'the connect hint asks for the password without printing it');
+  const check = ovl(['cluster', 'check', 'vault', ...inv()]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const shown = ovl(['cluster', 'show', 'vault', '--json', ...inv()]);
+  for (const out of [r.stdout, r.stderr, check.stdout, check.stderr, shown.stdout]) assert.ok(!out.includes('secret'), out);
+  const s = show('vault');
+  const m = s.instances.find((i) => i.role === 'master')!;
+  const denied = spawnSync('redis-cli', ['-h', m.address, '-p', String(m.port), 'set', 'k', 'v'], { encoding: 'utf8' });
+  assert.match(denied.stdout + denied.stderr, /NOAUTH/);
+  const c = new Cluster([{ host: m.address, port: m.port }], { redisOptions: { password } });
+  try {
+    await c.set('locked', 'in');
+    assert.equal(await c.get('locked'), 'in');
+  } finally {
+    c.disconnect();
+  }
+  for (const i of s.instances) {
+    assert.equal(onHost(info, i.host, `stat -c %a /data/redis_cluster/${i.port}/redis.conf`).stdout.trim(), '640', `${i.host}:${i.port}`);
+  }
+  // etcd keeps the secret in its own key only: the instance records hold redis.conf without it.
+  const stored = await withEtcd(endpoints, (e) => e.getAll().prefix('/overlord/clusters/vault/').strings());
+  assert.ok(Object.keys(stored).some((k) => k.endsWith('/server.conf')));
+  for (const [k, v] of Object.entries(stored)) assert.ok(!v.includes('secret'), k);
+  assert.equal(ovl(['cluster', 'delete', 'vault', ...inv()]).code, 0);
+});
+
+test('an instance that cannot start where it was placed is retried, then moved to another host; its replica follows it', async () => {
+  // Where the master of a new 1+1 Redis will go: the placement ovl makes from the fleet's
+  // capacity in etcd. Something else listens on that port there, so Redis cannot bind it.
+  const req = { name: 'moved', type: 'redis' as const, version: '7.0.15', masters: 1, replicas: 1, maxmemoryMB: 16 };
+  const planned = await withEtcd(endpoints, async (e) => place(req, (await fleetCapacity(e)).hosts));
+  const target = planned.instances.find((i) => i.role === 'master')!;
+  const squatter = createServer();
+  await new Promise<void>((res, rej) => squatter.once('error', rej).listen(target.port, target.address, res));
+  try {
+    const r = create('moved', ['--type', 'redis', '--masters', '1', '--replicas', '1', '--maxmemory', '16mb']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`retrying 1 instance\\(s\\) that did not start: ${target.address.replace(/\./g, '\\.')}:${target.port}`));
+    assert.match(r.stdout, new RegExp(`moving ${target.address.replace(/\./g, '\\.')}:${target.port} \\(.*Address already in use.*\\) to h\\d`));
+    const s = show('moved');
+    const master = s.instances.find((i) => i.role === 'master')!;
+    const replica = s.instances.find((i) => i.role === 'replica')!;
+    assert.notEqual(master.host, target.host);
+    assert.notEqual(master.host, replica.host);
+    assert.ok(s.instances.every((i) => i.state === 'up'));
+    assert.equal(ovl(['cluster', 'check', 'moved', ...inv()]).code, 0);
+    const mc = new Redis({ host: master.address, port: master.port });
+    const rc = new Redis({ host: replica.address, port: replica.port });
+    try {
+      await mc.set('where', 'moved');
+      await mc.wait(1, 5000);
+      assert.equal(await rc.get('where'), 'moved');
+    } finally {
+      mc.disconnect();
+      rc.disconnect();
+    }
+    // Nothing of it stays where it could not start.
+    assert.equal(onHost(info, target.host, `ls -d /data/redis/${target.port} 2>/dev/null || true`).stdout.trim(), '');
+  } finally {
+    squatter.close();
+  }
+  assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
 });
 
 test('delete: no process, directory or key of the cluster is left', async () => {

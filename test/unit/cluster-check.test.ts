@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import { after, test } from 'node:test';
 import { checkCluster, instanceLabel, waitHealthy, type CheckReport } from '../../src/cluster/check.js';
 import { place } from '../../src/cluster/placement.js';
+import { untilReady } from '../../src/cluster/readiness.js';
 import type { ClusterRequest, Plan } from '../../src/cluster/types.js';
 import { LocalRig, loopbackHosts } from '../helpers/local-redis.js';
 
@@ -63,6 +64,7 @@ test('redis_cluster 3x1 from pre-rendered nodes.conf: healthy, slot map compared
   r.start(p);
   const healthy = await waitHealthy(p, { timeoutMs: 20_000 });
   assertHealthy(healthy, r, p);
+  assert.equal(await untilReady(p, { deadline: Date.now() + 5000 }), 0, 'every node says it is ready');
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const again = await checkCluster(p);
@@ -97,6 +99,11 @@ test('redis_cluster 3x1 from pre-rendered nodes.conf: healthy, slot map compared
   // Its replica's link is down at once (the others flag it only after cluster-node-timeout).
   const rep = p.instances.find((i) => i.masterId === victim.id)!;
   assertProblem(down, new RegExp(`^${escape(instanceLabel(rep))}: master_link_status is down`));
+  // The cheap wait before a full check gives up at its deadline: the dead master and the
+  // replica that lost it are not ready.
+  const t0 = Date.now();
+  assert.equal(await untilReady(p, { deadline: Date.now() + 1000 }), 2);
+  assert.ok(Date.now() - t0 < 4000, `untilReady took ${Date.now() - t0} ms past a 1 s deadline`);
 });
 
 test('redis_cluster with a password: healthy with it; without or wrong, named and the password never shown; failover reported', async () => {
