@@ -137,14 +137,14 @@ export interface InstanceRecord {
 }
 
 /**
- * Write instance records (info, server.conf, nodes.conf) in a few large transactions, not one
+ * Write instance records (info, server.conf, nodes.conf) in transactions of up to 256 KB, not one
  * per instance: each is a raft entry and a disk sync, and records are written while hundreds
  * of nodes start on the same machines. Batches stay under etcd's limits on operations per
  * transaction (128 by default) and on request size (1.5 MiB by default; ovl configures 10).
  */
 export async function putInstances(c: Etcd3, cluster: string, records: InstanceRecord[]): Promise<void> {
   const MAX_OPS = 120;
-  const MAX_BYTES = 1_000_000;
+  const MAX_BYTES = 256 << 10;
   const batches: { ops: ReturnType<Etcd3['put']>[]; bytes: number }[] = [];
   for (const r of records) {
     const a = addrOf(r.info);
@@ -156,8 +156,11 @@ export async function putInstances(c: Etcd3, cluster: string, records: InstanceR
     b.ops.push(...kv.map(([k, v]) => c.put(k).value(v)));
     b.bytes += bytes;
   }
-  // Only while the cluster's plan exists: a record never outlives a deleted cluster.
-  await Promise.all(batches.map((b) => c.if(planKey(cluster), 'Create', '>', 0).then(...b.ops).commit()));
+  // Only while the cluster's plan exists: a record never outlives a deleted cluster. A few
+  // batches at a time: all at once, tens of megabytes (600 nodes' nodes.conf) queue on the one
+  // connection to etcd ahead of the scheduler's lease keep-alives (the lease expired), and a
+  // megabyte in one raft entry did not commit within a call's deadline on a loaded machine.
+  await mapLimit(batches, 4, (b) => c.if(planKey(cluster), 'Create', '>', 0).then(...b.ops).commit());
 }
 
 /** Every instance's info (the instance keys also hold config files, which are not JSON). */

@@ -124,6 +124,7 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
   // Woken by every change of the task's key; a read at least every second in any case (the
   // leader check, and a watch that etcd dropped).
   let wake = () => {};
+  let timer: NodeJS.Timeout | undefined;
   const watcher = await etcd.watch().key(taskKey(taskId)).create().catch(() => undefined);
   watcher?.on('put', () => wake()).on('delete', () => wake()).on('error', () => undefined);
   // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
@@ -131,9 +132,10 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
   let unanswered: number | undefined;
   try {
     for (;;) {
+      clearTimeout(timer);
       const changed = new Promise<void>((r) => {
         wake = r;
-        setTimeout(r, 1000);
+        timer = setTimeout(r, 1000);
       });
       let t: Task | null;
       try {
@@ -169,6 +171,8 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
       await changed;
     }
   } finally {
+    // A pending timer would keep the process up to a second after the task ended.
+    clearTimeout(timer);
     await watcher?.cancel().catch(() => undefined);
   }
 }
