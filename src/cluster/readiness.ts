@@ -23,23 +23,30 @@ export function readyCommand(inst: PlannedInstance): { command: string[]; ready:
     : { command: ['CLUSTER', 'INFO'], ready: (r) => /^cluster_state:ok\r?$/m.test(r) };
 }
 
-/** Wait until every node of `plan` says it is ready; returns how many still did not. */
+/**
+ * Wait until every node of `plan` says it is ready; returns how many still did not. One
+ * question in flight per node at most: a node starved of CPU answers late rather than being
+ * asked again on a new connection (under 600 forming nodes an answer can take seconds).
+ */
 export async function untilReady(plan: Plan, o: ReadyOptions): Promise<number> {
   const interval = o.intervalMs ?? 200;
   const clients = new Map<number, Redis>();
-  const client = (k: number): Redis => {
+  const ready = new Set<number>();
+  const asking = new Set<number>();
+  // The last answer ends the wait at once, not at the end of a pause.
+  let wake = () => {};
+  const ask = async (k: number): Promise<void> => {
+    const inst = plan.instances[k]!;
     let c = clients.get(k);
     if (!c) {
-      const inst = plan.instances[k]!;
       c = new Redis({
         host: inst.address,
         port: inst.port,
         password: o.password,
         lazyConnect: true,
-        connectTimeout: 2000,
-        commandTimeout: 2000,
+        connectTimeout: 10_000,
         maxRetriesPerRequest: 0,
-        // A node not listening yet: try again next round on a new connection.
+        // A node not listening yet: asked again later on a new connection.
         retryStrategy: () => null,
         enableReadyCheck: false,
         disableClientInfo: true,
@@ -47,31 +54,28 @@ export async function untilReady(plan: Plan, o: ReadyOptions): Promise<number> {
       c.on('error', () => undefined);
       clients.set(k, c);
     }
-    return c;
-  };
-  let waiting = plan.instances.map((_, k) => k);
-  try {
-    while (waiting.length && Date.now() < o.deadline && !o.signal?.aborted) {
-      const started = Date.now();
-      const answers = await Promise.all(
-        waiting.map(async (k) => {
-          const { command, ready } = readyCommand(plan.instances[k]!);
-          const c = client(k);
-          try {
-            if (c.status === 'wait') await c.connect();
-            return ready(String(await c.call(command[0]!, ...command.slice(1))));
-          } catch {
-            clients.delete(k);
-            c.disconnect();
-            return false;
-          }
-        }),
-      );
-      waiting = waiting.filter((_, n) => !answers[n]);
-      const pause = Math.min(interval - (Date.now() - started), o.deadline - Date.now());
-      if (waiting.length && pause > 0) await new Promise((r) => setTimeout(r, pause));
+    asking.add(k);
+    try {
+      if (c.status === 'wait') await c.connect();
+      const { command, ready: isReady } = readyCommand(inst);
+      if (isReady(String(await c.call(command[0]!, ...command.slice(1))))) ready.add(k);
+      if (ready.size === plan.instances.length) wake();
+    } catch {
+      clients.delete(k);
+      c.disconnect();
+    } finally {
+      asking.delete(k);
     }
-    return waiting.length;
+  };
+  try {
+    while (ready.size < plan.instances.length && Date.now() < o.deadline && !o.signal?.aborted) {
+      for (let k = 0; k < plan.instances.length; k++) if (!ready.has(k) && !asking.has(k)) void ask(k);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, Math.max(0, Math.min(interval, o.deadline - Date.now())));
+      });
+    }
+    return plan.instances.length - ready.size;
   } finally {
     for (const c of clients.values()) c.disconnect();
   }
