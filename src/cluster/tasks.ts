@@ -316,7 +316,7 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
     for (const [k, v] of r.reports) reports.set(k, v);
     releasedAt = r.releasedAt;
     const lost = [moved, ...followers].filter((i) => r.reports.get(addrOf(i))?.status === 'failed');
-    if (lost.length) throw new Error(`${lost.map((i) => `${addrOf(i)} (${i.host})`).join(', ')} do(es) not start either: ${lost.map((i) => r.reports.get(addrOf(i))!.detail).join('; ')}`);
+    if (lost.length) throw new Error(`${lost.map((i) => `${addrOf(i)} (${i.host})`).join(', ')} did not start there either: ${lost.map((i) => r.reports.get(addrOf(i))!.detail).join('; ')}`);
   }
 
   const checked = await early;
