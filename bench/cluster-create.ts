@@ -25,9 +25,8 @@ import { newNodeId } from '../src/cluster/nodeid.js';
 import { renderRedisConf } from '../src/cluster/redisconf.js';
 import { instanceDir, type Plan, type PlannedInstance } from '../src/cluster/types.js';
 import { shq } from '../src/shell.js';
-import { loadInventory } from '../src/inventory/load.js';
+import { loadFleet } from '../src/inventory/fleet.js';
 import { projectRoot, remote } from '../src/paths.js';
-import { RUNBOOKS } from '../runbooks/index.js';
 import { sandboxDown, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox.js';
 import { Remote } from '../src/ssh/remote.js';
 import { runScript } from '../src/ssh/transport.js';
@@ -230,7 +229,7 @@ async function main(): Promise<void> {
     const schedulerLog = join(resultsDir, `cluster-create-scheduler-${stamp}.log`);
     scheduler = spawn(process.execPath, [ovlBin, 'scheduler', '--lease-ttl', '180', '-i', info.inventory], { stdio: ['ignore', openSync(schedulerLog, 'w'), 'inherit'] });
     console.log(`scheduler log: ${schedulerLog}`);
-    const inv = loadInventory(info.inventory, { knownComponents: Object.keys(RUNBOOKS) });
+    const inv = loadFleet(info.inventory);
     for (const h of inv.hosts) remotes.set(h.name, await Remote.connect(h, { acceptNewHostKeys: false }));
     const rows: { masters: number; ovl: number | null; peer: number | null; floor: { launchS: number; formS: number | null } }[] = [];
     for (const m of MASTERS) {

@@ -1,4 +1,5 @@
 import type { AnyRunbook } from '../src/engine/runbook.js';
+import type { ComponentName } from './components.js';
 import { cacheBinaries } from './cache-binaries.js';
 import { dataLayout } from './data-layout.js';
 import { etcd } from './etcd.js';
@@ -6,12 +7,12 @@ import { mesosAgent } from './mesos-agent.js';
 import { mesosMaster } from './mesos-master.js';
 import { zookeeper } from './zookeeper.js';
 
-/** Every component an inventory may list, by name. */
+/** Every component an inventory may list (COMPONENTS), by name. */
 export const RUNBOOKS: Record<string, AnyRunbook> = {
-  [dataLayout.name]: dataLayout,
-  [etcd.name]: etcd,
-  [cacheBinaries.name]: cacheBinaries,
-  [zookeeper.name]: zookeeper,
-  [mesosMaster.name]: mesosMaster,
-  [mesosAgent.name]: mesosAgent,
-};
+  'data-layout': dataLayout,
+  etcd,
+  'cache-binaries': cacheBinaries,
+  zookeeper,
+  'mesos-master': mesosMaster,
+  'mesos-agent': mesosAgent,
+} satisfies Record<ComponentName, AnyRunbook>;

@@ -1,7 +1,7 @@
 import { RUNBOOKS } from '../../runbooks/index.js';
 import { runComponents, type RunEvents, type RunResult } from '../engine/run.js';
-import { loadInventory, selectHosts } from '../inventory/load.js';
-import type { Inventory } from '../inventory/types.js';
+import { loadFleet } from '../inventory/fleet.js';
+import { selectHosts } from '../inventory/load.js';
 import { redact } from '../redact.js';
 import { plainEvents } from '../ui/plain.js';
 import { formatRecap } from '../ui/recap.js';
@@ -15,10 +15,6 @@ export interface BootstrapOptions {
   json?: boolean;
   acceptNewHostKeys?: boolean;
   verbose?: boolean;
-}
-
-export function loadFleet(path: string): Inventory {
-  return loadInventory(path, { knownComponents: Object.keys(RUNBOOKS) });
 }
 
 /** `ovl bootstrap`: bring the hosts of an inventory to what it says. Returns the exit code. */

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
-import { loadFleet } from './bootstrap.js';
+import { loadFleet } from '../inventory/fleet.js';
 import { UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
-import { checkCluster } from '../cluster/check.js';
 import { validateRequest } from '../cluster/placement.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
@@ -277,6 +276,7 @@ export async function clusterCheck(name: string, o: { inventory?: string; json?:
   return withState(inventoryPath(o.inventory), async (etcd) => {
     const plan = await getPlan(etcd, name);
     if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    const { checkCluster } = await import('../cluster/check.js');
     const report = await checkCluster(plan, { password: await getSecret(etcd, name) });
     if (o.json) out(JSON.stringify(report, null, 2));
     else if (report.healthy) out(`${name}: healthy (${plan.instances.length} instances, ${report.ms} ms)`);

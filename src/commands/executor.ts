@@ -7,8 +7,7 @@ import { addrOf, getPlan, getSecret, setInstanceStates } from '../cluster/store.
 import { etcdEndpoints, withEtcd } from '../state/etcd.js';
 import { localTransport, runScript } from '../ssh/transport.js';
 import { pollUntil, tcpOpen } from '../ops/wait.js';
-import { loadInventory } from '../inventory/load.js';
-import { RUNBOOKS } from '../../runbooks/index.js';
+import { loadFleet } from '../inventory/fleet.js';
 
 export interface ExecutorOptions {
   cluster: string;
@@ -23,7 +22,7 @@ export interface ExecutorOptions {
 export async function executor(o: ExecutorOptions, out: (l: string) => void): Promise<number> {
   const endpoints = o.etcd
     ? o.etcd.split(',')
-    : etcdEndpoints(loadInventory(o.inventory ?? process.env.OVL_INVENTORY ?? 'inventories/sandbox.yml', { knownComponents: Object.keys(RUNBOOKS), checkLocalFiles: false }));
+    : etcdEndpoints(loadFleet(o.inventory ?? process.env.OVL_INVENTORY ?? 'inventories/sandbox.yml', { checkLocalFiles: false }));
   const report = (state: 'up' | 'failed', error?: string) => withEtcd(endpoints, (etcd) => setInstanceStates(etcd, o.cluster, new Map([[o.instance, { state, error }]])), 10_000);
   const started = await withEtcd(
     endpoints,

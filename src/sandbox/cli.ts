@@ -1,12 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
-import {
-  sandboxDown,
-  sandboxReset,
-  sandboxStartHost,
-  sandboxStatus,
-  sandboxStopHost,
-  sandboxUp,
-} from './sandbox.js';
+
+// The sandbox module loads on use: other commands need none of it.
+const sandboxModule = () => import('./sandbox.js');
 
 function count(value: string): number {
   const n = Number(value);
@@ -30,7 +25,7 @@ export function registerSandboxCommands(program: Command): void {
     .option('--inventory <path>', 'where to write the inventory (default: inventories/<name>.yml)')
     .option('--state-dir <dir>', 'where the sandbox keeps its keys and host directories (default: /var/lib/ovl-sandbox/<name>)')
     .action(async (o: { hosts: number; name: string; net: string; inventory?: string; stateDir?: string }) => {
-      const info = await sandboxUp({ name: o.name, hosts: o.hosts, net: o.net, inventory: o.inventory, stateDir: o.stateDir });
+      const info = await (await sandboxModule()).sandboxUp({ name: o.name, hosts: o.hosts, net: o.net, inventory: o.inventory, stateDir: o.stateDir });
       const first = info.hosts[0]!;
       console.log(`inventory: ${info.inventory}`);
       console.log(`ssh in:    ssh -i ${info.fleetKey} -o UserKnownHostsFile=${info.knownHosts} root@${first.address}`);
@@ -42,7 +37,7 @@ export function registerSandboxCommands(program: Command): void {
     .option(...NAME_OPT)
     .option('--state-dir <dir>', 'state directory, if not the default')
     .action(async (o: { name: string; stateDir?: string }) => {
-      await sandboxDown(o.name, o.stateDir);
+      await (await sandboxModule()).sandboxDown(o.name, o.stateDir);
     });
 
   sandbox
@@ -52,7 +47,7 @@ export function registerSandboxCommands(program: Command): void {
     .option('--state-dir <dir>', 'state directory, if not the default')
     .option('--json', 'print JSON')
     .action(async (o: { name: string; stateDir?: string; json?: boolean }) => {
-      const st = await sandboxStatus(o.name, o.stateDir);
+      const st = await (await sandboxModule()).sandboxStatus(o.name, o.stateDir);
       if (o.json) {
         console.log(JSON.stringify(st, null, 2));
         return;
@@ -74,7 +69,7 @@ export function registerSandboxCommands(program: Command): void {
     .option(...NAME_OPT)
     .option('--state-dir <dir>', 'state directory, if not the default')
     .action(async (o: { name: string; stateDir?: string }) => {
-      await sandboxReset(o.name, o.stateDir);
+      await (await sandboxModule()).sandboxReset(o.name, o.stateDir);
     });
 
   sandbox
@@ -83,7 +78,7 @@ export function registerSandboxCommands(program: Command): void {
     .option(...NAME_OPT)
     .option('--state-dir <dir>', 'state directory, if not the default')
     .action(async (host: string, o: { name: string; stateDir?: string }) => {
-      await sandboxStopHost(o.name, host, o.stateDir);
+      await (await sandboxModule()).sandboxStopHost(o.name, host, o.stateDir);
     });
 
   sandbox
@@ -92,6 +87,6 @@ export function registerSandboxCommands(program: Command): void {
     .option(...NAME_OPT)
     .option('--state-dir <dir>', 'state directory, if not the default')
     .action(async (host: string, o: { name: string; stateDir?: string }) => {
-      await sandboxStartHost(o.name, host, o.stateDir);
+      await (await sandboxModule()).sandboxStartHost(o.name, host, o.stateDir);
     });
 }

@@ -7,6 +7,8 @@ import { join, relative, resolve } from 'node:path';
 import { InventoryError, loadInventory, selectHosts, type Problem } from '../../src/inventory/load.js';
 import { redact } from '../../src/redact.js';
 import { projectRoot } from '../../src/paths.js';
+import { COMPONENTS } from '../../runbooks/components.js';
+import { RUNBOOKS } from '../../runbooks/index.js';
 
 const KNOWN = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
 
@@ -467,4 +469,9 @@ test('redact: secret-looking keys, but not ssh.key, etcd_cluster_token or *_env 
   assert.equal(input.vars.redis_password, 'hunter2', 'the input is not modified');
   assert.notEqual(out.vars.ssh, input.vars.ssh, 'a deep copy');
   assert.equal(redact('plain'), 'plain');
+});
+
+test('the component names inventories are checked against are exactly the runbooks, each under its own name', () => {
+  assert.deepEqual(Object.keys(RUNBOOKS).sort(), [...COMPONENTS].sort());
+  for (const [name, runbook] of Object.entries(RUNBOOKS)) assert.equal(runbook.name, name);
 });
