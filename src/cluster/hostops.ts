@@ -38,7 +38,7 @@ const gateOf = (dir: string) => `${dir}/start.gate`;
 
 /**
  * redis-server with its config file, reading one more (empty) config from a FIFO at the end of
- * its config load. By then the process has been exec'd and linked (about 12 ms of CPU each
+ * its config load. By then the process has been exec'd and linked (about 7 ms of CPU each
  * here, most of a start), but has not listened or connected anywhere; it waits in open(2).
  */
 export function heldRedisCommand(command: string[], dir: string): string[] {

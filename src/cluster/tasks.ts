@@ -1,5 +1,6 @@
 // What the scheduler does for each task kind. Every step is idempotent, so a task picked up
 // again after a scheduler died goes on from where the state in etcd and on the hosts says.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { runScript } from '../ssh/transport.js';
 import { mapLimit } from '../util/semaphore.js';
@@ -40,7 +41,6 @@ export interface TaskContext {
   create?: (ctx: TaskContext, task: Task) => Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function step(ctx: TaskContext, task: Task, text: string): Promise<void> {
   task.step = text;
@@ -209,10 +209,13 @@ function firstCheckAt(plan: Plan, launched: Map<string, HostReport>, releasedAt:
   return plan.type === 'redis_cluster' && masterStarted ? releasedAt + 2000 : 0;
 }
 
-/** Check until healthy (or the time is up, or `signal` stops it), not before `notBefore`. */
+/**
+ * Check until healthy (or the time is up, or `signal` stops it), not before `notBefore`. Stopped
+ * while it waits for `notBefore`, it rejects at once rather than make a check nobody reads.
+ */
 async function awaitHealthy(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore: number, signal?: AbortSignal): Promise<CheckReport> {
   const wait = notBefore - Date.now();
-  if (wait > 0) await sleep(wait);
+  if (wait > 0) await sleep(wait, undefined, { signal });
   const t0 = Date.now();
   return waitHealthy(plan, {
     password,
@@ -282,8 +285,8 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
       },
     }),
   ]);
-  const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
   const reports = first.status === 'fulfilled' ? first.value.reports : new Map<string, HostReport>();
+  const failedOf = () => plan!.instances.filter((i) => reports.get(addrOf(i))?.status === 'failed');
   if (first.status === 'rejected' || written.status === 'rejected' || failedOf().length) {
     stop.abort();
     await early;
