@@ -120,7 +120,7 @@ program
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof UsageError) {
-    process.stderr.write(`ovl: ${e.message}\nNothing was created.\n`);
+    process.stderr.write(`ovl: ${e.message}\nNothing was changed.\n`);
     process.exitCode = 1;
     return;
   }

@@ -203,8 +203,10 @@ export async function removeCluster(c: Etcd3, cluster: string, keepTask: string)
     ops.push(Object.keys(alloc).length ? c.put(kv.key.toString()).value(JSON.stringify(alloc)) : c.delete().key(kv.key.toString()));
   }
   ops.push(c.delete().prefix(clusterPrefix(cluster)), c.delete().key(configKey(cluster)), c.delete().key(secretKey(cluster)));
-  // The cluster's task history goes too, but for the deleting task: the record that it is gone.
-  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask) ops.push(c.delete().key(taskKey(t.id)));
+  // The cluster's task history goes too, but for the deleting task (the record that it is
+  // gone) and tasks not yet run: someone may be following one queued after this delete, and
+  // it must end with its own truthful failure, not vanish.
+  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask && (t.state === 'done' || t.state === 'failed')) ops.push(c.delete().key(taskKey(t.id)));
   const res = await txn.then(...ops).commit();
   if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change; run delete again`);
 }
@@ -238,6 +240,13 @@ export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
   return getJson<Task>(c, taskKey(id));
 }
 
+/** Every task, in the order they were submitted: by the etcd revision that created each key
+ * (ids carry the second only, and two tasks of one cluster in the same second must still run
+ * in the order they were asked for). */
 export async function listTasks(c: Etcd3): Promise<Task[]> {
-  return Object.values(await listJson<Task>(c, taskPrefix)).sort((a, b) => a.id.localeCompare(b.id));
+  const res = await c.getAll().prefix(taskPrefix).exec();
+  return res.kvs
+    .map((kv) => ({ rev: BigInt(kv.create_revision), task: JSON.parse(kv.value.toString()) as Task }))
+    .sort((a, b) => (a.rev < b.rev ? -1 : a.rev > b.rev ? 1 : 0))
+    .map((x) => x.task);
 }

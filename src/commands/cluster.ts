@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { validateRequest } from '../cluster/placement.js';
-import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
 
 
@@ -191,7 +191,11 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     const versions: Record<string, Set<string>> = {};
     for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
     const req = buildRequest(name, o, versions);
-    if (await getJson<ClusterConfig>(etcd, configKey(name))) throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
+    if (await getJson<ClusterConfig>(etcd, configKey(name))) {
+      const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && (t.state === 'pending' || t.state === 'running'));
+      if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
+      throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
+    }
     if (password !== undefined) await etcd.put(secretKey(name)).value(JSON.stringify({ password }));
     const task = await newTask(etcd, 'create', name, { request: req });
     out(`task ${task.id}: create ${req.type} ${name} (${req.type === 'memcache' ? `${req.nodes} nodes` : `${req.masters} master(s) x ${req.replicas} replica(s)`}, ${req.maxmemoryMB} MB each, ${req.type === 'memcache' ? 'memcache' : 'redis'} ${req.version})`);

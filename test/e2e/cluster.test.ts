@@ -353,11 +353,23 @@ test('an instance that cannot start where it was placed is retried, then moved t
   assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
 });
 
-test('delete: no process, directory or key of the cluster is left', async () => {
-  for (const name of ['orders', 'wide', 'sessions', 'pages', 'resumed']) {
+test('delete: no process, directory or key of the cluster is left; a restart queued behind it fails truthfully', async () => {
+  // Queued in this order with no scheduler running: the restart's --wait runs both, the delete first.
+  const queued = ovl(['cluster', 'delete', 'orders', '--no-wait', ...inv()]);
+  assert.equal(queued.code, 0, queued.stdout + queued.stderr);
+  const again = create('orders', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb']);
+  assert.equal(again.code, 1, again.stdout + again.stderr);
+  assert.match(again.stderr, /cluster orders is being deleted \(task \S+-delete-orders-\S+, pending\)/);
+  const late = ovl(['cluster', 'restart', 'orders', ...inv()]);
+  assert.equal(late.code, 2, late.stdout + late.stderr);
+  assert.match(late.stdout, /restart orders failed: no cluster named orders/);
+  for (const name of ['wide', 'sessions', 'pages', 'resumed']) {
     const r = ovl(['cluster', 'delete', name, ...inv()]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual((await clusterKeys(name)).filter((k) => !k.startsWith('/overlord/task/') || !k.includes('-delete-')), [], name);
+  }
+  for (const name of ['orders', 'wide', 'sessions', 'pages', 'resumed']) {
+    // What is left is the record of each delete (and of the failed restart), nothing of the cluster.
+    assert.deepEqual((await clusterKeys(name)).filter((k) => !k.startsWith('/overlord/task/') || !/-(delete|restart)-/.test(k)), [], name);
   }
   for (const [host, dirs] of instanceProcesses('redis_cluster')) assert.deepEqual(dirs, [], host);
   for (const [host, dirs] of instanceProcesses('memcache')) assert.deepEqual(dirs, [], host);
