@@ -8,6 +8,14 @@ import { UsageError } from './commands/errors.js';
 const bootstrapCmd = () => import('./commands/bootstrap.js');
 const clusterCmd = () => import('./commands/cluster.js');
 
+// A reader that went away (`ovl cluster check x | head`) ends the output, not the command: a
+// create --wait may be scheduling in this process, and stopping it halfway helps no one.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}
+
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
 const int = (min: number) => (v: string) => {

@@ -72,7 +72,11 @@ async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[
   const failed: string[] = [];
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port), pidfile: pidfileOf(plan, i.port) }));
-    const r = await runScript(await ctx.fleet.remote(host), stopScript(items, remove)).catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
+    // A host that does not answer is named with the others; the rest are stopped all the same.
+    const r = await ctx.fleet
+      .remote(host)
+      .then((remote) => runScript(remote, stopScript(items, remove)))
+      .catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
     const stopped = parseReports(r.stdout).filter((x) => x.status === 'stopped').length;
     if (stopped !== items.length) failed.push(`${host}: stopped ${stopped} of ${items.length} instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
   });
@@ -335,7 +339,9 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
   if (plan) {
     await updateConfig(c, task.cluster, { state: 'deleting' });
     await step(ctx, task, `stopping ${plan.instances.length} instances and removing their directories`);
-    await stopOnHosts(ctx, plan, plan.instances, true);
+    await stopOnHosts(ctx, plan, plan.instances, true).catch((e: Error) => {
+      throw new Error(`${e.message}. Its keys and ports are kept (state "deleting"): run ovl cluster delete ${task.cluster} again once every host answers`);
+    });
   }
   await step(ctx, task, 'removing its keys and freeing its ports');
   for (let attempt = 1; ; attempt++) {

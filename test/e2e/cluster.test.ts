@@ -9,8 +9,8 @@ import { projectRoot } from '../../src/paths.js';
 import { place } from '../../src/cluster/placement.js';
 import { fleetCapacity } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
-import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { fleet, onHost, ovl } from '../helpers/fleet.js';
+import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { FLEET, fleet, onHost, ovl } from '../helpers/fleet.js';
 
 let info: SandboxInfo;
 let endpoints: string[];
@@ -122,6 +122,14 @@ test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-tri
   redisCliCheck(s);
   await writeAndReadThroughCluster(s, 10_000);
   assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
+  // Its reader gone before it writes (`ovl cluster check orders | head -0`): the same verdict, no stack trace.
+  const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'cluster', 'check', 'orders', ...inv()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.stdout!.destroy();
+  let err = '';
+  p.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise((r) => p.once('exit', r));
+  assert.equal(code, 0, err);
+  assert.equal(err, '');
 });
 
 test('redis_cluster with more masters than hosts (12x1 on 4 hosts): same checks, masters spread evenly, --config applied', async () => {
@@ -351,6 +359,31 @@ test('an instance that cannot start where it was placed is retried, then moved t
     squatter.close();
   }
   assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
+});
+
+test('a host down: a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
+  const r = create('outage', ['--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const planned = show('outage').instances;
+  const down = planned[0]!.host;
+  /** Processes of this cluster's instances per host (ports are unique on a host, so a directory names one instance). */
+  const outageProcesses = () => new Map([...instanceProcesses('redis_cluster')].map(([h, dirs]) => [h, dirs.filter((d) => planned.some((i) => i.host === h && d === `/data/redis_cluster/${i.port}`))]));
+  await sandboxStopHost(FLEET.name, down, undefined, () => {});
+  try {
+    const d = ovl(['cluster', 'delete', 'outage', ...inv()]);
+    assert.equal(d.code, 2, d.stdout + d.stderr);
+    assert.match(d.stdout, new RegExp(`${down}: stopped 0 of \\d+ instances .*run ovl cluster delete outage again once every host answers`));
+    const s = show('outage');
+    assert.equal(s.config.state, 'deleting');
+    assert.equal(s.instances.length, planned.length, 'every instance record is kept while a host may still run instances');
+  } finally {
+    await sandboxStartHost(FLEET.name, down, undefined, () => {});
+  }
+  for (const [host, procs] of outageProcesses()) assert.equal(procs.length, host === down ? planned.filter((i) => i.host === down).length : 0, host);
+  const again = ovl(['cluster', 'delete', 'outage', ...inv()]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.deepEqual((await clusterKeys('outage')).filter((k) => !k.startsWith('/overlord/task/') || !k.includes('-delete-')), []);
+  for (const [host, procs] of outageProcesses()) assert.deepEqual(procs, [], host);
 });
 
 test('delete: no process, directory or key of the cluster is left; a restart queued behind it fails truthfully', async () => {
