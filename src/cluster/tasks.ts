@@ -371,7 +371,11 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
   const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
   const failed = [...reports.values()].filter((r) => r.status === 'failed');
-  if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
+  if (failed.length) {
+    // `show` must not go on saying they are up.
+    await setInstanceStates(c, plan.cluster, new Map(failed.map((f) => [f.addr, { state: 'failed', error: `did not start: ${f.detail}` }])));
+    throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
+  }
   await step(ctx, task, 'consistency check');
   await settle(ctx, plan, password, firstCheckAt(plan, reports, releasedAt));
   await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running`);

@@ -361,7 +361,7 @@ test('an instance that cannot start where it was placed is retried, then moved t
   assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
 });
 
-test('a host down: a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
+test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
   const r = create('outage', ['--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const planned = show('outage').instances;
@@ -370,6 +370,10 @@ test('a host down: a delete stops the rest, names the host and keeps the keys; o
   const outageProcesses = () => new Map([...instanceProcesses('redis_cluster')].map(([h, dirs]) => [h, dirs.filter((d) => planned.some((i) => i.host === h && d === `/data/redis_cluster/${i.port}`))]));
   await sandboxStopHost(FLEET.name, down, undefined, () => {});
   try {
+    // A restart cannot reach the host: it fails, and show stops calling those instances up.
+    const rs = ovl(['cluster', 'restart', 'outage', ...inv()]);
+    assert.equal(rs.code, 2, rs.stdout + rs.stderr);
+    for (const i of show('outage').instances) assert.equal(i.state, i.host === down ? 'failed' : 'up', `${i.address}:${i.port}`);
     const d = ovl(['cluster', 'delete', 'outage', ...inv()]);
     assert.equal(d.code, 2, d.stdout + d.stderr);
     assert.match(d.stdout, new RegExp(`${down}: stopped 0 of \\d+ instances .*run ovl cluster delete outage again once every host answers`));
