@@ -170,17 +170,25 @@ export async function listInstances(c: Etcd3, cluster: string): Promise<Map<stri
 }
 
 export async function setInstanceStates(c: Etcd3, cluster: string, states: Map<string, { state: InstanceState; error?: string }>): Promise<void> {
-  // The info keys alone: a prefix read would also carry every instance's server.conf and
-  // nodes.conf (megabytes for a large cluster).
-  const current = await mapLimit([...states.keys()], 32, (a) => getJson<InstanceInfo>(c, instanceKey(cluster, a, 'info')));
+  // The info keys alone, read a hundred to a transaction (etcd caps a transaction at 128
+  // operations): a prefix read would also carry every server.conf and nodes.conf (megabytes
+  // for a large cluster), and a read per key is hundreds of round trips to a busy etcd.
+  const addrs = [...states.keys()];
   const ops = [];
-  for (const info of current) {
-    if (!info) continue;
-    const s = states.get(addrOf(info))!;
-    if (s.state === info.state && s.error === info.error) continue;
-    ops.push(c.put(instanceKey(cluster, addrOf(info), 'info')).value(JSON.stringify({ ...info, state: s.state, error: s.error })));
+  for (let i = 0; i < addrs.length; i += 100) {
+    const res = await c
+      .if(planKey(cluster), 'Create', '>', 0)
+      .then(...addrs.slice(i, i + 100).map((a) => c.get(instanceKey(cluster, a, 'info'))))
+      .commit();
+    for (const r of res.succeeded ? res.responses : []) {
+      const kv = r.response_range?.kvs?.[0];
+      if (!kv) continue;
+      const info = JSON.parse(kv.value.toString()) as InstanceInfo;
+      const s = states.get(addrOf(info))!;
+      if (s.state === info.state && s.error === info.error) continue;
+      ops.push(c.put(instanceKey(cluster, addrOf(info), 'info')).value(JSON.stringify({ ...info, state: s.state, error: s.error })));
+    }
   }
-  // Small transactions: etcd caps the operations of one (128 by default).
   for (let i = 0; i < ops.length; i += 100) await c.if(planKey(cluster), 'Create', '>', 0).then(...ops.slice(i, i + 100)).commit();
 }
 
