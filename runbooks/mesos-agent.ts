@@ -4,14 +4,13 @@
 
 import type { Runbook } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
-import { directory } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import type { HostContext, Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
 import { render } from '../src/templates.js';
 import {
-  binaryOps,
   checkOrder,
+  daemonGroundwork,
   flagFile,
   httpGet,
   MESOS_DIR,
@@ -24,7 +23,6 @@ import {
   portVar,
   prepareMesos,
   strVar,
-  ZK_FILE,
   zkUrl,
   type MesosShared,
   type MesosSource,
@@ -165,11 +163,7 @@ export const mesosAgent: Runbook<MesosShared> = {
     const E = AGENT_ETC;
     return {
       operations: [
-        directory(MESOS_DIR, { mode: 0o755 }),
-        directory(AGENT_WORK_DIR, { mode: 0o755 }),
-        directory(MESOS_LOG_DIR, { mode: 0o755 }),
-        ...binaryOps(src),
-        flagFile(ZK_FILE, s.zk, notify),
+        ...daemonGroundwork(AGENT_WORK_DIR, src, s.zk, notify),
         flagFile(`${E}/containerizers`, s.containerizers, notify),
         s.isolation
           ? flagFile(`${E}/isolation`, s.isolation, notify)

@@ -5,13 +5,12 @@
 
 import type { Runbook } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
-import { directory } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import type { HostContext } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
 import {
-  binaryOps,
   checkOrder,
+  daemonGroundwork,
   flagFile,
   httpGet,
   MESOS_DIR,
@@ -23,7 +22,6 @@ import {
   portVar,
   prepareMesos,
   strVar,
-  ZK_FILE,
   zkUrl,
   type MesosShared,
   type MesosSource,
@@ -96,11 +94,7 @@ export const mesosMaster: Runbook<MesosShared> = {
     const notify = ['restart'];
     return {
       operations: [
-        directory(MESOS_DIR, { mode: 0o755 }),
-        directory(MASTER_WORK_DIR, { mode: 0o755 }),
-        directory(MESOS_LOG_DIR, { mode: 0o755 }),
-        ...binaryOps(src),
-        flagFile(ZK_FILE, s.zk, notify),
+        ...daemonGroundwork(MASTER_WORK_DIR, src, s.zk, notify),
         flagFile(`${MASTER_ETC}/quorum`, s.quorum, notify),
         flagFile(`${MASTER_ETC}/ip`, s.ip, notify),
         flagFile(`${MASTER_ETC}/hostname`, s.hostname, notify),

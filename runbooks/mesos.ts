@@ -13,7 +13,7 @@ import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { aptPackage } from '../src/ops/command.js';
-import { artifact, file, sha256File, template } from '../src/ops/files.js';
+import { artifact, directory, file, sha256File, template } from '../src/ops/files.js';
 import type { Operation } from '../src/ops/types.js';
 import { remote } from '../src/paths.js';
 import { render } from '../src/templates.js';
@@ -182,6 +182,20 @@ export function binaryOps(src: MesosSource): Operation[] {
     ...(src.key ? [artifact(src.key.local, src.key.remote, src.key.sha256, { mode: 0o644 })] : []),
     template(APT_LIST, 'mesos-apt.list.hbs', src.repo, { mode: 0o644 }),
     aptPackage('mesos'),
+  ];
+}
+
+/**
+ * The first lines of every Mesos daemon's checklist: /data/mesos, its work dir and the log dir,
+ * the binaries, and the ZooKeeper URL in /etc/mesos/zk (a change restarts the daemon).
+ */
+export function daemonGroundwork(workDir: string, src: MesosSource, zk: string, notify: string[]): Operation[] {
+  return [
+    directory(MESOS_DIR, { mode: 0o755 }),
+    directory(workDir, { mode: 0o755 }),
+    directory(MESOS_LOG_DIR, { mode: 0o755 }),
+    ...binaryOps(src),
+    flagFile(ZK_FILE, zk, notify),
   ];
 }
 
