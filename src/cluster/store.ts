@@ -244,6 +244,18 @@ export async function newTask(c: Etcd3, kind: TaskKind, cluster: string, extra: 
   return task;
 }
 
+/** How many finished tasks a cluster keeps (its newest): the scheduler reads every task key on
+ * each wake-up, and years of restarts must not make that read megabytes. */
+export const TASK_HISTORY = 20;
+
+/** Drop the cluster's finished tasks beyond the newest TASK_HISTORY, never those in `keep`. */
+export async function pruneTasks(c: Etcd3, cluster: string, keep: Set<string>): Promise<void> {
+  const finished = (await listTasks(c)).filter((t) => t.cluster === cluster && (t.state === 'done' || t.state === 'failed') && !keep.has(t.id));
+  await mapLimit(finished.slice(0, Math.max(0, finished.length - TASK_HISTORY)), 16, async (t) => {
+    await c.delete().key(taskKey(t.id));
+  });
+}
+
 export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
   return getJson<Task>(c, taskKey(id));
 }

@@ -19,6 +19,7 @@ import {
   getJson,
   getPlan,
   getSecret,
+  pruneTasks,
   putInstances,
   putTask,
   removeCluster,
@@ -404,6 +405,9 @@ export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
     if (task.kind === 'create') await cleanupFailedCreate(ctx, task, e);
   }
   await putTask(ctx.etcd, task);
+  // The create that `show` names stays, however old.
+  const cfg = await getJson<ClusterConfig>(ctx.etcd, configKey(task.cluster));
+  await pruneTasks(ctx.etcd, task.cluster, new Set([task.id, ...(cfg ? [cfg.task] : [])]));
   return task;
 }
 

@@ -7,6 +7,7 @@ import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { validateRequest } from '../cluster/placement.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
+import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
 
 
@@ -111,12 +112,10 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
   return req;
 }
 
-type Out = (line: string) => void;
-
 const FOLLOW_PATIENCE_MS = 120_000;
 
 /** Follow a task until it ends; with no scheduler leading, run the scheduling in this process. */
-export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
+async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
   let inProcess: Promise<void> | undefined;
   let lastStep = '';
   let checkedLeader = 0;
@@ -143,13 +142,13 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
       } catch (e) {
         unanswered ??= Date.now();
         if (Date.now() - unanswered > FOLLOW_PATIENCE_MS) throw e;
-        out(`  etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
+        out(`etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
         await changed;
         continue;
       }
       if (!t) throw new Error(`task ${taskId} disappeared`);
       if (t.step !== lastStep) {
-        out(`  ${t.step}`);
+        out(t.step);
         lastStep = t.step;
       }
       if (t.state === 'done' || t.state === 'failed') {
@@ -160,11 +159,11 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
         checkedLeader = Date.now();
         const { leader, runScheduler } = await import('../cluster/scheduler.js');
         if (!(await leader(etcd).catch(() => 'unknown'))) {
-          out('  no scheduler is running: scheduling in this process');
+          out('no scheduler is running: scheduling in this process');
           // OVL_TRACE=1: the in-process scheduler's log on stderr.
           const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};
           inProcess = runScheduler({ inv, until: taskId, log }).finally(() => (inProcess = undefined));
-          inProcess.catch((e: Error) => out(`  in-process scheduler: ${e.message}`));
+          inProcess.catch((e: Error) => out(`in-process scheduler: ${e.message}`));
         }
       }
       await changed;
@@ -173,6 +172,21 @@ export async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: O
     // A pending timer would keep the process up to a second after the task ended.
     clearTimeout(timer);
     await watcher?.cancel().catch(() => undefined);
+  }
+}
+
+/** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI, and a
+ * terminal that reports no width, where listr2 would wrap every character). */
+async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
+  const terminal = process.stdout.isTTY && (process.stdout.columns ?? 0) >= 20 && !process.env.CI;
+  const view = terminal ? await listrFollow(title) : plainFollow(out);
+  try {
+    const done = await follow(inv, etcd, taskId, view.step);
+    await view.end(done.state === 'done', done.state === 'done' ? done.step : `failed: ${done.error}`);
+    return done;
+  } catch (e) {
+    await view.end(false, (e as Error).message);
+    throw e;
   }
 }
 
@@ -204,7 +218,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
       return 0;
     }
     const t0 = Date.now();
-    const done = await follow(inv, etcd, task.id, out);
+    const done = await followTask(`create ${name}`, inv, etcd, task.id, out);
     if (done.state === 'failed') {
       out(`create ${name} failed: ${done.error}`);
       return 2;
@@ -223,7 +237,7 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
     const task = await newTask(etcd, kind, name, o.instance?.length ? { instances: o.instance } : {});
     out(`task ${task.id}: ${kind} ${name}`);
     if (o.wait === false) return 0;
-    const done = await follow(inv, etcd, task.id, out);
+    const done = await followTask(`${kind} ${name}`, inv, etcd, task.id, out);
     if (done.state === 'failed') {
       out(`${kind} ${name} failed: ${done.error}`);
       return 2;

@@ -7,8 +7,9 @@ import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { projectRoot } from '../../src/paths.js';
 import { place } from '../../src/cluster/placement.js';
-import { fleetCapacity } from '../../src/cluster/store.js';
+import { fleetCapacity, listTasks, newTask, pruneTasks, putTask, TASK_HISTORY, type Task } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
+import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { FLEET, fleet, onHost, ovl } from '../helpers/fleet.js';
 
@@ -224,6 +225,24 @@ test('memcache 4 nodes: set/get on each node', async () => {
   }
 });
 
+test('on a terminal, create --wait and delete show one listr2 line per task that ends with the outcome', async () => {
+  const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm' };
+  delete env.CI;
+  // script(1) gives the command a pseudo-terminal of 120 columns, as an operator's shell would.
+  const onTerminal = (args: string[]) =>
+    spawnSync('script', ['-qec', `stty cols 120 rows 40; ${[process.execPath, join(projectRoot, 'bin/ovl.js'), ...args, ...inv()].map((a) => `'${a}'`).join(' ')}`, '/dev/null'], { encoding: 'utf8', env, timeout: 120_000 });
+  try {
+    const c = onTerminal(['cluster', 'create', 'shown', '--type', 'memcache', '--nodes', '2', '--maxmemory', '16mb', '--wait']);
+    assert.equal(c.status, 0, c.stdout + c.stderr);
+    assert.match(c.stdout, /create shown: running: 2 instances healthy/);
+    const d = onTerminal(['cluster', 'delete', 'shown']);
+    assert.equal(d.status, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /delete shown: deleted/);
+  } finally {
+    ovl(['cluster', 'delete', 'shown', ...inv()]);
+  }
+});
+
 test('two creates at once get distinct ports and are both healthy', async () => {
   const run = (name: string) =>
     new Promise<number>((resolve) => {
@@ -359,6 +378,25 @@ test('an instance that cannot start where it was placed is retried, then moved t
     squatter.close();
   }
   assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
+});
+
+test('task history: a cluster keeps its newest finished tasks, the ones asked to be kept, and every unfinished one', async () => {
+  await withEtcd(endpoints, async (c) => {
+    const made: Task[] = [];
+    for (let i = 0; i < TASK_HISTORY + 5; i++) {
+      const t = await newTask(c, 'restart', 'history');
+      await putTask(c, { ...t, state: i % 2 ? 'done' : 'failed' });
+      made.push(t);
+    }
+    const queued = await newTask(c, 'restart', 'history');
+    try {
+      await pruneTasks(c, 'history', new Set([made[0]!.id]));
+      const left = (await listTasks(c)).filter((t) => t.cluster === 'history').map((t) => t.id);
+      assert.deepEqual(left, [made[0]!.id, ...made.slice(-TASK_HISTORY).map((t) => t.id), queued.id]);
+    } finally {
+      for (const t of await listTasks(c)) if (t.cluster === 'history') await c.delete().key(taskKey(t.id));
+    }
+  });
 });
 
 test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
