@@ -182,7 +182,7 @@ async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: st
   const view = terminal ? await listrFollow(title) : plainFollow(out);
   try {
     const done = await follow(inv, etcd, taskId, view.step);
-    await view.end(done.state === 'done', done.state === 'done' ? done.step : `failed: ${done.error}`);
+    await view.end(done.state === 'done', done.state === 'done' ? done.step : done.error ?? 'failed');
     return done;
   } catch (e) {
     await view.end(false, (e as Error).message);

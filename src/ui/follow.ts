@@ -5,7 +5,7 @@ export type Out = (line: string) => void;
 export interface FollowView {
   /** A step of the task, or a note about the following itself. */
   step: Out;
-  /** The task ended: `ok`, with what to say of it. Resolves once the view has drawn its end. */
+  /** The task ended: `ok` with its last step, or failed with the reason. Resolves once the view has drawn its end. */
   end(ok: boolean, text: string): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export async function listrFollow(title: string): Promise<FollowView> {
           output = (l) => (task.output = l);
           for (const l of early.splice(0)) output(l);
           const r = await ended;
-          task.title = `${title}: ${r.text}`;
+          task.title = `${title}: ${r.ok ? r.text : 'failed'}`;
           if (!r.ok) throw new Error(r.text);
         },
         rendererOptions: { persistentOutput: true, bottomBar: Infinity },
