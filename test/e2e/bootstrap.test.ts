@@ -1,7 +1,10 @@
 // `ovl bootstrap` against a real sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { projectRoot } from '../../src/paths.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
 import { DATA_LAYOUT } from '../../runbooks/data-layout.js';
@@ -65,6 +68,28 @@ test('second run changes nothing and says so', async () => {
   const j = bootstrapJson([info.inventory]);
   assert.equal(total(j.recap, 'changed'), 0);
   assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, 'etcd was not restarted');
+});
+
+test('a config change on every member restarts them one at a time: two of three always answer, each restarted once', async () => {
+  const info = await fleet();
+  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+  for (const h of ETCD_HOSTS) assert.equal(onHost(info, h, `echo '# drift' >> /data/etcd/etcd.conf.yml`).code, 0);
+  const members = ETCD_HOSTS.map((h) => info.hosts.find((x) => x.name === h)!.address);
+  const run = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'bootstrap', info.inventory, '--only', 'etcd'], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+  const exited = new Promise<number>((r) => run.once('exit', (code) => r(code ?? -1)));
+  let done = false;
+  void exited.then(() => (done = true));
+  // How many members accept connections, every 25 ms while the run lasts.
+  let fewest = members.length;
+  while (!done) {
+    const up = (await Promise.all(members.map((a) => tcpOpen(a, 2379, 200)))).filter(Boolean).length;
+    fewest = Math.min(fewest, up);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(await exited, 0);
+  assert.ok(fewest >= 2, `at one moment only ${fewest} of 3 etcd members answered`);
+  ETCD_HOSTS.forEach((h, i) => assert.notEqual(etcdPid(info, h), pids[i], `${h} restarted`));
+  assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
 });
 
 test('a config change restarts etcd exactly once; a restart owed by a failed run happens on the next run', async () => {
