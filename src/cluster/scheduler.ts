@@ -7,7 +7,7 @@ import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import type { Etcd3 } from 'etcd3';
 import { ELECTION, taskPrefix } from '../state/keys.js';
 import { Fleet } from './fleet.js';
-import { listTasks, type Task } from './store.js';
+import { listTasks, taskEnded, type Task } from './store.js';
 import { runTask } from './tasks.js';
 import { startFramework, type MesosFramework } from '../mesos/framework.js';
 
@@ -21,7 +21,7 @@ export interface SchedulerOptions {
   ttl?: number;
 }
 
-const unfinished = (t: Task) => t.state === 'pending' || t.state === 'running';
+const unfinished = (t: Task) => !taskEnded(t);
 
 export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000);

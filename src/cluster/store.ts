@@ -214,7 +214,7 @@ export async function removeCluster(c: Etcd3, cluster: string, keepTask: string)
   // The cluster's task history goes too, but for the deleting task (the record that it is
   // gone) and tasks not yet run: someone may be following one queued after this delete, and
   // it must end with its own truthful failure, not vanish.
-  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask && (t.state === 'done' || t.state === 'failed')) ops.push(c.delete().key(taskKey(t.id)));
+  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask && taskEnded(t)) ops.push(c.delete().key(taskKey(t.id)));
   const res = await txn.then(...ops).commit();
   if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change; run delete again`);
 }
@@ -250,11 +250,14 @@ export const TASK_HISTORY = 20;
 
 /** Drop the cluster's finished tasks beyond the newest TASK_HISTORY, never those in `keep`. */
 export async function pruneTasks(c: Etcd3, cluster: string, keep: Set<string>): Promise<void> {
-  const finished = (await listTasks(c)).filter((t) => t.cluster === cluster && (t.state === 'done' || t.state === 'failed') && !keep.has(t.id));
+  const finished = (await listTasks(c)).filter((t) => t.cluster === cluster && taskEnded(t) && !keep.has(t.id));
   await mapLimit(finished.slice(0, Math.max(0, finished.length - TASK_HISTORY)), 16, async (t) => {
     await c.delete().key(taskKey(t.id));
   });
 }
+
+/** Done or failed: a task nothing will run again. */
+export const taskEnded = (t: Task) => t.state === 'done' || t.state === 'failed';
 
 export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
   return getJson<Task>(c, taskKey(id));

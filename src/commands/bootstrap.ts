@@ -4,6 +4,7 @@ import { loadFleet } from '../inventory/fleet.js';
 import { selectHosts } from '../inventory/load.js';
 import { redact } from '../redact.js';
 import { plainEvents } from '../ui/plain.js';
+import { liveTerminal } from '../ui/terminal.js';
 import { formatRecap } from '../ui/recap.js';
 
 export interface BootstrapOptions {
@@ -24,7 +25,7 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   const check = !!o.check;
   const forks = o.forks ?? (typeof inv.vars.forks === 'number' ? inv.vars.forks : 50);
   // A terminal gets the listr2 tree; logs, pipes, CI and --json get one line per event.
-  const tty = !!process.stdout.isTTY && !process.env.CI && !o.json;
+  const tty = liveTerminal() && !o.json;
   const log = o.json ? process.stderr : process.stdout;
   // listr2 is loaded only for a terminal.
   const tree = tty ? (await import('../ui/listr.js')).listrEvents(sel.components) : undefined;

@@ -6,8 +6,9 @@ import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { validateRequest } from '../cluster/placement.js';
-import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
+import { liveTerminal } from '../ui/terminal.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
 
 
@@ -151,7 +152,7 @@ async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Pr
         out(t.step);
         lastStep = t.step;
       }
-      if (t.state === 'done' || t.state === 'failed') {
+      if (taskEnded(t)) {
         await inProcess;
         return t;
       }
@@ -175,11 +176,9 @@ async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Pr
   }
 }
 
-/** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI, and a
- * terminal that reports no width, where listr2 would wrap every character). */
+/** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI). */
 async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
-  const terminal = process.stdout.isTTY && (process.stdout.columns ?? 0) >= 20 && !process.env.CI;
-  const view = terminal ? await listrFollow(title) : plainFollow(out);
+  const view = liveTerminal() ? await listrFollow(title) : plainFollow(out);
   try {
     const done = await follow(inv, etcd, taskId, view.step);
     await view.end(done.state === 'done', done.state === 'done' ? done.step : done.error ?? 'failed');
@@ -206,7 +205,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
     const req = buildRequest(name, o, versions);
     if (await getJson<ClusterConfig>(etcd, configKey(name))) {
-      const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && (t.state === 'pending' || t.state === 'running'));
+      const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
       if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
       throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
     }
