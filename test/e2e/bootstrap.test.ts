@@ -1,15 +1,12 @@
 // `ovl bootstrap` against a real sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { projectRoot } from '../../src/paths.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
 import { DATA_LAYOUT } from '../../runbooks/data-layout.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { bootstrapJson, fleet, FLEET, freshFleet, onHost, ovl, total } from '../helpers/fleet.js';
+import { bootstrapJson, fleet, FLEET, freshFleet, onHost, ovl, ovlProcess, total } from '../helpers/fleet.js';
 
 const quiet = () => {};
 const ETCD_HOSTS = ['h1', 'h2', 'h3'];
@@ -75,7 +72,7 @@ test('a config change on every member restarts them one at a time: two of three 
   const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
   for (const h of ETCD_HOSTS) assert.equal(onHost(info, h, `echo '# drift' >> /data/etcd/etcd.conf.yml`).code, 0);
   const members = ETCD_HOSTS.map((h) => info.hosts.find((x) => x.name === h)!.address);
-  const run = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'bootstrap', info.inventory, '--only', 'etcd'], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+  const run = ovlProcess(['bootstrap', info.inventory, '--only', 'etcd'], 'ignore');
   const exited = new Promise<number>((r) => run.once('exit', (code) => r(code ?? -1)));
   let done = false;
   void exited.then(() => (done = true));

@@ -1,6 +1,6 @@
 // `ovl cluster` and `ovl scheduler` on a bootstrapped sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,7 +11,7 @@ import { fleetCapacity, listTasks, newTask, pruneTasks, putTask, TASK_HISTORY, t
 import { withEtcd } from '../../src/state/etcd.js';
 import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { FLEET, fleet, onHost, ovl } from '../helpers/fleet.js';
+import { FLEET, fleet, onHost, ovl, ovlProcess } from '../helpers/fleet.js';
 
 let info: SandboxInfo;
 let endpoints: string[];
@@ -124,7 +124,7 @@ test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-tri
   await writeAndReadThroughCluster(s, 10_000);
   assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
   // Its reader gone before it writes (`ovl cluster check orders | head -0`): the same verdict, no stack trace.
-  const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'cluster', 'check', 'orders', ...inv()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = ovlProcess(['cluster', 'check', 'orders', ...inv()], ['ignore', 'pipe', 'pipe']);
   p.stdout!.destroy();
   let err = '';
   p.stderr!.on('data', (d) => (err += d));
@@ -246,7 +246,7 @@ test('on a terminal, create --wait and delete show one listr2 line per task that
 test('two creates at once get distinct ports and are both healthy', async () => {
   const run = (name: string) =>
     new Promise<number>((resolve) => {
-      const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', ...inv()], { stdio: 'ignore', env: { ...process.env, CI: '1' } });
+      const p = ovlProcess(['cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', ...inv()], 'ignore');
       children.push(p);
       p.on('exit', (code) => resolve(code ?? -1));
     });
@@ -275,7 +275,7 @@ test('not enough resources: a clear failure, nothing left in etcd or on the host
 
 test('scheduler killed mid-create: a restarted scheduler finishes the cluster without duplicate instances', async () => {
   const start = (env: Record<string, string>) => {
-    const p = spawn(process.execPath, [join(projectRoot, 'bin/ovl.js'), 'scheduler', ...inv()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1', ...env } });
+    const p = ovlProcess(['scheduler', ...inv()], ['ignore', 'pipe', 'pipe'], env);
     children.push(p);
     let out = '';
     p.stdout!.on('data', (d) => (out += d));

@@ -1,6 +1,6 @@
 // Shared by the e2e tests: one sandbox fleet ("e2e") for every test file, brought up on
 // first use and torn down by test/run.sh (and by `ovl sandbox down --name e2e`).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
@@ -33,6 +33,11 @@ export function ovl(args: string[], env: Record<string, string> = {}): Ran {
     timeout: 300_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same CLI left running, for what a test does meanwhile (a daemon, a concurrent run). */
+export function ovlProcess(args: string[], stdio: StdioOptions, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [join(projectRoot, 'bin', 'ovl.js'), ...args], { stdio, env: { ...process.env, CI: '1', ...env } });
 }
 
 /** Run a command on a sandbox host over real SSH with the OpenSSH client. */
