@@ -64,21 +64,22 @@ cluster
   .option('--password-file <path>', 'requirepass/masterauth from this file')
   .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
+  .option('--check', 'show where its instances would go on the fleet as it is now; change nothing')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await clusterCmd()).clusterCreate(name, o, out);
   });
-cluster.command('list').description('every cluster with its state').option('--json').addOption(inventoryOption()).action(async (o) => {
+cluster.command('list').description('every cluster with its state').option('--json', 'machine-readable').addOption(inventoryOption()).action(async (o) => {
   process.exitCode = await (await clusterCmd()).clusterList(o, out);
 });
-cluster.command('show').description('instances, hosts, roles, slots, state').argument('<name>').option('--json').addOption(inventoryOption()).action(async (name: string, o) => {
+cluster.command('show').description('instances, hosts, roles, slots, state: as recorded by the last task, and as each instance answers now').argument('<name>').option('--json', 'machine-readable').option('--no-probe', 'only what etcd records: do not ask the instances').addOption(inventoryOption()).action(async (name: string, o) => {
   process.exitCode = await (await clusterCmd()).clusterShow(name, o, out);
 });
 cluster
   .command('check')
   .description('consistency check; exit code 0 when healthy, 1 when not')
   .argument('<name>')
-  .option('--json')
+  .option('--json', 'the whole report, machine-readable')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await clusterCmd()).clusterCheck(name, o, out);

@@ -46,11 +46,12 @@ export class PlacementError extends Error {
  * fork (BGSAVE, AOF rewrite, disk-based full sync) is NOT covered: clusters are created with
  * persistence off and diskless replication, so no fork happens in normal operation.
  */
-export const MEM_OVERHEAD = 0.1;
+export const MEM_OVERHEAD_PERCENT = 10;
 
 /** MB a host must have free for one instance with this maxmemory. */
 export function instanceMemMB(maxmemoryMB: number): number {
-  return Math.ceil(maxmemoryMB * (1 + MEM_OVERHEAD));
+  // In integers: 100 * 1.1 is 110.00000000000001 in floating point, which ceil makes 111.
+  return Math.ceil((maxmemoryMB * (100 + MEM_OVERHEAD_PERCENT)) / 100);
 }
 
 export interface PlaceOptions {

@@ -5,11 +5,12 @@ import { UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
-import { validateRequest } from '../cluster/placement.js';
+import { place, validateRequest } from '../cluster/placement.js';
+import { hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
-import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type Plan } from '../cluster/types.js';
+import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
 
 export function inventoryPath(opt?: string): string {
@@ -55,6 +56,8 @@ export interface CreateOptions {
   /** `name=value` redis.conf settings. */
   config?: string[];
   wait?: boolean;
+  /** Show where the instances would go; write nothing. */
+  check?: boolean;
 }
 
 /** --config name=value ... -> { name: value }. */
@@ -197,6 +200,27 @@ function connectHint(plan: Plan, auth: boolean): string {
   return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
 }
 
+function describeRequest(req: ClusterRequest): string {
+  return `${req.type} ${req.name} (${req.type === 'memcache' ? `${req.nodes} nodes` : `${req.masters} master(s) x ${req.replicas} replica(s)`}, ${req.maxmemoryMB} MB each, ${binaryType(req.type)} ${req.version})`;
+}
+
+/** `create --check`: where the instances would go on the fleet as it is now; writes nothing. */
+function previewCreate(req: ClusterRequest, hosts: HostCapacity[], out: Out): number {
+  let plan: Plan;
+  try {
+    plan = place(req, hosts);
+  } catch (e) {
+    out(`check: create ${describeRequest(req)} would fail: ${(e as Error).message}. Nothing was changed.`);
+    return 2;
+  }
+  out(`check: create ${describeRequest(req)} would place ${plan.instances.length} instances on ${new Set(plan.instances.map((i) => i.host)).size} hosts. Nothing was changed.`);
+  for (const row of hostTable(plan, hosts)) out(row.join('\t'));
+  out(INSTANCE_HEADER.join('\t'));
+  for (const { cells } of instanceRows(plan.instances)) out(cells.join('\t'));
+  out('The scheduler places the task again when it runs: if the fleet changes meanwhile, hosts and ports may differ.');
+  return 0;
+}
+
 export async function clusterCreate(name: string, o: CreateOptions, out: Out): Promise<number> {
   return withState(inventoryPath(o.inventory), async (etcd, inv) => {
     const password = readPassword(o);
@@ -209,9 +233,10 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
       if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
       throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
     }
+    if (o.check) return previewCreate(req, hosts, out);
     if (password !== undefined) await etcd.put(secretKey(name)).value(JSON.stringify({ password }));
     const task = await newTask(etcd, 'create', name, { request: req });
-    out(`task ${task.id}: create ${req.type} ${name} (${req.type === 'memcache' ? `${req.nodes} nodes` : `${req.masters} master(s) x ${req.replicas} replica(s)`}, ${req.maxmemoryMB} MB each, ${req.type === 'memcache' ? 'memcache' : 'redis'} ${req.version})`);
+    out(`task ${task.id}: create ${describeRequest(req)}`);
     if (!o.wait) {
       out(`queued; follow it with: ovl cluster show ${name}`);
       return 0;
@@ -265,25 +290,44 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
   });
 }
 
-export async function clusterShow(name: string, o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
+/** What `show` says of an instance now, from one consistency check (NodeReport). */
+export function nowState(n: { answered: boolean; problems: string[] } | undefined): string {
+  if (!n) return '?';
+  if (!n.answered) return `down: ${n.problems[0] ?? 'does not answer'}`;
+  if (!n.problems.length) return 'ok';
+  return n.problems.length === 1 ? n.problems[0]! : `${n.problems[0]} (+${n.problems.length - 1} more)`;
+}
+
+export async function clusterShow(name: string, o: { inventory?: string; json?: boolean; probe?: boolean }, out: Out): Promise<number> {
   return withState(inventoryPath(o.inventory), async (etcd) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     const infos = [...(await listInstances(etcd, name)).values()];
     const task = await getTask(etcd, cfg.task);
+    // The states in etcd are what the last task saw: a process killed since then is still
+    // recorded "up". So show also asks every instance now (the check's one round trip each).
+    const plan = o.probe === false ? null : await getPlan(etcd, name);
+    const report = plan ? await (await import('../cluster/check.js')).checkCluster(plan, { password: await getSecret(etcd, name), timeoutMs: 1000 }) : undefined;
+    const nodeNow = new Map(report?.nodes.map((n) => [`${n.address}:${n.port}`, n]));
     if (o.json) {
-      out(JSON.stringify({ config: cfg, task, instances: infos }, null, 2));
+      const now = report && { healthy: report.healthy, problems: report.problems, ms: report.ms };
+      const instances = infos.map((i) => (report ? { ...i, now: { answered: nodeNow.get(addrOf(i))?.answered ?? false, problems: nodeNow.get(addrOf(i))?.problems ?? [] } } : i));
+      out(JSON.stringify({ config: cfg, task, instances, now }, null, 2));
       return 0;
     }
     out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${cfg.type === 'memcache' ? `${cfg.nodes} nodes` : `${cfg.masters} master(s) x ${cfg.replicas} replica(s)`}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
     if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
-    const byId = new Map(infos.map((i) => [i.id, i]));
-    out(['INSTANCE', 'HOST', 'ROLE', 'MASTER', 'SLOTS', 'STATE'].join('\t'));
-    for (const i of infos.sort((a, b) => a.shard - b.shard || (a.role === 'master' ? -1 : 1))) {
-      const m = i.masterId ? byId.get(i.masterId) : undefined;
-      const slots = i.slots?.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') ?? '';
-      out([addrOf(i), i.host, i.role, m ? addrOf(m) : '-', slots || '-', i.state + (i.error ? ` (${i.error})` : '')].join('\t'));
+    if (report) {
+      const down = report.nodes.filter((n) => !n.answered).length;
+      out(report.healthy
+        ? `now: healthy (${report.nodes.length} instances asked, ${report.ms} ms)`
+        : `now: NOT healthy: ${down} of ${report.nodes.length} instances down, ${report.problems.length} problem(s) (ovl cluster check ${name})`);
+    }
+    out([...INSTANCE_HEADER, 'RECORDED', ...(report ? ['NOW'] : [])].join('\t'));
+    for (const { instance: i, cells } of instanceRows(infos)) {
+      const recorded = i.state + (i.error ? ` (${i.error})` : '');
+      out([...cells, recorded, ...(report ? [nowState(nodeNow.get(addrOf(i)))] : [])].join('\t'));
     }
     return 0;
   });

@@ -19,7 +19,7 @@ const children: ChildProcess[] = [];
 
 interface Shown {
   config: { state: string };
-  instances: { host: string; address: string; port: number; role: string; id: string; masterId?: string; shard: number; state: string }[];
+  instances: { host: string; address: string; port: number; role: string; id: string; masterId?: string; shard: number; state: string; now?: { answered: boolean; problems: string[] } }[];
 }
 
 function inv(): string[] {
@@ -162,10 +162,16 @@ test('a redis process killed: check names it and exits non-zero, restart heals i
   const bad = ovl(['cluster', 'check', 'orders', ...inv()]);
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, new RegExp(`${victim.address.replace(/\./g, '\\.')}:${victim.port} \\(${victim.host}\\): does not answer`));
+  // etcd still records it up (no task has run since); show says both.
+  const shown = ovl(['cluster', 'show', 'orders', ...inv()]);
+  assert.match(shown.stdout, /now: NOT healthy: 1 of 6 instances down/);
+  assert.match(shown.stdout, new RegExp(`^${victim.address.replace(/\./g, '\\.')}:${victim.port}\t${victim.host}\tmaster\t.*\tup\tdown: does not answer`, 'm'));
+  assert.deepEqual(show('orders').instances.filter((i) => !i.now!.answered).map((i) => i.id), [victim.id]);
   const healed = ovl(['cluster', 'restart', 'orders', ...inv()]);
   assert.equal(healed.code, 0, healed.stdout + healed.stderr);
   assert.match(healed.stdout, /1 started, 5 were running/);
   assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
+  assert.match(ovl(['cluster', 'show', 'orders', ...inv()]).stdout, /now: healthy \(6 instances asked/);
   const myid = new Redis({ host: victim.address, port: victim.port, lazyConnect: true });
   try {
     assert.equal(await myid.call('CLUSTER', 'MYID'), victim.id, 'same node id after the restart');
@@ -271,6 +277,32 @@ test('not enough resources: a clear failure, nothing left in etcd or on the host
   assert.deepEqual(keys.filter((k) => !k.startsWith('/overlord/task/')), []);
   assert.ok(keys.includes(`/overlord/task/${task}`));
   assert.deepEqual(instanceProcesses('redis_cluster'), before);
+});
+
+test('create --check: where the instances would go, or why they cannot; nothing is written', async () => {
+  const etcdKeys = () => withEtcd(endpoints, (c) => c.getAll().prefix('/overlord/').keys());
+  const before = (await etcdKeys()).sort();
+  const ok = ovl(['cluster', 'create', 'preview', '--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb', '--check', ...inv()]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /would place 8 instances on 4 hosts\. Nothing was changed\./);
+  const lines = ok.stdout.split('\n');
+  const rows = (header: string) => {
+    const at = lines.findIndex((l) => l.startsWith(header));
+    const end = lines.findIndex((l, k) => k > at && (!l.includes('\t') || /^[A-Z]+\t/.test(l)));
+    return lines.slice(at + 1, end).map((l) => l.split('\t'));
+  };
+  const hosts = rows('HOST\t');
+  assert.deepEqual(hosts.map((h) => h[1]), ['2', '2', '2', '2'], 'two instances on each of the 4 hosts');
+  const instances = rows('INSTANCE\t');
+  assert.equal(instances.length, 8);
+  for (const r of instances.filter((x) => x[2] === 'replica')) {
+    assert.notEqual(instances.find((m) => m[0] === r[3])![1], r[1], 'a replica is never on its master\'s host');
+  }
+  const bad = ovl(['cluster', 'create', 'preview', '--type', 'redis_cluster', '--masters', '2', '--replicas', '4', '--maxmemory', '16mb', '--check', ...inv()]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stdout, /would fail: needs .* on 5 distinct hosts.*Nothing was changed\./);
+  assert.deepEqual((await etcdKeys()).sort(), before, 'no key written');
+  assert.equal(ovl(['cluster', 'show', 'preview', ...inv()]).code, 1);
 });
 
 test('scheduler killed mid-create: a restarted scheduler finishes the cluster without duplicate instances', async () => {

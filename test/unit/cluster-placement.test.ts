@@ -204,6 +204,7 @@ test('ports exhausted', () => {
 test('memory: per-instance reservation includes 10 % overhead', () => {
   assert.equal(instanceMemMB(256), 282);
   assert.equal(instanceMemMB(1000), 1100);
+  assert.equal(instanceMemMB(100), 110, 'no floating-point extra MB');
   const small = fleet(4, { memMB: 4096, usedMemMB: 4096 - 281 }); // 281 MB free < 282
   assert.throws(
     () => placeChunk(rc(2, 1), small),

@@ -1,0 +1,48 @@
+// Tables of a cluster's instances and of where they go, for `show` and `create --check`: rows
+// of cells, joined with tabs by the caller (tab-separated output stays greppable and `column -t`
+// aligns it).
+import { instanceMemMB } from './placement.js';
+import type { HostCapacity, Plan, PlannedInstance } from './types.js';
+
+const addr = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
+
+export const INSTANCE_HEADER = ['INSTANCE', 'HOST', 'ROLE', 'MASTER', 'SLOTS'];
+
+/** Instances by shard, a master before its replicas, each with its master's address and slots. */
+export function instanceRows<T extends PlannedInstance>(instances: T[]): { instance: T; cells: string[] }[] {
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  return [...instances]
+    .sort((a, b) => a.shard - b.shard || (a.role === 'master' ? -1 : b.role === 'master' ? 1 : 0))
+    .map((i) => {
+      const m = i.masterId ? byId.get(i.masterId) : undefined;
+      const slots = i.slots?.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') ?? '';
+      return { instance: i, cells: [addr(i), i.host, i.role, m ? addr(m) : '-', slots || '-'] };
+    });
+}
+
+/** Per host the plan uses (header first): what it gets, and its memory reserved once the plan
+ * runs. Masters and replicas are counted for the redis types. */
+export function hostTable(plan: Plan, hosts: HostCapacity[]): string[][] {
+  const roles = plan.type !== 'memcache';
+  const per = instanceMemMB(plan.maxmemoryMB);
+  const rows = hosts.flatMap((h) => {
+    const mine = plan.instances.filter((i) => i.host === h.name);
+    if (!mine.length) return [];
+    const count = (role: string) => String(mine.filter((i) => i.role === role).length);
+    const ports = mine.map((i) => i.port).sort((a, b) => a - b);
+    return [[h.name, String(mine.length), ...(roles ? [count('master'), count('replica')] : []), portRanges(ports), `${h.usedMemMB + per * mine.length} of ${h.memMB} MB`]];
+  });
+  return [['HOST', 'INSTANCES', ...(roles ? ['MASTERS', 'REPLICAS'] : []), 'PORTS', 'MEMORY AFTER'], ...rows];
+}
+
+/** 7000,7001,7002,7005 -> "7000-7002,7005" */
+export function portRanges(sorted: number[]): string {
+  const out: string[] = [];
+  for (let k = 0; k < sorted.length; ) {
+    let j = k;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    out.push(j === k ? `${sorted[k]}` : `${sorted[k]}-${sorted[j]}`);
+    k = j + 1;
+  }
+  return out.join(',');
+}
