@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
 import { UsageError } from './commands/errors.js';
+import { wholeNumber as int } from './commands/options.js';
 
 // Command modules load on use: each pulls in heavy clients (gRPC for etcd, ioredis) that
 // other commands do not need.
@@ -18,12 +19,6 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
-const int = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
-  return n;
-};
-
 const program = new Command('ovl')
   .description('stand up and run fleets of cache clusters (Redis, Redis Cluster, memcache) over SSH, with etcd as the source of truth')
   .showHelpAfterError();
@@ -36,7 +31,7 @@ program
   .option('--diff', 'show diffs of changed files')
   .option('--limit <hosts>', 'only these hosts (comma-separated names or globs)', list)
   .option('--only <components>', 'only these components (comma-separated)', list)
-  .addOption(new Option('--forks <n>', 'hosts worked on in parallel').argParser(int(1)))
+  .addOption(new Option('--forks <n>', 'hosts worked on in parallel').argParser(int('--forks', 1)))
   .option('-v, --verbose', 'also print the steps that were already ok')
   .option('--json', 'print a machine-readable recap on stdout (progress goes to stderr)')
   .option('--accept-new-host-keys', 'record the SSH host keys of hosts not yet in known_hosts (never replaces a changed key)')
@@ -47,21 +42,24 @@ program
 registerSandboxCommands(program);
 
 const out = (l: string) => process.stdout.write(l + '\n');
+// Set by commands that only read (list, show, check): their errors do not add that nothing was
+// changed, which would suggest that they could have changed something.
+let readOnly = false;
 const inventoryOption = () => new Option('-i, --inventory <file>', 'the fleet inventory (default: $OVL_INVENTORY, else inventories/sandbox.yml)');
 
 const cluster = program.command('cluster').description('create, inspect, heal and delete cache clusters on the bootstrapped fleet');
 cluster
   .command('create')
   .description('plan and start a cluster (a task for the scheduler; --wait follows it)')
-  .argument('<name>', 'cluster name: lower-case letters, digits and -')
+  .argument('<name>', 'cluster name: 1-63 characters, lower-case letters, digits and -, starting and ending with a letter or digit')
   .requiredOption('--type <type>', 'redis_cluster, redis or memcache')
   .option('--version <version>', 'cache version present on the fleet (default: the only one)')
-  .addOption(new Option('--masters <n>', 'redis_cluster: masters (shards); redis: master groups').argParser(int(1)))
-  .addOption(new Option('--replicas <n>', 'replicas per master').argParser(int(0)))
-  .addOption(new Option('--nodes <n>', 'memcache: nodes').argParser(int(1)))
-  .requiredOption('--maxmemory <size>', 'memory of each instance, e.g. 256mb, 2gb')
-  .option('--password-env <NAME>', 'requirepass/masterauth from this environment variable')
-  .option('--password-file <path>', 'requirepass/masterauth from this file')
+  .addOption(new Option('--masters <n>', 'redis_cluster: masters (shards), default 3; redis: master groups, default 1; not for memcache').argParser(int('--masters', 1)))
+  .addOption(new Option('--replicas <n>', 'redis_cluster, redis: replicas per master, default 1; not for memcache').argParser(int('--replicas', 0)))
+  .addOption(new Option('--nodes <n>', 'memcache only, required: nodes').argParser(int('--nodes', 1)))
+  .requiredOption('--maxmemory <size>', 'memory of each instance, with a unit, at least 1mb, e.g. 256mb, 2gb, 1.5gb')
+  .option('--password-env <NAME>', 'redis types: requirepass/masterauth from this environment variable')
+  .option('--password-file <path>', 'redis types: requirepass/masterauth from this file')
   .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
   .option('--check', 'show where its instances would go on the fleet as it is now; change nothing')
@@ -70,9 +68,11 @@ cluster
     process.exitCode = await (await clusterCmd()).clusterCreate(name, o, out);
   });
 cluster.command('list').description('every cluster with its state').option('--json', 'machine-readable').addOption(inventoryOption()).action(async (o) => {
+  readOnly = true;
   process.exitCode = await (await clusterCmd()).clusterList(o, out);
 });
 cluster.command('show').description('instances, hosts, roles, slots, state: as recorded by the last task, and as each instance answers now').argument('<name>').option('--json', 'machine-readable').option('--no-probe', 'only what etcd records: do not ask the instances').addOption(inventoryOption()).action(async (name: string, o) => {
+  readOnly = true;
   process.exitCode = await (await clusterCmd()).clusterShow(name, o, out);
 });
 cluster
@@ -82,6 +82,7 @@ cluster
   .option('--json', 'the whole report, machine-readable')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
+    readOnly = true;
     process.exitCode = await (await clusterCmd()).clusterCheck(name, o, out);
   });
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -108,7 +109,7 @@ cluster
 program
   .command('scheduler')
   .description('run the scheduler: one leader at a time (etcd election), runs every task')
-  .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int(5)))
+  .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int('--lease-ttl', 5)))
   .addOption(inventoryOption())
   .action(async (o) => {
     process.exitCode = await (await clusterCmd()).scheduler(o, out);
@@ -129,12 +130,12 @@ program
 
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof UsageError) {
-    process.stderr.write(`ovl: ${e.message}\nNothing was changed.\n`);
+    process.stderr.write(`ovl: ${e.message}\n${readOnly ? '' : 'Nothing was changed.\n'}`);
     process.exitCode = 1;
     return;
   }
   if (e instanceof InventoryError) {
-    process.stderr.write(`${e.message}\nNothing was changed on any host.\n`);
+    process.stderr.write(`${e.message}\n${readOnly ? '' : 'Nothing was changed on any host.\n'}`);
     process.exitCode = 1;
     return;
   }

@@ -88,7 +88,7 @@ export function validateRequest(req: ClusterRequest): void {
   const bad = (what: string) => {
     throw new Error(`invalid cluster request ${JSON.stringify(req.name)}: ${what}`);
   };
-  if (typeof req.name !== 'string' || !NAME_RE.test(req.name)) bad('name must be lowercase letters, digits and dashes');
+  if (typeof req.name !== 'string' || !NAME_RE.test(req.name)) bad('a name is 1-63 characters: lower-case letters, digits and -, starting and ending with a letter or digit');
   if (!['redis_cluster', 'redis', 'memcache'].includes(req.type)) bad(`unknown type ${JSON.stringify(req.type)}`);
   if (typeof req.version !== 'string' || !VERSION_RE.test(req.version)) bad(`invalid version ${JSON.stringify(req.version)}`);
   if (!Number.isInteger(req.maxmemoryMB) || req.maxmemoryMB < 1) bad('maxmemoryMB must be a positive integer');

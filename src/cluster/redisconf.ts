@@ -27,6 +27,10 @@ const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
 /** Why an extra redis.conf directive cannot be taken, or undefined when it can. */
 export function badDirective(name: string, value: unknown): string | undefined {
   if (!DIRECTIVE_RE.test(name)) return `invalid redis.conf directive ${JSON.stringify(name)} (lower-case letters, digits and -)`;
+  if (name === 'maxmemory') return 'maxmemory is set from --maxmemory (placement reserves memory for it): use that option';
+  // A module is a shared object loaded into every node: ovl deploys none, and a path typed in a
+  // request must not become code running on every host.
+  if (name === 'loadmodule') return 'loadmodule: ovl does not deploy Redis modules, so none can be loaded';
   if (FIXED.has(name)) return `redis.conf directive ${name} is set by ovl and cannot be overridden`;
   if (typeof value !== 'string' || /[\r\n\0]/.test(value)) return `invalid value for redis.conf directive ${name} (one line of text)`;
   return undefined;

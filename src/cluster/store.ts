@@ -235,12 +235,23 @@ export async function putTask(c: Etcd3, task: Task): Promise<void> {
   await c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: now() }));
 }
 
-export async function newTask(c: Etcd3, kind: TaskKind, cluster: string, extra: Partial<Task> = {}): Promise<Task> {
+/** More for newTask's transaction: keys that must not exist, and keys written with the task. */
+export interface TaskGuard {
+  absent?: string[];
+  puts?: Record<string, string>;
+}
+
+/** Queue a task. With a guard, the task and the guard's puts are written together, and only
+ * when none of the guard's absent keys exists (else ConflictError, and nothing is written). */
+export async function newTask(c: Etcd3, kind: TaskKind, cluster: string, extra: Partial<Task> = {}, guard: TaskGuard = {}): Promise<Task> {
   const stamp = now();
   const id = `${stamp.replace(/[-:.TZ]/g, '').slice(0, 14)}-${kind}-${cluster}-${Math.random().toString(36).slice(2, 8)}`;
   const task: Task = { id, kind, cluster, state: 'pending', step: 'waiting for the scheduler', created: stamp, updated: stamp, ...extra };
-  const res = await c.if(taskKey(id), 'Create', '==', 0).then(c.put(taskKey(id)).value(JSON.stringify(task))).commit();
-  if (!res.succeeded) throw new Error(`task ${id} exists already`);
+  let txn = c.if(taskKey(id), 'Create', '==', 0);
+  for (const k of guard.absent ?? []) txn = txn.and(k, 'Create', '==', 0);
+  const puts = Object.entries(guard.puts ?? {}).map(([k, v]) => c.put(k).value(v));
+  const res = await txn.then(c.put(taskKey(id)).value(JSON.stringify(task)), ...puts).commit();
+  if (!res.succeeded) throw new ConflictError(guard.absent?.length ? `task ${id}: one of ${guard.absent.join(', ')} exists already` : `task ${id} exists already`);
   return task;
 }
 

@@ -5,6 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { runScript } from '../ssh/transport.js';
 import { mapLimit } from '../util/semaphore.js';
 import { waitHealthy, type CheckReport } from './check.js';
+import { failBack } from './failback.js';
 import type { Fleet } from './fleet.js';
 import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from './hostops.js';
 import { startTogether, type TogetherOptions } from './together.js';
@@ -254,6 +255,9 @@ export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, pas
   await step(ctx, task, runningStep(plan, report));
 }
 
+/** What redis-server prints when it rejects its config file (then it exits at once). */
+const CONFIG_REFUSED = /Reading the configuration file|FATAL CONFIG FILE ERROR/;
+
 export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   const c = ctx.etcd;
   const { req, password, plan: committed } = await beginCreate(ctx, task);
@@ -306,6 +310,9 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   if (written.status === 'rejected') throw written.reason;
   if (first.status === 'rejected') throw first.reason;
   let releasedAt = first.value.releasedAt;
+  // A config redis-server refuses is refused on every host: no retry, no move.
+  const refused = failedOf().map((i) => reports.get(addrOf(i))!.detail).find((d) => CONFIG_REFUSED.test(d));
+  if (refused) throw new Error(`redis-server ${plan.version} refuses the configuration (check the --config settings): ${refused.replace(/^.*?>>> /, '').slice(0, 300)}`);
   if (failedOf().length) {
     await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start: ${failedOf().map((i) => `${addrOf(i)} (${reports.get(addrOf(i))!.detail})`).join('; ')}`);
     const again = await startOnHosts(ctx, plan, failedOf(), task, password, { setups });
@@ -351,14 +358,7 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
     });
   }
   await step(ctx, task, 'removing its keys and freeing its ports');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await removeCluster(c, task.cluster, task.id);
-      break;
-    } catch (e) {
-      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
-    }
-  }
+  await removeClusterKeys(c, task.cluster, task.id);
   await step(ctx, task, 'deleted');
 }
 
@@ -383,9 +383,12 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
     await setInstanceStates(c, plan.cluster, new Map(failed.map((f) => [f.addr, { state: 'failed', error: `did not start: ${f.detail}` }])));
     throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
   }
+  // A master down longer than the node timeout is a replica now: its role back first.
+  const back = await failBack(plan, { password, timeoutMs: checkTimeout(plan), log: ctx.log });
+  if (back.length) await step(ctx, task, `failed back: ${back.join(', ')} master again, as planned`);
   await step(ctx, task, 'consistency check');
   await settle(ctx, plan, password, firstCheckAt(plan, reports, releasedAt));
-  await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running`);
+  await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running${back.length ? `, ${back.length} failed back to master` : ''}`);
 }
 
 /** Run a task to its end and record the outcome; a failed create leaves nothing behind. */
@@ -411,6 +414,23 @@ export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
   return task;
 }
 
+/** Every key of the cluster but the task's record; again when another change raced with it. */
+async function removeClusterKeys(c: Etcd3, cluster: string, taskId: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await removeCluster(c, cluster, taskId);
+    } catch (e) {
+      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
+    }
+  }
+}
+
+/**
+ * A create that failed is rolled back: its processes and directories removed on every host, its
+ * keys removed and its ports freed, so that only the task's record (with the reason) is left
+ * and the same create can simply be run again. A host that does not answer keeps the cluster
+ * (state failed) with what to do.
+ */
 async function cleanupFailedCreate(ctx: TaskContext, task: Task, e: unknown): Promise<void> {
   const name = task.request?.name ?? task.cluster;
   const cfg = await getJson<ClusterConfig>(ctx.etcd, configKey(name));
@@ -419,6 +439,14 @@ async function cleanupFailedCreate(ctx: TaskContext, task: Task, e: unknown): Pr
     if (!cfg) await ctx.etcd.delete().key(secretKey(name));
     return;
   }
-  if (cfg.task === task.id) await updateConfig(ctx.etcd, name, { state: 'failed', error: task.error });
+  if (cfg.task !== task.id) return;
+  const plan = await getPlan(ctx.etcd, name);
+  try {
+    if (plan) await stopOnHosts(ctx, plan, plan.instances, true);
+    await removeClusterKeys(ctx.etcd, name, task.id);
+    task.error = `${task.error} (rolled back: its instances, directories and keys are removed, its ports free)`;
+  } catch (undo) {
+    task.error = `${task.error} (not rolled back: ${(undo as Error).message}; run ovl cluster delete ${name} once every host answers)`;
+    await updateConfig(ctx.etcd, name, { state: 'failed', error: task.error });
+  }
 }
-

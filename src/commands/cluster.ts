@@ -1,24 +1,40 @@
 import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import { loadFleet } from '../inventory/fleet.js';
+import { InventoryError } from '../inventory/load.js';
 import { UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
 
+const DEFAULT_INVENTORY = 'inventories/sandbox.yml';
+
 export function inventoryPath(opt?: string): string {
-  return opt ?? process.env.OVL_INVENTORY ?? 'inventories/sandbox.yml';
+  return opt ?? process.env.OVL_INVENTORY ?? DEFAULT_INVENTORY;
 }
 
-async function withState<T>(invPath: string, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
-  const inv = loadFleet(invPath);
+/** The fleet of -i, else $OVL_INVENTORY, else the default, which is relative to the directory
+ * ovl runs in: from anywhere else, the way to name the inventory is the fix. */
+function loadInventory(opt?: string): Inventory {
+  const path = inventoryPath(opt);
+  try {
+    return loadFleet(path);
+  } catch (e) {
+    if (path !== DEFAULT_INVENTORY || !(e instanceof InventoryError) || !e.problems.every((p) => p.line === 0)) throw e;
+    throw new InventoryError(e.problems.map((p) => ({ ...p, fix: `name the inventory with -i FILE or $OVL_INVENTORY (without either, ovl reads ${DEFAULT_INVENTORY} from the current directory); ${p.fix}` })));
+  }
+}
+
+async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
+  const invPath = inventoryPath(invOpt);
+  const inv = loadInventory(invOpt);
   const etcd = await openEtcd(etcdEndpoints(inv), 5000);
   try {
     return await fn(etcd, inv);
@@ -32,14 +48,19 @@ async function withState<T>(invPath: string, fn: (etcd: Etcd3, inv: Inventory) =
   }
 }
 
-/** "256mb", "1gb", "64m", "512" (MB) -> MB. */
+/** "256mb", "1gb", "64m", "1.5gb", "2048kb" -> MB: a whole number of MB, at least 1. */
 export function parseSize(v: string): number {
-  const m = /^(\d+)\s*(k|kb|m|mb|g|gb)?$/i.exec(v.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(k|kb|m|mb|g|gb)?$/i.exec(v.trim());
   if (!m) throw new UsageError(`--maxmemory ${JSON.stringify(v)}: write a size like 256mb or 2gb`);
+  // A bare number would be bytes to Redis (its maxmemory) and MB to memcached (-m): neither
+  // reading is safe to guess.
+  if (!m[2]) throw new UsageError(`--maxmemory ${v}: write a unit, e.g. ${m[1]}mb`);
   const n = Number(m[1]);
-  const unit = (m[2] ?? 'mb').toLowerCase()[0];
-  const mb = unit === 'k' ? Math.ceil(n / 1024) : unit === 'g' ? n * 1024 : n;
+  const unit = m[2].toLowerCase()[0];
+  // Exact for every size that is a whole number of MB: such a decimal is a multiple of 1/1024.
+  const mb = unit === 'k' ? n / 1024 : unit === 'g' ? n * 1024 : n;
   if (mb < 1) throw new UsageError(`--maxmemory ${v}: at least 1mb`);
+  if (!Number.isInteger(mb)) throw new UsageError(`--maxmemory ${v} is ${Number(mb.toFixed(3))} MB, not a whole number: write it in mb, e.g. ${Math.round(mb)}mb`);
   return mb;
 }
 
@@ -78,20 +99,46 @@ function readPassword(o: CreateOptions): string | undefined {
   if (o.passwordEnv && o.passwordFile) throw new UsageError('give --password-env or --password-file, not both');
   if (o.passwordEnv) {
     const v = process.env[o.passwordEnv];
-    if (!v) throw new UsageError(`--password-env ${o.passwordEnv}: that environment variable is not set`);
+    if (v === undefined) throw new UsageError(`--password-env ${o.passwordEnv}: that environment variable is not set`);
+    if (!v) throw new UsageError(`--password-env ${o.passwordEnv}: that environment variable is empty`);
     return v;
   }
   if (o.passwordFile) {
-    const v = readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '');
+    let text: string;
+    try {
+      text = readFileSync(o.passwordFile, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+      throw new UsageError(`--password-file ${o.passwordFile}: cannot read it (${why})`);
+    }
+    const v = text.replace(/\r?\n$/, '');
     if (!v) throw new UsageError(`--password-file ${o.passwordFile} is empty`);
     return v;
   }
   return undefined;
 }
 
+/** Options that the type has no use for are refused: ignored, they would leave a cluster other
+ * than the one asked for (a memcache "with a password" that anyone can read). */
+function refuseForeignOptions(type: ClusterType, o: CreateOptions): void {
+  if (type === 'memcache') {
+    for (const [flag, given] of [['--password-env', o.passwordEnv], ['--password-file', o.passwordFile]] as const) {
+      if (given !== undefined) throw new UsageError(`${flag}: memcache clusters have no password (memcached runs without SASL); drop the option`);
+    }
+    if (o.masters !== undefined) throw new UsageError('--masters: memcache clusters have no masters; give the number of nodes with --nodes N');
+    if (o.replicas !== undefined) throw new UsageError('--replicas: memcache nodes have no replicas (each node holds its own keys); drop the option, and give the number of nodes with --nodes N');
+  } else if (o.nodes !== undefined) {
+    throw new UsageError(type === 'redis_cluster'
+      ? '--nodes: for memcache only; a redis_cluster has --masters N shards (default 3) with --replicas N each (default 1)'
+      : '--nodes: for memcache only; a redis has --masters N master groups (default 1) with --replicas N each (default 1)');
+  }
+}
+
 export function buildRequest(name: string, o: CreateOptions, fleetVersions: Record<string, Set<string>>): ClusterRequest {
   if (!CLUSTER_TYPES.includes(o.type as ClusterType)) throw new UsageError(`--type ${o.type}: one of ${CLUSTER_TYPES.join(', ')}`);
   const type = o.type as ClusterType;
+  refuseForeignOptions(type, o);
   const known = [...(fleetVersions[binaryType(type)] ?? [])].sort();
   if (!known.length) throw new UsageError(`no ${binaryType(type)} binaries are registered on the fleet: list them under artifacts.${binaryType(type)} and run ovl bootstrap`);
   const version = o.version ?? (known.length === 1 ? known[0]! : undefined);
@@ -102,6 +149,7 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
     name,
     type,
     version,
+    // The defaults are stated in the option help texts (cli.ts).
     masters: type === 'memcache' ? 0 : o.masters ?? (type === 'redis_cluster' ? 3 : 1),
     replicas: type === 'memcache' ? 0 : o.replicas ?? 1,
     nodes: type === 'memcache' ? o.nodes : undefined,
@@ -200,8 +248,21 @@ function connectHint(plan: Plan, auth: boolean): string {
   return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
 }
 
+/** "1 node", "3 nodes". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function shape(c: ClusterRequest): string {
+  return c.type === 'memcache' ? count(c.nodes ?? 0, 'node') : `${count(c.masters, 'master')} x ${count(c.replicas, 'replica')}`;
+}
+
+function spread(plan: Plan): string {
+  return `${count(plan.instances.length, 'instance')} on ${count(new Set(plan.instances.map((i) => i.host)).size, 'host')}`;
+}
+
 function describeRequest(req: ClusterRequest): string {
-  return `${req.type} ${req.name} (${req.type === 'memcache' ? `${req.nodes} nodes` : `${req.masters} master(s) x ${req.replicas} replica(s)`}, ${req.maxmemoryMB} MB each, ${binaryType(req.type)} ${req.version})`;
+  return `${req.type} ${req.name} (${shape(req)}, ${req.maxmemoryMB} MB each, ${binaryType(req.type)} ${req.version})`;
 }
 
 /** `create --check`: where the instances would go on the fleet as it is now; writes nothing. */
@@ -213,7 +274,7 @@ function previewCreate(req: ClusterRequest, hosts: HostCapacity[], out: Out): nu
     out(`check: create ${describeRequest(req)} would fail: ${(e as Error).message}. Nothing was changed.`);
     return 2;
   }
-  out(`check: create ${describeRequest(req)} would place ${plan.instances.length} instances on ${new Set(plan.instances.map((i) => i.host)).size} hosts. Nothing was changed.`);
+  out(`check: create ${describeRequest(req)} would place ${spread(plan)}. Nothing was changed.`);
   for (const row of hostTable(plan, hosts)) out(row.join('\t'));
   out(INSTANCE_HEADER.join('\t'));
   for (const { cells } of instanceRows(plan.instances)) out(cells.join('\t'));
@@ -222,23 +283,39 @@ function previewCreate(req: ClusterRequest, hosts: HostCapacity[], out: Out): nu
 }
 
 export async function clusterCreate(name: string, o: CreateOptions, out: Out): Promise<number> {
-  return withState(inventoryPath(o.inventory), async (etcd, inv) => {
-    const password = readPassword(o);
+  return withState(o.inventory, async (etcd, inv) => {
     const { hosts } = await fleetCapacity(etcd);
     const versions: Record<string, Set<string>> = {};
     for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
+    // The request first: it refuses password options for memcache before they are read.
     const req = buildRequest(name, o, versions);
+    const password = readPassword(o);
     if (await getJson<ClusterConfig>(etcd, configKey(name))) {
       const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
       if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
       throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
     }
+    // A queued create has no config key yet: a second one would run after it and fail, having
+    // replaced the first's password meanwhile.
+    const creating = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'create' && !taskEnded(t));
+    if (creating) throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed), or pick another name`);
     if (o.check) return previewCreate(req, hosts, out);
-    if (password !== undefined) await etcd.put(secretKey(name)).value(JSON.stringify({ password }));
-    const task = await newTask(etcd, 'create', name, { request: req });
+    // The secret and the task together, and only while the name is free: a create that got past
+    // the checks above at the same moment must not write its password over this one's.
+    let task: Task;
+    try {
+      task = await newTask(etcd, 'create', name, { request: req }, {
+        absent: [configKey(name), secretKey(name)],
+        puts: password === undefined ? {} : { [secretKey(name)]: JSON.stringify({ password }) },
+      });
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      throw new UsageError(`cluster ${name} is being created by another request; wait for it to end (ovl cluster show ${name} once it is placed), or pick another name`);
+    }
     out(`task ${task.id}: create ${describeRequest(req)}`);
     if (!o.wait) {
       out(`queued; follow it with: ovl cluster show ${name}`);
+      await warnWithoutScheduler(etcd, out);
       return 0;
     }
     const t0 = Date.now();
@@ -248,19 +325,42 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
       return 2;
     }
     const plan = (await getPlan(etcd, name))!;
-    out(`cluster ${name} is running: ${plan.instances.length} instances on ${new Set(plan.instances.map((i) => i.host)).size} hosts (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    out(`cluster ${name} is running: ${spread(plan)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     out(connectHint(plan, password !== undefined));
     return 0;
   });
 }
 
+/** A queued task runs only under a scheduler: say so when none leads, rather than let it wait unseen. */
+async function warnWithoutScheduler(etcd: Etcd3, out: Out): Promise<void> {
+  const { leader } = await import('../cluster/scheduler.js');
+  if (!(await leader(etcd).catch(() => 'unknown'))) out('no scheduler is running: the task waits until one starts (ovl scheduler), or until a command that waits (create --wait, delete or restart without --no-wait) runs the queue in its own process');
+}
+
+/** --instance values must be instances of the cluster's plan: on any other the task would fail
+ * only once queued and run, with exit code 2 instead of a usage error. */
+async function checkInstances(etcd: Etcd3, name: string, given: string[]): Promise<void> {
+  const plan = await getPlan(etcd, name);
+  // No plan yet: the create task has not placed the cluster, so it has no instances.
+  const known = new Set(plan?.instances.map(addrOf) ?? []);
+  const unknown = given.filter((a) => !known.has(a));
+  if (!unknown.length) return;
+  const list = [...known].sort();
+  const which = !list.length ? 'it has no instances yet' : list.length <= 12 ? `its instances are ${list.join(', ')}` : `its ${list.length} instances are listed by ovl cluster show ${name}`;
+  throw new UsageError(`--instance ${unknown.join(', ')}: not ${unknown.length === 1 ? 'an instance' : 'instances'} of ${name}; ${which}`);
+}
+
 export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[] }, out: Out): Promise<number> {
-  return withState(inventoryPath(o.inventory), async (etcd, inv) => {
+  return withState(o.inventory, async (etcd, inv) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    if (o.instance?.length) await checkInstances(etcd, name, o.instance);
     const task = await newTask(etcd, kind, name, o.instance?.length ? { instances: o.instance } : {});
     out(`task ${task.id}: ${kind} ${name}`);
-    if (o.wait === false) return 0;
+    if (o.wait === false) {
+      await warnWithoutScheduler(etcd, out);
+      return 0;
+    }
     const done = await followTask(`${kind} ${name}`, inv, etcd, task.id, out);
     if (done.state === 'failed') {
       out(`${kind} ${name} failed: ${done.error}`);
@@ -271,7 +371,7 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
 }
 
 export async function clusterList(o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
-  return withState(inventoryPath(o.inventory), async (etcd) => {
+  return withState(o.inventory, async (etcd) => {
     const all = await listConfigs(etcd);
     if (o.json) {
       out(JSON.stringify(all, null, 2));
@@ -283,8 +383,8 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
     }
     out(['NAME', 'TYPE', 'VERSION', 'SHAPE', 'MAXMEMORY', 'STATE'].join('\t'));
     for (const c of all) {
-      const shape = c.type === 'memcache' ? `${c.nodes} nodes` : `${c.masters}x${c.replicas}`;
-      out([c.name, c.type, c.version, shape, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
+      const dims = c.type === 'memcache' ? count(c.nodes ?? 0, 'node') : `${c.masters}x${c.replicas}`;
+      out([c.name, c.type, c.version, dims, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
     }
     return 0;
   });
@@ -299,7 +399,7 @@ export function nowState(n: { answered: boolean; problems: string[] } | undefine
 }
 
 export async function clusterShow(name: string, o: { inventory?: string; json?: boolean; probe?: boolean }, out: Out): Promise<number> {
-  return withState(inventoryPath(o.inventory), async (etcd) => {
+  return withState(o.inventory, async (etcd) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     const infos = [...(await listInstances(etcd, name)).values()];
@@ -315,14 +415,14 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
       out(JSON.stringify({ config: cfg, task, instances, now }, null, 2));
       return 0;
     }
-    out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${cfg.type === 'memcache' ? `${cfg.nodes} nodes` : `${cfg.masters} master(s) x ${cfg.replicas} replica(s)`}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
+    out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${shape(cfg)}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
     if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
     if (report) {
       const down = report.nodes.filter((n) => !n.answered).length;
       out(report.healthy
-        ? `now: healthy (${report.nodes.length} instances asked, ${report.ms} ms)`
-        : `now: NOT healthy: ${down} of ${report.nodes.length} instances down, ${report.problems.length} problem(s) (ovl cluster check ${name})`);
+        ? `now: healthy (${count(report.nodes.length, 'instance')} asked, ${report.ms} ms)`
+        : `now: NOT healthy: ${down} of ${count(report.nodes.length, 'instance')} down, ${count(report.problems.length, 'problem')} (ovl cluster check ${name})`);
     }
     out([...INSTANCE_HEADER, 'RECORDED', ...(report ? ['NOW'] : [])].join('\t'));
     for (const { instance: i, cells } of instanceRows(infos)) {
@@ -334,24 +434,24 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
 }
 
 export async function clusterCheck(name: string, o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
-  return withState(inventoryPath(o.inventory), async (etcd) => {
+  return withState(o.inventory, async (etcd) => {
     const plan = await getPlan(etcd, name);
     if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     const { checkCluster } = await import('../cluster/check.js');
     const report = await checkCluster(plan, { password: await getSecret(etcd, name) });
     if (o.json) out(JSON.stringify(report, null, 2));
-    else if (report.healthy) out(`${name}: healthy (${plan.instances.length} instances, ${report.ms} ms)`);
+    else if (report.healthy) out(`${name}: healthy (${count(plan.instances.length, 'instance')}, ${report.ms} ms)`);
     else {
-      out(`${name}: NOT healthy, ${report.problems.length} problem(s):`);
+      out(`${name}: NOT healthy, ${count(report.problems.length, 'problem')}:`);
       for (const p of report.problems) out(`  ${p}`);
-      out(`to bring stopped instances back: ovl cluster restart ${name}`);
+      out(`to bring stopped instances back (and masters replaced by a failover back to their role): ovl cluster restart ${name}`);
     }
     return report.healthy ? 0 : 1;
   });
 }
 
 export async function scheduler(o: { inventory?: string; leaseTtl?: number }, out: Out): Promise<number> {
-  const inv = loadFleet(inventoryPath(o.inventory));
+  const inv = loadInventory(o.inventory);
   const { runScheduler } = await import('../cluster/scheduler.js');
   await runScheduler({ inv, ttl: o.leaseTtl, log: (l) => out(`${new Date().toISOString()} ${l}`) });
   return 0;

@@ -1,6 +1,6 @@
 // `ovl bootstrap` against a real sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
@@ -187,10 +187,14 @@ test('host keys: unknown keys need --accept-new-host-keys, a changed key stops t
   }
 });
 
-test('bad inventories are refused before any connection, with file:line and a fix', async () => {
+test('bad inventories are refused before any connection, with file:line and a fix', async (t) => {
   const info = await fleet();
   const good = readFileSync(info.inventory, 'utf8');
   const bad = `${info.inventory}.bad.yml`;
+  // Also on failure: they sit beside the real inventories and would outlive the run.
+  t.after(() => {
+    for (const f of [bad, `${info.inventory}.bad.known_hosts`]) rmSync(f, { force: true });
+  });
   const sshLogLines = () => info.hosts.map((h) => readFileSync(`${h.dir}/sshd.log`, 'utf8').split('\n').length);
   copyFileSync(info.knownHosts, `${info.inventory}.bad.known_hosts`);
   const cases: [string, string, RegExp][] = [
@@ -213,10 +217,13 @@ test('bad inventories are refused before any connection, with file:line and a fi
   }
 });
 
-test('a host added to server.etcd joins the running cluster as a new member', async () => {
+test('a host added to server.etcd joins the running cluster as a new member', async (t) => {
   const info = await fleet();
   assert.equal(ovl(['bootstrap', info.inventory]).code, 0);
   const grown = `${info.inventory}.grown.yml`;
+  t.after(() => {
+    for (const f of [grown, `${info.inventory}.grown.known_hosts`]) rmSync(f, { force: true });
+  });
   writeFileSync(grown, readFileSync(info.inventory, 'utf8').replace('etcd: [h1, h2, h3]', 'etcd: [h1, h2, h3, h4]'));
   copyFileSync(info.knownHosts, `${info.inventory}.grown.known_hosts`);
   const r = bootstrapJson([grown, '--only', 'etcd']);

@@ -180,6 +180,48 @@ test('a redis process killed: check names it and exits non-zero, restart heals i
   }
 });
 
+test('a master down past the node timeout: its replica takes over; restart brings it back as master, as planned, data kept', async () => {
+  const r = create('failover', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--config', 'cluster-node-timeout=1000']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const s = show('failover');
+  const victim = s.instances.find((i) => i.role === 'master')!;
+  const replica = s.instances.find((i) => i.masterId === victim.id)!;
+  const writer = new Cluster([{ host: victim.address, port: victim.port }]);
+  try {
+    await writer.set('kept', 'yes');
+  } finally {
+    writer.disconnect();
+  }
+  assert.equal(onHost(info, victim.host, `kill -9 $(cat /data/redis_cluster/${victim.port}/redis.pid)`).code, 0);
+  const role = async (i: { address: string; port: number }) => {
+    const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return ((await c.call('ROLE')) as string[])[0];
+    } catch {
+      return 'down';
+    } finally {
+      c.disconnect();
+    }
+  };
+  for (let i = 0; i < 100 && (await role(replica)) !== 'master'; i++) await new Promise((res) => setTimeout(res, 200));
+  assert.equal(await role(replica), 'master', 'the replica took over');
+  const healed = ovl(['cluster', 'restart', 'failover', ...inv()]);
+  assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+  assert.match(healed.stdout, /1 started, 5 were running, 1 failed back to master/);
+  assert.equal(await role(victim), 'master');
+  assert.equal(await role(replica), 'slave');
+  assert.equal(ovl(['cluster', 'check', 'failover', ...inv()]).code, 0);
+  const reader = new Cluster([{ host: victim.address, port: victim.port }]);
+  try {
+    assert.equal(await reader.get('kept'), 'yes');
+  } finally {
+    reader.disconnect();
+  }
+  assert.equal(ovl(['cluster', 'delete', 'failover', ...inv()]).code, 0);
+});
+
 test('ovl executor on a host (what a Mesos agent launches) brings a stopped instance back from the plan in etcd', async () => {
   const s = show('orders');
   const victim = s.instances.find((i) => i.role === 'replica')!;
@@ -277,6 +319,21 @@ test('not enough resources: a clear failure, nothing left in etcd or on the host
   assert.deepEqual(keys.filter((k) => !k.startsWith('/overlord/task/')), []);
   assert.ok(keys.includes(`/overlord/task/${task}`));
   assert.deepEqual(instanceProcesses('redis_cluster'), before);
+});
+
+test('a configuration redis-server refuses: the create fails at once naming it, and is rolled back on every host', async () => {
+  const dirs = () => info.hosts.map((h) => onHost(info, h.name, 'ls /data/redis 2>/dev/null').stdout.trim()).join('|');
+  const before = dirs();
+  const procs = instanceProcesses('redis');
+  const r = create('refused', ['--type', 'redis', '--masters', '1', '--replicas', '1', '--maxmemory', '16mb', '--config', 'maxmemory-policy=bogus']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /refuses the configuration \(check the --config settings\): 'maxmemory-policy bogus'/);
+  assert.doesNotMatch(r.stdout, /moving|retrying/, 'a refused config is not retried elsewhere');
+  assert.match(r.stdout, /rolled back/);
+  const task = r.stdout.match(/task (\S+):/)![1];
+  assert.deepEqual(await clusterKeys('refused'), [`/overlord/task/${task}`], 'only the task record is left');
+  assert.equal(dirs(), before, 'no instance directory left');
+  assert.deepEqual(instanceProcesses('redis'), procs);
 });
 
 test('create --check: where the instances would go, or why they cannot; nothing is written', async () => {
@@ -464,6 +521,7 @@ test('delete: no process, directory or key of the cluster is left; a restart que
   // Queued in this order with no scheduler running: the restart's --wait runs both, the delete first.
   const queued = ovl(['cluster', 'delete', 'orders', '--no-wait', ...inv()]);
   assert.equal(queued.code, 0, queued.stdout + queued.stderr);
+  assert.match(queued.stdout, /no scheduler is running: the task waits until one starts/);
   const again = create('orders', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb']);
   assert.equal(again.code, 1, again.stdout + again.stderr);
   assert.match(again.stderr, /cluster orders is being deleted \(task \S+-delete-orders-\S+, pending\)/);

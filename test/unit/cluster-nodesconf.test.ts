@@ -162,6 +162,8 @@ test('redis.conf: password, extra settings, forbidden overrides', () => {
   assert.doesNotMatch(conf, /^hz 10$/m);
   assert.match(conf, /^io-threads 2$/m);
   assert.throws(() => renderRedisConf(plan, plan.instances[0]!, { extra: { port: '1' } }), /set by ovl/);
+  assert.throws(() => renderRedisConf(plan, plan.instances[0]!, { extra: { maxmemory: '1gb' } }), /use that option/);
+  assert.throws(() => renderRedisConf(plan, plan.instances[0]!, { extra: { loadmodule: '/tmp/x.so' } }), /no.* modules|none can be loaded/);
   assert.throws(() => renderRedisConf(plan, plan.instances[0]!, { extra: { hz: '1\ninclude /etc/x' } }), /invalid value/);
   assert.equal(redisQuote('simple-Pass.1'), 'simple-Pass.1');
   assert.equal(redisQuote('a b'), '"a b"');

@@ -1,0 +1,89 @@
+// A Redis Cluster master that was down longer than cluster-node-timeout comes back as a replica
+// of the replica that took its slots over. `restart` gives the planned masters their role back
+// with a coordinated CLUSTER FAILOVER sent to each of them: the plan's placement (masters spread
+// evenly, each host's replicas spread over the other hosts) holds for the planned roles only,
+// and the consistency check compares the cluster with the plan.
+import { Redis } from 'ioredis';
+import type { Plan, PlannedInstance } from './types.js';
+
+export interface FailBackOptions {
+  password?: string;
+  /** Give up waiting for a node after this long, ms. */
+  timeoutMs: number;
+  log?: (line: string) => void;
+}
+
+const addr = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Planned masters whose shard failed over to one of their replicas get their role back. Returns
+ * them; a node that does not answer, or a master that does not come back as a replica of its
+ * shard, is left to the consistency check to report.
+ */
+export async function failBack(plan: Plan, o: FailBackOptions): Promise<string[]> {
+  if (plan.type !== 'redis_cluster') return [];
+  const back: string[] = [];
+  await Promise.all(
+    plan.instances
+      .filter((i) => i.role === 'master')
+      .map(async (m) => {
+        const replicas = plan.instances.filter((i) => i.shard === m.shard && i.id !== m.id);
+        if ((await anyPromoted(replicas, o)) && (await takeBack(m, replicas, o))) back.push(addr(m));
+      }),
+  );
+  return back;
+}
+
+function client(i: PlannedInstance, o: FailBackOptions): Redis {
+  const c = new Redis({ host: i.address, port: i.port, password: o.password, lazyConnect: true, connectTimeout: 2000, commandTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
+  c.on('error', () => undefined);
+  return c;
+}
+
+/** The node's own line in CLUSTER NODES says master. Its role from nodes.conf, unlike ROLE,
+ * which says master for a replica's first moments after a start. */
+async function saysMaster(i: PlannedInstance, o: FailBackOptions): Promise<boolean> {
+  const c = client(i, o);
+  try {
+    await c.connect();
+    const own = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.split(' ')[2]?.split(',').includes('myself'));
+    return own?.split(' ')[2]?.split(',').includes('master') ?? false;
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
+}
+
+async function anyPromoted(replicas: PlannedInstance[], o: FailBackOptions): Promise<boolean> {
+  return (await Promise.all(replicas.map((r) => saysMaster(r, o)))).some(Boolean);
+}
+
+/** Once the planned master replicates its shard's new master with the link up, a coordinated
+ * CLUSTER FAILOVER on it; then wait until it says master again. */
+async function takeBack(master: PlannedInstance, replicas: PlannedInstance[], o: FailBackOptions): Promise<boolean> {
+  const shard = new Set(replicas.map(addr));
+  const c = client(master, o);
+  const deadline = Date.now() + o.timeoutMs;
+  let asked = false;
+  try {
+    await c.connect();
+    while (Date.now() < deadline) {
+      if (asked && (await saysMaster(master, o))) return true;
+      // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
+      const role = (await c.call('ROLE')) as [string, string?, number?, string?];
+      if (!asked && role[0] === 'slave' && shard.has(`${role[1]}:${role[2]}`) && role[3] === 'connected') {
+        o.log?.(`${addr(master)} replicates ${role[1]}:${role[2]} since a failover: CLUSTER FAILOVER to take its planned master role back`);
+        await c.call('CLUSTER', 'FAILOVER');
+        asked = true;
+      }
+      await sleep(200);
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
+}
