@@ -272,7 +272,7 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   }
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
-  await step(ctx, task, `starting ${plan.instances.length} instances on ${hostCount} hosts`);
+  await step(ctx, task, `starting ${plan.instances.length} instance${plan.instances.length === 1 ? '' : 's'} on ${hostCount} host${hostCount === 1 ? '' : 's'}`);
   const setups = setupsOf(plan, plan.instances, task, password);
   // Three things at once, since none needs another: the instance records (for operators and
   // executors; starting does not read them), the start on every host, and from the release on

@@ -1032,6 +1032,9 @@ export function selectHosts(
 ): { components: string[]; hosts: Set<string> } {
   const only = splitList(opts.only);
   const limit = splitList(opts.limit);
+  // An empty selection given (`--limit "$HOSTS"` with HOSTS unset) must not mean "all of them".
+  if (opts.only !== undefined && !only.length) throw new Error(`--only: no component given; name at least one of: ${inv.components.join(', ')}`);
+  if (opts.limit !== undefined && !limit.length) throw new Error(`--limit: no host given; name at least one host (or a glob such as 'cache-0*')`);
   const allNames = inv.hosts.map((h) => h.name);
 
   let components = inv.components;

@@ -436,6 +436,9 @@ test('selectHosts: --limit (names and globs), --only, unknown names', () => {
   assert.throws(() => selectHosts(inv, { limit: ['cache-07', 'cache-1*'] }), /--limit: no host matches "cache-07", "cache-1\*".*the hosts of .* are: cache-01, cache-02/);
   assert.throws(() => selectHosts(inv, { only: ['etc'] }), /--only: unknown component "etc" \(did you mean etcd\?\); the components of .* are: data-layout, etcd, cache-binaries/);
   assert.throws(() => selectHosts(inv, { only: ['etcd'], limit: ['cache-05'] }), /selects no host running etcd: etcd runs on cache-01, cache-02, cache-03/);
+  // `--limit "$HOSTS"` with HOSTS empty: refused, not taken as every host.
+  assert.throws(() => selectHosts(inv, { limit: [] }), /--limit: no host given/);
+  assert.throws(() => selectHosts(inv, { only: [' , '] }), /--only: no component given; name at least one of: data-layout, etcd, cache-binaries/);
 });
 
 test('redact: secret-looking keys, but not ssh.key, etcd_cluster_token or *_env names', () => {
