@@ -418,6 +418,9 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${shape(cfg)}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
     if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
+    // A later restart or delete (failed, or still queued) says more about the cluster now.
+    const latest = (await listTasks(etcd)).filter((t) => t.cluster === name).at(-1);
+    if (latest && latest.id !== cfg.task) out(`latest task ${latest.id} (${latest.kind}): ${latest.state} - ${latest.state === 'failed' ? latest.error ?? '' : latest.step}`);
     if (report) {
       const down = report.nodes.filter((n) => !n.answered).length;
       out(report.healthy

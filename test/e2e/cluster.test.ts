@@ -501,6 +501,7 @@ test('a host down: a restart marks its instances failed; a delete stops the rest
     const rs = ovl(['cluster', 'restart', 'outage', ...inv()]);
     assert.equal(rs.code, 2, rs.stdout + rs.stderr);
     for (const i of show('outage').instances) assert.equal(i.state, i.host === down ? 'failed' : 'up', `${i.address}:${i.port}`);
+    assert.match(ovl(['cluster', 'show', 'outage', ...inv()]).stdout, /^latest task \S+-restart-outage-\S+ \(restart\): failed - did not start: /m, 'show names the failed restart, not only the create');
     const d = ovl(['cluster', 'delete', 'outage', ...inv()]);
     assert.equal(d.code, 2, d.stdout + d.stderr);
     assert.match(d.stdout, new RegExp(`${down}: stopped 0 of \\d+ instances .*run ovl cluster delete outage again once every host answers`));
