@@ -11,7 +11,7 @@ export function formatRecap(r: RunResult, check: boolean): string {
   const failed = r.recap.filter((h) => h.failed);
   const changed = r.recap.reduce((n, h) => n + h.changed, 0);
   const secs = (r.ms / 1000).toFixed(1);
-  if (failed.length) lines.push(`${failed.length} of ${r.recap.length} host(s) failed: ${failed.map((h) => h.host).join(', ')} (${secs} s). Fix the cause and re-run: finished steps are not repeated.`);
+  if (failed.length) lines.push(`${failed.length} of ${r.recap.length} host(s) failed: ${failed.map((h) => h.host).join(', ')} (${secs} s). ${check ? 'Fix the cause and check again: nothing was changed on any host.' : 'Fix the cause and re-run: finished steps are not repeated.'}`);
   else if (changed === 0) lines.push(`No changes: all ${r.recap.length} host(s) already as the inventory says (${secs} s).`);
   else lines.push(`${check ? 'Would change' : 'Changed'} ${changed} thing(s) on ${r.recap.filter((h) => h.changed).length} host(s) (${secs} s).`);
   return lines.join('\n');
