@@ -28,6 +28,7 @@
 
 import { Redis } from 'ioredis';
 import { connect as netConnect } from 'node:net';
+import { plural } from '../util/plural.js';
 import { untilReady } from './readiness.js';
 import { SLOT_COUNT, formatSlots } from './slots.js';
 import { BUS_PORT_OFFSET, type InstanceRole, type Plan, type PlannedInstance } from './types.js';
@@ -89,7 +90,6 @@ export function instanceLabel(i: { address: string; port: number; host: string }
   return `${i.address}:${i.port} (${i.host})`;
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function short(s: string, max = 60): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;

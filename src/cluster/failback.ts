@@ -4,6 +4,7 @@
 // evenly, each host's replicas spread over the other hosts) holds for the planned roles only,
 // and the consistency check compares the cluster with the plan.
 import { Redis } from 'ioredis';
+import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
 export interface FailBackOptions {
@@ -13,7 +14,6 @@ export interface FailBackOptions {
   log?: (line: string) => void;
 }
 
-const addr = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -29,7 +29,7 @@ export async function failBack(plan: Plan, o: FailBackOptions): Promise<string[]
       .filter((i) => i.role === 'master')
       .map(async (m) => {
         const replicas = plan.instances.filter((i) => i.shard === m.shard && i.id !== m.id);
-        if ((await anyPromoted(replicas, o)) && (await takeBack(m, replicas, o))) back.push(addr(m));
+        if ((await anyPromoted(replicas, o)) && (await takeBack(m, replicas, o))) back.push(addrOf(m));
       }),
   );
   return back;
@@ -43,12 +43,16 @@ function client(i: PlannedInstance, o: FailBackOptions): Redis {
 
 /** The node's own line in CLUSTER NODES says master. Its role from nodes.conf, unlike ROLE,
  * which says master for a replica's first moments after a start. */
+async function ownLineSaysMaster(c: Redis): Promise<boolean> {
+  const own = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.split(' ')[2]?.split(',').includes('myself'));
+  return own?.split(' ')[2]?.split(',').includes('master') ?? false;
+}
+
 async function saysMaster(i: PlannedInstance, o: FailBackOptions): Promise<boolean> {
   const c = client(i, o);
   try {
     await c.connect();
-    const own = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.split(' ')[2]?.split(',').includes('myself'));
-    return own?.split(' ')[2]?.split(',').includes('master') ?? false;
+    return await ownLineSaysMaster(c);
   } catch {
     return false;
   } finally {
@@ -63,18 +67,18 @@ async function anyPromoted(replicas: PlannedInstance[], o: FailBackOptions): Pro
 /** Once the planned master replicates its shard's new master with the link up, a coordinated
  * CLUSTER FAILOVER on it; then wait until it says master again. */
 async function takeBack(master: PlannedInstance, replicas: PlannedInstance[], o: FailBackOptions): Promise<boolean> {
-  const shard = new Set(replicas.map(addr));
+  const shard = new Set(replicas.map(addrOf));
   const c = client(master, o);
   const deadline = Date.now() + o.timeoutMs;
   let asked = false;
   try {
     await c.connect();
     while (Date.now() < deadline) {
-      if (asked && (await saysMaster(master, o))) return true;
+      if (asked && (await ownLineSaysMaster(c))) return true;
       // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
       const role = (await c.call('ROLE')) as [string, string?, number?, string?];
       if (!asked && role[0] === 'slave' && shard.has(`${role[1]}:${role[2]}`) && role[3] === 'connected') {
-        o.log?.(`${addr(master)} replicates ${role[1]}:${role[2]} since a failover: CLUSTER FAILOVER to take its planned master role back`);
+        o.log?.(`${addrOf(master)} replicates ${role[1]}:${role[2]} since a failover: CLUSTER FAILOVER to take its planned master role back`);
         await c.call('CLUSTER', 'FAILOVER');
         asked = true;
       }

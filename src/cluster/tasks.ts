@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { runScript } from '../ssh/transport.js';
+import { plural } from '../util/plural.js';
 import { mapLimit } from '../util/semaphore.js';
 import { waitHealthy, type CheckReport } from './check.js';
 import { failBack } from './failback.js';
@@ -272,7 +273,7 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
   }
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
-  await step(ctx, task, `starting ${plan.instances.length} instance${plan.instances.length === 1 ? '' : 's'} on ${hostCount} host${hostCount === 1 ? '' : 's'}`);
+  await step(ctx, task, `starting ${plural(plan.instances.length, 'instance')} on ${plural(hostCount, 'host')}`);
   const setups = setupsOf(plan, plan.instances, task, password);
   // Three things at once, since none needs another: the instance records (for operators and
   // executors; starting does not read them), the start on every host, and from the release on

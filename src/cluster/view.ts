@@ -2,9 +2,8 @@
 // of cells, joined with tabs by the caller (tab-separated output stays greppable and `column -t`
 // aligns it).
 import { instanceMemMB } from './placement.js';
+import { addrOf } from './store.js';
 import type { HostCapacity, Plan, PlannedInstance } from './types.js';
-
-const addr = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
 
 export const INSTANCE_HEADER = ['INSTANCE', 'HOST', 'ROLE', 'MASTER', 'SLOTS'];
 
@@ -16,7 +15,7 @@ export function instanceRows<T extends PlannedInstance>(instances: T[]): { insta
     .map((i) => {
       const m = i.masterId ? byId.get(i.masterId) : undefined;
       const slots = i.slots?.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',') ?? '';
-      return { instance: i, cells: [addr(i), i.host, i.role, m ? addr(m) : '-', slots || '-'] };
+      return { instance: i, cells: [addrOf(i), i.host, i.role, m ? addrOf(m) : '-', slots || '-'] };
     });
 }
 

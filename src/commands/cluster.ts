@@ -11,6 +11,7 @@ import { hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
+import { plural } from '../util/plural.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
 
@@ -248,17 +249,12 @@ function connectHint(plan: Plan, auth: boolean): string {
   return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
 }
 
-/** "1 node", "3 nodes". */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
 function shape(c: ClusterRequest): string {
-  return c.type === 'memcache' ? count(c.nodes ?? 0, 'node') : `${count(c.masters, 'master')} x ${count(c.replicas, 'replica')}`;
+  return c.type === 'memcache' ? plural(c.nodes ?? 0, 'node') : `${plural(c.masters, 'master')} x ${plural(c.replicas, 'replica')}`;
 }
 
 function spread(plan: Plan): string {
-  return `${count(plan.instances.length, 'instance')} on ${count(new Set(plan.instances.map((i) => i.host)).size, 'host')}`;
+  return `${plural(plan.instances.length, 'instance')} on ${plural(new Set(plan.instances.map((i) => i.host)).size, 'host')}`;
 }
 
 function describeRequest(req: ClusterRequest): string {
@@ -383,7 +379,7 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
     }
     out(['NAME', 'TYPE', 'VERSION', 'SHAPE', 'MAXMEMORY', 'STATE'].join('\t'));
     for (const c of all) {
-      const dims = c.type === 'memcache' ? count(c.nodes ?? 0, 'node') : `${c.masters}x${c.replicas}`;
+      const dims = c.type === 'memcache' ? plural(c.nodes ?? 0, 'node') : `${c.masters}x${c.replicas}`;
       out([c.name, c.type, c.version, dims, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
     }
     return 0;
@@ -408,7 +404,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     // recorded "up". So show also asks every instance now (the check's one round trip each).
     const plan = o.probe === false ? null : await getPlan(etcd, name);
     const report = plan ? await (await import('../cluster/check.js')).checkCluster(plan, { password: await getSecret(etcd, name), timeoutMs: 1000 }) : undefined;
-    const nodeNow = new Map(report?.nodes.map((n) => [`${n.address}:${n.port}`, n]));
+    const nodeNow = new Map(report?.nodes.map((n) => [addrOf(n), n]));
     if (o.json) {
       const now = report && { healthy: report.healthy, problems: report.problems, ms: report.ms };
       const instances = infos.map((i) => (report ? { ...i, now: { answered: nodeNow.get(addrOf(i))?.answered ?? false, problems: nodeNow.get(addrOf(i))?.problems ?? [] } } : i));
@@ -424,8 +420,8 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     if (report) {
       const down = report.nodes.filter((n) => !n.answered).length;
       out(report.healthy
-        ? `now: healthy (${count(report.nodes.length, 'instance')} asked, ${report.ms} ms)`
-        : `now: NOT healthy: ${down} of ${count(report.nodes.length, 'instance')} down, ${count(report.problems.length, 'problem')} (ovl cluster check ${name})`);
+        ? `now: healthy (${plural(report.nodes.length, 'instance')} asked, ${report.ms} ms)`
+        : `now: NOT healthy: ${down} of ${plural(report.nodes.length, 'instance')} down, ${plural(report.problems.length, 'problem')} (ovl cluster check ${name})`);
     }
     out([...INSTANCE_HEADER, 'RECORDED', ...(report ? ['NOW'] : [])].join('\t'));
     for (const { instance: i, cells } of instanceRows(infos)) {
@@ -443,9 +439,9 @@ export async function clusterCheck(name: string, o: { inventory?: string; json?:
     const { checkCluster } = await import('../cluster/check.js');
     const report = await checkCluster(plan, { password: await getSecret(etcd, name) });
     if (o.json) out(JSON.stringify(report, null, 2));
-    else if (report.healthy) out(`${name}: healthy (${count(plan.instances.length, 'instance')}, ${report.ms} ms)`);
+    else if (report.healthy) out(`${name}: healthy (${plural(plan.instances.length, 'instance')}, ${report.ms} ms)`);
     else {
-      out(`${name}: NOT healthy, ${count(report.problems.length, 'problem')}:`);
+      out(`${name}: NOT healthy, ${plural(report.problems.length, 'problem')}:`);
       for (const p of report.problems) out(`  ${p}`);
       out(`to bring stopped instances back (and masters replaced by a failover back to their role): ovl cluster restart ${name}`);
     }

@@ -2,9 +2,10 @@
 // the options that apply to each type.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildRequest, count, parseSize, type CreateOptions } from '../../src/commands/cluster.js';
+import { buildRequest, parseSize, type CreateOptions } from '../../src/commands/cluster.js';
 import { UsageError } from '../../src/commands/errors.js';
 import { wholeNumber } from '../../src/commands/options.js';
+import { plural } from '../../src/util/plural.js';
 
 const usage = (pattern: RegExp) => (e: unknown) => e instanceof UsageError && pattern.test(e.message);
 const versions = { redis: new Set(['7.0.15']), memcache: new Set(['1.6.18']) };
@@ -66,8 +67,8 @@ test('buildRequest: the name rule is stated as it is', () => {
   assert.equal(build({}, 'a').name, 'a');
 });
 
-test('count: singular for one', () => {
-  assert.equal(count(1, 'node'), '1 node');
-  assert.equal(count(0, 'node'), '0 nodes');
-  assert.equal(count(3, 'instance'), '3 instances');
+test('plural: singular for one', () => {
+  assert.equal(plural(1, 'node'), '1 node');
+  assert.equal(plural(0, 'node'), '0 nodes');
+  assert.equal(plural(3, 'instance'), '3 instances');
 });
