@@ -180,8 +180,10 @@ async function redisAlone(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
       await mapLimit(used, 16, async (h) => {
         const lines = onHost(h).map((i) => {
           const log = shq(`${instanceDir(plan.type, i.port)}/console.log`);
-          const pattern = i.role === 'master' ? 'Cluster state changed: ok' : 'sync: Finished with success';
-          return `echo "${i.address}:${i.port}|$(grep -m1 -h ${shq(pattern)} ${log} 2>/dev/null | cut -d' ' -f2-5)"`;
+          // A replica is ready once its first sync is done: a partial one from its seed history
+          // (rdb.ts), or a full one.
+          const pattern = i.role === 'master' ? 'Cluster state changed: ok' : 'sync: (Finished with success|Master accepted a Partial Resynchronization)';
+          return `echo "${i.address}:${i.port}|$(grep -E -m1 -h ${shq(pattern)} ${log} 2>/dev/null | cut -d' ' -f2-5)"`;
         });
         const r = await runScript(remotes.get(h)!, lines.join('\n'));
         for (const l of r.stdout.split('\n')) {

@@ -9,12 +9,13 @@ import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { memcacheArgs } from './memcacheargs.js';
 import { renderNodesConf } from './nodesconf.js';
-import { renderRedisConf } from './redisconf.js';
+import { renderRedisConf, type RedisConfOptions } from './redisconf.js';
+import { seedRdb } from './rdb.js';
 import { binaryType, instanceDir, type Plan, type PlannedInstance } from './types.js';
 
 export interface InstanceFile {
   name: string;
-  content: string;
+  content: string | Buffer;
   mode: number;
   /** Written only when the instance is installed for the first time (Redis owns nodes.conf after its first start). */
   once?: boolean;
@@ -45,6 +46,23 @@ export function heldRedisCommand(command: string[], dir: string): string[] {
   return [...command, '--include', gateOf(dir)];
 }
 
+/** Whether new instances start from a seed RDB (rdb.ts): Redis 7 or later (where a master takes
+ * the id back), under the file name Redis loads. */
+function seedsRdb(plan: Plan): boolean {
+  return Number.parseInt(plan.version, 10) >= 7 && plan.config?.dbfilename === undefined;
+}
+
+/** The files of a redis or redis_cluster instance in its directory. */
+export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'password' | 'dir'> = {}): InstanceFile[] {
+  // Secrets only in a file that is not world-readable.
+  const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.password ? 0o640 : 0o644 }];
+  if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: renderNodesConf(plan, inst.id), mode: 0o644, once: true });
+  // One replication history per master and its replicas; the master's id names it.
+  const replId = inst.role === 'master' ? inst.id : inst.masterId;
+  if (seedsRdb(plan) && replId) files.push({ name: 'dump.rdb', content: seedRdb(replId, plan.version), mode: 0o644, once: true });
+  return files;
+}
+
 export interface SetupOptions {
   password?: string;
   task: string;
@@ -57,14 +75,12 @@ export const pidfileOf = (plan: Plan, port: number) => `${instanceDir(plan.type,
 export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions): InstanceSetup {
   const dir = instanceDir(plan.type, inst.port);
   const bin = (name: string) => remote.bin(binaryType(plan.type), plan.version, name);
-  const files: InstanceFile[] = [];
+  let files: InstanceFile[] = [];
   let command: string[];
   if (plan.type === 'memcache') {
     command = [bin('memcached'), ...memcacheArgs(plan, inst)];
   } else {
-    // Secrets only in a file that is not world-readable.
-    files.push({ name: 'redis.conf', content: renderRedisConf(plan, inst, { password: o.password }), mode: o.password ? 0o640 : 0o644 });
-    if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: renderNodesConf(plan, inst.id), mode: 0o644, once: true });
+    files = redisFiles(plan, inst, { password: o.password });
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
   const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);
@@ -117,8 +133,8 @@ const spawn = (s: InstanceSetup, n: number, command: string[]) =>
  * script (a few forks per host, not several per file: installs of hundreds of instances stay
  * well under a second; the nodes.conf of one cluster's nodes differ in one line, so they
  * compress about 40 times). Nothing starts here. Idempotent: files ovl owns are replaced;
- * nodes.conf is only written where there is none, since Redis owns it once it has started (a
- * resumed task keeps what the node wrote); a gate that is there is kept, since a Redis held by
+ * nodes.conf and dump.rdb are only written where there are none, since Redis owns them once it
+ * has started (a resumed task keeps what the node wrote, a restart its data); a gate that is there is kept, since a Redis held by
  * an earlier launch may be waiting in it. The whole install holds the type's lock, so
  * meta.toml never has two writers (seed 001).
  * Prints `@@ovl <addr> installed` for each instance, or `failed <why>` for all of them.
@@ -141,8 +157,14 @@ export function installScript(items: InstanceSetup[], held = false): string {
     // Wait a minute at most for another writer: a lock never released must not hang a task.
     `mkdir -p ${shq(typeDir)} ${shq(remote.state)} && exec 9>${shq(lock)} && flock -w 60 9 || { ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot lock ${lock} within 60 s"`).join('; ')}; exit 0; }`,
     'ok=1',
-    // A nodes.conf left by another instance (not this plan's id in meta.toml) is not ours to keep.
-    ...items.map((s) => `m=; [ -e ${shq(s.dir + '/nodes.conf')} ] && { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ -e ${shq(s.dir + '/nodes.conf')} ] && [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${shq(s.dir + '/nodes.conf')}`),
+    // A nodes.conf or dump.rdb left by another instance (not this plan's id in meta.toml) is
+    // not ours to keep: another node's identity, another node's data.
+    ...items.flatMap((s) => {
+      const once = s.files.filter((f) => f.once).map((f) => shq(`${s.dir}/${f.name}`));
+      if (!once.length) return [];
+      const any = once.map((f) => `[ -e ${f} ]`).join(' || ');
+      return [`if ${any}; then m=; { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${once.join(' ')}; fi`];
+    }),
     untar(owned, ''),
     untar(once, '--skip-old-files'),
     `if [ -n "$ok" ]; then ${items.map((s) => `echo "@@ovl ${s.addr} installed"`).join('; ')}; else ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot unpack its files"`).join('; ')}; fi`,

@@ -148,7 +148,7 @@ export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacit
  * rendered to start the instances, reused but for a redis.conf that holds the password.
  */
 export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; password?: string }): Promise<void> {
-  const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content;
+  const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content.toString();
   const secret = started?.password !== undefined;
   await putInstances(
     ctx.etcd,

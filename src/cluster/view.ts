@@ -45,3 +45,21 @@ export function portRanges(sorted: number[]): string {
   }
   return out.join(',');
 }
+
+/** How to reach a cluster, printed when a create is done: a line per master of a redis cluster
+ * (each with its own replicas), the nodes of a memcache cluster. */
+export function connectHint(plan: Plan, auth: boolean): string {
+  const a = auth ? ' -a "$PASSWORD"' : '';
+  const masters = plan.instances.filter((i) => i.role === 'master');
+  if (plan.type === 'redis_cluster') return `connect: redis-cli -c -h ${masters[0]!.address} -p ${masters[0]!.port}${a}`;
+  if (plan.type === 'redis') {
+    return masters
+      .map((m) => {
+        const replicas = plan.instances.filter((i) => i.masterId === m.id).map(addrOf);
+        return `connect: redis-cli -h ${m.address} -p ${m.port}${a}   (master; ${replicas.length ? `replicas: ${replicas.join(', ')}` : 'no replicas'})`;
+      })
+      .join('\n');
+  }
+  const first = plan.instances[0]!;
+  return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
+}

@@ -7,7 +7,7 @@ import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
-import { hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
+import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
@@ -239,14 +239,6 @@ async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: st
     await view.end(false, (e as Error).message);
     throw e;
   }
-}
-
-function connectHint(plan: Plan, auth: boolean): string {
-  const first = plan.instances.find((i) => i.role !== 'replica') ?? plan.instances[0]!;
-  const a = auth ? ' -a "$PASSWORD"' : '';
-  if (plan.type === 'redis_cluster') return `connect: redis-cli -c -h ${first.address} -p ${first.port}${a}`;
-  if (plan.type === 'redis') return `connect: redis-cli -h ${first.address} -p ${first.port}${a}   (master; replicas: ${plan.instances.filter((i) => i.role === 'replica').map(addrOf).join(', ')})`;
-  return `connect: ${plan.instances.map(addrOf).join(', ')}   (e.g. printf 'stats\\r\\n' | nc -q1 ${first.address} ${first.port})`;
 }
 
 function shape(c: ClusterRequest): string {

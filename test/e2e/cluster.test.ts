@@ -97,6 +97,21 @@ function redisCliCheck(s: Shown): void {
   assert.doesNotMatch(r.stdout, /\[ERR\]|\[WARNING\]/);
 }
 
+/** Full syncs the masters made (INFO stats): none, when every replica started from its
+ * master's seed history (src/cluster/rdb.ts). */
+async function fullSyncs(s: Shown): Promise<number> {
+  let n = 0;
+  for (const m of s.instances.filter((i) => i.role === 'master')) {
+    const c = new Redis({ host: m.address, port: m.port, lazyConnect: true });
+    try {
+      n += Number(String(await c.info('stats')).match(/sync_full:(\d+)/)![1]);
+    } finally {
+      c.disconnect();
+    }
+  }
+  return n;
+}
+
 before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
@@ -121,6 +136,7 @@ test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-tri
   assert.equal(new Set(s.instances.filter((i) => i.role === 'master').map((i) => i.host)).size, 3);
   assertAntiAffinity(s);
   redisCliCheck(s);
+  assert.equal(await fullSyncs(s), 0, 'a replica of a new cluster needed a full sync');
   await writeAndReadThroughCluster(s, 10_000);
   assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
   // Its reader gone before it writes (`ovl cluster check orders | head -0`): the same verdict, no stack trace.
@@ -242,6 +258,7 @@ test('redis 1 master + 2 replicas: a write on the master is read on both replica
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const s = show('sessions');
   assert.equal(new Set(s.instances.map((i) => i.host)).size, 3);
+  assert.equal(await fullSyncs(s), 0, 'a replica of a new cluster needed a full sync');
   const master = s.instances.find((i) => i.role === 'master')!;
   const m = new Redis({ host: master.address, port: master.port });
   try {

@@ -1,9 +1,9 @@
 // Test rig: runs the instances of a plan as plain local processes (redis-server, memcached) on
-// loopback addresses of this machine, from the files ovl renders (renderRedisConf,
-// renderNodesConf, memcacheArgs), in a temporary directory. Every process it starts is killed by
+// loopback addresses of this machine, from the files ovl renders (redisFiles: redis.conf,
+// nodes.conf, the seed dump.rdb; memcacheArgs), in a temporary directory. Every process it starts is killed by
 // stopAll() (and, as a last resort, when the test process exits); cleanup() removes the directory.
 //
-// Only the working directory differs from a real deployment: renderRedisConf's `dir` option
+// Only the working directory differs from a real deployment: redisFiles' `dir` option
 // points it into the temporary directory instead of /data/<type>/<port>. memcached gets no
 // working directory from its arguments (instanceDir only appears in a comment there).
 
@@ -12,8 +12,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
-import { renderNodesConf } from '../../src/cluster/nodesconf.js';
-import { renderRedisConf } from '../../src/cluster/redisconf.js';
+import { redisFiles } from '../../src/cluster/hostops.js';
 import type { HostCapacity, Plan, PlannedInstance } from '../../src/cluster/types.js';
 
 export const REDIS_SERVER = process.env.OVL_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -66,8 +65,8 @@ export class LocalRig {
       cmd = MEMCACHED;
       args = memcacheArgs(plan, inst);
     } else {
-      writeFileSync(join(dir, 'redis.conf'), renderRedisConf(plan, inst, { dir, password: opts.password, extra: opts.extra }), { mode: 0o640 });
-      if (plan.type === 'redis_cluster') writeFileSync(join(dir, 'nodes.conf'), renderNodesConf(plan, inst.id));
+      const files = redisFiles(opts.extra ? { ...plan, config: { ...plan.config, ...opts.extra } } : plan, inst, { dir, password: opts.password });
+      for (const f of files) writeFileSync(join(dir, f.name), f.content, { mode: f.mode });
       cmd = REDIS_SERVER;
       args = [join(dir, 'redis.conf')];
     }

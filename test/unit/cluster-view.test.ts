@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { place } from '../../src/cluster/placement.js';
 import type { HostCapacity } from '../../src/cluster/types.js';
-import { hostTable, instanceRows, portRanges } from '../../src/cluster/view.js';
+import { connectHint, hostTable, instanceRows, portRanges } from '../../src/cluster/view.js';
 
 const hosts: HostCapacity[] = ['h1', 'h2', 'h3'].map((name, i) => ({
   name,
@@ -51,4 +51,24 @@ test('instanceRows: each master before its replicas, which name its address; slo
     assert.equal(rows[k + 1]![3], rows[k]![0], 'the replica names its master');
     assert.notEqual(rows[k + 1]![1], rows[k]![1], 'on another host');
   }
+});
+
+test('connectHint: a redis_cluster through one node, each redis master with its own replicas, memcache nodes', () => {
+  const req = { name: 'c', version: '7.0.15', maxmemoryMB: 64 } as const;
+  const cluster = place({ ...req, type: 'redis_cluster', masters: 3, replicas: 1 }, hosts);
+  assert.match(connectHint(cluster, false), /^connect: redis-cli -c -h 10\.0\.0\.\d -p \d+$/);
+  assert.match(connectHint(cluster, true), / -a "\$PASSWORD"$/);
+
+  const groups = place({ ...req, type: 'redis', masters: 2, replicas: 1 }, hosts);
+  const lines = connectHint(groups, false).split('\n');
+  assert.equal(lines.length, 2);
+  for (const m of groups.instances.filter((i) => i.role === 'master')) {
+    const r = groups.instances.find((i) => i.masterId === m.id)!;
+    assert.ok(lines.includes(`connect: redis-cli -h ${m.address} -p ${m.port}   (master; replicas: ${r.address}:${r.port})`), lines.join('\n'));
+  }
+  const single = place({ ...req, type: 'redis', masters: 1, replicas: 0 }, hosts);
+  assert.match(connectHint(single, false), /\(master; no replicas\)$/);
+
+  const mc = place({ ...req, version: '1.6.18', type: 'memcache', masters: 1, replicas: 0, nodes: 2 }, hosts);
+  assert.equal(connectHint(mc, false).split(', ').length, 2);
 });
