@@ -45,6 +45,10 @@ const out = (l: string) => process.stdout.write(l + '\n');
 // Set by commands that only read (list, show, check): their errors do not add that nothing was
 // changed, which would suggest that they could have changed something.
 let readOnly = false;
+/** The exit code of a command that fails with an error: 1, but `cluster check` keeps 1 for "not
+ * healthy" and says it could not check with 3 (as monitoring plugins say UNKNOWN). */
+const CHECK_FAILED = 3;
+let failedCode = 1;
 const inventoryOption = () => new Option('-i, --inventory <file>', 'the fleet inventory (default: $OVL_INVENTORY, else inventories/sandbox.yml)');
 
 const cluster = program.command('cluster').description('create, inspect, heal and delete cache clusters on the bootstrapped fleet');
@@ -77,12 +81,15 @@ cluster.command('show').description('instances, hosts, roles, slots, state: as r
 });
 cluster
   .command('check')
-  .description('consistency check; exit code 0 when healthy, 1 when not')
+  .description(`consistency check; exit code 0 when healthy, 1 when not, ${CHECK_FAILED} when it could not check (no such cluster, etcd unreachable, bad inventory or options)`)
   .argument('<name>')
   .option('--json', 'the whole report, machine-readable')
   .addOption(inventoryOption())
+  // A monitoring script must tell an outage from a typo: its own usage errors exit 3 too.
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : CHECK_FAILED))
   .action(async (name: string, o) => {
     readOnly = true;
+    failedCode = CHECK_FAILED;
     process.exitCode = await (await clusterCmd()).clusterCheck(name, o, out);
   });
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -131,14 +138,14 @@ program
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof UsageError) {
     process.stderr.write(`ovl: ${e.message}\n${readOnly ? '' : 'Nothing was changed.\n'}`);
-    process.exitCode = 1;
+    process.exitCode = failedCode;
     return;
   }
   if (e instanceof InventoryError) {
     process.stderr.write(`${e.message}\n${readOnly ? '' : 'Nothing was changed on any host.\n'}`);
-    process.exitCode = 1;
+    process.exitCode = failedCode;
     return;
   }
   process.stderr.write(`ovl: ${(e as Error).message}\n`);
-  process.exitCode = 1;
+  process.exitCode = failedCode;
 });

@@ -77,8 +77,8 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
     } catch (e) {
       const rc = recap.get(host.name)!;
       rc.unreachable = true;
-      rc.failed++;
       rc.error = (e as Error).message;
+      // Counted once, by note: the host is then left out of every component.
       note({ component: 'connect', host: host.name, title: 'connect and gather facts', status: 'failed', reason: 'unreachable', error: rc.error, ms: 0 });
     }
   });

@@ -311,6 +311,13 @@ class Source {
     return best;
   }
 
+  /** The text of the scalar at `path` as written, where YAML read it as something else
+   * (`7.0` is the number 7, `3.10` the number 3.1). */
+  written(path: Path): string | undefined {
+    const node = this.doc.getIn(path, true);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  }
+
   add(path: Path, message: string, fix: string, key = false): void {
     this.problems.push({ file: this.file, ...this.at(path, key), message, fix });
   }
@@ -414,14 +421,14 @@ const EXPECTED: Record<string, string> = {
   boolean: 'true or false',
 };
 
-function fixFor(path: Path, value: unknown, expected?: string): string {
+function fixFor(path: Path, value: unknown, expected?: string, written?: string): string {
   const key = [...path].reverse().find((s): s is string => typeof s === 'string') ?? '';
   const parentKey = path.length >= 2 ? path[path.length - 2] : undefined;
   if (key === 'passphrase_env') {
     return 'write the NAME of the environment variable holding the passphrase, e.g. passphrase_env: OVL_SSH_PASSPHRASE; never the passphrase itself';
   }
   if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean') && !isSecretPath(path)) {
-    return `quote it so YAML reads it as text, e.g. ${key}: "${value}"`;
+    return `quote it so YAML reads it as text, e.g. ${key}: "${written ?? value}"`;
   }
   if (key === 'port' || PORT_VARS.includes(key as (typeof PORT_VARS)[number])) {
     const d = key === 'port' ? 22 : DEFAULTS[key as (typeof PORT_VARS)[number]];
@@ -482,7 +489,9 @@ function shapeProblem(src: Source, data: Dict, issue: z.ZodIssue): void {
         return;
       }
       const exp = EXPECTED[issue.expected] ?? issue.expected;
-      src.add(path, `${label(data, path)} must be ${exp}, got ${describe(value, path)}`, fixFor(path, value, issue.expected));
+      const written = issue.expected === 'string' && !isSecretPath(path) ? src.written(path) : undefined;
+      const got = written !== undefined && written !== String(value) ? `${written} (YAML reads it as ${describe(value, path)})` : describe(value, path);
+      src.add(path, `${label(data, path)} must be ${exp}, got ${got}`, fixFor(path, value, issue.expected, written));
       return;
     }
     case 'invalid_union': {

@@ -149,6 +149,7 @@ test('a host down: the others finish, the recap names it, exit code non-zero; on
   assert.notEqual(r.code, 0);
   const h3 = r.recap.hosts.find((h) => h.host === 'h3')!;
   assert.equal(h3.unreachable, true);
+  assert.equal(h3.failed, 1, 'one failure: the connection');
   assert.match(h3.error ?? '', /cannot connect to h3/);
   for (const h of r.recap.hosts.filter((x) => x.host !== 'h3')) assert.equal(h.failed, 0, `${h.host} finished`);
 

@@ -558,4 +558,8 @@ test('delete: no process, directory or key of the cluster is left; a restart que
   for (const [host, dirs] of instanceProcesses('memcache')) assert.deepEqual(dirs, [], host);
   for (const h of info.hosts) assert.equal(onHost(info, h.name, 'ls -A /data/redis_cluster /data/redis /data/memcache | grep -v : | grep . || true').stdout.trim(), '', h.name);
   assert.equal(ovl(['cluster', 'list', ...inv()]).stdout.trim(), 'no clusters');
+  // A monitoring script tells "gone" (3: cannot check) from "not healthy" (1).
+  const gone = ovl(['cluster', 'check', 'orders', ...inv()]);
+  assert.equal(gone.code, 3, gone.stdout + gone.stderr);
+  assert.match(gone.stderr, /no cluster named orders/);
 });

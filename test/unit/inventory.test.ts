@@ -149,7 +149,7 @@ test('wrong type: hosts is a string', () => {
 
 test('wrong type: a version YAML reads as a number', () => {
   const t = edit({ 9: '    - version: 7.0' });
-  expectProblem(problemsOf(t), { line: 9, column: 16, message: 'artifacts.redis[0].version must be text, got 7', fix: 'quote it' });
+  expectProblem(problemsOf(t), { line: 9, column: 16, message: 'artifacts.redis[0].version must be text, got 7.0 (YAML reads it as 7)', fix: 'quote it so YAML reads it as text, e.g. version: "7.0"' });
 });
 
 test('host names with shell metacharacters are refused, all of them reported', () => {
