@@ -4,7 +4,7 @@ import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
 import { UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { etcdEndpoints, openEtcd } from '../state/etcd.js';
+import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
@@ -41,7 +41,7 @@ async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: I
     return await fn(etcd, inv);
   } catch (e) {
     if ((e as Error).name === 'GRPCConnectFailedError' || /UNAVAILABLE|ECONNREFUSED|deadline/i.test((e as Error).message)) {
-      throw new Error(`etcd does not answer at ${etcdEndpoints(inv).join(', ')}: is the fleet bootstrapped (ovl bootstrap ${invPath})? (${(e as Error).message})`);
+      throw new Error(`etcd does not answer at ${etcdEndpoints(inv).join(', ')} (${etcdReason((e as Error).message)}): is the fleet bootstrapped (ovl bootstrap ${invPath})?`);
     }
     throw e;
   } finally {

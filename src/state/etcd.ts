@@ -38,3 +38,13 @@ export async function withEtcd<T>(endpoints: string[], fn: (c: Etcd3) => Promise
     c.close();
   }
 }
+
+/**
+ * The reason in a gRPC error of the etcd client, without gRPC's wrapping: "14 UNAVAILABLE: No
+ * connection established. Last error: Error: connect ECONNREFUSED 10.0.0.1:2379. Resolution
+ * note: " -> "connect ECONNREFUSED 10.0.0.1:2379".
+ */
+export function etcdReason(message: string): string {
+  const last = /Last error: (?:Error: )?(.*?)\.?(?:\s*Resolution note:.*)?$/s.exec(message)?.[1];
+  return (last || message.replace(/\.?\s*Resolution note:.*$/s, '')).trim();
+}
