@@ -9,7 +9,7 @@ import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { memcacheArgs } from './memcacheargs.js';
 import { renderNodesConf } from './nodesconf.js';
-import { renderRedisConf, type RedisConfOptions } from './redisconf.js';
+import { renderRedisConf, versionOf, type RedisConfOptions } from './redisconf.js';
 import { seedRdb } from './rdb.js';
 import { binaryType, instanceDir, type Plan, type PlannedInstance } from './types.js';
 
@@ -49,7 +49,7 @@ export function heldRedisCommand(command: string[], dir: string): string[] {
 /** Whether new instances start from a seed RDB (rdb.ts): Redis 7 or later (where a master takes
  * the id back), under the file name Redis loads. */
 function seedsRdb(plan: Plan): boolean {
-  return Number.parseInt(plan.version, 10) >= 7 && plan.config?.dbfilename === undefined;
+  return versionOf(plan.version)[0] >= 7 && plan.config?.dbfilename === undefined;
 }
 
 /** The files of a redis or redis_cluster instance in its directory. */
@@ -134,9 +134,9 @@ const spawn = (s: InstanceSetup, n: number, command: string[]) =>
  * well under a second; the nodes.conf of one cluster's nodes differ in one line, so they
  * compress about 40 times). Nothing starts here. Idempotent: files ovl owns are replaced;
  * nodes.conf and dump.rdb are only written where there are none, since Redis owns them once it
- * has started (a resumed task keeps what the node wrote, a restart its data); a gate that is there is kept, since a Redis held by
- * an earlier launch may be waiting in it. The whole install holds the type's lock, so
- * meta.toml never has two writers (seed 001).
+ * has started (a resumed task keeps what the node wrote, a restart its data); a gate that is
+ * there is kept, since a Redis held by an earlier launch may be waiting in it. The whole
+ * install holds the type's lock, so meta.toml never has two writers (seed 001).
  * Prints `@@ovl <addr> installed` for each instance, or `failed <why>` for all of them.
  */
 export function installScript(items: InstanceSetup[], held = false): string {

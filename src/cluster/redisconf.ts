@@ -50,7 +50,7 @@ export function redisQuote(value: string): string {
 }
 
 /** Major and minor of a version string ("7.0.15" -> [7, 0]). */
-function versionOf(version: string): [number, number] {
+export function versionOf(version: string): [number, number] {
   const [major, minor] = version.split(/[.+-]/).map((x) => Number.parseInt(x, 10));
   return [Number.isFinite(major) ? major! : 0, Number.isFinite(minor) ? minor! : 0];
 }

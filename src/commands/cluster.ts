@@ -36,12 +36,13 @@ function loadInventory(opt?: string): Inventory {
 async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
   const invPath = inventoryPath(invOpt);
   const inv = loadInventory(invOpt);
-  const etcd = await openEtcd(etcdEndpoints(inv), 5000);
+  const endpoints = etcdEndpoints(inv);
+  const etcd = await openEtcd(endpoints, 5000);
   try {
     return await fn(etcd, inv);
   } catch (e) {
     if ((e as Error).name === 'GRPCConnectFailedError' || /UNAVAILABLE|ECONNREFUSED|deadline/i.test((e as Error).message)) {
-      throw new Error(`etcd does not answer at ${etcdEndpoints(inv).join(', ')} (${etcdReason((e as Error).message)}): is the fleet bootstrapped (ovl bootstrap ${invPath})?`);
+      throw new Error(`etcd does not answer at ${endpoints.join(', ')} (${etcdReason((e as Error).message)}): is the fleet bootstrapped (ovl bootstrap ${invPath})?`);
     }
     throw e;
   } finally {
