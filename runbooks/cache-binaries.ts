@@ -3,7 +3,8 @@ import type { Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact } from '../src/ops/files.js';
 import type { HostFacts } from '../src/ops/facts.js';
-import { capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
+import { allocKey, capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
+import type { HostAlloc } from '../src/cluster/store.js';
 import { etcdEndpoints } from '../src/state/etcd.js';
 import { getKey, putKey } from '../src/state/etcd-http.js';
 import { change, ok, type Operation } from '../src/ops/types.js';
@@ -17,6 +18,16 @@ export function capacityOf(host: HostSpec, facts: HostFacts, files: ArtifactFile
   return { host: host.name, address: host.address, cpu: facts.cpu, memMB: facts.memMB, ports: host.vars.cache_ports, versions };
 }
 
+/** Ports the host's allocation holds outside its range, by cluster: "orders 7000, 7001". */
+export function heldOutside(alloc: HostAlloc, ports: { from: number; to: number }): string[] {
+  const byCluster = new Map<string, number[]>();
+  for (const [port, held] of Object.entries(alloc)) {
+    const p = Number(port);
+    if (p < ports.from || p > ports.to) byCluster.set(held.cluster, [...(byCluster.get(held.cluster) ?? []), p]);
+  }
+  return [...byCluster].sort(([a], [b]) => a.localeCompare(b)).map(([cluster, ps]) => `${cluster} ${ps.sort((a, b) => a - b).join(', ')}`);
+}
+
 /** The host's capacity in etcd, where the scheduler reads it. */
 function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Operation {
   const key = capacityKey(record.host);
@@ -25,15 +36,21 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
     title: `capacity registered in etcd (${record.cpu} cpu, ${record.memMB} MB, ports ${record.ports.from}-${record.ports.to})`,
     read: async (ctx) => {
       try {
-        return (await getKey(endpoints, key)) ?? '';
+        const [registered, alloc] = await Promise.all([getKey(endpoints, key), getKey(endpoints, allocKey(record.host))]);
+        return JSON.stringify({ registered: registered ?? '', alloc: alloc ?? '{}' });
       } catch (e) {
-        if (ctx.check) return '';
+        if (ctx.check) return JSON.stringify({ registered: '', alloc: '{}' });
         throw new Error(`etcd unreachable at ${endpoints.join(',')}: ${(e as Error).message}`);
       }
     },
     plan(fact) {
-      if (fact === want) return ok(`${key} up to date`);
-      return change(fact ? `${key} updated` : `${key} written`, [
+      const { registered, alloc } = JSON.parse(fact) as { registered: string; alloc: string };
+      if (registered === want) return ok(`${key} up to date`);
+      // A narrowed range leaves running instances where they are: say so, since the freed
+      // ports are no longer ovl's to give, but those instances still listen on them.
+      const outside = heldOutside(JSON.parse(alloc) as HostAlloc, record.ports);
+      const note = outside.length ? `; ports still held outside ${record.ports.from}-${record.ports.to} (the instances keep running; new ones get ports in the range): ${outside.join('; ')}` : '';
+      return change(`${registered ? `${key} updated` : `${key} written`}${note}`, [
         { kind: 'local', what: `put ${key}`, run: () => putKey(endpoints, key, want) },
       ]);
     },

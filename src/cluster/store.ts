@@ -228,7 +228,27 @@ export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
 }
 
 export async function getSecret(c: Etcd3, cluster: string): Promise<string | undefined> {
-  return (await getJson<{ password: string }>(c, secretKey(cluster)))?.password;
+  return (await getJson<{ password?: string }>(c, secretKey(cluster)))?.password;
+}
+
+/**
+ * Remove the secret key of a name no create holds (no cluster config, no unfinished create
+ * task): left by lost etcd writes, it would block every create of the name. The key and its
+ * create task are written in one transaction, so a secret read here whose task is not listed
+ * afterwards belongs to no queued create; the delete is guarded by the revision read, so a
+ * claim written meanwhile stays. Returns whether a stale key was removed.
+ */
+export async function dropStaleSecret(c: Etcd3, cluster: string): Promise<boolean> {
+  const res = await c.get(secretKey(cluster)).exec();
+  const kv = res.kvs[0];
+  if (!kv) return false;
+  if ((await listTasks(c)).some((t) => t.cluster === cluster && t.kind === 'create' && !taskEnded(t))) return false;
+  const del = await c
+    .if(secretKey(cluster), 'Mod', '==', kv.mod_revision)
+    .and(configKey(cluster), 'Create', '==', 0)
+    .then(c.delete().key(secretKey(cluster)))
+    .commit();
+  return del.succeeded;
 }
 
 export async function putTask(c: Etcd3, task: Task): Promise<void> {
@@ -278,9 +298,54 @@ export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
  * (ids carry the second only, and two tasks of one cluster in the same second must still run
  * in the order they were asked for). */
 export async function listTasks(c: Etcd3): Promise<Task[]> {
+  return (await taskRecords(c)).map((r) => r.task);
+}
+
+/** listTasks with the revision each task was last written at, for writes guarded by it. */
+async function taskRecords(c: Etcd3): Promise<{ task: Task; rev: string }[]> {
   const res = await c.getAll().prefix(taskPrefix).exec();
   return res.kvs
-    .map((kv) => ({ rev: BigInt(kv.create_revision), task: JSON.parse(kv.value.toString()) as Task }))
-    .sort((a, b) => (a.rev < b.rev ? -1 : a.rev > b.rev ? 1 : 0))
-    .map((x) => x.task);
+    .map((kv) => ({ created: BigInt(kv.create_revision), rev: String(kv.mod_revision), task: JSON.parse(kv.value.toString()) as Task }))
+    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+}
+
+/**
+ * Mark a task running, unless it ended meanwhile (a queued create that delete cancelled): the
+ * write is guarded by the revision read, so of a cancel and a start only one wins. Returns
+ * whether the caller may run it; if not, `task` takes the state etcd holds.
+ */
+export async function startTask(c: Etcd3, task: Task): Promise<boolean> {
+  for (;;) {
+    const kv = (await c.get(taskKey(task.id)).exec()).kvs[0];
+    const current = kv ? (JSON.parse(kv.value.toString()) as Task) : undefined;
+    if (!kv || !current || taskEnded(current)) {
+      if (current) Object.assign(task, current);
+      return false;
+    }
+    task.state = 'running';
+    const put = c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: now() }));
+    if ((await c.if(taskKey(task.id), 'Mod', '==', kv.mod_revision).then(put).commit()).succeeded) return true;
+  }
+}
+
+/**
+ * Cancel the create of a cluster that has not started: its task ends failed with the reason and
+ * the name's claim (its secret key) is removed, together, guarded by the task's revision, so a
+ * scheduler starting it at that moment either runs it or finds it cancelled. Returns the
+ * cancelled task, the create that runs already (not cancelled), or nothing when none is queued.
+ */
+export async function cancelCreate(c: Etcd3, cluster: string): Promise<{ cancelled: boolean; task: Task } | undefined> {
+  for (;;) {
+    const queued = (await taskRecords(c)).find((r) => r.task.cluster === cluster && r.task.kind === 'create' && !taskEnded(r.task));
+    if (!queued) return undefined;
+    const { task, rev } = queued;
+    if (task.state !== 'pending') return { cancelled: false, task };
+    const ended: Task = { ...task, state: 'failed', step: 'cancelled', error: 'cancelled by ovl cluster delete before it started; nothing was placed', updated: now() };
+    const res = await c
+      .if(taskKey(task.id), 'Mod', '==', rev)
+      .and(configKey(cluster), 'Create', '==', 0)
+      .then(c.put(taskKey(task.id)).value(JSON.stringify(ended)), c.delete().key(secretKey(cluster)))
+      .commit();
+    if (res.succeeded) return { cancelled: true, task: ended };
+  }
 }

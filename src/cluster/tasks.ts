@@ -27,6 +27,7 @@ import {
   removeCluster,
   replaceInstance,
   setInstanceStates,
+  startTask,
   updateConfig,
   type ClusterConfig,
   type InstanceInfo,
@@ -394,8 +395,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
 
 /** Run a task to its end and record the outcome; a failed create leaves nothing behind. */
 export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
-  task.state = 'running';
-  await putTask(ctx.etcd, task);
+  if (!(await startTask(ctx.etcd, task))) return task;
   try {
     if (task.kind === 'create') await (ctx.create ?? runCreate)(ctx, task);
     else if (task.kind === 'delete') await runDelete(ctx, task);

@@ -8,7 +8,7 @@ import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
@@ -287,19 +287,24 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     // A queued create has no config key yet: a second one would run after it and fail, having
     // replaced the first's password meanwhile.
     const creating = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'create' && !taskEnded(t));
-    if (creating) throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed), or pick another name`);
+    if (creating) {
+      const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
+      throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
+    }
     if (o.check) return previewCreate(req, hosts, out);
-    // The secret and the task together, and only while the name is free: a create that got past
-    // the checks above at the same moment must not write its password over this one's.
-    let task: Task;
-    try {
-      task = await newTask(etcd, 'create', name, { request: req }, {
-        absent: [configKey(name), secretKey(name)],
-        puts: password === undefined ? {} : { [secretKey(name)]: JSON.stringify({ password }) },
-      });
-    } catch (e) {
-      if (!(e instanceof ConflictError)) throw e;
-      throw new UsageError(`cluster ${name} is being created by another request; wait for it to end (ovl cluster show ${name} once it is placed), or pick another name`);
+    // The secret key ({} without a password) and the task together, and only while the name is
+    // free: it claims the name, so of two creates that got past the checks above at the same
+    // moment one is queued and the other refused, with or without passwords.
+    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: JSON.stringify(password === undefined ? {} : { password }) } };
+    let task: Task | undefined;
+    for (let retried = false; !task; retried = true) {
+      try {
+        task = await newTask(etcd, 'create', name, { request: req }, claim);
+      } catch (e) {
+        if (!(e instanceof ConflictError)) throw e;
+        if (!retried && (await dropStaleSecret(etcd, name))) continue;
+        throw new UsageError(`cluster ${name} is being created by another request; wait for it to end (ovl cluster show ${name} once it is placed), or pick another name`);
+      }
     }
     out(`task ${task.id}: create ${describeRequest(req)}`);
     if (!o.wait) {
@@ -318,6 +323,11 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     out(connectHint(plan, password !== undefined));
     return 0;
   });
+}
+
+/** Creates that have not ended, with their request (oldest first). */
+async function queuedCreates(etcd: Etcd3): Promise<Task[]> {
+  return (await listTasks(etcd)).filter((t) => t.kind === 'create' && !taskEnded(t) && t.request);
 }
 
 /** A queued task runs only under a scheduler: say so when none leads, rather than let it wait unseen. */
@@ -342,7 +352,16 @@ async function checkInstances(etcd: Etcd3, name: string, given: string[]): Promi
 export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[] }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd, inv) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
-    if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    if (!cfg) {
+      // A create still queued has no cluster yet: deleting it means not running it.
+      const queued = kind === 'delete' ? await cancelCreate(etcd, name) : undefined;
+      if (queued?.cancelled) {
+        out(`task ${queued.task.id}: create ${name} cancelled before it started; nothing was placed`);
+        return 0;
+      }
+      if (queued) throw new UsageError(`cluster ${name} is being created (task ${queued.task.id}, ${queued.task.state}): delete it once that task is done (ovl cluster show ${name})`);
+      throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    }
     if (o.instance?.length) await checkInstances(etcd, name, o.instance);
     const task = await newTask(etcd, kind, name, o.instance?.length ? { instances: o.instance } : {});
     out(`task ${task.id}: ${kind} ${name}`);
@@ -361,7 +380,10 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
 
 export async function clusterList(o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd) => {
-    const all = await listConfigs(etcd);
+    const configs = await listConfigs(etcd);
+    // Creates not placed yet have no config: listed from their task, so a queued name is seen.
+    const queued = (await queuedCreates(etcd)).filter((t) => !configs.some((c) => c.name === t.cluster));
+    const all: (ClusterRequest & { state: string; task: string; created: string; error?: string })[] = [...configs, ...queued.map((t) => ({ ...t.request!, state: t.state === 'pending' ? 'queued' : 'placing', task: t.id, created: t.created }))];
     if (o.json) {
       out(JSON.stringify(all, null, 2));
       return 0;
@@ -390,7 +412,13 @@ export function nowState(n: { answered: boolean; problems: string[] } | undefine
 export async function clusterShow(name: string, o: { inventory?: string; json?: boolean; probe?: boolean }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
-    if (!cfg) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    if (!cfg) {
+      const task = (await queuedCreates(etcd)).find((t) => t.cluster === name);
+      if (!task) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+      if (o.json) out(JSON.stringify({ config: null, task, instances: [] }, null, 2));
+      else out(`${name}: not placed yet; create task ${task.id}: ${task.state} - ${task.step}${task.state === 'pending' ? ` (ovl cluster delete ${name} cancels it)` : ''}`);
+      return 0;
+    }
     const infos = [...(await listInstances(etcd, name)).values()];
     const task = await getTask(etcd, cfg.task);
     // The states in etcd are what the last task saw: a process killed since then is still

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { projectRoot } from '../../src/paths.js';
 import { place } from '../../src/cluster/placement.js';
-import { fleetCapacity, listTasks, newTask, pruneTasks, putTask, TASK_HISTORY, type Task } from '../../src/cluster/store.js';
+import { cancelCreate, fleetCapacity, listTasks, newTask, pruneTasks, putTask, startTask, TASK_HISTORY, type Task } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
@@ -503,6 +503,57 @@ test('task history: a cluster keeps its newest finished tasks, the ones asked to
       for (const t of await listTasks(c)) if (t.cluster === 'history') await c.delete().key(taskKey(t.id));
     }
   });
+});
+
+test('a create not started yet: list and show name it, a second create of the name is refused, delete cancels it; a stale claim does not block the name', async () => {
+  // Two password-less creates of one name at once, in one process: both pass the first checks
+  // together, so only the claim written with the task can refuse one of them.
+  const { clusterCreate } = await import('../../src/commands/cluster.js');
+  const out: string[] = [];
+  const ask = () => clusterCreate('queued', { inventory: info.inventory, type: 'memcache', nodes: 1, maxmemory: '16mb', wait: false }, (l) => out.push(l));
+  const results = await Promise.allSettled([ask(), ask()]);
+  assert.deepEqual(results.filter((r) => r.status === 'fulfilled').map((r) => r.value), [0], out.join('\n'));
+  const refused = results.find((r) => r.status === 'rejected');
+  assert.match(String(refused?.reason), /cluster queued is being created/);
+  const creates = (await withEtcd(endpoints, listTasks)).filter((t) => t.cluster === 'queued' && t.kind === 'create' && t.state === 'pending');
+  assert.equal(creates.length, 1, 'one create task queued');
+
+  const listed = JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string; state: string; task: string }[];
+  assert.deepEqual(listed.filter((c) => c.name === 'queued').map((c) => [c.state, c.task]), [['queued', creates[0]!.id]]);
+  const shown = ovl(['cluster', 'show', 'queued', ...inv()]);
+  assert.equal(shown.code, 0, shown.stdout + shown.stderr);
+  assert.match(shown.stdout, /queued: not placed yet; create task \S+: pending - waiting for the scheduler \(ovl cluster delete queued cancels it\)/);
+
+  const cancelled = ovl(['cluster', 'delete', 'queued', ...inv()]);
+  assert.equal(cancelled.code, 0, cancelled.stdout + cancelled.stderr);
+  assert.match(cancelled.stdout, /create queued cancelled before it started; nothing was placed/);
+  const task = (await withEtcd(endpoints, listTasks)).find((t) => t.id === creates[0]!.id);
+  assert.equal(task?.state, 'failed');
+  assert.match(task?.error ?? '', /cancelled by ovl cluster delete/);
+  assert.deepEqual((await clusterKeys('queued')).filter((k) => !k.startsWith('/overlord/task/')), [], 'no key of the name but the task record');
+  assert.equal(ovl(['cluster', 'show', 'queued', ...inv()]).code, 1);
+  // A scheduler reaching the cancelled task does not run it; one that started a task first keeps it.
+  await withEtcd(endpoints, async (c) => {
+    assert.equal(await startTask(c, { ...creates[0]! }), false);
+    const started = await newTask(c, 'create', 'queued', { request: creates[0]!.request });
+    assert.equal(await startTask(c, started), true);
+    const running = await cancelCreate(c, 'queued');
+    assert.deepEqual([running?.cancelled, running?.task.id, running?.task.state], [false, started.id, 'running']);
+    await c.delete().key(taskKey(started.id));
+  });
+
+  // A claim left by lost etcd writes (a secret, no cluster, no task) neither blocks the name nor
+  // gives a password-less create the old password.
+  await withEtcd(endpoints, async (c) => {
+    await c.put('/overlord/secrets/stale').value(JSON.stringify({ password: 'old' }));
+  });
+  const r = create('stale', ['--type', 'redis', '--masters', '1', '--replicas', '0', '--maxmemory', '16mb']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const m = show('stale').instances[0]!;
+  const ping = spawnSync('redis-cli', ['-h', m.address, '-p', String(m.port), 'ping'], { encoding: 'utf8' });
+  assert.equal(ping.stdout.trim(), 'PONG', ping.stdout + ping.stderr);
+  assert.equal(ovl(['cluster', 'delete', 'stale', ...inv()]).code, 0);
+  assert.deepEqual(await clusterKeys('stale').then((ks) => ks.filter((k) => !k.startsWith('/overlord/task/'))), []);
 });
 
 test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
