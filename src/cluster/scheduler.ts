@@ -24,7 +24,7 @@ export interface SchedulerOptions {
 const unfinished = (t: Task) => !taskEnded(t);
 
 export async function runScheduler(o: SchedulerOptions): Promise<void> {
-  const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000);
+  const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000, { patient: true });
   const fleet = new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
@@ -56,10 +56,13 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
         if (busy.has(t.cluster) || ended.has(t.id)) continue;
         const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create }, t)
           .then((done) => {
+            ended.add(t.id);
             if (done.id === o.until) finished = true;
           })
+          // Its start or end not recorded (etcd did not answer for a minute): it is unfinished
+          // in etcd, and runs again on a later wake-up (every step is idempotent).
+          .catch((e: Error) => o.log(`${t.id}: interrupted (${e.message}); it runs again`))
           .finally(() => {
-            ended.add(t.id);
             busy.delete(t.cluster);
             wake();
           });
@@ -71,7 +74,8 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
       }
     };
     const watcher = await etcd.watch().prefix(taskPrefix).create();
-    watcher.on('put', () => wake());
+    // The watch reconnects by itself; the 2 s tick covers what it misses meanwhile.
+    watcher.on('put', () => wake()).on('error', (e: Error) => o.log(`${me}: task watch: ${e.message}`));
     const stop = new Promise<void>((resolve) => {
       const onSignal = () => {
         o.log(`${me}: stopping`);
@@ -81,18 +85,19 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     });
     try {
       for (;;) {
-        await pump();
+        // A listing etcd did not answer is made again at the next wake-up: the scheduler outlives
+        // an etcd that stalls (its lease permitting).
+        await pump().catch((e: Error) => o.log(`${me}: cannot list the tasks (${e.message}); trying again`));
         if (finished && !busy.size) break;
         const woke = new Promise<void>((r) => (wake = r));
         const timeout = new Promise<void>((r) => setTimeout(r, 2000).unref());
         const outcome = await Promise.race([woke.then(() => 'wake'), timeout.then(() => 'tick'), stop.then(() => 'stop')]);
-        if (outcome === 'stop') {
-          await Promise.allSettled(busy.values());
-          break;
-        }
+        if (outcome === 'stop') break;
       }
     } finally {
-      await watcher.cancel();
+      // Nothing of a task may outlive the client it writes with.
+      await Promise.allSettled(busy.values());
+      await watcher.cancel().catch(() => undefined);
     }
   } finally {
     await mesos?.close();

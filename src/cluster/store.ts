@@ -339,7 +339,8 @@ export async function cancelCreate(c: Etcd3, cluster: string): Promise<{ cancell
     const queued = (await taskRecords(c)).find((r) => r.task.cluster === cluster && r.task.kind === 'create' && !taskEnded(r.task));
     if (!queued) return undefined;
     const { task, rev } = queued;
-    if (task.state !== 'pending') return { cancelled: false, task };
+    // Placed (or a cluster of the name exists): not this cancel's to undo.
+    if (task.state !== 'pending' || (await getJson(c, configKey(cluster)))) return { cancelled: false, task };
     const ended: Task = { ...task, state: 'failed', step: 'cancelled', error: 'cancelled by ovl cluster delete before it started; nothing was placed', updated: now() };
     const res = await c
       .if(taskKey(task.id), 'Mod', '==', rev)

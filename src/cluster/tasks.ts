@@ -202,6 +202,11 @@ export async function commitPlacement(
       return candidate;
     } catch (e) {
       if (!(e instanceof ConflictError) || attempt >= 10) throw e;
+      // A commit made again after etcd answered too late conflicts with itself: it landed.
+      if ((await getJson<ClusterConfig>(ctx.etcd, configKey(req.name)))?.task === task.id) {
+        const landed = await getPlan(ctx.etcd, req.name);
+        if (landed) return landed;
+      }
     }
   }
 }

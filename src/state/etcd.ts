@@ -15,17 +15,25 @@ export function etcdEndpoints(inv: Inventory): string[] {
 /**
  * An etcd client that fails fast: one attempt per call with a deadline, no circuit breaker
  * (the default breaker would keep failing for 5 s after a member comes up, slowing waits).
+ * `patient` (the scheduler): a call that etcd did not answer in time, or that found no member,
+ * is made again with growing pauses, about a minute in all before it fails: on a machine busy
+ * starting hundreds of nodes an etcd member once took 12 s to commit one write, and a task
+ * must not fail, nor the scheduler stop, for a stall it outlives. Writes made again are
+ * idempotent puts or transactions guarded by what they read.
  */
-export async function openEtcd(endpoints: string[], timeoutMs = 3000): Promise<Etcd3> {
+export async function openEtcd(endpoints: string[], timeoutMs = 3000, o: { patient?: boolean } = {}): Promise<Etcd3> {
   // Loaded on first use: etcd3 (gRPC, protobuf) takes longer to load than most of a no-op run.
-  const [{ Etcd3 }, { handleAll, noop, retry }] = await Promise.all([import('etcd3'), import('cockatiel')]);
+  const [{ Etcd3, isRecoverableError }, { ExponentialBackoff, handleAll, handleWhen, noop, retry }] = await Promise.all([import('etcd3'), import('cockatiel')]);
+  const global = o.patient
+    ? retry(handleWhen(isRecoverableError), { maxAttempts: 6, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 8000 }) })
+    : retry(handleAll, { maxAttempts: endpoints.length - 1 });
   return new Etcd3({
     hosts: endpoints,
     dialTimeout: timeoutMs,
     // A large cluster's instance keys (nodes.conf of every node) exceed gRPC's 4 MB default.
     grpcOptions: { 'grpc.max_receive_message_length': 512 << 20 },
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    faultHandling: { host: () => noop, global: retry(handleAll, { maxAttempts: endpoints.length - 1 }) },
+    faultHandling: { host: () => noop, global },
   });
 }
 
