@@ -379,43 +379,84 @@ test('create --check: where the instances would go, or why they cannot; nothing 
   assert.equal(ovl(['cluster', 'show', 'preview', ...inv()]).code, 1);
 });
 
+/** An `ovl scheduler` daemon, its output collected. */
+function startScheduler(env: Record<string, string>, args: string[] = []) {
+  const p = ovlProcess(['scheduler', ...args, ...inv()], ['ignore', 'pipe', 'pipe'], env);
+  children.push(p);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  return { p, out: () => out };
+}
+
+/** Until `done` holds, polling every 100 ms, `tries` times at most. */
+async function until(done: () => boolean, tries: number): Promise<void> {
+  for (let i = 0; i < tries && !done(); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Poll `show` until the cluster's state is no longer `creating` (a minute at most). */
+async function created(name: string): Promise<Shown> {
+  let s = show(name);
+  await until(() => (s = show(name)).config.state !== 'creating', 600);
+  return s;
+}
+
 test('scheduler killed mid-create: a restarted scheduler finishes the cluster without duplicate instances', async () => {
-  const start = (env: Record<string, string>) => {
-    const p = ovlProcess(['scheduler', ...inv()], ['ignore', 'pipe', 'pipe'], env);
-    children.push(p);
-    let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    p.stderr!.on('data', (d) => (out += d));
-    return { p, out: () => out };
-  };
-  const first = start({ OVL_FAULT_PAUSE: 'after-first-host:60000' });
+  const first = startScheduler({ OVL_FAULT_PAUSE: 'after-first-host:60000' });
   const q = ovl(['cluster', 'create', 'resumed', '--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb', ...inv()]);
   assert.equal(q.code, 0, q.stderr);
-  for (let i = 0; i < 300 && !first.out().includes('fault point after-first-host'); i++) await new Promise((r) => setTimeout(r, 100));
+  await until(() => first.out().includes('fault point after-first-host'), 300);
   assert.match(first.out(), /fault point after-first-host/, 'the first scheduler reached the middle of the create');
   first.p.kill('SIGKILL');
   const half = [...instanceProcesses('redis_cluster').values()].flat().filter((d) => d).length;
   assert.equal(show('resumed').config.state, 'creating');
 
-  const second = start({});
+  const second = startScheduler({});
   try {
-    let s: Shown | undefined;
-    for (let i = 0; i < 600; i++) {
-      s = show('resumed');
-      if (s.config.state !== 'creating') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(s!.config.state, 'running', second.out());
-    assert.equal(s!.instances.length, 8);
+    const s = await created('resumed');
+    assert.equal(s.config.state, 'running', second.out());
+    assert.equal(s.instances.length, 8);
     assert.equal(ovl(['cluster', 'check', 'resumed', ...inv()]).code, 0);
     const procs = instanceProcesses('redis_cluster');
-    const ports = new Set(s!.instances.map((i) => `${i.host}:/data/redis_cluster/${i.port}`));
+    const ports = new Set(s.instances.map((i) => `${i.host}:/data/redis_cluster/${i.port}`));
     const running = [...procs].flatMap(([h, dirs]) => dirs.map((d) => `${h}:${d}`)).filter((x) => ports.has(x));
     assert.equal(running.length, 8, 'one process per planned instance, none twice');
     assert.ok(half > 0);
   } finally {
     second.p.kill('SIGTERM');
   }
+});
+
+test('etcd stalled for 25 s in the middle of a create: the scheduler waits it out, the cluster is created', async () => {
+  // The lease outlasts the stall: this is about the calls made meanwhile, not about leadership.
+  const sched = startScheduler({ OVL_FAULT_PAUSE: 'placed:1000' }, ['--lease-ttl', '90']);
+  const etcdPids = info.hosts.flatMap((h) =>
+    onHost(info, h.name, 'me=$(readlink /proc/self/ns/mnt); for p in $(pgrep -x etcd); do [ "$(readlink /proc/$p/ns/mnt)" = "$me" ] && echo $p; done; true')
+      .stdout.split(/\s+/)
+      .filter(Boolean)
+      .map(Number),
+  );
+  assert.ok(etcdPids.length >= 1, 'the sandbox runs etcd');
+  try {
+    const q = ovl(['cluster', 'create', 'stalled', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', ...inv()]);
+    assert.equal(q.code, 0, q.stdout + q.stderr);
+    await until(() => sched.out().includes('fault point placed'), 300);
+    assert.match(sched.out(), /fault point placed/, 'the scheduler placed the cluster');
+    // Every member stops answering while the scheduler is paused: its next write meets the stall.
+    for (const p of etcdPids) process.kill(p, 'SIGSTOP');
+    try {
+      await new Promise((r) => setTimeout(r, 25_000));
+    } finally {
+      for (const p of etcdPids) process.kill(p, 'SIGCONT');
+    }
+    const s = await created('stalled');
+    assert.equal(s.config.state, 'running', sched.out());
+    assert.equal(ovl(['cluster', 'check', 'stalled', ...inv()]).code, 0);
+    assert.equal(sched.p.exitCode, null, `the scheduler still runs: ${sched.out()}`);
+  } finally {
+    sched.p.kill('SIGTERM');
+  }
+  assert.equal(ovl(['cluster', 'delete', 'stalled', ...inv()]).code, 0);
 });
 
 test('a password from the environment: required by every node, never shown, its files 0640, and create and check use it', async () => {
