@@ -53,10 +53,10 @@ function seedsRdb(plan: Plan): boolean {
 }
 
 /** The files of a redis or redis_cluster instance in its directory. */
-export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'password' | 'dir'> = {}): InstanceFile[] {
+export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'password' | 'dir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
   // Secrets only in a file that is not world-readable.
   const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.password ? 0o640 : 0o644 }];
-  if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: renderNodesConf(plan, inst.id), mode: 0o644, once: true });
+  if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id), mode: 0o644, once: true });
   // One replication history per master and its replicas; the master's id names it.
   const replId = inst.role === 'master' ? inst.id : inst.masterId;
   if (seedsRdb(plan) && replId) files.push({ name: 'dump.rdb', content: seedRdb(replId, plan.version), mode: 0o644, once: true });
@@ -66,6 +66,8 @@ export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfO
 export interface SetupOptions {
   password?: string;
   task: string;
+  /** Every node's nodes.conf, rendered at once (renderNodesConfs) when setting up many. */
+  nodesConfs?: Map<string, string>;
 }
 
 /** The pid file of an instance (seed 001: redis.pid; memcached's own name for memcache). */
@@ -80,7 +82,7 @@ export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions
   if (plan.type === 'memcache') {
     command = [bin('memcached'), ...memcacheArgs(plan, inst)];
   } else {
-    files = redisFiles(plan, inst, { password: o.password });
+    files = redisFiles(plan, inst, { password: o.password, nodesConfs: o.nodesConfs });
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
   const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);

@@ -28,19 +28,19 @@ export interface NodesConfContext {
   currentEpoch: number;
 }
 
-/** Template context of `instanceId`'s nodes.conf: one line per instance of the plan, `myself` on its own. */
-export function nodesConfContext(plan: Plan, instanceId: string): NodesConfContext {
+/** Template context of `instanceId`'s nodes.conf: one line per instance of the plan, `myself`
+ * on its own (on none without an id: the lines every node's file shares). */
+export function nodesConfContext(plan: Plan, instanceId?: string): NodesConfContext {
   if (plan.type !== 'redis_cluster') throw new Error(`nodes.conf exists only for redis_cluster, ${plan.cluster} is ${plan.type}`);
   const byId = new Map(plan.instances.map((i) => [i.id, i]));
   if (byId.size !== plan.instances.length) throw new Error(`plan ${plan.cluster} has duplicate instance ids`);
-  if (!byId.has(instanceId)) throw new Error(`instance ${instanceId} is not in plan ${plan.cluster}`);
+  if (instanceId !== undefined && !byId.has(instanceId)) throw new Error(`instance ${instanceId} is not in plan ${plan.cluster}`);
   const masterOf = (i: PlannedInstance): PlannedInstance => {
     const m = i.masterId === undefined ? undefined : byId.get(i.masterId);
     if (!m || m.role !== 'master') throw new Error(`replica ${i.id} of ${plan.cluster}: master ${i.masterId} is not a master of the plan`);
     return m;
   };
   const nodes = plan.instances.map((i): NodesConfLine => {
-    const self = i.id === instanceId ? 'myself,' : '';
     if (i.role === 'master') {
       if (i.configEpoch === undefined) throw new Error(`master ${i.id} of ${plan.cluster} has no config epoch`);
       return {
@@ -48,7 +48,7 @@ export function nodesConfContext(plan: Plan, instanceId: string): NodesConfConte
         address: i.address,
         port: i.port,
         busport: i.port + BUS_PORT_OFFSET,
-        flags: `${self}master`,
+        flags: 'master',
         master: '-',
         epoch: i.configEpoch,
         slots: formatSlots(i.slots ?? []),
@@ -61,17 +61,37 @@ export function nodesConfContext(plan: Plan, instanceId: string): NodesConfConte
       address: i.address,
       port: i.port,
       busport: i.port + BUS_PORT_OFFSET,
-      flags: `${self}slave`,
+      flags: 'slave',
       master: m.id,
       epoch: m.configEpoch ?? 0,
       slots: '',
     };
-  });
+  }).map((line) => (line.id === instanceId ? myself(line) : line));
   const currentEpoch = Math.max(0, ...plan.instances.map((i) => i.configEpoch ?? 0));
   return { nodes, currentEpoch };
 }
 
+const myself = (line: NodesConfLine): NodesConfLine => ({ ...line, flags: `myself,${line.flags}` });
+
 /** nodes.conf for one node of a redis_cluster plan (identical for all nodes but for `myself`). */
 export function renderNodesConf(plan: Plan, instanceId: string): string {
   return render('nodes.conf.hbs', nodesConfContext(plan, instanceId));
+}
+
+/**
+ * The nodes.conf of every node of a plan, by id: the same files as renderNodesConf, but the
+ * template renders the lines all files share once, and each node's own line once. Rendering
+ * every file whole sends N² lines through the template: 2.8 s of CPU for a 600-node cluster
+ * before any host was contacted.
+ */
+export function renderNodesConfs(plan: Plan): Map<string, string> {
+  const shared = nodesConfContext(plan);
+  // The template writes one line per node, in the plan's order, then the vars line.
+  const lines = render('nodes.conf.hbs', shared).split('\n');
+  return new Map(
+    shared.nodes.map((line, k) => {
+      const own = render('nodes.conf.hbs', { nodes: [myself(line)], currentEpoch: shared.currentEpoch }).split('\n')[0]!;
+      return [line.id, [...lines.slice(0, k), own, ...lines.slice(k + 1)].join('\n')];
+    }),
+  );
 }

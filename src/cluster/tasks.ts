@@ -11,7 +11,7 @@ import type { Fleet } from './fleet.js';
 import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from './hostops.js';
 import { startTogether, type TogetherOptions } from './together.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
-import { renderNodesConf } from './nodesconf.js';
+import { renderNodesConfs } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
 import {
   ConflictError,
@@ -89,7 +89,8 @@ async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[
 
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
 function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
-  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id })]));
+  const nodesConfs = plan.type === 'redis_cluster' && insts.length > 1 ? renderNodesConfs(plan) : undefined;
+  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
 }
 
 /**
@@ -151,6 +152,8 @@ export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacit
 export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; password?: string }): Promise<void> {
   const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content.toString();
   const secret = started?.password !== undefined;
+  let confs: Map<string, string> | undefined;
+  const nodesConf = (i: PlannedInstance) => file(i, 'nodes.conf') ?? (confs ??= renderNodesConfs(plan)).get(i.id);
   await putInstances(
     ctx.etcd,
     plan.cluster,
@@ -158,7 +161,7 @@ export async function writeInstances(ctx: TaskContext, plan: Plan, state: Instan
       info: { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state },
       // The copy in etcd is for operators and executors; secrets stay in the secrets key.
       serverConf: plan.type === 'memcache' ? '' : (!secret && file(i, 'redis.conf')) || renderRedisConf(plan, i),
-      nodesConf: plan.type === 'redis_cluster' ? file(i, 'nodes.conf') ?? renderNodesConf(plan, i.id) : undefined,
+      nodesConf: plan.type === 'redis_cluster' ? nodesConf(i) : undefined,
     })),
   );
 }

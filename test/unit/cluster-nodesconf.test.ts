@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
-import { renderNodesConf } from '../../src/cluster/nodesconf.js';
+import { renderNodesConf, renderNodesConfs } from '../../src/cluster/nodesconf.js';
 import { placeChunk, placeDist, validateRequest } from '../../src/cluster/placement.js';
 import { parseConfig } from '../../src/commands/cluster.js';
 import { redisQuote, renderRedisConf } from '../../src/cluster/redisconf.js';
@@ -123,6 +123,14 @@ test('nodes.conf: exact text of a small cluster', () => {
     ].join('\n'),
   );
   assert.throws(() => renderNodesConf(plan, 'f'.repeat(40)), /not in plan/);
+});
+
+test('nodes.conf of every node at once: the same files as one at a time', () => {
+  for (const plan of [placeChunk(clusterReq(1, 0), fleet(1)), placeChunk(clusterReq(3, 1), fleet(3)), placeChunk(clusterReq(20, 2), fleet(5))]) {
+    const all = renderNodesConfs(plan);
+    assert.deepEqual([...all.keys()], plan.instances.map((i) => i.id));
+    for (const i of plan.instances) assert.equal(all.get(i.id), renderNodesConf(plan, i.id), `${plan.instances.length} nodes: ${i.id}`);
+  }
 });
 
 test('redis.conf: cluster instance', () => {
