@@ -37,18 +37,18 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
     read: async (ctx) => {
       try {
         const [registered, alloc] = await Promise.all([getKey(endpoints, key), getKey(endpoints, allocKey(record.host))]);
-        return JSON.stringify({ registered: registered ?? '', alloc: alloc ?? '{}' });
+        return JSON.stringify({ registered: registered ?? '', alloc: alloc ? JSON.parse(alloc) : {} });
       } catch (e) {
-        if (ctx.check) return JSON.stringify({ registered: '', alloc: '{}' });
+        if (ctx.check) return JSON.stringify({ registered: '', alloc: {} });
         throw new Error(`etcd unreachable at ${endpoints.join(',')}: ${(e as Error).message}`);
       }
     },
     plan(fact) {
-      const { registered, alloc } = JSON.parse(fact) as { registered: string; alloc: string };
+      const { registered, alloc } = JSON.parse(fact) as { registered: string; alloc: HostAlloc };
       if (registered === want) return ok(`${key} up to date`);
       // A narrowed range leaves running instances where they are: say so, since the freed
       // ports are no longer ovl's to give, but those instances still listen on them.
-      const outside = heldOutside(JSON.parse(alloc) as HostAlloc, record.ports);
+      const outside = heldOutside(alloc, record.ports);
       const note = outside.length ? `; ports still held outside ${record.ports.from}-${record.ports.to} (the instances keep running; new ones get ports in the range): ${outside.join('; ')}` : '';
       return change(`${registered ? `${key} updated` : `${key} written`}${note}`, [
         { kind: 'local', what: `put ${key}`, run: () => putKey(endpoints, key, want) },

@@ -242,7 +242,7 @@ export async function dropStaleSecret(c: Etcd3, cluster: string): Promise<boolea
   const res = await c.get(secretKey(cluster)).exec();
   const kv = res.kvs[0];
   if (!kv) return false;
-  if ((await listTasks(c)).some((t) => t.cluster === cluster && t.kind === 'create' && !taskEnded(t))) return false;
+  if ((await listTasks(c)).some((t) => openCreateOf(t, cluster))) return false;
   const del = await c
     .if(secretKey(cluster), 'Mod', '==', kv.mod_revision)
     .and(configKey(cluster), 'Create', '==', 0)
@@ -290,6 +290,9 @@ export async function pruneTasks(c: Etcd3, cluster: string, keep: Set<string>): 
 /** Done or failed: a task nothing will run again. */
 export const taskEnded = (t: Task) => t.state === 'done' || t.state === 'failed';
 
+/** A create of this cluster that has not ended (queued or placing/starting it). */
+export const openCreateOf = (t: Task, cluster: string) => t.cluster === cluster && t.kind === 'create' && !taskEnded(t);
+
 export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
   return getJson<Task>(c, taskKey(id));
 }
@@ -317,9 +320,10 @@ async function taskRecords(c: Etcd3): Promise<{ task: Task; rev: string }[]> {
 export async function startTask(c: Etcd3, task: Task): Promise<boolean> {
   for (;;) {
     const kv = (await c.get(taskKey(task.id)).exec()).kvs[0];
-    const current = kv ? (JSON.parse(kv.value.toString()) as Task) : undefined;
-    if (!kv || !current || taskEnded(current)) {
-      if (current) Object.assign(task, current);
+    if (!kv) return false;
+    const current = JSON.parse(kv.value.toString()) as Task;
+    if (taskEnded(current)) {
+      Object.assign(task, current);
       return false;
     }
     task.state = 'running';
@@ -336,7 +340,7 @@ export async function startTask(c: Etcd3, task: Task): Promise<boolean> {
  */
 export async function cancelCreate(c: Etcd3, cluster: string): Promise<{ cancelled: boolean; task: Task } | undefined> {
   for (;;) {
-    const queued = (await taskRecords(c)).find((r) => r.task.cluster === cluster && r.task.kind === 'create' && !taskEnded(r.task));
+    const queued = (await taskRecords(c)).find((r) => openCreateOf(r.task, cluster));
     if (!queued) return undefined;
     const { task, rev } = queued;
     // Placed (or a cluster of the name exists): not this cancel's to undo.

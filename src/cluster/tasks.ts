@@ -89,7 +89,7 @@ async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[
 
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
 function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
-  const nodesConfs = plan.type === 'redis_cluster' && insts.length > 1 ? renderNodesConfs(plan) : undefined;
+  const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
   return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
 }
 

@@ -8,7 +8,7 @@ import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
@@ -286,7 +286,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     }
     // A queued create has no config key yet: a second one would run after it and fail, having
     // replaced the first's password meanwhile.
-    const creating = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'create' && !taskEnded(t));
+    const creating = (await listTasks(etcd)).find((t) => openCreateOf(t, name));
     if (creating) {
       const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
       throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
@@ -413,7 +413,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
   return withState(o.inventory, async (etcd) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) {
-      const task = (await queuedCreates(etcd)).find((t) => t.cluster === name);
+      const task = (await queuedCreates(etcd)).find((t) => openCreateOf(t, name));
       if (!task) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
       if (o.json) out(JSON.stringify({ config: null, task, instances: [] }, null, 2));
       else out(`${name}: not placed yet; create task ${task.id}: ${task.state} - ${task.step}${task.state === 'pending' ? ` (ovl cluster delete ${name} cancels it)` : ''}`);
