@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
-import { UsageError } from './commands/errors.js';
+import { CHECK_FAILED, UsageError } from './commands/errors.js';
 import { wholeNumber as int } from './commands/options.js';
 
 // Command modules load on use: each pulls in heavy clients (gRPC for etcd, ioredis) that
@@ -45,9 +45,7 @@ const out = (l: string) => process.stdout.write(l + '\n');
 // Set by commands that only read (list, show, check): their errors do not add that nothing was
 // changed, which would suggest that they could have changed something.
 let readOnly = false;
-/** The exit code of a command that fails with an error: 1, but `cluster check` keeps 1 for "not
- * healthy" and says it could not check with 3 (as monitoring plugins say UNKNOWN). */
-const CHECK_FAILED = 3;
+/** The exit code of a command that fails with an error: 1, but CHECK_FAILED for `cluster check`. */
 let failedCode = 1;
 const inventoryOption = () => new Option('-i, --inventory <file>', 'the fleet inventory (default: $OVL_INVENTORY, else inventories/sandbox.yml)');
 
@@ -81,16 +79,17 @@ cluster.command('show').description('instances, hosts, roles, slots, state: as r
 });
 cluster
   .command('check')
-  .description(`consistency check; exit code 0 when healthy, 1 when not, ${CHECK_FAILED} when it could not check (no such cluster, etcd unreachable, bad inventory or options)`)
-  .argument('<name>')
+  .description(`consistency check of clusters; exit code 0 when every one checked is healthy, 1 when one is not, ${CHECK_FAILED} when it could not check (no such cluster, etcd unreachable, bad inventory or options)`)
+  .argument('[names...]', 'clusters to check')
+  .option('--all', 'every cluster etcd records (those a create or delete is working on are listed, not checked)')
   .option('--json', 'the whole report, machine-readable')
   .addOption(inventoryOption())
   // A monitoring script must tell an outage from a typo: its own usage errors exit 3 too.
   .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : CHECK_FAILED))
-  .action(async (name: string, o) => {
+  .action(async (names: string[], o) => {
     readOnly = true;
     failedCode = CHECK_FAILED;
-    process.exitCode = await (await clusterCmd()).clusterCheck(name, o, out);
+    process.exitCode = await (await clusterCmd()).clusterCheck(names, o, out);
   });
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 cluster

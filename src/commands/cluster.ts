@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Etcd3 } from 'etcd3';
 import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
-import { UsageError } from './errors.js';
+import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey, taskKey } from '../state/keys.js';
@@ -12,6 +12,8 @@ import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan,
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
+import { mapLimit } from '../util/semaphore.js';
+import type { CheckReport } from '../cluster/check.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
 
@@ -453,20 +455,66 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
   });
 }
 
-export async function clusterCheck(name: string, o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
+/** Problems printed per cluster when several are checked; `check NAME` prints them all. */
+const PROBLEMS_SHOWN = 10;
+/** Clusters checked at once by `check --all`, each asking up to CHECK_CONCURRENCY instances at
+ * a time: a few hundred sockets at most, under the usual limit of 1,024 open files. */
+const CLUSTERS_AT_ONCE = 8;
+const CHECK_CONCURRENCY = 32;
+
+type CheckOutcome = { name: string; report: CheckReport } | { name: string; skipped: string };
+
+/**
+ * `check NAME...` or `check --all` (every cluster etcd records, for a monitoring job: one
+ * process and one etcd connection for the whole fleet). A cluster a create or delete is working
+ * on is not checked (it would fail while forming or going away) and does not count against the
+ * exit code. One named that does not exist is a usage error before anything is checked; one
+ * named that cannot be checked yet makes the exit code CHECK_FAILED.
+ */
+export async function clusterCheck(names: string[], o: { inventory?: string; json?: boolean; all?: boolean }, out: Out): Promise<number> {
+  if (o.all && names.length) throw new UsageError('name clusters or give --all, not both');
+  if (!o.all && !names.length) throw new UsageError('name a cluster to check, or give --all for every cluster (ovl cluster list)');
   return withState(o.inventory, async (etcd) => {
-    const plan = await getPlan(etcd, name);
-    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     const { checkCluster } = await import('../cluster/check.js');
-    const report = await checkCluster(plan, { password: await getSecret(etcd, name) });
-    if (o.json) out(JSON.stringify(report, null, 2));
-    else if (report.healthy) out(`${name}: healthy (${plural(plan.instances.length, 'instance')}, ${report.ms} ms)`);
-    else {
-      out(`${name}: NOT healthy, ${plural(report.problems.length, 'problem')}:`);
-      for (const p of report.problems) out(`  ${p}`);
-      out(`to bring stopped instances back (and masters replaced by a failover back to their role): ovl cluster restart ${name}`);
+    const configs = new Map((await listConfigs(etcd)).map((c) => [c.name, c]));
+    const wanted = o.all ? [...configs.keys()] : [...new Set(names)];
+    const missing = wanted.filter((n) => !configs.has(n));
+    if (missing.length) throw new UsageError(`no cluster named ${missing.join(', ')} (ovl cluster list)`);
+    const outcomes = await mapLimit(wanted, CLUSTERS_AT_ONCE, async (name): Promise<CheckOutcome> => {
+      const cfg = configs.get(name)!;
+      if (o.all && (cfg.state === 'creating' || cfg.state === 'deleting')) return { name, skipped: `not checked: ${cfg.state === 'creating' ? 'being created' : 'being deleted'} (task ${cfg.task})` };
+      const plan = await getPlan(etcd, name);
+      if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${cfg.task})` };
+      return { name, report: await checkCluster(plan, { password: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };
+    });
+    const unhealthy = outcomes.filter((c) => 'report' in c && !c.report.healthy).map((c) => c.name);
+    const verdict = () => (unhealthy.length ? 1 : !o.all && outcomes.some((c) => 'skipped' in c) ? CHECK_FAILED : 0);
+    const single = !o.all && wanted.length === 1 && 'report' in outcomes[0]! ? outcomes[0].report : undefined;
+    if (o.json) {
+      // One cluster named: its report, as always; several: every outcome and the verdict.
+      out(JSON.stringify(single ?? { healthy: unhealthy.length === 0, clusters: outcomes }, null, 2));
+      return verdict();
     }
-    return report.healthy ? 0 : 1;
+    if (o.all && !outcomes.length) {
+      out('no clusters');
+      return 0;
+    }
+    for (const c of outcomes) {
+      if ('skipped' in c) out(`${c.name}: ${c.skipped}`);
+      else if (c.report.healthy) out(`${c.name}: healthy (${plural(c.report.nodes.length, 'instance')}, ${c.report.ms} ms)`);
+      else {
+        out(`${c.name}: NOT healthy, ${plural(c.report.problems.length, 'problem')}:`);
+        const shown = single ? c.report.problems : c.report.problems.slice(0, PROBLEMS_SHOWN);
+        for (const p of shown) out(`  ${p}`);
+        if (shown.length < c.report.problems.length) out(`  ... ${c.report.problems.length - shown.length} more (ovl cluster check ${c.name})`);
+      }
+    }
+    if (outcomes.length > 1) {
+      const checked = outcomes.filter((c) => 'report' in c).length;
+      out(`${plural(outcomes.length, 'cluster')}: ${checked - unhealthy.length} healthy${unhealthy.length ? `, ${unhealthy.length} NOT healthy (${unhealthy.join(', ')})` : ''}${checked < outcomes.length ? `, ${outcomes.length - checked} not checked` : ''}`);
+    }
+    if (unhealthy.length) out(`to bring stopped instances back (and masters replaced by a failover back to their role): ovl cluster restart ${unhealthy.length === 1 ? unhealthy[0] : 'NAME'}`);
+    return verdict();
   });
 }
 

@@ -290,6 +290,43 @@ test('memcache 4 nodes: set/get on each node', async () => {
   }
 });
 
+test('check --all: every cluster in one run, a node down names its cluster and exits 1; bad names exit 3', async () => {
+  const names = (JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string }[]).map((c) => c.name);
+  assert.ok(names.includes('orders') && names.includes('pages'), names.join(' '));
+  const good = ovl(['cluster', 'check', '--all', ...inv()]);
+  assert.equal(good.code, 0, good.stdout + good.stderr);
+  for (const n of names) assert.match(good.stdout, new RegExp(`^${n}: healthy \\(`, 'm'));
+  assert.match(good.stdout, new RegExp(`^${names.length} clusters: ${names.length} healthy$`, 'm'));
+
+  const victim = show('pages').instances[0]!;
+  const at = `${victim.address}:${victim.port}`;
+  assert.equal(onHost(info, victim.host, `kill -9 $(cat /data/memcache/${victim.port}/memcache.pid)`).code, 0);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const bad = ovl(['cluster', 'check', '--all', ...inv()]);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /^pages: NOT healthy, 1 problem:$/m);
+    assert.ok(bad.stdout.includes(`  ${at} (${victim.host}): does not answer`), bad.stdout);
+    assert.match(bad.stdout, /^orders: healthy \(/m);
+    assert.match(bad.stdout, new RegExp(`^${names.length} clusters: ${names.length - 1} healthy, 1 NOT healthy \\(pages\\)$`, 'm'));
+    const json = JSON.parse(ovl(['cluster', 'check', '--all', '--json', ...inv()]).stdout) as { healthy: boolean; clusters: { name: string; report: { healthy: boolean } }[] };
+    assert.equal(json.healthy, false);
+    assert.deepEqual(json.clusters.filter((c) => !c.report.healthy).map((c) => c.name), ['pages']);
+    assert.equal(ovl(['cluster', 'check', 'orders', 'pages', ...inv()]).code, 1);
+    assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
+  } finally {
+    assert.equal(ovl(['cluster', 'restart', 'pages', ...inv()]).code, 0);
+  }
+  assert.equal(ovl(['cluster', 'check', '--all', ...inv()]).code, 0);
+  // Usage errors are "could not check", for a monitoring job as for a typo; nothing is checked.
+  for (const args of [['orders', 'nope'], [], ['orders', '--all']]) {
+    const r = ovl(['cluster', 'check', ...args, ...inv()]);
+    assert.equal(r.code, 3, `check ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, '');
+  }
+  assert.match(ovl(['cluster', 'check', 'orders', 'nope', ...inv()]).stderr, /no cluster named nope/);
+});
+
 test('on a terminal, create --wait and delete show one listr2 line per task that ends with the outcome', async () => {
   const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm' };
   delete env.CI;
@@ -410,6 +447,10 @@ test('scheduler killed mid-create: a restarted scheduler finishes the cluster wi
   first.p.kill('SIGKILL');
   const half = [...instanceProcesses('redis_cluster').values()].flat().filter((d) => d).length;
   assert.equal(show('resumed').config.state, 'creating');
+  // A monitoring job's fleet-wide check meanwhile: the half-made cluster is named, not failed.
+  const all = ovl(['cluster', 'check', '--all', ...inv()]);
+  assert.match(all.stdout, /^resumed: not checked: being created \(task /m);
+  assert.equal(all.code, 0, all.stdout + all.stderr);
 
   const second = startScheduler({});
   try {
