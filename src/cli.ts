@@ -97,6 +97,7 @@ cluster
   .description('start instances that are down (data dir and identity kept); --instance restarts that one even if running')
   .argument('<name>')
   .option('--instance <ip:port>', 'only this instance (repeatable)', collect)
+  .option('--move', 'put instances that do not start where they are (a host lost for good) on other hosts, with new identities; their data comes from their shard')
   .option('--no-wait', 'queue the task and return')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {

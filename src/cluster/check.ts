@@ -21,6 +21,7 @@
 //  redis: masters say role:master with exactly their planned replicas connected (online);
 //    replicas say role:slave of their planned master with master_link_status:up.
 //  memcache: every node answers `version` (the planned version) and `stats` (accepting_conns 1).
+//  Retired instances (replaced by restart --move) do not answer at their old addresses.
 //  The plan itself: unique ids and addresses, every replica's master in the plan, and no master
 //    on the same host as one of its replicas.
 // Observations one node makes about another (CLUSTER NODES) are grouped by the node they are
@@ -120,6 +121,10 @@ export async function checkCluster(plan: Plan, opts: CheckOptions = {}): Promise
   const problems = [...planProblems];
   for (const n of ctx.nodes) for (const p of n.problems) problems.push(`${instanceLabel(n)}: ${p}`);
   problems.push(...global);
+  // An instance replaced by restart --move that still serves (its host was cut off, not lost):
+  // clients that knew its address may still write to it.
+  const zombies = await Promise.all((plan.retired ?? []).map(async (r) => ((await serves(plan, r, password, Math.min(timeoutMs, 1000))) ? r : undefined)));
+  for (const r of zombies) if (r) problems.push(`${instanceLabel(r)}: retired (replaced by ${r.movedTo}, task ${r.task}) but still serving: ovl cluster restart ${plan.cluster} stops it once ${r.host} answers over SSH`);
   return { healthy: problems.length === 0, problems, nodes: ctx.nodes, ms: Math.round(performance.now() - started) };
 }
 
@@ -724,6 +729,22 @@ function crossCheckReplication(ctx: Context): void {
 interface MemcacheAnswer {
   version: string;
   stats: Map<string, string>;
+}
+
+/** Whether an instance answers its protocol's simplest question within timeoutMs: PING, or
+ * memcached's `version`. A process that is there but frozen does not. */
+export async function serves(plan: Plan, i: { address: string; port: number }, password: string | undefined, timeoutMs: number): Promise<boolean> {
+  if (plan.type === 'memcache') return memcacheRound(i.address, i.port, timeoutMs).then(() => true, () => false);
+  const c = new Redis({ host: i.address, port: i.port, password, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
 }
 
 /** `version` and `stats` on one connection (pipelined). Resolves with the answers or rejects. */

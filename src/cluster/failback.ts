@@ -3,7 +3,7 @@
 // with a coordinated CLUSTER FAILOVER sent to each of them: the plan's placement (masters spread
 // evenly, each host's replicas spread over the other hosts) holds for the planned roles only,
 // and the consistency check compares the cluster with the plan.
-import { Redis } from 'ioredis';
+import { adminClient, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
@@ -13,8 +13,6 @@ export interface FailBackOptions {
   timeoutMs: number;
   log?: (line: string) => void;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Planned masters whose shard failed over to one of their replicas get their role back. Returns
@@ -35,29 +33,8 @@ export async function failBack(plan: Plan, o: FailBackOptions): Promise<string[]
   return back;
 }
 
-function client(i: PlannedInstance, o: FailBackOptions): Redis {
-  const c = new Redis({ host: i.address, port: i.port, password: o.password, lazyConnect: true, connectTimeout: 2000, commandTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
-  c.on('error', () => undefined);
-  return c;
-}
-
-/** The node's own line in CLUSTER NODES says master. Its role from nodes.conf, unlike ROLE,
- * which says master for a replica's first moments after a start. */
-async function ownLineSaysMaster(c: Redis): Promise<boolean> {
-  const own = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.split(' ')[2]?.split(',').includes('myself'));
-  return own?.split(' ')[2]?.split(',').includes('master') ?? false;
-}
-
 async function saysMaster(i: PlannedInstance, o: FailBackOptions): Promise<boolean> {
-  const c = client(i, o);
-  try {
-    await c.connect();
-    return await ownLineSaysMaster(c);
-  } catch {
-    return false;
-  } finally {
-    c.disconnect();
-  }
+  return withAdmin(i, o, ownLineSaysMaster).catch(() => false);
 }
 
 async function anyPromoted(replicas: PlannedInstance[], o: FailBackOptions): Promise<boolean> {
@@ -68,7 +45,7 @@ async function anyPromoted(replicas: PlannedInstance[], o: FailBackOptions): Pro
  * CLUSTER FAILOVER on it; then wait until it says master again. */
 async function takeBack(master: PlannedInstance, replicas: PlannedInstance[], o: FailBackOptions): Promise<boolean> {
   const shard = new Set(replicas.map(addrOf));
-  const c = client(master, o);
+  const c = adminClient(master, o);
   const deadline = Date.now() + o.timeoutMs;
   let asked = false;
   try {

@@ -95,3 +95,14 @@ export function renderNodesConfs(plan: Plan): Map<string, string> {
     }),
   );
 }
+
+/**
+ * nodes.conf of a node joining a running cluster in place of a lost one (restart --move): only
+ * itself, a master without slots. It learns the cluster from a CLUSTER MEET and then follows its
+ * shard (join.ts): a file listing the cluster as planned would claim roles and config epochs that
+ * the failover has changed since.
+ */
+export function renderJoiningNodesConf(inst: PlannedInstance): string {
+  const line: NodesConfLine = { id: inst.id, address: inst.address, port: inst.port, busport: inst.port + BUS_PORT_OFFSET, flags: 'master', master: '-', epoch: 0, slots: '' };
+  return render('nodes.conf.hbs', { nodes: [myself(line)], currentEpoch: 0 });
+}

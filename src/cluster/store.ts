@@ -38,6 +38,8 @@ export interface Task {
   request?: ClusterRequest;
   /** restart: only these instances (ip:port); all when absent. */
   instances?: string[];
+  /** restart: instances that do not start where they are go to other hosts. */
+  move?: boolean;
   created: string;
   updated: string;
   error?: string;
@@ -107,9 +109,18 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
   if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change; placing again`);
 }
 
-/** Swap one instance of a committed plan for another (moved to another host), atomically. */
-export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstance, to: PlannedInstance): Promise<Plan> {
-  const next: Plan = { ...plan, instances: plan.instances.map((i) => (i.id === from.id ? to : i)) };
+/**
+ * Swap one instance of a committed plan for another on another host, atomically: the plan, the
+ * ports on both hosts and the old instance's records. With `retire`, the replacement has a new
+ * identity, the old one is listed in the plan's retired instances and keeps its port until it
+ * is stopped (dropRetired), and the replicas of a moved master follow the new id.
+ */
+export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstance, to: PlannedInstance, retire?: { task: string }): Promise<Plan> {
+  const next: Plan = {
+    ...plan,
+    instances: plan.instances.map((i) => (i.id === from.id ? to : i.masterId === from.id ? { ...i, masterId: to.id } : i)),
+    ...(retire ? { retired: [...(plan.retired ?? []), { ...from, movedTo: addrOf(to), task: retire.task }] } : {}),
+  };
   const [planRes, oldAlloc, newAlloc] = await Promise.all([
     c.get(planKey(plan.cluster)).exec(),
     c.get(allocKey(from.host)).exec(),
@@ -118,7 +129,7 @@ export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstanc
   const oa = JSON.parse(oldAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc;
   const na = from.host === to.host ? oa : (JSON.parse(newAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc);
   if (na[String(to.port)]) throw new ConflictError(`port ${to.port} on ${to.host} was taken meanwhile`);
-  delete oa[String(from.port)];
+  if (!retire) delete oa[String(from.port)];
   na[String(to.port)] = { cluster: plan.cluster, memMB: instanceMemMB(plan.maxmemoryMB) };
   const rev = (r: typeof planRes) => String(r.kvs[0]?.mod_revision ?? 0);
   let txn = c.if(planKey(plan.cluster), 'Mod', '==', rev(planRes)).and(allocKey(from.host), 'Mod', '==', rev(oldAlloc));
@@ -128,6 +139,30 @@ export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstanc
   const res = await txn.then(...ops, c.delete().prefix(`${clusterPrefix(plan.cluster)}instances/${addrOf(from)}/`)).commit();
   if (!res.succeeded) throw new ConflictError(`moving ${addrOf(from)} raced with another change`);
   return next;
+}
+
+/** Retired instances stopped on their hosts: off the plan, their ports freed. */
+export async function dropRetired(c: Etcd3, cluster: string, stopped: string[]): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    const planRes = await c.get(planKey(cluster)).exec();
+    const plan = JSON.parse(planRes.kvs[0]?.value.toString() ?? 'null') as Plan | null;
+    if (!plan) throw new Error(`no cluster named ${cluster}`);
+    const gone = (plan.retired ?? []).filter((r) => stopped.includes(addrOf(r)));
+    const hosts = [...new Set(gone.map((r) => r.host))];
+    const allocs = await Promise.all(hosts.map((h) => c.get(allocKey(h)).exec()));
+    let txn = c.if(planKey(cluster), 'Mod', '==', String(planRes.kvs[0]!.mod_revision));
+    const ops = [c.put(planKey(cluster)).value(JSON.stringify({ ...plan, retired: (plan.retired ?? []).filter((r) => !gone.includes(r)) }))];
+    hosts.forEach((h, k) => {
+      const a = JSON.parse(allocs[k]!.kvs[0]?.value.toString() ?? '{}') as HostAlloc;
+      // Only a port this cluster still holds: it may have been given on since.
+      for (const r of gone.filter((x) => x.host === h)) if (a[String(r.port)]?.cluster === cluster) delete a[String(r.port)];
+      txn = txn.and(allocKey(h), 'Mod', '==', String(allocs[k]!.kvs[0]?.mod_revision ?? 0));
+      ops.push(c.put(allocKey(h)).value(JSON.stringify(a)));
+    });
+    const res = await txn.then(...ops).commit();
+    if (res.succeeded) return { ...plan, retired: (plan.retired ?? []).filter((r) => !gone.includes(r)) };
+    if (attempt >= 10) throw new ConflictError(`dropping the retired instances of ${cluster} raced with other changes`);
+  }
 }
 
 export interface InstanceRecord {

@@ -5,13 +5,15 @@ import type { Etcd3 } from 'etcd3';
 import { runScript } from '../ssh/transport.js';
 import { plural } from '../util/plural.js';
 import { mapLimit } from '../util/semaphore.js';
-import { waitHealthy, type CheckReport } from './check.js';
+import { serves, waitHealthy, type CheckReport } from './check.js';
 import { failBack } from './failback.js';
+import { forgetNode, joinShard, shardMaster } from './join.js';
+import { newNodeId } from './nodeid.js';
 import type { Fleet } from './fleet.js';
 import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from './hostops.js';
 import { startTogether, type TogetherOptions } from './together.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
-import { renderNodesConfs } from './nodesconf.js';
+import { renderJoiningNodesConf, renderNodesConfs } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
 import {
   ConflictError,
@@ -24,6 +26,7 @@ import {
   pruneTasks,
   putInstances,
   putTask,
+  dropRetired,
   removeCluster,
   replaceInstance,
   setInstanceStates,
@@ -34,7 +37,7 @@ import {
   type Task,
 } from './store.js';
 import { configKey, secretKey } from '../state/keys.js';
-import { binaryType, instanceDir, type ClusterRequest, type HostCapacity, type Plan, type PlannedInstance } from './types.js';
+import { binaryType, instanceDir, type ClusterRequest, type HostCapacity, type Plan, type PlannedInstance, type RetiredInstance } from './types.js';
 
 export interface TaskContext {
   etcd: Etcd3;
@@ -126,14 +129,17 @@ async function startOnHosts(
 /**
  * A host for an instance that cannot start where it was placed: free port and memory, the
  * binary version, and never the host of another member of its shard (master/replica anti-affinity).
+ * A master goes where the cluster has the fewest masters (they take the writes), then any
+ * instance where it has the fewest instances.
  */
 export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacity[], exclude: Set<string>): PlannedInstance | null {
   const shardHosts = new Set(plan.instances.filter((i) => i.shard === inst.shard && i.id !== inst.id).map((i) => i.host));
-  const load = (h: string) => plan.instances.filter((i) => i.host === h).length;
+  const load = (h: string) => plan.instances.filter((i) => i.host === h && i.id !== inst.id).length;
+  const masters = (h: string) => (inst.role === 'master' ? plan.instances.filter((i) => i.host === h && i.role === 'master' && i.id !== inst.id).length : 0);
   const need = instanceMemMB(plan.maxmemoryMB);
   const candidates = hosts
     .filter((h) => !exclude.has(h.name) && !shardHosts.has(h.name) && h.memMB - h.usedMemMB >= need && (h.versions[binaryType(plan.type)] ?? []).includes(plan.version))
-    .sort((a, b) => load(a.name) - load(b.name) || a.name.localeCompare(b.name));
+    .sort((a, b) => masters(a.name) - masters(b.name) || load(a.name) - load(b.name) || a.name.localeCompare(b.name));
   for (const h of candidates) {
     const used = new Set(h.usedPorts.flatMap((p) => [p, p + 10000]));
     for (const i of plan.instances) if (i.host === h.name) used.add(i.port).add(i.port + 10000);
@@ -366,6 +372,9 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
     await stopOnHosts(ctx, plan, plan.instances, true).catch((e: Error) => {
       throw new Error(`${e.message}. Its keys and ports are kept (state "deleting"): run ovl cluster delete ${task.cluster} again once every host answers`);
     });
+    // Retired instances are stopped where their hosts answer; one lost for good must not keep
+    // the cluster from going.
+    if (plan.retired?.length) await stopRetired(ctx, task, plan);
   }
   await step(ctx, task, 'removing its keys and freeing its ports');
   await removeClusterKeys(c, task.cluster, task.id);
@@ -374,12 +383,14 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
 
 export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   const c = ctx.etcd;
-  const plan = await getPlan(c, task.cluster);
-  if (!plan) throw new Error(`no cluster named ${task.cluster}`);
+  const found = await getPlan(c, task.cluster);
+  if (!found) throw new Error(`no cluster named ${task.cluster}`);
+  let plan = found;
   const password = await getSecret(c, task.cluster);
   const wanted = task.instances?.length ? plan.instances.filter((i) => task.instances!.includes(addrOf(i))) : plan.instances;
-  const unknown = (task.instances ?? []).filter((a) => !plan.instances.some((i) => addrOf(i) === a));
+  const unknown = (task.instances ?? []).filter((a) => !found.instances.some((i) => addrOf(i) === a));
   if (unknown.length) throw new Error(`${unknown.join(', ')}: not an instance of ${task.cluster} (see ovl cluster show ${task.cluster})`);
+  plan = await stopRetired(ctx, task, plan);
   if (task.instances?.length) {
     // Named instances are restarted even when running; the others only when down.
     await step(ctx, task, `stopping ${wanted.map(addrOf).join(', ')}`);
@@ -388,17 +399,105 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
   const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
   const failed = [...reports.values()].filter((r) => r.status === 'failed');
-  if (failed.length) {
+  let moved = 0;
+  if (failed.length && task.move) {
+    ({ plan, moved } = await moveInstances(ctx, task, plan, failed, password));
+  } else if (failed.length) {
     // `show` must not go on saying they are up.
     await setInstanceStates(c, plan.cluster, new Map(failed.map((f) => [f.addr, { state: 'failed', error: `did not start: ${f.detail}` }])));
-    throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')}`);
+    throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (a host lost for good: ovl cluster restart ${task.cluster} --move puts its instances on other hosts)`);
   }
   // A master down longer than the node timeout is a replica now: its role back first.
   const back = await failBack(plan, { password, timeoutMs: checkTimeout(plan), log: ctx.log });
   if (back.length) await step(ctx, task, `failed back: ${back.join(', ')} master again, as planned`);
   await step(ctx, task, 'consistency check');
   await settle(ctx, plan, password, firstCheckAt(plan, reports, releasedAt));
-  await step(ctx, task, `restarted: ${[...reports.values()].filter((r) => r.status === 'started').length} started, ${[...reports.values()].filter((r) => r.status === 'running').length} were running${back.length ? `, ${back.length} failed back to master` : ''}`);
+  const count = (s: string) => [...reports.values()].filter((r) => r.status === s).length;
+  await step(ctx, task, `restarted: ${count('started')} started, ${count('running')} were running${moved ? `, ${moved} moved to other hosts` : ''}${back.length ? `, ${back.length} failed back to master` : ''}`);
+}
+
+/**
+ * Retired instances (replaced by `restart --move`) stopped and removed on their hosts, which
+ * answer again; their ports freed. Those on hosts that still do not answer stay listed.
+ */
+async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Plan> {
+  if (!plan.retired?.length) return plan;
+  const stopped: RetiredInstance[] = [];
+  const left: RetiredInstance[] = [];
+  await mapLimit([...byHost(plan.retired)], 16, async ([, list]) => {
+    const ok = await stopOnHosts(ctx, plan, list, true).then(() => true, () => false);
+    (ok ? stopped : left).push(...list);
+  });
+  const named = (list: RetiredInstance[]) => list.map((r) => `${addrOf(r)} (${r.host})`).join(', ');
+  if (left.length) ctx.log(`${task.id}: retired instances not stopped yet, their hosts do not answer: ${named(left)}`);
+  if (!stopped.length) return plan;
+  await step(ctx, task, `stopped retired instances: ${named(stopped)}`);
+  return dropRetired(ctx.etcd, plan.cluster, stopped.map(addrOf));
+}
+
+/**
+ * Instances that did not start where they are and do not answer, each put on another host
+ * (restart --move) with a new identity; the old one is retired (stopped by a later restart once
+ * its host answers). Every move is decided before the first is made, and none is made when one
+ * would lose data: a plain Redis master (a new one would start empty and its replicas would copy
+ * it), or a Redis Cluster instance whose shard has no master that answers (a lost master's
+ * replica takes over after cluster-node-timeout). A Redis Cluster node joins in place of the
+ * lost one (join.ts).
+ */
+async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: HostReport[], password: string | undefined): Promise<{ plan: Plan; moved: number }> {
+  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
+  const why = new Map(failed.map((f) => [f.addr, f.detail]));
+  const notStarted = plan.instances.filter((i) => why.has(addrOf(i)));
+  // A host whose SSH is down may still run its instances: those that answer stay where they are.
+  const answering = await Promise.all(notStarted.map((i) => serves(plan, i, o.password, 2000)));
+  const lost = notStarted.filter((_, k) => !answering[k]);
+  const kept = notStarted.filter((_, k) => answering[k]);
+  if (kept.length) await step(ctx, task, `not moved, they answer although their hosts could not start them: ${kept.map((i) => `${addrOf(i)} (${i.host})`).join(', ')}`);
+  const live = plan.instances.filter((i) => !lost.includes(i));
+  const lostOne = (i: PlannedInstance) => `${addrOf(i)} (${i.host}) does not start (${why.get(addrOf(i))})`;
+
+  const masters = new Map<PlannedInstance, PlannedInstance>();
+  for (const inst of lost) {
+    if (plan.type === 'redis' && inst.role === 'master') {
+      throw new Error(`${lostOne(inst)} and is the master of a plain Redis group: a new one would start empty and its replicas would copy it. Bring ${inst.host} back (ovl cluster restart ${plan.cluster}), or make a replica the master by hand. Nothing was moved`);
+    }
+    if (plan.type !== 'redis_cluster') continue;
+    const m = await shardMaster(inst, live, o);
+    if (!m) throw new Error(`${lostOne(inst)} and no other member of its shard is a master that answers${inst.role === 'master' ? ' (a replica takes over after cluster-node-timeout: run restart --move again then)' : ''}: nothing holds its data. Nothing was moved`);
+    masters.set(inst, m);
+  }
+  // Where each goes, on the plan as it will be after the moves before it.
+  const { hosts } = await fleetCapacity(ctx.etcd);
+  const need = instanceMemMB(plan.maxmemoryMB);
+  let next = plan;
+  const targets = lost.map((inst) => {
+    const spot = relocation(next, inst, hosts, new Set([inst.host]));
+    if (!spot) throw new Error(`${lostOne(inst)} and no other host can take it. Nothing was moved`);
+    const to: PlannedInstance = { ...spot, id: newNodeId() };
+    const h = hosts.find((x) => x.name === to.host)!;
+    h.usedPorts.push(to.port);
+    h.usedMemMB += need;
+    next = { ...next, instances: next.instances.map((i) => (i.id === inst.id ? to : i)) };
+    return [inst, to] as const;
+  });
+
+  for (const [inst, to] of targets) {
+    await step(ctx, task, `moving ${addrOf(inst)} (${inst.host}: ${why.get(addrOf(inst))}) to ${addrOf(to)} (${to.host})`);
+    plan = await replaceInstance(ctx.etcd, plan, inst, to, { task: task.id });
+    // Forgotten before the new node meets anyone: a process that outlived a network cut must
+    // not come back under its old id.
+    if (plan.type === 'redis_cluster') await forgetNode(live, inst.id, o);
+    const nodesConfs = plan.type === 'redis_cluster' ? new Map([[to.id, renderJoiningNodesConf(to)]]) : undefined;
+    const setups = new Map([[addrOf(to), instanceSetup(plan, to, { password, task: task.id, nodesConfs })]]);
+    const r = await startOnHosts(ctx, plan, [to], task, password, { setups });
+    const report = r.reports.get(addrOf(to));
+    if (report?.status !== 'started' && report?.status !== 'running') throw new Error(`${addrOf(to)} (${to.host}) did not start: ${report?.detail ?? 'no report'}`);
+    const m = masters.get(inst);
+    if (m) await joinShard(to, m, live, o);
+    await writeInstances(ctx, plan, 'up', { setups, password });
+    live.push(to);
+  }
+  return { plan, moved: lost.length };
 }
 
 /** Run a task to its end and record the outcome; a failed create leaves nothing behind. */

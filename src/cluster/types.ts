@@ -81,6 +81,17 @@ export interface Plan {
   config?: Record<string, string>;
   /** Ordered by shard; within a shard the master comes first. */
   instances: PlannedInstance[];
+  /** Instances replaced by `restart --move` on a host that did not answer. Their ports stay
+   * allocated until they are stopped there: a process that outlived a network cut would
+   * otherwise serve stale data at its old address (or hold a port given to another cluster). */
+  retired?: RetiredInstance[];
+}
+
+export interface RetiredInstance extends PlannedInstance {
+  /** ip:port of the instance that replaced it. */
+  movedTo: string;
+  /** The task that moved it. */
+  task: string;
 }
 
 /** Binary type whose versions a cluster type needs (redis_cluster runs redis-server). */

@@ -351,7 +351,7 @@ async function checkInstances(etcd: Etcd3, name: string, given: string[]): Promi
   throw new UsageError(`--instance ${unknown.join(', ')}: not ${unknown.length === 1 ? 'an instance' : 'instances'} of ${name}; ${which}`);
 }
 
-export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[] }, out: Out): Promise<number> {
+export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[]; move?: boolean }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd, inv) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) {
@@ -365,7 +365,7 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
       throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     }
     if (o.instance?.length) await checkInstances(etcd, name, o.instance);
-    const task = await newTask(etcd, kind, name, o.instance?.length ? { instances: o.instance } : {});
+    const task = await newTask(etcd, kind, name, { ...(o.instance?.length ? { instances: o.instance } : {}), ...(o.move ? { move: true } : {}) });
     out(`task ${task.id}: ${kind} ${name}`);
     if (o.wait === false) {
       await warnWithoutScheduler(etcd, out);
@@ -440,6 +440,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     // A later restart or delete (failed, or still queued) says more about the cluster now.
     const latest = (await listTasks(etcd)).filter((t) => t.cluster === name).at(-1);
     if (latest && latest.id !== cfg.task) out(`latest task ${latest.id} (${latest.kind}): ${latest.state} - ${latest.state === 'failed' ? latest.error ?? '' : latest.step}`);
+    for (const r of plan?.retired ?? []) out(`retired: ${addrOf(r)} (${r.host}), replaced by ${r.movedTo} (task ${r.task}); the next restart stops it once ${r.host} answers`);
     if (report) {
       const down = report.nodes.filter((n) => !n.answered).length;
       out(report.healthy

@@ -638,6 +638,83 @@ test('a create not started yet: list and show name it, a second create of the na
   assert.deepEqual(await clusterKeys('stale').then((ks) => ks.filter((k) => !k.startsWith('/overlord/task/'))), []);
 });
 
+test('a host lost: restart --move puts its instances on other hosts with new ids, data kept; the old ones are retired, named while they serve, stopped once the host answers', async () => {
+  const r = create('lost', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--config', 'cluster-node-timeout=1000']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const before = show('lost').instances;
+  const gone = before.find((i) => i.role === 'master')!.host;
+  const old = before.filter((i) => i.host === gone);
+  const seed = before.find((i) => i.host !== gone)!;
+  const cluster = () => new Cluster([{ host: seed.address, port: seed.port }]);
+  const c = cluster();
+  try {
+    for (let i = 0; i < 1000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => c.set(`lost:${i + j}`, String(i + j))));
+  } finally {
+    c.disconnect();
+  }
+  const pids = await Promise.all(old.map(async (i) => {
+    const n = new Redis({ host: i.address, port: i.port, lazyConnect: true });
+    try {
+      return Number(/process_id:(\d+)/.exec(String(await n.info('server')))![1]);
+    } finally {
+      n.disconnect();
+    }
+  }));
+  // The host is lost: no SSH, and its processes frozen (a cut-off host's processes may outlive
+  // the cut: they come back below).
+  await sandboxStopHost(FLEET.name, gone, undefined, () => {});
+  for (const p of pids) process.kill(p, 'SIGSTOP');
+  try {
+    const master = old.find((i) => i.role === 'master')!;
+    const heir = before.find((i) => i.masterId === master.id)!;
+    await until(() => spawnSync('redis-cli', ['-h', heir.address, '-p', String(heir.port), 'ROLE'], { encoding: 'utf8' }).stdout.startsWith('master'), 100);
+
+    const moved = ovl(['cluster', 'restart', 'lost', '--move', ...inv()]);
+    assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+    assert.match(moved.stdout, new RegExp(`restarted: .*${old.length} moved to other hosts, 1 failed back to master`));
+    const after = show('lost').instances;
+    assert.equal(after.length, before.length);
+    assert.ok(!after.some((i) => i.host === gone), 'an instance is still planned on the lost host');
+    assert.ok(!after.some((i) => old.some((o) => o.id === i.id)), 'the replacements have ids of their own');
+    assertAntiAffinity(show('lost'));
+    assert.equal(ovl(['cluster', 'check', 'lost', ...inv()]).code, 0);
+    assert.match(ovl(['cluster', 'show', 'lost', ...inv()]).stdout, new RegExp(`^retired: ${old[0]!.address.replace(/\./g, '\\.')}:${old[0]!.port} \\(${gone}\\), replaced by `, 'm'));
+    for (const i of after) {
+      const nodes = spawnSync('redis-cli', ['-h', i.address, '-p', String(i.port), 'CLUSTER', 'NODES'], { encoding: 'utf8' }).stdout;
+      for (const o of old) assert.ok(!nodes.includes(o.id), `${i.address}:${i.port} still knows ${o.id}`);
+    }
+    const read = cluster();
+    try {
+      for (let i = 0; i < 1000; i += 100) assert.deepEqual(await Promise.all(Array.from({ length: 100 }, (_, j) => read.get(`lost:${i + j}`))), Array.from({ length: 100 }, (_, j) => String(i + j)));
+    } finally {
+      read.disconnect();
+    }
+    // The cut-off processes come back to life: check names them until ovl can stop them.
+    for (const p of pids) process.kill(p, 'SIGCONT');
+    let zombies = ovl(['cluster', 'check', 'lost', ...inv()]);
+    await until(() => (zombies = ovl(['cluster', 'check', 'lost', ...inv()])).code !== 0, 50);
+    assert.equal(zombies.code, 1, zombies.stdout);
+    for (const o of old) assert.ok(zombies.stdout.includes(`${o.address}:${o.port} (${gone}): retired (replaced by `), zombies.stdout);
+  } finally {
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    await sandboxStartHost(FLEET.name, gone, undefined, () => {});
+  }
+  const healed = ovl(['cluster', 'restart', 'lost', ...inv()]);
+  assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+  assert.match(healed.stdout, /stopped retired instances: /);
+  assert.equal(ovl(['cluster', 'check', 'lost', ...inv()]).code, 0);
+  assert.doesNotMatch(ovl(['cluster', 'show', 'lost', ...inv()]).stdout, /^retired:/m);
+  const onGone = instanceProcesses('redis_cluster').get(gone)!;
+  for (const o of old) assert.ok(!onGone.includes(`/data/redis_cluster/${o.port}`), `${o.address}:${o.port} still runs on ${gone}`);
+  assert.equal(ovl(['cluster', 'delete', 'lost', ...inv()]).code, 0);
+});
+
 test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
   const r = create('outage', ['--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb']);
   assert.equal(r.code, 0, r.stdout + r.stderr);

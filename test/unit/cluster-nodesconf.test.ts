@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
-import { renderNodesConf, renderNodesConfs } from '../../src/cluster/nodesconf.js';
+import { renderJoiningNodesConf, renderNodesConf, renderNodesConfs } from '../../src/cluster/nodesconf.js';
 import { placeChunk, placeDist, validateRequest } from '../../src/cluster/placement.js';
 import { parseConfig } from '../../src/commands/cluster.js';
 import { redisQuote, renderRedisConf } from '../../src/cluster/redisconf.js';
@@ -233,4 +233,11 @@ test('cluster requests: --config settings are checked before anything is placed'
   assert.equal(parseConfig(undefined), undefined);
   assert.throws(() => parseConfig(['hz']), /write name=value/);
   assert.throws(() => parseConfig(['hz=1', 'hz=2']), /given twice/);
+});
+
+test('a node joining a running cluster knows only itself: myself,master, no slots, epoch 0', () => {
+  const plan = placeChunk(clusterReq(3, 1), fleet(3));
+  const inst = plan.instances.find((i) => i.role === 'master')!;
+  const text = renderJoiningNodesConf(inst);
+  assert.equal(text.trim(), `${inst.id} ${inst.address}:${inst.port}@${inst.port + 10000} myself,master - 0 0 0 connected\nvars currentEpoch 0 lastVoteEpoch 0`);
 });

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { NODE_ID_RE } from '../../src/cluster/nodeid.js';
 import { instanceMemMB, PlacementError, placeChunk, placeDist, replicaMatrix, waterFill } from '../../src/cluster/placement.js';
 import { divideSlots } from '../../src/cluster/slots.js';
+import { relocation } from '../../src/cluster/tasks.js';
 import type { ClusterRequest, HostCapacity, Plan } from '../../src/cluster/types.js';
 
 function fleet(n: number, over: Partial<HostCapacity> = {}): HostCapacity[] {
@@ -376,4 +377,27 @@ test('fuzz: heterogeneous fleets either place correctly or lack resources for re
     }
   }
   assert.ok(placed > 100 && refused > 20, `placed ${placed}, refused ${refused}`);
+});
+
+test('relocation: never beside its shard, a master where the cluster has the fewest masters, ports past those in use', () => {
+  const hosts = fleet(4);
+  const plan = placeChunk(rc(3, 1), hosts);
+  const lostHost = plan.instances.find((i) => i.role === 'master')!.host;
+  const hostsLeft = hosts.map((h) => ({ ...h, usedPorts: plan.instances.filter((i) => i.host === h.name).map((i) => i.port) }));
+  for (const inst of plan.instances.filter((i) => i.host === lostHost)) {
+    const to = relocation(plan, inst, hostsLeft, new Set([lostHost]))!;
+    assert.notEqual(to.host, lostHost);
+    const shard = plan.instances.filter((i) => i.shard === inst.shard && i.id !== inst.id);
+    assert.ok(!shard.some((i) => i.host === to.host), `${inst.role} moved beside its shard to ${to.host}`);
+    const taken = plan.instances.filter((i) => i.host === to.host).map((i) => i.port);
+    assert.ok(!taken.includes(to.port) && !taken.includes(to.port - 10000) && !taken.includes(to.port + 10000), `port ${to.port} on ${to.host}`);
+    if (inst.role === 'master') {
+      const masters = (h: string) => plan.instances.filter((i) => i.host === h && i.role === 'master').length;
+      const fewest = Math.min(...hostsLeft.filter((h) => h.name !== lostHost && !shard.some((i) => i.host === h.name)).map((h) => masters(h.name)));
+      assert.equal(masters(to.host), fewest);
+    }
+  }
+  // Nowhere to go: every other host holds a member of the shard.
+  const pair = placeChunk(rc(1, 1), fleet(2));
+  assert.equal(relocation(pair, pair.instances[0]!, fleet(2), new Set([pair.instances[0]!.host])), null);
 });

@@ -1,0 +1,68 @@
+// A Redis Cluster node taking the place of one lost with its host (`restart --move`): the lost
+// node's id is forgotten by every node that answers, so that a process that outlived a network
+// cut is not let back in under the same name from its old address, and the new node, with an id
+// of its own, meets the cluster and replicates its shard's master. Its planned role is given back
+// afterwards like any failed-over master's (failback.ts).
+import { clusterNodes, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
+import { addrOf } from './store.js';
+import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
+
+export interface JoinOptions {
+  password?: string;
+  /** Give up after this long, ms. */
+  timeoutMs: number;
+  log?: (line: string) => void;
+}
+
+/** The member of `inst`'s shard (in `live`) whose own line says master, if any answers so. */
+export async function shardMaster(inst: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<PlannedInstance | undefined> {
+  for (const m of live.filter((i) => i.shard === inst.shard && i.id !== inst.id)) {
+    if (await withAdmin(m, o, ownLineSaysMaster).catch(() => false)) return m;
+  }
+  return undefined;
+}
+
+/** Every node in `live` forgets `id` (a node that never knew it is fine); throws naming those that did not answer. */
+export async function forgetNode(live: PlannedInstance[], id: string, o: JoinOptions): Promise<void> {
+  const failed: string[] = [];
+  await Promise.all(
+    live.map((i) =>
+      withAdmin(i, o, (c) => c.call('CLUSTER', 'FORGET', id)).catch((e: Error) => {
+        if (!/unknown node/i.test(e.message)) failed.push(`${addrOf(i)} (${e.message})`);
+      }),
+    ),
+  );
+  if (failed.length) throw new Error(`could not make every node forget ${id}: ${failed.join('; ')}`);
+}
+
+/**
+ * `joiner` (running, alone in its nodes.conf) meets the cluster through `master`, waits until
+ * every node in `live` knows it, and replicates `master`; then waits for its replication link.
+ */
+export async function joinShard(joiner: PlannedInstance, master: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs;
+  await withAdmin(joiner, o, (c) => c.call('CLUSTER', 'MEET', master.address, String(master.port), String(master.port + BUS_PORT_OFFSET)));
+  const known = async (i: PlannedInstance) => {
+    const n = await withAdmin(i, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES')))).catch(() => undefined);
+    const line = n?.get(joiner.id);
+    return !!line && !line.flags.includes('handshake') && !line.flags.includes('noaddr');
+  };
+  let missing = live;
+  while (missing.length && Date.now() < deadline) {
+    const seen = await Promise.all(missing.map(known));
+    missing = missing.filter((_, k) => !seen[k]);
+    if (missing.length) await sleep(200);
+  }
+  if (missing.length) throw new Error(`${addrOf(joiner)} met the cluster, but ${missing.map(addrOf).join(', ')} did not learn of it within ${o.timeoutMs} ms`);
+  o.log?.(`${addrOf(joiner)} is known to all ${live.length} nodes: CLUSTER REPLICATE ${addrOf(master)}`);
+  await withAdmin(joiner, o, async (c) => {
+    await c.call('CLUSTER', 'REPLICATE', master.id);
+    for (;;) {
+      // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
+      const role = (await c.call('ROLE')) as [string, string?, number?, string?];
+      if (role[0] === 'slave' && role[3] === 'connected') return;
+      if (Date.now() > deadline) throw new Error(`${addrOf(joiner)} does not finish its sync from ${addrOf(master)} within ${o.timeoutMs} ms (ROLE: ${role.join(' ')})`);
+      await sleep(200);
+    }
+  });
+}
