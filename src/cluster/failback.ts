@@ -7,6 +7,9 @@ import { adminClient, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
+/** Redis gives a manual failover 5 s (CLUSTER_MF_TIMEOUT); a little more before asking again. */
+const MANUAL_FAILOVER_MS = 6000;
+
 export interface FailBackOptions {
   password?: string;
   /** Give up waiting for a node after this long, ms. */
@@ -47,17 +50,19 @@ async function takeBack(master: PlannedInstance, replicas: PlannedInstance[], o:
   const shard = new Set(replicas.map(addrOf));
   const c = adminClient(master, o);
   const deadline = Date.now() + o.timeoutMs;
-  let asked = false;
+  let askedAt = 0;
   try {
     await c.connect();
     while (Date.now() < deadline) {
-      if (asked && (await ownLineSaysMaster(c))) return true;
+      if (askedAt && (await ownLineSaysMaster(c))) return true;
       // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
       const role = (await c.call('ROLE')) as [string, string?, number?, string?];
-      if (!asked && role[0] === 'slave' && shard.has(`${role[1]}:${role[2]}`) && role[3] === 'connected') {
+      // Asked again once a manual failover has timed out (5 s in Redis): the master ignores one
+      // from a node it does not yet know as its replica (a node that has just joined).
+      if (Date.now() - askedAt > MANUAL_FAILOVER_MS && role[0] === 'slave' && shard.has(`${role[1]}:${role[2]}`) && role[3] === 'connected') {
         o.log?.(`${addrOf(master)} replicates ${role[1]}:${role[2]} since a failover: CLUSTER FAILOVER to take its planned master role back`);
         await c.call('CLUSTER', 'FAILOVER');
-        asked = true;
+        askedAt = Date.now();
       }
       await sleep(200);
     }

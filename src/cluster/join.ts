@@ -65,4 +65,12 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
       await sleep(200);
     }
   });
+  // Done when the master, too, knows it as its replica (from its pings): only then does the
+  // master take part in a manual failover the new node asks for (its planned role back).
+  for (;;) {
+    const line = (await withAdmin(master, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES'))))).get(joiner.id);
+    if (line?.flags.includes('slave') && line.master === master.id) return;
+    if (Date.now() > deadline) throw new Error(`${addrOf(master)} does not see ${addrOf(joiner)} as its replica within ${o.timeoutMs} ms`);
+    await sleep(200);
+  }
 }

@@ -641,6 +641,15 @@ test('a create not started yet: list and show name it, a second create of the na
 test('a host lost: restart --move puts its instances on other hosts with new ids, data kept; the old ones are retired, named while they serve, stopped once the host answers', async () => {
   const r = create('lost', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--config', 'cluster-node-timeout=1000']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  try {
+    await hostLost();
+  } finally {
+    // Whatever failed, the tests after this one find no process of this cluster.
+    ovl(['cluster', 'delete', 'lost', ...inv()]);
+  }
+});
+
+async function hostLost(): Promise<void> {
   const before = show('lost').instances;
   const gone = before.find((i) => i.role === 'master')!.host;
   const old = before.filter((i) => i.host === gone);
@@ -713,7 +722,7 @@ test('a host lost: restart --move puts its instances on other hosts with new ids
   const onGone = instanceProcesses('redis_cluster').get(gone)!;
   for (const o of old) assert.ok(!onGone.includes(`/data/redis_cluster/${o.port}`), `${o.address}:${o.port} still runs on ${gone}`);
   assert.equal(ovl(['cluster', 'delete', 'lost', ...inv()]).code, 0);
-});
+}
 
 test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
   const r = create('outage', ['--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb']);
