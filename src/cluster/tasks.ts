@@ -398,7 +398,13 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   }
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
   const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
-  const failed = [...reports.values()].filter((r) => r.status === 'failed');
+  // A host whose SSH is down may still run its instances: those that answer are running.
+  const notStarted = [...reports.values()].filter((r) => r.status === 'failed');
+  const answering = await Promise.all(notStarted.map((r) => serves(plan, plan.instances.find((i) => addrOf(i) === r.addr)!, password, 2000)));
+  const running = notStarted.filter((_, k) => answering[k]);
+  for (const r of running) reports.set(r.addr, { ...r, status: 'running' });
+  if (running.length) await step(ctx, task, `running, though their hosts could not be reached to start them: ${running.map((r) => `${r.addr} (${r.detail})`).join('; ')}`);
+  const failed = notStarted.filter((_, k) => !answering[k]);
   let moved = 0;
   if (failed.length && task.move) {
     ({ plan, moved } = await moveInstances(ctx, task, plan, failed, password));
@@ -436,7 +442,7 @@ async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Pl
 }
 
 /**
- * Instances that did not start where they are and do not answer, each put on another host
+ * Instances that did not start where they are and do not answer (`failed`), each put on another host
  * (restart --move) with a new identity; the old one is retired (stopped by a later restart once
  * its host answers). Every move is decided before the first is made, and none is made when one
  * would lose data: a plain Redis master (a new one would start empty and its replicas would copy
@@ -447,12 +453,7 @@ async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Pl
 async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: HostReport[], password: string | undefined): Promise<{ plan: Plan; moved: number }> {
   const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
   const why = new Map(failed.map((f) => [f.addr, f.detail]));
-  const notStarted = plan.instances.filter((i) => why.has(addrOf(i)));
-  // A host whose SSH is down may still run its instances: those that answer stay where they are.
-  const answering = await Promise.all(notStarted.map((i) => serves(plan, i, o.password, 2000)));
-  const lost = notStarted.filter((_, k) => !answering[k]);
-  const kept = notStarted.filter((_, k) => answering[k]);
-  if (kept.length) await step(ctx, task, `not moved, they answer although their hosts could not start them: ${kept.map((i) => `${addrOf(i)} (${i.host})`).join(', ')}`);
+  const lost = plan.instances.filter((i) => why.has(addrOf(i)));
   const live = plan.instances.filter((i) => !lost.includes(i));
   const lostOne = (i: PlannedInstance) => `${addrOf(i)} (${i.host}) does not start (${why.get(addrOf(i))})`;
 

@@ -724,18 +724,33 @@ async function hostLost(): Promise<void> {
   assert.equal(ovl(['cluster', 'delete', 'lost', ...inv()]).code, 0);
 }
 
-test('a host down: a restart marks its instances failed; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
+test('a host down: a restart counts its instances running while they answer and failed once they do not; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
   const r = create('outage', ['--type', 'redis_cluster', '--masters', '4', '--replicas', '1', '--maxmemory', '16mb']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const planned = show('outage').instances;
   const down = planned[0]!.host;
   /** Processes of this cluster's instances per host (ports are unique on a host, so a directory names one instance). */
   const outageProcesses = () => new Map([...instanceProcesses('redis_cluster')].map(([h, dirs]) => [h, dirs.filter((d) => planned.some((i) => i.host === h && d === `/data/redis_cluster/${i.port}`))]));
+  const pids = await Promise.all(planned.filter((i) => i.host === down).map(async (i) => {
+    const n = new Redis({ host: i.address, port: i.port, lazyConnect: true });
+    try {
+      return Number(/process_id:(\d+)/.exec(String(await n.info('server')))![1]);
+    } finally {
+      n.disconnect();
+    }
+  }));
   await sandboxStopHost(FLEET.name, down, undefined, () => {});
   try {
-    // A restart cannot reach the host: it fails, and show stops calling those instances up.
+    // Only its SSH is down: its instances still answer, and are running.
+    const up = ovl(['cluster', 'restart', 'outage', ...inv()]);
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    assert.match(up.stdout, new RegExp(`running, though their hosts could not be reached to start them: .*\\(cannot connect to ${down} `));
+    for (const i of show('outage').instances) assert.equal(i.state, 'up', `${i.address}:${i.port}`);
+    // They stop answering too (frozen): the restart fails, and show stops calling them up.
+    for (const p of pids) process.kill(p, 'SIGSTOP');
     const rs = ovl(['cluster', 'restart', 'outage', ...inv()]);
     assert.equal(rs.code, 2, rs.stdout + rs.stderr);
+    assert.match(rs.stdout, /ovl cluster restart outage --move puts its instances on other hosts/);
     for (const i of show('outage').instances) assert.equal(i.state, i.host === down ? 'failed' : 'up', `${i.address}:${i.port}`);
     assert.match(ovl(['cluster', 'show', 'outage', ...inv()]).stdout, /^latest task \S+-restart-outage-\S+ \(restart\): failed - did not start: /m, 'show names the failed restart, not only the create');
     const d = ovl(['cluster', 'delete', 'outage', ...inv()]);
@@ -745,6 +760,7 @@ test('a host down: a restart marks its instances failed; a delete stops the rest
     assert.equal(s.config.state, 'deleting');
     assert.equal(s.instances.length, planned.length, 'every instance record is kept while a host may still run instances');
   } finally {
+    for (const p of pids) process.kill(p, 'SIGCONT');
     await sandboxStartHost(FLEET.name, down, undefined, () => {});
   }
   for (const [host, procs] of outageProcesses()) assert.equal(procs.length, host === down ? planned.filter((i) => i.host === down).length : 0, host);
