@@ -7,6 +7,9 @@ import { clusterNodes, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
 
+/** A full sync copies the shard's whole data set: minutes for gigabytes. */
+const SYNC_MS = 15 * 60_000;
+
 export interface JoinOptions {
   password?: string;
   /** Give up after this long, ms. */
@@ -55,13 +58,16 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
   }
   if (missing.length) throw new Error(`${addrOf(joiner)} met the cluster, but ${missing.map(addrOf).join(', ')} did not learn of it within ${o.timeoutMs} ms`);
   o.log?.(`${addrOf(joiner)} is known to all ${live.length} nodes: CLUSTER REPLICATE ${addrOf(master)}`);
+  const synced = Date.now() + SYNC_MS;
   await withAdmin(joiner, o, async (c) => {
-    await c.call('CLUSTER', 'REPLICATE', master.id);
+    // Asked only once: asked again (a restart finishing an interrupted join) it could restart a sync.
+    const own = [...clusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((n) => n.flags.includes('myself'));
+    if (!own?.flags.includes('slave') || own.master !== master.id) await c.call('CLUSTER', 'REPLICATE', master.id);
     for (;;) {
       // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
       const role = (await c.call('ROLE')) as [string, string?, number?, string?];
       if (role[0] === 'slave' && role[3] === 'connected') return;
-      if (Date.now() > deadline) throw new Error(`${addrOf(joiner)} does not finish its sync from ${addrOf(master)} within ${o.timeoutMs} ms (ROLE: ${role.join(' ')})`);
+      if (Date.now() > synced) throw new Error(`${addrOf(joiner)} does not finish its sync from ${addrOf(master)} within ${SYNC_MS / 60_000} minutes (ROLE: ${role.join(' ')}); ovl cluster restart finishes the join`);
       await sleep(200);
     }
   });

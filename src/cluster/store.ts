@@ -117,8 +117,7 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
  */
 export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstance, to: PlannedInstance, retire?: { task: string }): Promise<Plan> {
   const next: Plan = {
-    ...plan,
-    instances: plan.instances.map((i) => (i.id === from.id ? to : i.masterId === from.id ? { ...i, masterId: to.id } : i)),
+    ...swapInstance(plan, from, to),
     ...(retire ? { retired: [...(plan.retired ?? []), { ...from, movedTo: addrOf(to), task: retire.task }] } : {}),
   };
   const [planRes, oldAlloc, newAlloc] = await Promise.all([
@@ -139,6 +138,31 @@ export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstanc
   const res = await txn.then(...ops, c.delete().prefix(`${clusterPrefix(plan.cluster)}instances/${addrOf(from)}/`)).commit();
   if (!res.succeeded) throw new ConflictError(`moving ${addrOf(from)} raced with another change`);
   return next;
+}
+
+/** The plan with `to` in place of `from`; replicas of `from` follow `to`'s id. */
+export function swapInstance(plan: Plan, from: PlannedInstance, to: PlannedInstance): Plan {
+  return { ...plan, instances: plan.instances.map((i) => (i.id === from.id ? to : i.masterId === from.id ? { ...i, masterId: to.id } : i)) };
+}
+
+/** A node placed by restart --move has joined its cluster: the plan says so. */
+export async function markJoined(c: Etcd3, cluster: string, id: string): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await c.get(planKey(cluster)).exec();
+    const plan = JSON.parse(res.kvs[0]?.value.toString() ?? 'null') as Plan | null;
+    if (!plan) throw new Error(`no cluster named ${cluster}`);
+    const next: Plan = {
+      ...plan,
+      instances: plan.instances.map((i) => {
+        if (i.id !== id) return i;
+        const { joining: _joined, ...rest } = i;
+        return rest;
+      }),
+    };
+    const done = await c.if(planKey(cluster), 'Mod', '==', String(res.kvs[0]!.mod_revision)).then(c.put(planKey(cluster)).value(JSON.stringify(next))).commit();
+    if (done.succeeded) return next;
+    if (attempt >= 10) throw new ConflictError(`marking ${id} joined in ${cluster} raced with other changes`);
+  }
 }
 
 /** Retired instances stopped on their hosts: off the plan, their ports freed. */
@@ -233,13 +257,14 @@ export async function updateConfig(c: Etcd3, cluster: string, patch: Partial<Clu
 }
 
 /** Everything of a cluster: its keys, config, secret and the ports it holds on every host. */
-export async function removeCluster(c: Etcd3, cluster: string, keepTask: string): Promise<void> {
+export async function removeCluster(c: Etcd3, cluster: string, keepTask: string, keepPorts: { host: string; port: number }[] = []): Promise<void> {
   const allocRes = await c.getAll().prefix(allocPrefix).exec();
   const ops = [];
   let txn = c.if(configKey(cluster), 'Create', '!=', -1);
   for (const kv of allocRes.kvs) {
     const alloc = JSON.parse(kv.value.toString()) as HostAlloc;
-    const mine = Object.keys(alloc).filter((p) => alloc[p]!.cluster === cluster);
+    const host = kv.key.toString().slice(allocPrefix.length);
+    const mine = Object.keys(alloc).filter((p) => alloc[p]!.cluster === cluster && !keepPorts.some((k) => k.host === host && String(k.port) === p));
     if (!mine.length) continue;
     for (const p of mine) delete alloc[p];
     txn = txn.and(kv.key.toString(), 'Mod', '==', String(kv.mod_revision));

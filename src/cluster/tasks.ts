@@ -27,8 +27,10 @@ import {
   putInstances,
   putTask,
   dropRetired,
+  markJoined,
   removeCluster,
   replaceInstance,
+  swapInstance,
   setInstanceStates,
   startTask,
   updateConfig,
@@ -93,6 +95,8 @@ async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
 function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
   const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
+  // A node that has not joined yet must not start claiming the planned roles and epochs.
+  for (const i of plan.instances) if (i.joining) nodesConfs?.set(i.id, renderJoiningNodesConf(i));
   return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
 }
 
@@ -366,6 +370,7 @@ export async function runCreate(ctx: TaskContext, task: Task): Promise<void> {
 export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
   const c = ctx.etcd;
   const plan = await getPlan(c, task.cluster);
+  let left: RetiredInstance[] = [];
   if (plan) {
     await updateConfig(c, task.cluster, { state: 'deleting' });
     await step(ctx, task, `stopping ${plan.instances.length} instances and removing their directories`);
@@ -373,11 +378,11 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
       throw new Error(`${e.message}. Its keys and ports are kept (state "deleting"): run ovl cluster delete ${task.cluster} again once every host answers`);
     });
     // Retired instances are stopped where their hosts answer; one lost for good must not keep
-    // the cluster from going.
-    if (plan.retired?.length) await stopRetired(ctx, task, plan);
+    // the cluster from going, but the port its process may still hold stays taken.
+    left = (await stopRetired(ctx, task, plan)).retired ?? [];
   }
-  await step(ctx, task, 'removing its keys and freeing its ports');
-  await removeClusterKeys(c, task.cluster, task.id);
+  await step(ctx, task, `removing its keys and freeing its ports${left.length ? ` (but ${left.map((r) => `${r.host}:${r.port}`).join(', ')}, where retired instances may still run)` : ''}`);
+  await removeClusterKeys(c, task.cluster, task.id, left);
   await step(ctx, task, 'deleted');
 }
 
@@ -405,14 +410,17 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   for (const r of running) reports.set(r.addr, { ...r, status: 'running' });
   if (running.length) await step(ctx, task, `running, though their hosts could not be reached to start them: ${running.map((r) => `${r.addr} (${r.detail})`).join('; ')}`);
   const failed = notStarted.filter((_, k) => !answering[k]);
+  // `show` must not go on saying they are up, whatever happens next.
+  if (failed.length) await setInstanceStates(c, plan.cluster, new Map(failed.map((f) => [f.addr, { state: 'failed', error: `did not start: ${f.detail}` }])));
   let moved = 0;
   if (failed.length && task.move) {
-    ({ plan, moved } = await moveInstances(ctx, task, plan, failed, password));
+    // No instance goes to a host this run could not reach.
+    const unreachable = new Set(notStarted.map((r) => plan.instances.find((i) => addrOf(i) === r.addr)!.host));
+    ({ plan, moved } = await moveInstances(ctx, task, plan, failed, unreachable, password));
   } else if (failed.length) {
-    // `show` must not go on saying they are up.
-    await setInstanceStates(c, plan.cluster, new Map(failed.map((f) => [f.addr, { state: 'failed', error: `did not start: ${f.detail}` }])));
     throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (a host lost for good: ovl cluster restart ${task.cluster} --move puts its instances on other hosts)`);
   }
+  plan = await finishJoins(ctx, task, plan, password);
   // A master down longer than the node timeout is a replica now: its role back first.
   const back = await failBack(plan, { password, timeoutMs: checkTimeout(plan), log: ctx.log });
   if (back.length) await step(ctx, task, `failed back: ${back.join(', ')} master again, as planned`);
@@ -442,63 +450,82 @@ async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Pl
 }
 
 /**
- * Instances that did not start where they are and do not answer (`failed`), each put on another host
- * (restart --move) with a new identity; the old one is retired (stopped by a later restart once
- * its host answers). Every move is decided before the first is made, and none is made when one
- * would lose data: a plain Redis master (a new one would start empty and its replicas would copy
- * it), or a Redis Cluster instance whose shard has no master that answers (a lost master's
- * replica takes over after cluster-node-timeout). A Redis Cluster node joins in place of the
- * lost one (join.ts).
+ * Instances that did not start where they are and do not answer (`failed`), each put on another
+ * host (restart --move) with a new identity; the old one is retired (stopped by a later restart
+ * once its host answers). Every move is decided before the first is made, and none is made when
+ * one would lose data: a plain Redis master (a new one would start empty and its replicas would
+ * copy it), or a Redis Cluster instance whose shard has no master that answers (a lost master's
+ * replica takes over after cluster-node-timeout). A moved Redis Cluster node is placed
+ * `joining`: finishJoins makes it part of the cluster.
  */
-async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: HostReport[], password: string | undefined): Promise<{ plan: Plan; moved: number }> {
+async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: HostReport[], unreachable: Set<string>, password: string | undefined): Promise<{ plan: Plan; moved: number }> {
   const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
   const why = new Map(failed.map((f) => [f.addr, f.detail]));
   const lost = plan.instances.filter((i) => why.has(addrOf(i)));
-  const live = plan.instances.filter((i) => !lost.includes(i));
+  const live = plan.instances.filter((i) => !lost.includes(i) && !i.joining);
   const lostOne = (i: PlannedInstance) => `${addrOf(i)} (${i.host}) does not start (${why.get(addrOf(i))})`;
-
-  const masters = new Map<PlannedInstance, PlannedInstance>();
   for (const inst of lost) {
     if (plan.type === 'redis' && inst.role === 'master') {
       throw new Error(`${lostOne(inst)} and is the master of a plain Redis group: a new one would start empty and its replicas would copy it. Bring ${inst.host} back (ovl cluster restart ${plan.cluster}), or make a replica the master by hand. Nothing was moved`);
     }
-    if (plan.type !== 'redis_cluster') continue;
-    const m = await shardMaster(inst, live, o);
-    if (!m) throw new Error(`${lostOne(inst)} and no other member of its shard is a master that answers${inst.role === 'master' ? ' (a replica takes over after cluster-node-timeout: run restart --move again then)' : ''}: nothing holds its data. Nothing was moved`);
-    masters.set(inst, m);
+    if (plan.type === 'redis_cluster' && !(await shardMaster(inst, live, o))) {
+      throw new Error(`${lostOne(inst)} and no other member of its shard is a master that answers${inst.role === 'master' ? ' (a replica takes over after cluster-node-timeout: run restart --move again then)' : ''}: nothing holds its data. Nothing was moved`);
+    }
   }
-  // Where each goes, on the plan as it will be after the moves before it.
+  // Where each goes, on the plan as it will be after the moves before it (a replica whose master
+  // moved follows the master's new id).
   const { hosts } = await fleetCapacity(ctx.etcd);
   const need = instanceMemMB(plan.maxmemoryMB);
   let next = plan;
   const targets = lost.map((inst) => {
-    const spot = relocation(next, inst, hosts, new Set([inst.host]));
+    const current = next.instances.find((i) => i.id === inst.id)!;
+    const spot = relocation(next, current, hosts, unreachable);
     if (!spot) throw new Error(`${lostOne(inst)} and no other host can take it. Nothing was moved`);
-    const to: PlannedInstance = { ...spot, id: newNodeId() };
+    const to: PlannedInstance = { ...spot, id: newNodeId(), ...(plan.type === 'redis_cluster' ? { joining: true } : {}) };
     const h = hosts.find((x) => x.name === to.host)!;
     h.usedPorts.push(to.port);
     h.usedMemMB += need;
-    next = { ...next, instances: next.instances.map((i) => (i.id === inst.id ? to : i)) };
-    return [inst, to] as const;
+    next = swapInstance(next, current, to);
+    return [current, to] as const;
   });
 
-  for (const [inst, to] of targets) {
-    await step(ctx, task, `moving ${addrOf(inst)} (${inst.host}: ${why.get(addrOf(inst))}) to ${addrOf(to)} (${to.host})`);
-    plan = await replaceInstance(ctx.etcd, plan, inst, to, { task: task.id });
-    // Forgotten before the new node meets anyone: a process that outlived a network cut must
-    // not come back under its old id.
-    if (plan.type === 'redis_cluster') await forgetNode(live, inst.id, o);
-    const nodesConfs = plan.type === 'redis_cluster' ? new Map([[to.id, renderJoiningNodesConf(to)]]) : undefined;
-    const setups = new Map([[addrOf(to), instanceSetup(plan, to, { password, task: task.id, nodesConfs })]]);
+  for (const [from, to] of targets) {
+    await step(ctx, task, `moving ${addrOf(from)} (${from.host}: ${why.get(addrOf(from))}) to ${addrOf(to)} (${to.host})`);
+    plan = await replaceInstance(ctx.etcd, plan, from, to, { task: task.id });
+    // Records of the new instance, and of the replicas that follow a moved master's new id.
+    const followers = plan.instances.filter((i) => i.masterId === to.id);
+    const setups = setupsOf(plan, [to, ...followers], task, password);
+    await writeInstances(ctx, { ...plan, instances: [to] }, 'starting', { setups, password });
+    if (followers.length) await writeInstances(ctx, { ...plan, instances: followers }, 'up', { setups, password });
     const r = await startOnHosts(ctx, plan, [to], task, password, { setups });
     const report = r.reports.get(addrOf(to));
-    if (report?.status !== 'started' && report?.status !== 'running') throw new Error(`${addrOf(to)} (${to.host}) did not start: ${report?.detail ?? 'no report'}`);
-    const m = masters.get(inst);
-    if (m) await joinShard(to, m, live, o);
-    await writeInstances(ctx, plan, 'up', { setups, password });
-    live.push(to);
+    if (report?.status !== 'started' && report?.status !== 'running') throw new Error(`${addrOf(to)} (${to.host}) did not start: ${report?.detail ?? 'no report'} (ovl cluster restart ${plan.cluster} --move again finishes the move)`);
   }
+  await faultPoint(ctx, 'moved');
   return { plan, moved: lost.length };
+}
+
+/**
+ * Redis Cluster nodes placed by restart --move join the cluster: the ids they replace are
+ * forgotten by every node that answers (a process that outlived a network cut must not come back
+ * under its old id), then each meets the cluster and replicates its shard's master (join.ts).
+ * Each step may be made again: a restart interrupted anywhere is finished by the next.
+ */
+async function finishJoins(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<Plan> {
+  const joiners = plan.instances.filter((i) => i.joining);
+  if (!joiners.length) return plan;
+  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
+  const live = plan.instances.filter((i) => !i.joining);
+  for (const j of joiners) {
+    for (const r of (plan.retired ?? []).filter((x) => x.movedTo === addrOf(j))) await forgetNode(live, r.id, o);
+    const master = await shardMaster(j, live, o);
+    if (!master) throw new Error(`${addrOf(j)} (${j.host}) cannot join: no other member of its shard is a master that answers`);
+    await step(ctx, task, `${addrOf(j)} (${j.host}) joins the cluster and replicates ${addrOf(master)}`);
+    await joinShard(j, master, live, o);
+    plan = await markJoined(ctx.etcd, plan.cluster, j.id);
+    live.push(j);
+  }
+  return plan;
 }
 
 /** Run a task to its end and record the outcome; a failed create leaves nothing behind. */
@@ -524,10 +551,10 @@ export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
 }
 
 /** Every key of the cluster but the task's record; again when another change raced with it. */
-async function removeClusterKeys(c: Etcd3, cluster: string, taskId: string): Promise<void> {
+async function removeClusterKeys(c: Etcd3, cluster: string, taskId: string, keepPorts: { host: string; port: number }[] = []): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await removeCluster(c, cluster, taskId);
+      return await removeCluster(c, cluster, taskId, keepPorts);
     } catch (e) {
       if (!(e instanceof ConflictError) || attempt >= 10) throw e;
     }

@@ -69,6 +69,9 @@ export interface PlannedInstance {
   configEpoch?: number;
   /** redis_cluster / redis: index of the master/replica group (shard); memcache: node index. */
   shard: number;
+  /** redis_cluster: placed by restart --move and not yet part of the cluster (it meets the
+   * cluster and replicates its shard; every restart finishes what an interrupted one left). */
+  joining?: boolean;
 }
 
 export interface Plan {

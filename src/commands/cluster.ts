@@ -478,14 +478,17 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
   return withState(o.inventory, async (etcd) => {
     const { checkCluster } = await import('../cluster/check.js');
     const configs = new Map((await listConfigs(etcd)).map((c) => [c.name, c]));
+    const tasks = await listTasks(etcd);
     const wanted = o.all ? [...configs.keys()] : [...new Set(names)];
     const missing = wanted.filter((n) => !configs.has(n));
     if (missing.length) throw new UsageError(`no cluster named ${missing.join(', ')} (ovl cluster list)`);
     const outcomes = await mapLimit(wanted, CLUSTERS_AT_ONCE, async (name): Promise<CheckOutcome> => {
-      const cfg = configs.get(name)!;
-      if (o.all && (cfg.state === 'creating' || cfg.state === 'deleting')) return { name, skipped: `not checked: ${cfg.state === 'creating' ? 'being created' : 'being deleted'} (task ${cfg.task})` };
+      // Only a task at work counts: a cluster left `creating` or `deleting` by a task that
+      // failed is checked (and is not healthy).
+      const busy = tasks.find((t) => t.cluster === name && !taskEnded(t) && (t.kind === 'create' || t.kind === 'delete'));
+      if (o.all && busy) return { name, skipped: `not checked: being ${busy.kind === 'create' ? 'created' : 'deleted'} (task ${busy.id}, ${busy.state})` };
       const plan = await getPlan(etcd, name);
-      if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${cfg.task})` };
+      if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${configs.get(name)!.task})` };
       return { name, report: await checkCluster(plan, { password: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };
     });
     const unhealthy = outcomes.filter((c) => 'report' in c && !c.report.healthy).map((c) => c.name);
@@ -493,7 +496,7 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
     const single = !o.all && wanted.length === 1 && 'report' in outcomes[0]! ? outcomes[0].report : undefined;
     if (o.json) {
       // One cluster named: its report, as always; several: every outcome and the verdict.
-      out(JSON.stringify(single ?? { healthy: unhealthy.length === 0, clusters: outcomes }, null, 2));
+      out(JSON.stringify(single ?? { healthy: verdict() === 0, clusters: outcomes }, null, 2));
       return verdict();
     }
     if (o.all && !outcomes.length) {
