@@ -8,7 +8,7 @@ import { tar } from '../util/tar.js';
 import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { memcacheArgs } from './memcacheargs.js';
-import { renderNodesConf } from './nodesconf.js';
+import { renderJoiningNodesConf, renderNodesConf } from './nodesconf.js';
 import { renderRedisConf, versionOf, type RedisConfOptions } from './redisconf.js';
 import { seedRdb } from './rdb.js';
 import { binaryType, instanceDir, type Plan, type PlannedInstance } from './types.js';
@@ -56,7 +56,10 @@ function seedsRdb(plan: Plan): boolean {
 export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'password' | 'dir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
   // Secrets only in a file that is not world-readable.
   const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.password ? 0o640 : 0o644 }];
-  if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id), mode: 0o644, once: true });
+  // A node that has not joined yet (restart --move) must not start claiming the planned roles
+  // and epochs: it knows only itself.
+  const nodesConf = () => (inst.joining ? renderJoiningNodesConf(inst) : (o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id)));
+  if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: nodesConf(), mode: 0o644, once: true });
   // One replication history per master and its replicas; the master's id names it.
   const replId = inst.role === 'master' ? inst.id : inst.masterId;
   if (seedsRdb(plan) && replId) files.push({ name: 'dump.rdb', content: seedRdb(replId, plan.version), mode: 0o644, once: true });

@@ -25,17 +25,18 @@ export async function shardMaster(inst: PlannedInstance, live: PlannedInstance[]
   return undefined;
 }
 
-/** Every node in `live` forgets `id` (a node that never knew it is fine); throws naming those that did not answer. */
-export async function forgetNode(live: PlannedInstance[], id: string, o: JoinOptions): Promise<void> {
-  const failed: string[] = [];
+/** Every node in `live` that answers forgets `id` (a node that never knew it is fine). Returns
+ * the nodes that did not answer: they still know it. */
+export async function forgetNode(live: PlannedInstance[], id: string, o: JoinOptions): Promise<string[]> {
+  const missed: string[] = [];
   await Promise.all(
     live.map((i) =>
       withAdmin(i, o, (c) => c.call('CLUSTER', 'FORGET', id)).catch((e: Error) => {
-        if (!/unknown node/i.test(e.message)) failed.push(`${addrOf(i)} (${e.message})`);
+        if (!/unknown node/i.test(e.message)) missed.push(`${addrOf(i)} (${e.message})`);
       }),
     ),
   );
-  if (failed.length) throw new Error(`could not make every node forget ${id}: ${failed.join('; ')}`);
+  return missed;
 }
 
 /**
@@ -45,9 +46,11 @@ export async function forgetNode(live: PlannedInstance[], id: string, o: JoinOpt
 export async function joinShard(joiner: PlannedInstance, master: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
   const deadline = Date.now() + o.timeoutMs;
   await withAdmin(joiner, o, (c) => c.call('CLUSTER', 'MEET', master.address, String(master.port), String(master.port + BUS_PORT_OFFSET)));
+  // Known to every node that answers; one that does not learns of it from the others' gossip.
   const known = async (i: PlannedInstance) => {
-    const n = await withAdmin(i, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES')))).catch(() => undefined);
-    const line = n?.get(joiner.id);
+    const n = await withAdmin(i, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES')))).catch(() => null);
+    if (n === null) return true;
+    const line = n.get(joiner.id);
     return !!line && !line.flags.includes('handshake') && !line.flags.includes('noaddr');
   };
   let missing = live;
@@ -57,7 +60,7 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
     if (missing.length) await sleep(200);
   }
   if (missing.length) throw new Error(`${addrOf(joiner)} met the cluster, but ${missing.map(addrOf).join(', ')} did not learn of it within ${o.timeoutMs} ms`);
-  o.log?.(`${addrOf(joiner)} is known to all ${live.length} nodes: CLUSTER REPLICATE ${addrOf(master)}`);
+  o.log?.(`${addrOf(joiner)} is known to the cluster: CLUSTER REPLICATE ${addrOf(master)}`);
   const synced = Date.now() + SYNC_MS;
   await withAdmin(joiner, o, async (c) => {
     // Asked only once: asked again (a restart finishing an interrupted join) it could restart a sync.

@@ -165,6 +165,19 @@ export async function markJoined(c: Etcd3, cluster: string, id: string): Promise
   }
 }
 
+/** Retired Redis Cluster ids every node has forgotten: the plan says so. */
+export async function markForgotten(c: Etcd3, cluster: string, ids: string[]): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await c.get(planKey(cluster)).exec();
+    const plan = JSON.parse(res.kvs[0]?.value.toString() ?? 'null') as Plan | null;
+    if (!plan) throw new Error(`no cluster named ${cluster}`);
+    const next: Plan = { ...plan, retired: (plan.retired ?? []).map((r) => (ids.includes(r.id) ? { ...r, forgotten: true } : r)) };
+    const done = await c.if(planKey(cluster), 'Mod', '==', String(res.kvs[0]!.mod_revision)).then(c.put(planKey(cluster)).value(JSON.stringify(next))).commit();
+    if (done.succeeded) return next;
+    if (attempt >= 10) throw new ConflictError(`marking retired ids of ${cluster} forgotten raced with other changes`);
+  }
+}
+
 /** Retired instances stopped on their hosts: off the plan, their ports freed. */
 export async function dropRetired(c: Etcd3, cluster: string, stopped: string[]): Promise<Plan> {
   for (let attempt = 1; ; attempt++) {

@@ -13,7 +13,7 @@ import type { Fleet } from './fleet.js';
 import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from './hostops.js';
 import { startTogether, type TogetherOptions } from './together.js';
 import { PlacementError, instanceMemMB, place } from './placement.js';
-import { renderJoiningNodesConf, renderNodesConfs } from './nodesconf.js';
+import { renderNodesConfs } from './nodesconf.js';
 import { renderRedisConf } from './redisconf.js';
 import {
   ConflictError,
@@ -27,6 +27,8 @@ import {
   putInstances,
   putTask,
   dropRetired,
+  listInstances,
+  markForgotten,
   markJoined,
   removeCluster,
   replaceInstance,
@@ -95,8 +97,6 @@ async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
 function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
   const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
-  // A node that has not joined yet must not start claiming the planned roles and epochs.
-  for (const i of plan.instances) if (i.joining) nodesConfs?.set(i.id, renderJoiningNodesConf(i));
   return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
 }
 
@@ -379,7 +379,7 @@ export async function runDelete(ctx: TaskContext, task: Task): Promise<void> {
     });
     // Retired instances are stopped where their hosts answer; one lost for good must not keep
     // the cluster from going, but the port its process may still hold stays taken.
-    left = (await stopRetired(ctx, task, plan)).retired ?? [];
+    ({ left } = await stopRetired(ctx, task, plan));
   }
   await step(ctx, task, `removing its keys and freeing its ports${left.length ? ` (but ${left.map((r) => `${r.host}:${r.port}`).join(', ')}, where retired instances may still run)` : ''}`);
   await removeClusterKeys(c, task.cluster, task.id, left);
@@ -395,7 +395,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   const wanted = task.instances?.length ? plan.instances.filter((i) => task.instances!.includes(addrOf(i))) : plan.instances;
   const unknown = (task.instances ?? []).filter((a) => !found.instances.some((i) => addrOf(i) === a));
   if (unknown.length) throw new Error(`${unknown.join(', ')}: not an instance of ${task.cluster} (see ovl cluster show ${task.cluster})`);
-  plan = await stopRetired(ctx, task, plan);
+  ({ plan } = await stopRetired(ctx, task, plan));
   if (task.instances?.length) {
     // Named instances are restarted even when running; the others only when down.
     await step(ctx, task, `stopping ${wanted.map(addrOf).join(', ')}`);
@@ -420,6 +420,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   } else if (failed.length) {
     throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (a host lost for good: ovl cluster restart ${task.cluster} --move puts its instances on other hosts)`);
   }
+  await repairRecords(ctx, task, plan, password);
   plan = await finishJoins(ctx, task, plan, password);
   // A master down longer than the node timeout is a replica now: its role back first.
   const back = await failBack(plan, { password, timeoutMs: checkTimeout(plan), log: ctx.log });
@@ -434,8 +435,8 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
  * Retired instances (replaced by `restart --move`) stopped and removed on their hosts, which
  * answer again; their ports freed. Those on hosts that still do not answer stay listed.
  */
-async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Plan> {
-  if (!plan.retired?.length) return plan;
+async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<{ plan: Plan; left: RetiredInstance[] }> {
+  if (!plan.retired?.length) return { plan, left: [] };
   const stopped: RetiredInstance[] = [];
   const left: RetiredInstance[] = [];
   await mapLimit([...byHost(plan.retired)], 16, async ([, list]) => {
@@ -444,9 +445,11 @@ async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<Pl
   });
   const named = (list: RetiredInstance[]) => list.map((r) => `${addrOf(r)} (${r.host})`).join(', ');
   if (left.length) ctx.log(`${task.id}: retired instances not stopped yet, their hosts do not answer: ${named(left)}`);
-  if (!stopped.length) return plan;
+  if (!stopped.length) return { plan, left };
   await step(ctx, task, `stopped retired instances: ${named(stopped)}`);
-  return dropRetired(ctx.etcd, plan.cluster, stopped.map(addrOf));
+  // A Redis Cluster id stays listed until every node has forgotten it (finishJoins).
+  const done = stopped.filter((r) => plan.type !== 'redis_cluster' || r.forgotten);
+  return { plan: done.length ? await dropRetired(ctx.etcd, plan.cluster, done.map(addrOf)) : plan, left };
 }
 
 /**
@@ -492,12 +495,8 @@ async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: H
   for (const [from, to] of targets) {
     await step(ctx, task, `moving ${addrOf(from)} (${from.host}: ${why.get(addrOf(from))}) to ${addrOf(to)} (${to.host})`);
     plan = await replaceInstance(ctx.etcd, plan, from, to, { task: task.id });
-    // Records of the new instance, and of the replicas that follow a moved master's new id.
-    const followers = plan.instances.filter((i) => i.masterId === to.id);
-    const setups = setupsOf(plan, [to, ...followers], task, password);
-    await writeInstances(ctx, { ...plan, instances: [to] }, 'starting', { setups, password });
-    if (followers.length) await writeInstances(ctx, { ...plan, instances: followers }, 'up', { setups, password });
-    const r = await startOnHosts(ctx, plan, [to], task, password, { setups });
+    await repairRecords(ctx, task, plan, password);
+    const r = await startOnHosts(ctx, plan, [to], task, password);
     const report = r.reports.get(addrOf(to));
     if (report?.status !== 'started' && report?.status !== 'running') throw new Error(`${addrOf(to)} (${to.host}) did not start: ${report?.detail ?? 'no report'} (ovl cluster restart ${plan.cluster} --move again finishes the move)`);
   }
@@ -506,18 +505,24 @@ async function moveInstances(ctx: TaskContext, task: Task, plan: Plan, failed: H
 }
 
 /**
- * Redis Cluster nodes placed by restart --move join the cluster: the ids they replace are
- * forgotten by every node that answers (a process that outlived a network cut must not come back
- * under its old id), then each meets the cluster and replicates its shard's master (join.ts).
- * Each step may be made again: a restart interrupted anywhere is finished by the next.
+ * What restart --move leaves to do in a Redis Cluster, done by every restart until it is done
+ * (a restart interrupted anywhere is finished by the next): the retired ids forgotten by every
+ * node (a process that outlived a network cut must not come back under its old id; nodes that
+ * do not answer are asked again next time), and each node placed `joining` meets the cluster and
+ * replicates its shard's master (join.ts).
  */
 async function finishJoins(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<Plan> {
-  const joiners = plan.instances.filter((i) => i.joining);
-  if (!joiners.length) return plan;
+  if (plan.type !== 'redis_cluster') return plan;
   const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
   const live = plan.instances.filter((i) => !i.joining);
-  for (const j of joiners) {
-    for (const r of (plan.retired ?? []).filter((x) => x.movedTo === addrOf(j))) await forgetNode(live, r.id, o);
+  const forgotten: string[] = [];
+  for (const r of (plan.retired ?? []).filter((x) => !x.forgotten)) {
+    const missed = await forgetNode(live, r.id, o);
+    if (missed.length) ctx.log(`${task.id}: ${r.id} (retired ${addrOf(r)}) is not forgotten yet by ${missed.join('; ')}: asked again by the next restart`);
+    else forgotten.push(r.id);
+  }
+  if (forgotten.length) plan = await markForgotten(ctx.etcd, plan.cluster, forgotten);
+  for (const j of plan.instances.filter((i) => i.joining)) {
     const master = await shardMaster(j, live, o);
     if (!master) throw new Error(`${addrOf(j)} (${j.host}) cannot join: no other member of its shard is a master that answers`);
     await step(ctx, task, `${addrOf(j)} (${j.host}) joins the cluster and replicates ${addrOf(master)}`);
@@ -526,6 +531,19 @@ async function finishJoins(ctx: TaskContext, task: Task, plan: Plan, password: s
     live.push(j);
   }
   return plan;
+}
+
+/**
+ * Instance records written again where the plan has changed under them (restart --move: a new
+ * instance, a replica following a moved master) and a task stopped before writing them.
+ */
+async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+  const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
+  const stale = plan.instances.filter((i) => {
+    const r = recorded.get(addrOf(i));
+    return r?.id !== i.id || r.masterId !== i.masterId;
+  });
+  if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
 }
 
 /** Run a task to its end and record the outcome; a failed create leaves nothing behind. */

@@ -95,6 +95,9 @@ export interface RetiredInstance extends PlannedInstance {
   movedTo: string;
   /** The task that moved it. */
   task: string;
+  /** redis_cluster: every node of the plan has forgotten its id (until then it stays listed,
+   * and each restart asks the nodes that did not answer again). */
+  forgotten?: boolean;
 }
 
 /** Binary type whose versions a cluster type needs (redis_cluster runs redis-server). */
