@@ -5,10 +5,12 @@ import type { PlannedInstance } from './types.js';
 
 export interface AdminOptions {
   password?: string;
+  /** Connect and command timeout, ms; default 2 s to connect, 5 s per command. */
+  answerMs?: number;
 }
 
 export function adminClient(i: Pick<PlannedInstance, 'address' | 'port'>, o: AdminOptions): Redis {
-  const c = new Redis({ host: i.address, port: i.port, password: o.password, lazyConnect: true, connectTimeout: 2000, commandTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
+  const c = new Redis({ host: i.address, port: i.port, password: o.password, lazyConnect: true, connectTimeout: o.answerMs ?? 2000, commandTimeout: o.answerMs ?? 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
   c.on('error', () => undefined);
   return c;
 }
@@ -24,8 +26,13 @@ export async function withAdmin<T>(i: Pick<PlannedInstance, 'address' | 'port'>,
   }
 }
 
+export interface NodeLine {
+  flags: string[];
+  master: string;
+}
+
 /** CLUSTER NODES by node id: its flags and master id. */
-export function clusterNodes(text: string): Map<string, { flags: string[]; master: string }> {
+export function clusterNodes(text: string): Map<string, NodeLine> {
   return new Map(
     text
       .split('\n')
@@ -37,11 +44,23 @@ export function clusterNodes(text: string): Map<string, { flags: string[]; maste
   );
 }
 
+/** What the node says of the cluster (CLUSTER NODES), by node id. */
+export async function nodesSeenBy(c: Redis): Promise<Map<string, NodeLine>> {
+  return clusterNodes(String(await c.call('CLUSTER', 'NODES')));
+}
+
+/** The node's own line in CLUSTER NODES. */
+export async function ownLine(c: Redis): Promise<NodeLine | undefined> {
+  return [...(await nodesSeenBy(c)).values()].find((n) => n.flags.includes('myself'));
+}
+
 /** Whether the node's own line in CLUSTER NODES says master: its role from nodes.conf, unlike
  * ROLE, which says master for a replica's first moments after a start. */
 export async function ownLineSaysMaster(c: Redis): Promise<boolean> {
-  const own = [...clusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((n) => n.flags.includes('myself'));
-  return own?.flags.includes('master') ?? false;
+  return (await ownLine(c))?.flags.includes('master') ?? false;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica. */
+export async function roleOf(c: Redis): Promise<[string, string?, number?, string?]> {
+  return (await c.call('ROLE')) as [string, string?, number?, string?];
+}

@@ -30,6 +30,7 @@
 import { Redis } from 'ioredis';
 import { connect as netConnect } from 'node:net';
 import { plural } from '../util/plural.js';
+import { withAdmin } from './admin.js';
 import { untilReady } from './readiness.js';
 import { SLOT_COUNT, formatSlots } from './slots.js';
 import { BUS_PORT_OFFSET, type InstanceRole, type Plan, type PlannedInstance } from './types.js';
@@ -735,16 +736,7 @@ interface MemcacheAnswer {
  * memcached's `version`. A process that is there but frozen does not. */
 export async function serves(plan: Plan, i: { address: string; port: number }, password: string | undefined, timeoutMs: number): Promise<boolean> {
   if (plan.type === 'memcache') return memcacheRound(i.address, i.port, timeoutMs).then(() => true, () => false);
-  const c = new Redis({ host: i.address, port: i.port, password, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return (await c.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    c.disconnect();
-  }
+  return withAdmin(i, { password, answerMs: timeoutMs }, (c) => c.ping()).then((r) => r === 'PONG', () => false);
 }
 
 /** `version` and `stats` on one connection (pipelined). Resolves with the answers or rejects. */

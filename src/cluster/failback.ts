@@ -3,7 +3,8 @@
 // with a coordinated CLUSTER FAILOVER sent to each of them: the plan's placement (masters spread
 // evenly, each host's replicas spread over the other hosts) holds for the planned roles only,
 // and the consistency check compares the cluster with the plan.
-import { adminClient, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminClient, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
@@ -55,8 +56,7 @@ async function takeBack(master: PlannedInstance, replicas: PlannedInstance[], o:
     await c.connect();
     while (Date.now() < deadline) {
       if (askedAt && (await ownLineSaysMaster(c))) return true;
-      // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
-      const role = (await c.call('ROLE')) as [string, string?, number?, string?];
+      const role = await roleOf(c);
       // Asked again once a manual failover has timed out (5 s in Redis): the master ignores one
       // from a node it does not yet know as its replica (a node that has just joined).
       if (Date.now() - askedAt > MANUAL_FAILOVER_MS && role[0] === 'slave' && shard.has(`${role[1]}:${role[2]}`) && role[3] === 'connected') {

@@ -3,7 +3,8 @@
 // cut is not let back in under the same name from its old address, and the new node, with an id
 // of its own, meets the cluster and replicates its shard's master. Its planned role is given back
 // afterwards like any failed-over master's (failback.ts).
-import { clusterNodes, ownLineSaysMaster, sleep, withAdmin } from './admin.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { nodesSeenBy, ownLine, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
 
@@ -48,7 +49,7 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
   await withAdmin(joiner, o, (c) => c.call('CLUSTER', 'MEET', master.address, String(master.port), String(master.port + BUS_PORT_OFFSET)));
   // Known to every node that answers; one that does not learns of it from the others' gossip.
   const known = async (i: PlannedInstance) => {
-    const n = await withAdmin(i, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES')))).catch(() => null);
+    const n = await withAdmin(i, o, nodesSeenBy).catch(() => null);
     if (n === null) return true;
     const line = n.get(joiner.id);
     return !!line && !line.flags.includes('handshake') && !line.flags.includes('noaddr');
@@ -64,11 +65,10 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
   const synced = Date.now() + SYNC_MS;
   await withAdmin(joiner, o, async (c) => {
     // Asked only once: asked again (a restart finishing an interrupted join) it could restart a sync.
-    const own = [...clusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((n) => n.flags.includes('myself'));
+    const own = await ownLine(c);
     if (!own?.flags.includes('slave') || own.master !== master.id) await c.call('CLUSTER', 'REPLICATE', master.id);
     for (;;) {
-      // ROLE: ['slave', host, port, 'connect'|'connecting'|'sync'|'connected', offset] on a replica.
-      const role = (await c.call('ROLE')) as [string, string?, number?, string?];
+      const role = await roleOf(c);
       if (role[0] === 'slave' && role[3] === 'connected') return;
       if (Date.now() > synced) throw new Error(`${addrOf(joiner)} does not finish its sync from ${addrOf(master)} within ${SYNC_MS / 60_000} minutes (ROLE: ${role.join(' ')}); ovl cluster restart finishes the join`);
       await sleep(200);
@@ -77,7 +77,7 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
   // Done when the master, too, knows it as its replica (from its pings): only then does the
   // master take part in a manual failover the new node asks for (its planned role back).
   for (;;) {
-    const line = (await withAdmin(master, o, async (c) => clusterNodes(String(await c.call('CLUSTER', 'NODES'))))).get(joiner.id);
+    const line = (await withAdmin(master, o, nodesSeenBy)).get(joiner.id);
     if (line?.flags.includes('slave') && line.master === master.id) return;
     if (Date.now() > deadline) throw new Error(`${addrOf(master)} does not see ${addrOf(joiner)} as its replica within ${o.timeoutMs} ms`);
     await sleep(200);

@@ -145,61 +145,60 @@ export function swapInstance(plan: Plan, from: PlannedInstance, to: PlannedInsta
   return { ...plan, instances: plan.instances.map((i) => (i.id === from.id ? to : i.masterId === from.id ? { ...i, masterId: to.id } : i)) };
 }
 
+/**
+ * Change a committed plan: `change` returns the next plan and any other keys to write with it
+ * (each guarded by the revision it was read at). Committed only if none changed meanwhile, else
+ * made again from what is there now.
+ */
+async function changePlan(c: Etcd3, cluster: string, what: string, change: (plan: Plan) => Promise<{ next: Plan; also?: { key: string; rev: string; value: string }[] }>): Promise<Plan> {
+  for (let attempt = 1; ; attempt++) {
+    const kv = (await c.get(planKey(cluster)).exec()).kvs[0];
+    if (!kv) throw new Error(`no cluster named ${cluster}`);
+    const { next, also = [] } = await change(JSON.parse(kv.value.toString()) as Plan);
+    let txn = c.if(planKey(cluster), 'Mod', '==', String(kv.mod_revision));
+    for (const x of also) txn = txn.and(x.key, 'Mod', '==', x.rev);
+    const done = await txn.then(c.put(planKey(cluster)).value(JSON.stringify(next)), ...also.map((x) => c.put(x.key).value(x.value))).commit();
+    if (done.succeeded) return next;
+    if (attempt >= 10) throw new ConflictError(`${what} of ${cluster} raced with other changes`);
+  }
+}
+
 /** A node placed by restart --move has joined its cluster: the plan says so. */
 export async function markJoined(c: Etcd3, cluster: string, id: string): Promise<Plan> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await c.get(planKey(cluster)).exec();
-    const plan = JSON.parse(res.kvs[0]?.value.toString() ?? 'null') as Plan | null;
-    if (!plan) throw new Error(`no cluster named ${cluster}`);
-    const next: Plan = {
+  return changePlan(c, cluster, `marking ${id} joined`, async (plan) => ({
+    next: {
       ...plan,
       instances: plan.instances.map((i) => {
         if (i.id !== id) return i;
         const { joining: _joined, ...rest } = i;
         return rest;
       }),
-    };
-    const done = await c.if(planKey(cluster), 'Mod', '==', String(res.kvs[0]!.mod_revision)).then(c.put(planKey(cluster)).value(JSON.stringify(next))).commit();
-    if (done.succeeded) return next;
-    if (attempt >= 10) throw new ConflictError(`marking ${id} joined in ${cluster} raced with other changes`);
-  }
+    },
+  }));
 }
 
 /** Retired Redis Cluster ids every node has forgotten: the plan says so. */
 export async function markForgotten(c: Etcd3, cluster: string, ids: string[]): Promise<Plan> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await c.get(planKey(cluster)).exec();
-    const plan = JSON.parse(res.kvs[0]?.value.toString() ?? 'null') as Plan | null;
-    if (!plan) throw new Error(`no cluster named ${cluster}`);
-    const next: Plan = { ...plan, retired: (plan.retired ?? []).map((r) => (ids.includes(r.id) ? { ...r, forgotten: true } : r)) };
-    const done = await c.if(planKey(cluster), 'Mod', '==', String(res.kvs[0]!.mod_revision)).then(c.put(planKey(cluster)).value(JSON.stringify(next))).commit();
-    if (done.succeeded) return next;
-    if (attempt >= 10) throw new ConflictError(`marking retired ids of ${cluster} forgotten raced with other changes`);
-  }
+  return changePlan(c, cluster, 'marking retired ids forgotten', async (plan) => ({
+    next: { ...plan, retired: (plan.retired ?? []).map((r) => (ids.includes(r.id) ? { ...r, forgotten: true } : r)) },
+  }));
 }
 
 /** Retired instances stopped on their hosts: off the plan, their ports freed. */
 export async function dropRetired(c: Etcd3, cluster: string, stopped: string[]): Promise<Plan> {
-  for (let attempt = 1; ; attempt++) {
-    const planRes = await c.get(planKey(cluster)).exec();
-    const plan = JSON.parse(planRes.kvs[0]?.value.toString() ?? 'null') as Plan | null;
-    if (!plan) throw new Error(`no cluster named ${cluster}`);
+  return changePlan(c, cluster, 'dropping retired instances', async (plan) => {
     const gone = (plan.retired ?? []).filter((r) => stopped.includes(addrOf(r)));
-    const hosts = [...new Set(gone.map((r) => r.host))];
-    const allocs = await Promise.all(hosts.map((h) => c.get(allocKey(h)).exec()));
-    let txn = c.if(planKey(cluster), 'Mod', '==', String(planRes.kvs[0]!.mod_revision));
-    const ops = [c.put(planKey(cluster)).value(JSON.stringify({ ...plan, retired: (plan.retired ?? []).filter((r) => !gone.includes(r)) }))];
-    hosts.forEach((h, k) => {
-      const a = JSON.parse(allocs[k]!.kvs[0]?.value.toString() ?? '{}') as HostAlloc;
-      // Only a port this cluster still holds: it may have been given on since.
-      for (const r of gone.filter((x) => x.host === h)) if (a[String(r.port)]?.cluster === cluster) delete a[String(r.port)];
-      txn = txn.and(allocKey(h), 'Mod', '==', String(allocs[k]!.kvs[0]?.mod_revision ?? 0));
-      ops.push(c.put(allocKey(h)).value(JSON.stringify(a)));
-    });
-    const res = await txn.then(...ops).commit();
-    if (res.succeeded) return { ...plan, retired: (plan.retired ?? []).filter((r) => !gone.includes(r)) };
-    if (attempt >= 10) throw new ConflictError(`dropping the retired instances of ${cluster} raced with other changes`);
-  }
+    const also = await Promise.all(
+      [...new Set(gone.map((r) => r.host))].map(async (h) => {
+        const kv = (await c.get(allocKey(h)).exec()).kvs[0];
+        const a = JSON.parse(kv?.value.toString() ?? '{}') as HostAlloc;
+        // Only a port this cluster still holds: it may have been given on since.
+        for (const r of gone.filter((x) => x.host === h)) if (a[String(r.port)]?.cluster === cluster) delete a[String(r.port)];
+        return { key: allocKey(h), rev: String(kv?.mod_revision ?? 0), value: JSON.stringify(a) };
+      }),
+    );
+    return { next: { ...plan, retired: (plan.retired ?? []).filter((r) => !gone.includes(r)) }, also };
+  });
 }
 
 export interface InstanceRecord {

@@ -405,7 +405,8 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
   // A host whose SSH is down may still run its instances: those that answer are running.
   const notStarted = [...reports.values()].filter((r) => r.status === 'failed');
-  const answering = await Promise.all(notStarted.map((r) => serves(plan, plan.instances.find((i) => addrOf(i) === r.addr)!, password, 2000)));
+  const instOf = (r: HostReport) => plan.instances.find((i) => addrOf(i) === r.addr)!;
+  const answering = await Promise.all(notStarted.map((r) => serves(plan, instOf(r), password, 2000)));
   const running = notStarted.filter((_, k) => answering[k]);
   for (const r of running) reports.set(r.addr, { ...r, status: 'running' });
   if (running.length) await step(ctx, task, `running, though their hosts could not be reached to start them: ${running.map((r) => `${r.addr} (${r.detail})`).join('; ')}`);
@@ -415,7 +416,7 @@ export async function runRestart(ctx: TaskContext, task: Task): Promise<void> {
   let moved = 0;
   if (failed.length && task.move) {
     // No instance goes to a host this run could not reach.
-    const unreachable = new Set(notStarted.map((r) => plan.instances.find((i) => addrOf(i) === r.addr)!.host));
+    const unreachable = new Set(notStarted.map((r) => instOf(r).host));
     ({ plan, moved } = await moveInstances(ctx, task, plan, failed, unreachable, password));
   } else if (failed.length) {
     throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (a host lost for good: ovl cluster restart ${task.cluster} --move puts its instances on other hosts)`);

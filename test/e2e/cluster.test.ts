@@ -97,6 +97,20 @@ function redisCliCheck(s: Shown): void {
   assert.doesNotMatch(r.stdout, /\[ERR\]|\[WARNING\]/);
 }
 
+/** The pid of each instance's redis-server, from its own INFO (sandbox hosts share the machine's pids). */
+function redisPids(insts: { address: string; port: number }[]): Promise<number[]> {
+  return Promise.all(
+    insts.map(async (i) => {
+      const n = new Redis({ host: i.address, port: i.port, lazyConnect: true });
+      try {
+        return Number(/process_id:(\d+)/.exec(String(await n.info('server')))![1]);
+      } finally {
+        n.disconnect();
+      }
+    }),
+  );
+}
+
 /** Full syncs the masters made (INFO stats): none, when every replica started from its
  * master's seed history (src/cluster/rdb.ts). */
 async function fullSyncs(s: Shown): Promise<number> {
@@ -661,14 +675,7 @@ async function hostLost(): Promise<void> {
   } finally {
     c.disconnect();
   }
-  const pids = await Promise.all(old.map(async (i) => {
-    const n = new Redis({ host: i.address, port: i.port, lazyConnect: true });
-    try {
-      return Number(/process_id:(\d+)/.exec(String(await n.info('server')))![1]);
-    } finally {
-      n.disconnect();
-    }
-  }));
+  const pids = await redisPids(old);
   // The host is lost: no SSH, and its processes frozen (a cut-off host's processes may outlive
   // the cut: they come back below).
   await sandboxStopHost(FLEET.name, gone, undefined, () => {});
@@ -742,14 +749,7 @@ test('a host down: a restart counts its instances running while they answer and 
   const down = planned[0]!.host;
   /** Processes of this cluster's instances per host (ports are unique on a host, so a directory names one instance). */
   const outageProcesses = () => new Map([...instanceProcesses('redis_cluster')].map(([h, dirs]) => [h, dirs.filter((d) => planned.some((i) => i.host === h && d === `/data/redis_cluster/${i.port}`))]));
-  const pids = await Promise.all(planned.filter((i) => i.host === down).map(async (i) => {
-    const n = new Redis({ host: i.address, port: i.port, lazyConnect: true });
-    try {
-      return Number(/process_id:(\d+)/.exec(String(await n.info('server')))![1]);
-    } finally {
-      n.disconnect();
-    }
-  }));
+  const pids = await redisPids(planned.filter((i) => i.host === down));
   await sandboxStopHost(FLEET.name, down, undefined, () => {});
   try {
     // Only its SSH is down: its instances still answer, and are running.
