@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p .
-cleanup() { node bin/ovl.js sandbox down --name e2e >/dev/null 2>&1 || true; }
+cleanup() { node bin/ovl.js sandbox down --name "${OVL_E2E_NAME:-e2e}" >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 files=(test/unit/*.test.ts)
 if [ "${OVL_UNIT_ONLY:-}" = "" ]; then files+=(test/e2e/*.test.ts); fi

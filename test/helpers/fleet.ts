@@ -5,11 +5,16 @@ import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 
-export const FLEET = { name: 'e2e', net: '127.0.2', hosts: Number(process.env.OVL_E2E_HOSTS ?? 4) };
+// OVL_E2E_NAME/OVL_E2E_NET let two checkouts run their e2e tests at once on separate fleets.
+export const FLEET = {
+  name: process.env.OVL_E2E_NAME ?? 'e2e',
+  net: process.env.OVL_E2E_NET ?? '127.0.2',
+  hosts: Number(process.env.OVL_E2E_HOSTS ?? 4),
+};
 const quiet = () => {};
 
 export async function fleet(): Promise<SandboxInfo> {
-  return sandboxUp({ name: FLEET.name, hosts: FLEET.hosts, net: FLEET.net, inventory: join(projectRoot, 'inventories', 'e2e.yml'), log: quiet });
+  return sandboxUp({ name: FLEET.name, hosts: FLEET.hosts, net: FLEET.net, inventory: join(projectRoot, 'inventories', `${FLEET.name}.yml`), log: quiet });
 }
 
 /** Every host fresh: no process started on it, empty /data, pristine /etc. */
