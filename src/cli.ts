@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
 import { CHECK_FAILED, UsageError } from './commands/errors.js';
+import { LeadershipLost } from './cluster/errors.js';
 import { wholeNumber as int } from './commands/options.js';
 
 // Command modules load on use: each pulls in heavy clients (gRPC for etcd, ioredis) that
@@ -136,6 +137,11 @@ program
   });
 
 program.parseAsync().catch((e: unknown) => {
+  if (e instanceof LeadershipLost) {
+    // At once: the tasks still in flight here belong to the next leader now.
+    process.stderr.write(`ovl ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
   if (e instanceof UsageError) {
     process.stderr.write(`ovl: ${e.message}\n${readOnly ? '' : 'Nothing was changed.\n'}`);
     process.exitCode = failedCode;

@@ -479,3 +479,29 @@ function placeNodes(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOptio
   }
   return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), instances };
 }
+
+/**
+ * A host for an instance that cannot start where it was placed: free port and memory, the
+ * binary version, and never the host of another member of its shard (master/replica anti-affinity).
+ * A master goes where the cluster has the fewest masters (they take the writes), then any
+ * instance where it has the fewest instances.
+ */
+export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacity[], exclude: Set<string>): PlannedInstance | null {
+  const shardHosts = new Set(plan.instances.filter((i) => i.shard === inst.shard && i.id !== inst.id).map((i) => i.host));
+  const load = (h: string) => plan.instances.filter((i) => i.host === h && i.id !== inst.id).length;
+  const masters = (h: string) => (inst.role === 'master' ? plan.instances.filter((i) => i.host === h && i.role === 'master' && i.id !== inst.id).length : 0);
+  const need = instanceMemMB(plan.maxmemoryMB);
+  const candidates = hosts
+    .filter((h) => !exclude.has(h.name) && !shardHosts.has(h.name) && h.memMB - h.usedMemMB >= need && (h.versions[binaryType(plan.type)] ?? []).includes(plan.version))
+    .sort((a, b) => masters(a.name) - masters(b.name) || load(a.name) - load(b.name) || a.name.localeCompare(b.name));
+  for (const h of candidates) {
+    const used = new Set(h.usedPorts.flatMap((p) => [p, p + 10000]));
+    for (const i of plan.instances) if (i.host === h.name) used.add(i.port).add(i.port + 10000);
+    for (let p = h.ports.from; p <= h.ports.to; p++) {
+      if (used.has(p) || (plan.type === 'redis_cluster' && (used.has(p + 10000) || p + 10000 > 65535))) continue;
+      return { ...inst, host: h.name, address: h.address, port: p };
+    }
+  }
+  return null;
+}
+

@@ -6,9 +6,10 @@ import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, openEtcd } from '../state/etcd.js';
 import type { Etcd3 } from 'etcd3';
 import { ELECTION, taskPrefix } from '../state/keys.js';
+import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
 import { listTasks, taskEnded, type Task } from './store.js';
-import { runTask } from './tasks.js';
+import { runTask } from './tasks/registry.js';
 import { startFramework, type MesosFramework } from '../mesos/framework.js';
 
 export interface SchedulerOptions {
@@ -23,21 +24,26 @@ export interface SchedulerOptions {
 
 const unfinished = (t: Task) => !taskEnded(t);
 
+
 export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000, { patient: true });
   const fleet = new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
   let mesos: MesosFramework | undefined;
+  let lost: LeadershipLost | undefined;
+  let onLost: (e: LeadershipLost) => void = () => {};
+  const leadershipLost = new Promise<never>((_, reject) => (onLost = reject));
+  leadershipLost.catch(() => undefined);
   campaign.on('error', (e: Error) => {
     // Another scheduler may take these tasks over now: going on would run them twice.
     o.log(`${me}: lost the etcd leadership (${e.message}); exiting`);
-    process.stderr.write(`ovl scheduler ${me}: lost the etcd leadership (${e.message}); exiting. Its unfinished tasks stay in etcd: \`ovl scheduler\` (or another create --wait) picks them up.\n`);
-    process.exit(3);
+    lost = new LeadershipLost(`scheduler ${me}: lost the etcd leadership (${e.message}); exiting. Its unfinished tasks stay in etcd: \`ovl scheduler\` (or another create --wait) picks them up.`);
+    onLost(lost);
   });
   try {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
-    await campaign.wait();
+    await Promise.race([campaign.wait(), leadershipLost]);
     o.log(`${me}: leader; picking up unfinished tasks`);
     // A daemon opens its SSH connections now rather than in its first task (a key exchange
     // and a login per host); a host that does not answer is tried again when a task needs it.
@@ -91,15 +97,17 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
         if (finished && !busy.size) break;
         const woke = new Promise<void>((r) => (wake = r));
         const timeout = new Promise<void>((r) => setTimeout(r, 2000).unref());
-        const outcome = await Promise.race([woke.then(() => 'wake'), timeout.then(() => 'tick'), stop.then(() => 'stop')]);
+        const outcome = await Promise.race([woke.then(() => 'wake'), timeout.then(() => 'tick'), stop.then(() => 'stop'), leadershipLost]);
         if (outcome === 'stop') break;
       }
     } finally {
-      // Nothing of a task may outlive the client it writes with.
-      await Promise.allSettled(busy.values());
+      // Nothing of a task may outlive the client it writes with; but a lost leader stops at
+      // once (its tasks belong to the next leader now).
+      if (!lost) await Promise.allSettled(busy.values());
       await watcher.cancel().catch(() => undefined);
     }
   } finally {
+    if (lost) throw lost;
     await mesos?.close();
     await campaign.resign().catch(() => undefined);
     await fleet.close();

@@ -24,26 +24,43 @@ export interface InstanceInfo extends PlannedInstance {
   error?: string;
 }
 
-export type TaskKind = 'create' | 'delete' | 'restart';
 export type TaskState = 'pending' | 'running' | 'done' | 'failed';
 
-/** /overlord/task/<task> */
-export interface Task {
+/** /overlord/task/<task>: what every task record holds, whatever its kind. */
+interface TaskRecord {
   id: string;
-  kind: TaskKind;
   cluster: string;
   state: TaskState;
   /** What the task is doing now, for `--wait` and `ovl cluster show`. */
   step: string;
-  request?: ClusterRequest;
-  /** restart: only these instances (ip:port); all when absent. */
-  instances?: string[];
-  /** restart: instances that do not start where they are go to other hosts. */
-  move?: boolean;
   created: string;
   updated: string;
   error?: string;
 }
+
+export interface CreateTask extends TaskRecord {
+  kind: 'create';
+  request: ClusterRequest;
+}
+
+export interface DeleteTask extends TaskRecord {
+  kind: 'delete';
+}
+
+export interface RestartTask extends TaskRecord {
+  kind: 'restart';
+  /** Only these instances (ip:port); all when absent. */
+  instances?: string[];
+  /** Instances that do not start where they are go to other hosts. */
+  move?: boolean;
+}
+
+/** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
+export type Task = CreateTask | DeleteTask | RestartTask;
+export type TaskKind = Task['kind'];
+export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
+/** What a kind's record carries beyond every task's fields. */
+export type TaskArgs<K extends TaskKind> = Omit<TaskOf<K>, keyof TaskRecord | 'kind'>;
 
 /** /overlord/alloc/<host>: "port" -> the cluster and memory holding it. */
 export type HostAlloc = Record<string, { cluster: string; memMB: number }>;
@@ -335,10 +352,10 @@ export interface TaskGuard {
 
 /** Queue a task. With a guard, the task and the guard's puts are written together, and only
  * when none of the guard's absent keys exists (else ConflictError, and nothing is written). */
-export async function newTask(c: Etcd3, kind: TaskKind, cluster: string, extra: Partial<Task> = {}, guard: TaskGuard = {}): Promise<Task> {
+export async function newTask<K extends TaskKind>(c: Etcd3, kind: K, cluster: string, args: TaskArgs<K>, guard: TaskGuard = {}): Promise<TaskOf<K>> {
   const stamp = now();
   const id = `${stamp.replace(/[-:.TZ]/g, '').slice(0, 14)}-${kind}-${cluster}-${Math.random().toString(36).slice(2, 8)}`;
-  const task: Task = { id, kind, cluster, state: 'pending', step: 'waiting for the scheduler', created: stamp, updated: stamp, ...extra };
+  const task = { id, kind, cluster, state: 'pending', step: 'waiting for the scheduler', created: stamp, updated: stamp, ...args } as TaskOf<K>;
   let txn = c.if(taskKey(id), 'Create', '==', 0);
   for (const k of guard.absent ?? []) txn = txn.and(k, 'Create', '==', 0);
   const puts = Object.entries(guard.puts ?? {}).map(([k, v]) => c.put(k).value(v));
@@ -363,7 +380,7 @@ export async function pruneTasks(c: Etcd3, cluster: string, keep: Set<string>): 
 export const taskEnded = (t: Task) => t.state === 'done' || t.state === 'failed';
 
 /** A create of this cluster that has not ended (queued or placing/starting it). */
-export const openCreateOf = (t: Task, cluster: string) => t.cluster === cluster && t.kind === 'create' && !taskEnded(t);
+export const openCreateOf = (t: Task, cluster: string): t is CreateTask => t.cluster === cluster && t.kind === 'create' && !taskEnded(t);
 
 export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
   return getJson<Task>(c, taskKey(id));

@@ -5,11 +5,12 @@ import { InventoryError } from '../inventory/load.js';
 import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
-import { configKey, secretKey, taskKey } from '../state/keys.js';
+import { configKey, secretKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, ConflictError, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, ConflictError, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
+import { runOrFollow } from '../cluster/follow.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
 import { mapLimit } from '../util/semaphore.js';
@@ -168,74 +169,11 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
   return req;
 }
 
-const FOLLOW_PATIENCE_MS = 120_000;
-
-/** Follow a task until it ends; with no scheduler leading, run the scheduling in this process. */
-async function follow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
-  let inProcess: Promise<void> | undefined;
-  let lastStep = '';
-  let checkedLeader = 0;
-  // Woken by every change of the task's key; a read at least every second in any case (the
-  // leader check, and a watch that etcd dropped).
-  let wake = () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = await etcd.watch().key(taskKey(taskId)).create().catch(() => undefined);
-  watcher?.on('put', () => wake()).on('delete', () => wake()).on('error', () => undefined);
-  // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
-  // the task, which runs in the scheduler: keep following for a while rather than give up.
-  let unanswered: number | undefined;
-  try {
-    for (;;) {
-      clearTimeout(timer);
-      const changed = new Promise<void>((r) => {
-        wake = r;
-        timer = setTimeout(r, 1000);
-      });
-      let t: Task | null;
-      try {
-        t = await getTask(etcd, taskId);
-        unanswered = undefined;
-      } catch (e) {
-        unanswered ??= Date.now();
-        if (Date.now() - unanswered > FOLLOW_PATIENCE_MS) throw e;
-        out(`etcd does not answer (${(e as Error).message.split('\n')[0]!.slice(0, 120)}); still following`);
-        await changed;
-        continue;
-      }
-      if (!t) throw new Error(`task ${taskId} disappeared`);
-      if (t.step !== lastStep) {
-        out(t.step);
-        lastStep = t.step;
-      }
-      if (taskEnded(t)) {
-        await inProcess;
-        return t;
-      }
-      if (!inProcess && Date.now() - checkedLeader > 1000) {
-        checkedLeader = Date.now();
-        const { leader, runScheduler } = await import('../cluster/scheduler.js');
-        if (!(await leader(etcd).catch(() => 'unknown'))) {
-          out('no scheduler is running: scheduling in this process');
-          // OVL_TRACE=1: the in-process scheduler's log on stderr.
-          const log = process.env.OVL_TRACE ? (l: string) => process.stderr.write(`[scheduler] ${l}\n`) : () => {};
-          inProcess = runScheduler({ inv, until: taskId, log }).finally(() => (inProcess = undefined));
-          inProcess.catch((e: Error) => out(`in-process scheduler: ${e.message}`));
-        }
-      }
-      await changed;
-    }
-  } finally {
-    // A pending timer would keep the process up to a second after the task ended.
-    clearTimeout(timer);
-    await watcher?.cancel().catch(() => undefined);
-  }
-}
-
 /** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI). */
 async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
   const view = liveTerminal() ? await listrFollow(title) : plainFollow(out);
   try {
-    const done = await follow(inv, etcd, taskId, view.step);
+    const done = await runOrFollow(inv, etcd, taskId, view.step);
     await view.end(done.state === 'done', done.state === 'done' ? done.step : done.error ?? 'failed');
     return done;
   } catch (e) {
@@ -328,8 +266,8 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
 }
 
 /** Creates that have not ended, with their request (oldest first). */
-async function queuedCreates(etcd: Etcd3): Promise<Task[]> {
-  return (await listTasks(etcd)).filter((t) => t.kind === 'create' && !taskEnded(t) && t.request);
+async function queuedCreates(etcd: Etcd3): Promise<CreateTask[]> {
+  return (await listTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create' && !taskEnded(t));
 }
 
 /** A queued task runs only under a scheduler: say so when none leads, rather than let it wait unseen. */
@@ -365,7 +303,7 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
       throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
     }
     if (o.instance?.length) await checkInstances(etcd, name, o.instance);
-    const task = await newTask(etcd, kind, name, { ...(o.instance?.length ? { instances: o.instance } : {}), ...(o.move ? { move: true } : {}) });
+    const task = kind === 'delete' ? await newTask(etcd, kind, name, {}) : await newTask(etcd, kind, name, { ...(o.instance?.length ? { instances: o.instance } : {}), ...(o.move ? { move: true } : {}) });
     out(`task ${task.id}: ${kind} ${name}`);
     if (o.wait === false) {
       await warnWithoutScheduler(etcd, out);
@@ -385,7 +323,7 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
     const configs = await listConfigs(etcd);
     // Creates not placed yet have no config: listed from their task, so a queued name is seen.
     const queued = (await queuedCreates(etcd)).filter((t) => !configs.some((c) => c.name === t.cluster));
-    const all: (ClusterRequest & { state: string; task: string; created: string; error?: string })[] = [...configs, ...queued.map((t) => ({ ...t.request!, state: t.state === 'pending' ? 'queued' : 'placing', task: t.id, created: t.created }))];
+    const all: (ClusterRequest & { state: string; task: string; created: string; error?: string })[] = [...configs, ...queued.map((t) => ({ ...t.request, state: t.state === 'pending' ? 'queued' : 'placing', task: t.id, created: t.created }))];
     if (o.json) {
       out(JSON.stringify(all, null, 2));
       return 0;

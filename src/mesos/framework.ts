@@ -25,10 +25,14 @@ import {
   setInstanceStates,
   ConflictError,
   type InstanceState,
-  type Task,
+  type CreateTask,
 } from '../cluster/store.js';
-import { beginCreate, commitPlacement, finishCreate, relocation, step, writeInstances, type TaskContext } from '../cluster/tasks.js';
-import type { HostCapacity, Plan, PlannedInstance } from '../cluster/types.js';
+import { relocation } from '../cluster/placement.js';
+import { step, type TaskContext } from '../cluster/tasks/context.js';
+import { beginCreate, commitPlacement } from '../cluster/tasks/create.js';
+import { finishCreate } from '../cluster/tasks/health.js';
+import { writeInstances } from '../cluster/tasks/instances.js';
+import type { ClusterRequest, HostCapacity, Plan, PlannedInstance } from '../cluster/types.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints } from '../state/etcd.js';
 import { ROOT } from '../state/keys.js';
@@ -89,8 +93,8 @@ interface Pending {
 
 interface Job {
   ctx: TaskContext;
-  task: Task;
-  req: NonNullable<Task['request']>;
+  task: CreateTask;
+  req: ClusterRequest;
   password?: string;
   plan: Plan | null;
   started: number;
@@ -192,7 +196,7 @@ export class MesosFramework {
   }
 
   /** TaskContext.create: a create task placed on and started by Mesos. */
-  readonly create = async (ctx: TaskContext, task: Task): Promise<void> => {
+  readonly create = async (ctx: TaskContext, task: CreateTask): Promise<void> => {
     const { req, password, plan } = await beginCreate(ctx, task);
     let resolve!: () => void;
     let reject!: (e: Error) => void;

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { projectRoot } from '../../src/paths.js';
 import { place } from '../../src/cluster/placement.js';
-import { cancelCreate, fleetCapacity, listTasks, newTask, pruneTasks, putTask, startTask, TASK_HISTORY, type Task } from '../../src/cluster/store.js';
+import { cancelCreate, fleetCapacity, listTasks, newTask, pruneTasks, putTask, startTask, TASK_HISTORY, type CreateTask, type Task } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
@@ -586,11 +586,11 @@ test('task history: a cluster keeps its newest finished tasks, the ones asked to
   await withEtcd(endpoints, async (c) => {
     const made: Task[] = [];
     for (let i = 0; i < TASK_HISTORY + 5; i++) {
-      const t = await newTask(c, 'restart', 'history');
+      const t = await newTask(c, 'restart', 'history', {});
       await putTask(c, { ...t, state: i % 2 ? 'done' : 'failed' });
       made.push(t);
     }
-    const queued = await newTask(c, 'restart', 'history');
+    const queued = await newTask(c, 'restart', 'history', {});
     try {
       await pruneTasks(c, 'history', new Set([made[0]!.id]));
       const left = (await listTasks(c)).filter((t) => t.cluster === 'history').map((t) => t.id);
@@ -611,7 +611,7 @@ test('a create not started yet: list and show name it, a second create of the na
   assert.deepEqual(results.filter((r) => r.status === 'fulfilled').map((r) => r.value), [0], out.join('\n'));
   const refused = results.find((r) => r.status === 'rejected');
   assert.match(String(refused?.reason), /cluster queued is being created/);
-  const creates = (await withEtcd(endpoints, listTasks)).filter((t) => t.cluster === 'queued' && t.kind === 'create' && t.state === 'pending');
+  const creates = (await withEtcd(endpoints, listTasks)).filter((t): t is CreateTask => t.cluster === 'queued' && t.kind === 'create' && t.state === 'pending');
   assert.equal(creates.length, 1, 'one create task queued');
 
   const listed = JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string; state: string; task: string }[];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { NODE_ID_RE } from '../../src/cluster/nodeid.js';
 import { instanceMemMB, PlacementError, placeChunk, placeDist, replicaMatrix, waterFill } from '../../src/cluster/placement.js';
 import { divideSlots } from '../../src/cluster/slots.js';
-import { relocation } from '../../src/cluster/tasks.js';
+import { relocation } from '../../src/cluster/placement.js';
 import type { ClusterRequest, HostCapacity, Plan } from '../../src/cluster/types.js';
 
 function fleet(n: number, over: Partial<HostCapacity> = {}): HostCapacity[] {

@@ -1,0 +1,128 @@
+// Instances on their hosts (start, stop) and their records in etcd, for every task kind.
+import { runScript } from '../../ssh/transport.js';
+import { mapLimit } from '../../util/semaphore.js';
+import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from '../hostops.js';
+import { renderNodesConfs } from '../nodesconf.js';
+import { renderRedisConf } from '../redisconf.js';
+import { addrOf, dropRetired, listInstances, putInstances, type InstanceInfo, type Task } from '../store.js';
+import { startTogether, type TogetherOptions } from '../together.js';
+import { instanceDir, type Plan, type PlannedInstance, type RetiredInstance } from '../types.js';
+import { faultPoint, step, type TaskContext } from './context.js';
+
+export function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) m.set(i.host, [...(m.get(i.host) ?? []), i]);
+  return m;
+}
+
+/**
+ * Stop instances on their hosts, all hosts at once: removed (killed, directory deleted) or
+ * only stopped (TERM, pid file removed; data and identity kept). Throws naming the hosts where
+ * not every instance was stopped.
+ */
+export async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], remove: boolean): Promise<void> {
+  const failed: string[] = [];
+  await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
+    const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port), pidfile: pidfileOf(plan, i.port) }));
+    // A host that does not answer is named with the others; the rest are stopped all the same.
+    const r = await ctx.fleet
+      .remote(host)
+      .then((remote) => runScript(remote, stopScript(items, remove)))
+      .catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
+    const stopped = parseReports(r.stdout).filter((x) => x.status === 'stopped').length;
+    if (stopped !== items.length) failed.push(`${host}: stopped ${stopped} of ${items.length} instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
+  });
+  if (failed.length) throw new Error(failed.join('; '));
+}
+
+/** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
+export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
+  const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
+  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
+}
+
+/**
+ * Install and start instances on their hosts, all hosts in parallel, every process released at
+ * the same moment (startTogether). Reports by ip:port, and when the processes were let go;
+ * `onReleased` hears of the release as it happens (the hosts' reports come later).
+ */
+export async function startOnHosts(
+  ctx: TaskContext,
+  plan: Plan,
+  insts: PlannedInstance[],
+  task: Task,
+  password: string | undefined,
+  opts: { setups?: Map<string, InstanceSetup>; onReleased?: TogetherOptions['onReleased'] } = {},
+): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
+  const setups = opts.setups ?? setupsOf(plan, insts, task, password);
+  const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => setups.get(addrOf(i))!) }));
+  const faulty = process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:');
+  const r = await startTogether(groups, {
+    onReleased: opts.onReleased,
+    release: faulty
+      ? async (go, hosts) => {
+          go(hosts[0]!);
+          await faultPoint(ctx, 'after-first-host');
+          hosts.slice(1).forEach(go);
+        }
+      : undefined,
+  });
+  ctx.log(`installed and held on ${groups.length} host(s) in ${r.readyMs} ms, released and started in ${Date.now() - r.releasedAt} ms`);
+  return r;
+}
+
+/**
+ * The instance records (seed 001: info, server.conf, nodes.conf). `started` are the files
+ * rendered to start the instances, reused but for a redis.conf that holds the password.
+ */
+export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; password?: string }): Promise<void> {
+  const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content.toString();
+  const secret = started?.password !== undefined;
+  let confs: Map<string, string> | undefined;
+  const nodesConf = (i: PlannedInstance) => file(i, 'nodes.conf') ?? (confs ??= renderNodesConfs(plan)).get(i.id);
+  await putInstances(
+    ctx.etcd,
+    plan.cluster,
+    plan.instances.map((i) => ({
+      info: { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state },
+      // The copy in etcd is for operators and executors; secrets stay in the secrets key.
+      serverConf: plan.type === 'memcache' ? '' : (!secret && file(i, 'redis.conf')) || renderRedisConf(plan, i),
+      nodesConf: plan.type === 'redis_cluster' ? nodesConf(i) : undefined,
+    })),
+  );
+}
+
+/**
+ * Retired instances (replaced by `restart --move`) stopped and removed on their hosts, which
+ * answer again; their ports freed. Those on hosts that still do not answer stay listed.
+ */
+export async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Promise<{ plan: Plan; left: RetiredInstance[] }> {
+  if (!plan.retired?.length) return { plan, left: [] };
+  const stopped: RetiredInstance[] = [];
+  const left: RetiredInstance[] = [];
+  await mapLimit([...byHost(plan.retired)], 16, async ([, list]) => {
+    const ok = await stopOnHosts(ctx, plan, list, true).then(() => true, () => false);
+    (ok ? stopped : left).push(...list);
+  });
+  const named = (list: RetiredInstance[]) => list.map((r) => `${addrOf(r)} (${r.host})`).join(', ');
+  if (left.length) ctx.log(`${task.id}: retired instances not stopped yet, their hosts do not answer: ${named(left)}`);
+  if (!stopped.length) return { plan, left };
+  await step(ctx, task, `stopped retired instances: ${named(stopped)}`);
+  // A Redis Cluster id stays listed until every node has forgotten it (finishJoins).
+  const done = stopped.filter((r) => plan.type !== 'redis_cluster' || r.forgotten);
+  return { plan: done.length ? await dropRetired(ctx.etcd, plan.cluster, done.map(addrOf)) : plan, left };
+}
+
+/**
+ * Instance records written again where the plan has changed under them (restart --move: a new
+ * instance, a replica following a moved master) and a task stopped before writing them.
+ */
+export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+  const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
+  const stale = plan.instances.filter((i) => {
+    const r = recorded.get(addrOf(i));
+    return r?.id !== i.id || r.masterId !== i.masterId;
+  });
+  if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
+}
+
