@@ -1,4 +1,14 @@
-// Errors of the cluster library that the CLI maps to exit codes of their own.
+// Errors of the cluster library that callers tell apart.
+
+/** A guarded commit found that another change came first: read again and make it again. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/** The port chosen for an instance was given to another cluster meanwhile: choose again. */
+export class PortTaken extends ConflictError {
+  override name = 'PortTaken';
+}
 
 /** The leader's lease was lost: another scheduler may run its tasks now, so this one must stop at
  * once (the CLI exits with `exitCode` without waiting for the tasks in flight). */

@@ -1,6 +1,8 @@
 import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
 import { mapLimit } from '../util/semaphore.js';
+import { allocate } from './allocations.js';
+import { ConflictError, PortTaken } from './errors.js';
 import { instanceMemMB } from './placement.js';
 import type { ClusterRequest, ClusterType, HostCapacity, Plan, PlannedInstance } from './types.js';
 
@@ -99,7 +101,6 @@ export async function fleetCapacity(c: Etcd3): Promise<{ hosts: HostCapacity[]; 
   return { hosts, revisions: new Map([...allocs].map(([h, v]) => [h, v.rev])) };
 }
 
-export class ConflictError extends Error {}
 
 /**
  * Commit a plan in one transaction: the ports it takes on each host (guarded by the revision
@@ -123,7 +124,7 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
   puts.push(c.put(configKey(plan.cluster)).value(JSON.stringify(config)));
   if (secret !== undefined) puts.push(c.put(secretKey(plan.cluster)).value(JSON.stringify({ password: secret })));
   const res = await txn.then(...puts).commit();
-  if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change; placing again`);
+  if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change`);
 }
 
 /**
@@ -144,7 +145,8 @@ export async function replaceInstance(c: Etcd3, plan: Plan, from: PlannedInstanc
   ]);
   const oa = JSON.parse(oldAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc;
   const na = from.host === to.host ? oa : (JSON.parse(newAlloc.kvs[0]?.value.toString() ?? '{}') as HostAlloc);
-  if (na[String(to.port)]) throw new ConflictError(`port ${to.port} on ${to.host} was taken meanwhile`);
+  // Not a commit to make again as it is: the same port would be taken again.
+  if (na[String(to.port)]) throw new PortTaken(`port ${to.port} on ${to.host} was taken meanwhile by ${na[String(to.port)]!.cluster}`);
   if (!retire) delete oa[String(from.port)];
   na[String(to.port)] = { cluster: plan.cluster, memMB: instanceMemMB(plan.maxmemoryMB) };
   const rev = (r: typeof planRes) => String(r.kvs[0]?.mod_revision ?? 0);
@@ -168,16 +170,16 @@ export function swapInstance(plan: Plan, from: PlannedInstance, to: PlannedInsta
  * made again from what is there now.
  */
 async function changePlan(c: Etcd3, cluster: string, what: string, change: (plan: Plan) => Promise<{ next: Plan; also?: { key: string; rev: string; value: string }[] }>): Promise<Plan> {
-  for (let attempt = 1; ; attempt++) {
+  return allocate(`${what} of ${cluster}`, async () => {
     const kv = (await c.get(planKey(cluster)).exec()).kvs[0];
     if (!kv) throw new Error(`no cluster named ${cluster}`);
     const { next, also = [] } = await change(JSON.parse(kv.value.toString()) as Plan);
     let txn = c.if(planKey(cluster), 'Mod', '==', String(kv.mod_revision));
     for (const x of also) txn = txn.and(x.key, 'Mod', '==', x.rev);
     const done = await txn.then(c.put(planKey(cluster)).value(JSON.stringify(next)), ...also.map((x) => c.put(x.key).value(x.value))).commit();
-    if (done.succeeded) return next;
-    if (attempt >= 10) throw new ConflictError(`${what} of ${cluster} raced with other changes`);
-  }
+    if (!done.succeeded) throw new ConflictError(`${what} of ${cluster} raced with another change`);
+    return next;
+  });
 }
 
 /** A node placed by restart --move has joined its cluster: the plan says so. */
@@ -305,7 +307,7 @@ export async function removeCluster(c: Etcd3, cluster: string, keepTask: string,
   // it must end with its own truthful failure, not vanish.
   for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask && taskEnded(t)) ops.push(c.delete().key(taskKey(t.id)));
   const res = await txn.then(...ops).commit();
-  if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change; run delete again`);
+  if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change`);
 }
 
 export async function listConfigs(c: Etcd3): Promise<ClusterConfig[]> {

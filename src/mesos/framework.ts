@@ -23,11 +23,12 @@ import {
   listInstances,
   replaceInstance,
   setInstanceStates,
-  ConflictError,
   type InstanceState,
   type CreateTask,
 } from '../cluster/store.js';
 import { relocation } from '../cluster/placement.js';
+import { allocate } from '../cluster/allocations.js';
+import { ConflictError } from '../cluster/errors.js';
 import { step, type TaskContext } from '../cluster/tasks/context.js';
 import { beginCreate, commitPlacement } from '../cluster/tasks/create.js';
 import { finishCreate } from '../cluster/tasks/health.js';
@@ -537,7 +538,8 @@ export class MesosFramework {
         continue;
       }
       try {
-        job.plan = await replaceInstance(ctx.etcd, job.plan, inst, moved);
+        const before: Plan = job.plan;
+        job.plan = await allocate(`moving ${addrOf(inst)}`, () => replaceInstance(ctx.etcd, before, inst, moved));
       } catch (e) {
         if (!(e instanceof ConflictError)) throw e;
         hosts = undefined;

@@ -143,7 +143,7 @@ after(() => {
 test('redis_cluster 3x1: redis-cli --cluster check passes, 10,000 keys round-trip, no master shares a host with its replica', async () => {
   const r = create('orders', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '64mb']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /connect: redis-cli -c -h 127\.0\.2\.\d+ -p \d+/);
+  assert.match(r.stdout, new RegExp(`connect: redis-cli -c -h ${FLEET.net.replaceAll('.', '\\.')}\\.\\d+ -p \\d+`));
   const s = show('orders');
   assert.equal(s.instances.length, 6);
   assert.ok(s.instances.every((i) => i.state === 'up'));

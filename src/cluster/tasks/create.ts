@@ -5,7 +5,6 @@ import type { CheckReport } from '../check.js';
 import type { HostReport } from '../hostops.js';
 import { PlacementError, place, relocation } from '../placement.js';
 import {
-  ConflictError,
   addrOf,
   commitPlan,
   fleetCapacity,
@@ -17,12 +16,13 @@ import {
   type ClusterConfig,
   type CreateTask,
 } from '../store.js';
-import type { ClusterRequest, HostCapacity, Plan } from '../types.js';
+import type { ClusterRequest, HostCapacity, Plan, PlannedInstance } from '../types.js';
 import { faultPoint, step, type TaskContext } from './context.js';
 import { removeClusterKeys } from './delete.js';
 import { awaitHealthy, checkStep, finishCreate, firstCheckAt, recordHealth, runningStep } from './health.js';
 import { setupsOf, startOnHosts, stopOnHosts, writeInstances } from './instances.js';
 import type { TaskKindModule } from './registry.js';
+import { allocate } from '../allocations.js';
 
 /** What every create starts from: its request, its secret, and the plan when one was committed
  * already (a task picked up again). Refuses a name another task holds. */
@@ -45,22 +45,18 @@ export async function commitPlacement(
   password: string | undefined,
   capacity: () => Promise<{ hosts: HostCapacity[]; revisions: Map<string, string> }>,
 ): Promise<Plan> {
-  for (let attempt = 1; ; attempt++) {
+  return allocate(`placing ${req.name}`, async () => {
+    // A commit made again after etcd answered too late conflicts with itself: it landed.
+    if ((await getJson<ClusterConfig>(ctx.etcd, configKey(req.name)))?.task === task.id) {
+      const landed = await getPlan(ctx.etcd, req.name);
+      if (landed) return landed;
+    }
     const { hosts, revisions } = await capacity();
     const candidate = place(req, hosts);
     const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
-    try {
-      await commitPlan(ctx.etcd, candidate, config, revisions);
-      return candidate;
-    } catch (e) {
-      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
-      // A commit made again after etcd answered too late conflicts with itself: it landed.
-      if ((await getJson<ClusterConfig>(ctx.etcd, configKey(req.name)))?.task === task.id) {
-        const landed = await getPlan(ctx.etcd, req.name);
-        if (landed) return landed;
-      }
-    }
-  }
+    await commitPlan(ctx.etcd, candidate, config, revisions);
+    return candidate;
+  }, { log: ctx.log });
 }
 
 /** What redis-server prints when it rejects its config file (then it exits at once). */
@@ -130,12 +126,16 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
   }
   for (const inst of failedOf()) {
     const why = reports.get(addrOf(inst))!.detail;
-    const { hosts } = await fleetCapacity(c);
-    const moved = relocation(plan, inst, hosts, new Set([inst.host]));
-    if (!moved) throw new Error(`${addrOf(inst)} (${inst.host}) does not start (${why}) and no other host can take it`);
+    const from: Plan = plan;
+    // The host chosen and taken at once: no other task of this process takes its port meanwhile.
+    const { moved, next } = await allocate(`moving ${addrOf(inst)}`, async (): Promise<{ moved: PlannedInstance; next: Plan }> => {
+      const spot = relocation(from, inst, (await fleetCapacity(c)).hosts, new Set([inst.host]));
+      if (!spot) throw new Error(`${addrOf(inst)} (${inst.host}) does not start (${why}) and no other host can take it`);
+      return { moved: spot, next: await replaceInstance(c, from, inst, spot) };
+    });
+    plan = next;
     await step(ctx, task, `moving ${addrOf(inst)} (${why}) to ${moved.host}`);
     await stopOnHosts(ctx, plan, [inst], true).catch(() => undefined);
-    plan = await replaceInstance(c, plan, inst, moved);
     await writeInstances(ctx, plan, 'starting');
     // A plain Redis replica names its master's address in its redis.conf: the replicas of a
     // moved master start again from a config that names the new one. (Redis Cluster nodes learn

@@ -1,6 +1,7 @@
 // delete: stop and remove every instance, then the cluster's keys and its ports.
 import type { Etcd3 } from 'etcd3';
-import { ConflictError, getPlan, removeCluster, updateConfig, type DeleteTask } from '../store.js';
+import { allocate } from '../allocations.js';
+import { getPlan, removeCluster, updateConfig, type DeleteTask } from '../store.js';
 import type { RetiredInstance } from '../types.js';
 import { step, type TaskContext } from './context.js';
 import { stopOnHosts, stopRetired } from './instances.js';
@@ -25,15 +26,9 @@ async function runDelete(ctx: TaskContext, task: DeleteTask): Promise<void> {
   await step(ctx, task, 'deleted');
 }
 
-/** Every key of the cluster but the task's record; again when another change raced with it. */
+/** Every key of the cluster but the task's record, and its ports freed; again while another change races with it. */
 export async function removeClusterKeys(c: Etcd3, cluster: string, taskId: string, keepPorts: { host: string; port: number }[] = []): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await removeCluster(c, cluster, taskId, keepPorts);
-    } catch (e) {
-      if (!(e instanceof ConflictError) || attempt >= 10) throw e;
-    }
-  }
+  await allocate(`removing ${cluster}`, () => removeCluster(c, cluster, taskId, keepPorts));
 }
 
 

@@ -11,6 +11,7 @@ import { checkTimeout, faultPoint, step, type TaskContext } from './context.js';
 import { firstCheckAt, settle } from './health.js';
 import { repairRecords, startOnHosts, stopOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
+import { allocate } from '../allocations.js';
 
 async function runRestart(ctx: TaskContext, task: RestartTask): Promise<void> {
   const c = ctx.etcd;
@@ -100,7 +101,8 @@ async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, fa
 
   for (const [from, to] of targets) {
     await step(ctx, task, `moving ${addrOf(from)} (${from.host}: ${why.get(addrOf(from))}) to ${addrOf(to)} (${to.host})`);
-    plan = await replaceInstance(ctx.etcd, plan, from, to, { task: task.id });
+    const before = plan;
+    plan = await allocate(`moving ${addrOf(from)}`, () => replaceInstance(ctx.etcd, before, from, to, { task: task.id }));
     await repairRecords(ctx, task, plan, password);
     const r = await startOnHosts(ctx, plan, [to], task, password);
     const report = r.reports.get(addrOf(to));
