@@ -27,6 +27,7 @@ import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DATA_LAYOUT } from '../runbooks/data-layout.js';
 import { projectRoot } from '../src/paths.js';
+import { ensurePeers } from './peers.js';
 import { sandboxDown, sandboxReset, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -565,6 +566,7 @@ async function prepareCli(opts: Options, logDir: string): Promise<string[]> {
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the sandbox needs root');
+  ensurePeers('bench/bootstrap', [{ command: 'ansible-playbook', pkg: 'ansible' }]);
   const stamp = new Date().toISOString().replace(/:/g, '').replace(/\..*/, '');
   const resultsDir = join(projectRoot, 'bench', 'results');
   const logDir = join(resultsDir, `bootstrap-${stamp}`);

@@ -32,6 +32,7 @@ import { sandboxDown, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox
 import { Remote } from '../src/ssh/remote.js';
 import { runScript } from '../src/ssh/transport.js';
 import { mapLimit } from '../src/util/semaphore.js';
+import { ensurePeers } from './peers.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -39,7 +40,8 @@ const MASTERS = (args.get('masters') ?? '3,30,100,300').split(',').map(Number);
 const HOSTS = Number(args.get('hosts') ?? 10);
 const TIMEOUT_S = Number(args.get('timeout') ?? 300);
 const NAME = 'benchcc';
-const VERSION = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)![1]!;
+// Read in main(), after the peer check (redis-server may not be installed yet).
+let VERSION = '';
 const PEER_PORT_BASE = 20000;
 const FLOOR_PORT_BASE = 25000;
 
@@ -200,6 +202,8 @@ async function redisAlone(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
 }
 
 async function main(): Promise<void> {
+  ensurePeers('bench/cluster-create', [{ command: 'redis-cli', pkg: 'redis-tools' }, { command: 'redis-server', pkg: 'redis-server' }]);
+  VERSION = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)![1]!;
   const build = spawnSync('npx', ['tsc', '-p', '.'], { cwd: projectRoot, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('build failed');
   const resultsDir = join(projectRoot, 'bench', 'results');

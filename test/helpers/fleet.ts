@@ -45,6 +45,18 @@ export function ovlProcess(args: string[], stdio: StdioOptions, env: Record<stri
   return spawn(process.execPath, [join(projectRoot, 'bin', 'ovl.js'), ...args], { stdio, env: { ...process.env, CI: '1', ...env } });
 }
 
+/** The CLI run as ovl() does, without blocking: for many commands at once. */
+export function ovlAsync(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const p = ovlProcess(args, ['ignore', 'pipe', 'pipe'], env);
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (d) => (stdout += d));
+    p.stderr!.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** Run a command on a sandbox host over real SSH with the OpenSSH client. */
 export function onHost(info: SandboxInfo, host: string, command: string): Ran {
   const h = info.hosts.find((x) => x.name === host);

@@ -1,0 +1,154 @@
+// Many tasks at once on one fleet, as scripts and several operators make them: none may fail
+// because another ran at the same moment, a killed scheduler loses none, and the ports held in
+// etcd are exactly those of the instances that run.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { listTasks, type Task } from '../../src/cluster/store.js';
+import type { Plan } from '../../src/cluster/types.js';
+import { withEtcd } from '../../src/state/etcd.js';
+import { allocPrefix, ROOT } from '../../src/state/keys.js';
+import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { mapLimit } from '../../src/util/semaphore.js';
+import { fleet, ovl, ovlAsync, ovlProcess } from '../helpers/fleet.js';
+
+let info: SandboxInfo;
+let endpoints: string[];
+const children: ChildProcess[] = [];
+const inv = () => ['-i', info.inventory];
+
+before(async () => {
+  info = await fleet();
+  const b = ovl(['bootstrap', info.inventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  await deleteAll();
+});
+
+after(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await deleteAll();
+});
+
+/** Every cluster gone (also those an interrupted run left), through one scheduler in this process. */
+async function deleteAll(): Promise<void> {
+  const listed = JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string }[];
+  await mapLimit(listed, 8, (c) => ovlAsync(['cluster', 'delete', c.name, '--no-wait', ...inv()]));
+  if (listed.length) await drain(startScheduler());
+}
+
+function startScheduler(args: string[] = []) {
+  const p = ovlProcess(['scheduler', '--lease-ttl', '5', ...args, ...inv()], ['ignore', 'pipe', 'pipe']);
+  children.push(p);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  return { p, out: () => out };
+}
+
+/** The CLI commands of a batch, eight at a time (the tasks are queued as each returns). */
+async function queue(commands: string[][]): Promise<void> {
+  const ran = await mapLimit(commands, 8, (args) => ovlAsync([...args, ...inv()]));
+  ran.forEach((r, i) => assert.equal(r.code, 0, `${commands[i]!.join(' ')}: ${r.stdout}${r.stderr}`));
+}
+
+const unfinished = (ts: Task[]) => ts.filter((t) => t.state === 'pending' || t.state === 'running');
+
+/** Wait until no task is left to run (at most 5 minutes), then stop the scheduler. */
+async function drain(s: ReturnType<typeof startScheduler>): Promise<Task[]> {
+  let tasks: Task[] = [];
+  for (let i = 0; i < 1500; i++) {
+    tasks = await withEtcd(endpoints, listTasks);
+    if (!unfinished(tasks).length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  s.p.kill('SIGTERM');
+  await new Promise((r) => (s.p.exitCode === null ? s.p.once('exit', r) : r(null)));
+  assert.deepEqual(unfinished(tasks).map((t) => `${t.id}: ${t.state} - ${t.step}`), [], s.out());
+  return tasks;
+}
+
+/** host:port held in etcd's allocations, and host:port of every planned (or retired) instance. */
+async function portsHeldAndPlanned(): Promise<{ held: string[]; planned: string[] }> {
+  return withEtcd(endpoints, async (c) => {
+    const allocs = await c.getAll().prefix(allocPrefix).json() as Record<string, Record<string, unknown>>;
+    const held = Object.entries(allocs).flatMap(([k, a]) => Object.keys(a).map((p) => `${k.slice(allocPrefix.length)}:${p}`));
+    const plans = Object.entries(await c.getAll().prefix(`${ROOT}/clusters/`).json() as Record<string, Plan>).filter(([k]) => k.endsWith('/plan')).map(([, p]) => p);
+    const planned = plans.flatMap((p) => [...p.instances, ...(p.retired ?? [])].map((i) => `${i.host}:${i.port}`));
+    return { held: held.sort(), planned: planned.sort() };
+  });
+}
+
+/** What a user checks after a batch: every task done, every cluster healthy, no port held for nothing. */
+async function assertSettled(tasks: Task[], names: { running: string[]; gone: string[] }): Promise<void> {
+  const failed = tasks.filter((t) => t.state === 'failed');
+  assert.deepEqual(failed.map((t) => `${t.id}: ${t.error}`), [], 'no task failed');
+  const listed = (JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string; state: string }[]);
+  for (const n of names.running) assert.equal(listed.find((c) => c.name === n)?.state, 'running', `${n} runs`);
+  for (const n of names.gone) assert.ok(!listed.some((c) => c.name === n), `${n} is gone`);
+  const all = ovl(['cluster', 'check', '--all', ...inv()]);
+  assert.equal(all.code, 0, all.stdout + all.stderr);
+  const { held, planned } = await portsHeldAndPlanned();
+  assert.deepEqual(held, planned, 'the ports held in etcd are exactly those of the planned instances');
+}
+
+const createArgs = (name: string, i: number) =>
+  // Mostly small memcache clusters (the race is on the hosts' allocations, whatever the type),
+  // every fifth a Redis Cluster 3x1.
+  i % 5 === 0
+    ? ['cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb']
+    : ['cluster', 'create', name, '--type', 'memcache', '--nodes', '2', '--maxmemory', '16mb'];
+const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+test('30 creates and 10 deletes queued at once, a scheduler running: every task finishes, none fails', async () => {
+  const old = names('old', 10);
+  await queue(old.map(createArgs));
+  await drain(startScheduler());
+  const s = startScheduler();
+  const fresh = names('new', 30);
+  await queue([...fresh.map(createArgs), ...old.map((n) => ['cluster', 'delete', n, '--no-wait'])]);
+  await assertSettled(await drain(s), { running: fresh, gone: old });
+  await deleteAll();
+});
+
+test('the scheduler killed at random points of a mixed batch: the next ones finish every task', async () => {
+  const kept = names('keep', 6);
+  await queue(kept.map(createArgs));
+  await drain(startScheduler());
+  const fresh = names('mix', 14);
+  const gone = kept.slice(0, 3);
+  const restarted = kept.slice(3);
+  await queue([
+    ...fresh.map(createArgs),
+    ...gone.map((n) => ['cluster', 'delete', n, '--no-wait']),
+    ...restarted.map((n) => ['cluster', 'restart', n, '--no-wait']),
+  ]);
+  // Three schedulers SIGKILLed after a random 0.3-3 s of work each (the next waits out the lease).
+  for (let k = 0; k < 3; k++) {
+    const s = startScheduler();
+    await new Promise((r) => setTimeout(r, 300 + Math.random() * 2700));
+    s.p.kill('SIGKILL');
+  }
+  await assertSettled(await drain(startScheduler()), { running: [...fresh, ...restarted], gone });
+  await deleteAll();
+});
+
+test('two schedulers: the leader killed in the middle of a batch, the standby takes over and runs every create', async () => {
+  const leader = startScheduler();
+  for (let i = 0; i < 100 && !/leader; picking up/.test(leader.out()); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(leader.out(), /leader; picking up/);
+  const standby = startScheduler();
+  const batch = names('ha', 20);
+  await queue(batch.map(createArgs));
+  // In the middle: some tasks done, some not.
+  for (let i = 0; i < 600; i++) {
+    const tasks = (await withEtcd(endpoints, listTasks)).filter((t) => t.cluster.startsWith('ha'));
+    if (tasks.some((t) => t.state === 'done') && unfinished(tasks).length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  leader.p.kill('SIGKILL');
+  const tasks = await drain(standby);
+  assert.match(standby.out(), /leader; picking up/, 'the standby became the leader');
+  await assertSettled(tasks, { running: batch, gone: [] });
+  await deleteAll();
+});
