@@ -73,7 +73,8 @@ async function portsHeldAndPlanned(): Promise<{ held: string[]; planned: string[
   return withEtcd(endpoints, async (c) => {
     const allocs = await c.getAll().prefix(allocPrefix).json() as Record<string, Record<string, unknown>>;
     const held = Object.entries(allocs).flatMap(([k, a]) => Object.keys(a).map((p) => `${k.slice(allocPrefix.length)}:${p}`));
-    const plans = Object.entries(await c.getAll().prefix(`${ROOT}/clusters/`).json() as Record<string, Plan>).filter(([k]) => k.endsWith('/plan')).map(([, p]) => p);
+    const keys = await c.getAll().prefix(`${ROOT}/clusters/`).strings();
+    const plans = Object.entries(keys).filter(([k]) => k.endsWith('/plan')).map(([, v]) => JSON.parse(v) as Plan);
     const planned = plans.flatMap((p) => [...p.instances, ...(p.retired ?? [])].map((i) => `${i.host}:${i.port}`));
     return { held: held.sort(), planned: planned.sort() };
   });
