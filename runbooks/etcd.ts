@@ -3,11 +3,12 @@ import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file } from '../src/ops/files.js';
-import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
-import { change, ok, type Handler, type HostContext, type Operation } from '../src/ops/types.js';
+import { service, type ServiceSpec } from '../src/ops/service.js';
+import { owedRestart } from '../src/engine/rolling.js';
+import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { pollUntil, waitFor } from '../src/ops/wait.js';
 import { clientURL, peerURL } from '../src/state/etcd.js';
-import { healthy, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
+import { healthy, leads, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
 import { render } from '../src/templates.js';
 import { shq } from '../src/shell.js';
 import { Semaphore } from '../src/util/semaphore.js';
@@ -23,8 +24,14 @@ interface Shared {
   members: Member[] | null;
   /** Member additions one at a time: etcd refuses one that would risk quorum. */
   addLock: Semaphore;
-  /** Restarts one member at a time (rollingRestart). */
-  restartLock: Semaphore;
+}
+
+/** The etcd binary of the inventory's (first) etcd artifact. */
+function binaryOf(comp: ComponentRun, shared: Shared): ArtifactFile {
+  const version = comp.inv.artifacts.etcd![0]!.version;
+  const bin = shared.files.find((f) => f.version === version && f.name === 'etcd');
+  if (!bin) throw new Error(`the etcd artifact ${version} has no file named etcd`);
+  return bin;
 }
 
 function etcdService(bin: string): ServiceSpec {
@@ -89,31 +96,6 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
   };
 }
 
-/**
- * The restart a config change owes, one member at a time, each serving again before the next
- * goes: all members at once would take the fleet's state store away for a restart's length (a
- * scheduler's lease, every create --wait that follows its task). A fresh member owes none.
- */
-function rollingRestart(svc: ServiceSpec, h: HostContext, lock: Semaphore): Handler {
-  const { marker, operation } = restartHandler(svc, h);
-  return {
-    marker,
-    operation: {
-      ...operation,
-      plan(fact, ctx) {
-        const p = operation.plan(fact, ctx);
-        if (!p.change) return p;
-        const run = async (c: HostContext) => {
-          // restartHandler's steps are scripts on the host.
-          for (const step of p.steps) if (step.kind === 'exec') await c.remote.run(step.script, step.stdin);
-          await pollUntil(() => healthy(clientURL(h.host)), 90_000, `etcd member ${h.host.name} to serve again after its restart`, 500);
-        };
-        return { ...p, steps: [{ kind: 'local', what: `restart etcd on ${h.host.name} once no other member is restarting, and wait until it serves`, run: (c) => lock.run(() => run(c)) }] };
-      },
-    },
-  };
-}
-
 /** A host joining a running cluster is added as a member before it starts. */
 function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Operation {
   const url = peerURL(host);
@@ -142,13 +124,11 @@ export const etcd: Runbook<Shared> = {
     } catch {
       members = null;
     }
-    return { files, members, addLock: new Semaphore(1), restartLock: new Semaphore(1) };
+    return { files, members, addLock: new Semaphore(1) };
   },
   host(h, comp, shared) {
-    const version = comp.inv.artifacts.etcd![0]!.version;
-    const files = shared.files.filter((f) => f.version === version);
-    const bin = files.find((f) => f.name === 'etcd');
-    if (!bin) throw new Error(`the etcd artifact ${version} has no file named etcd`);
+    const bin = binaryOf(comp, shared);
+    const files = shared.files.filter((f) => f.version === bin.version);
     const svc = etcdService(bin.remote);
     const isMember = shared.members?.some((m) => m.peerURLs.includes(peerURL(h.host)));
     const endpoints = comp.allHosts.filter((x) => x !== h.host).map(clientURL);
@@ -160,9 +140,17 @@ export const etcd: Runbook<Shared> = {
         config(h, comp, shared),
         ...service(svc, h, 'restart'),
       ],
-      handlers: { restart: rollingRestart(svc, h, shared.restartLock) },
+      handlers: { restart: owedRestart(svc) },
     };
   },
+  // One member at a time, each serving again before the next, the leader last: all at once would
+  // take the fleet's state store away for a restart's length. A fresh member owes none.
+  rolling: (comp, shared) => ({
+    service: () => etcdService(binaryOf(comp, shared).remote),
+    leads: (h) => leads(clientURL(h.host)),
+    serves: (h) => healthy(clientURL(h.host)).catch(() => false),
+    serveTimeoutMs: 90_000,
+  }),
   after: (h) => [
     waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(clientURL(h.host)), 90_000),
   ],

@@ -5,7 +5,8 @@
 
 import type { Runbook } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
-import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
+import { service, type ServiceSpec } from '../src/ops/service.js';
+import { owedRestart } from '../src/engine/rolling.js';
 import type { HostContext } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
 import {
@@ -103,9 +104,21 @@ export const mesosMaster: Runbook<MesosShared> = {
         flagFile(`${MASTER_ETC}/log_dir`, s.logDir, notify),
         ...service(svc, h, 'restart'),
       ],
-      handlers: { restart: restartHandler(svc, h) },
+      handlers: { restart: owedRestart(svc) },
     };
   },
+  // One master at a time, the leading one last: a config change must not take every master (and
+  // the frameworks' connection) away at once.
+  rolling: (comp, shared) => ({
+    service: (h) => masterService(masterSettings(h.host, comp.inv, zkUrl(h.host, comp.inv, 'mesos-master')), mesosSource(h.host, comp.inv, shared, 'mesos-master'), comp.inv),
+    async leads(h) {
+      const r = await httpGet(`${base(h, comp.inv)}/master/state`);
+      const port = portVar(h.host, comp.inv, 'mesos_master_port', 5050);
+      return r.status === 200 && (JSON.parse(r.body) as { leader?: string }).leader === `master@${h.host.address}:${port}`;
+    },
+    serves: async (h) => (await httpGet(`${base(h, comp.inv)}/master/health`).catch(() => ({ status: 0 }))).status === 200,
+    serveTimeoutMs: 120_000,
+  }),
   after: (h, comp) => [
     waitFor(`mesos-master ${h.host.name} healthy (${base(h, comp.inv)}/master/health answers 200)`, async () => (await httpGet(`${base(h, comp.inv)}/master/health`)).status === 200, 120_000),
     waitFor(

@@ -8,18 +8,18 @@
 // of a new 3-member ensemble are a quorum on their own, would elect a leader with an empty tree
 // and make the old member drop its data when it joins them. The restarts are not done by the
 // handler at the end of each host's checklist (hosts run in parallel, and --forks may serialize
-// them in any order) but once every host of the component is done, in `after`, by one
-// coordinator (Roll below) that sees the whole ensemble.
+// them in any order) but by the engine's rolling restart once every host of the component is done.
 
 import { basename } from 'node:path';
 import { connect } from 'node:net';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
+import { owedRestart, type RollingSpec } from '../src/engine/rolling.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { command, aptPackage } from '../src/ops/command.js';
 import { artifact, directory, file, sha256File, template } from '../src/ops/files.js';
-import { restartMarker, service, servicePidfile, startScript, stopScript, type ServiceSpec } from '../src/ops/service.js';
-import { change, ok, type Handler, type HostContext, type Operation } from '../src/ops/types.js';
-import { pollUntil, waitFor } from '../src/ops/wait.js';
+import { service, type ServiceSpec } from '../src/ops/service.js';
+import type { Operation } from '../src/ops/types.js';
+import { waitFor } from '../src/ops/wait.js';
 import { remote } from '../src/paths.js';
 import { render } from '../src/templates.js';
 import { argv, SAFE_PATH_RE, shq } from '../src/shell.js';
@@ -237,111 +237,23 @@ export async function zkMode(address: string, port: number): Promise<ZkMode | nu
 
 const serving = (m: ZkMode | null) => m === 'leader' || m === 'follower' || m === 'standalone';
 
-// ---------------------------------------------------------------------------------------------
-// The rolling restart (after every host is configured)
-
-interface HostState {
-  /** What the roll does on this host: nothing, restart it (running, restart owed), start it. */
-  action: 'none' | 'restart' | 'start';
-  /** For restarts: position in the order (1-based) and how many there are. */
-  turn?: number;
-  of?: number;
-  mode?: ZkMode | null;
-}
-
-/**
- * One per run: reads every member once (after all hosts finished their checklist), then
- * restarts the running members that owe a restart one at a time (leader last), each one serving
- * again before the next, then starts the members that are not running (new ones) together.
- */
-class Roll {
-  private snap?: Promise<Map<string, HostState>>;
-  private done?: Promise<Map<string, string | undefined>>;
-  constructor(private readonly comp: ComponentRun, private readonly src: ZkSource) {}
-
-  snapshot(): Promise<Map<string, HostState>> {
-    return (this.snap ??= this.read());
-  }
-
-  run(): Promise<Map<string, string | undefined>> {
-    return (this.done ??= this.roll());
-  }
-
-  private spec(h: HostContext): ServiceSpec {
-    return zkService(h.host, this.comp.inv, this.src);
-  }
-
-  private async read(): Promise<Map<string, HostState>> {
-    const out = new Map<string, HostState>();
-    await Promise.all(
-      this.comp.hosts.map(async (h) => {
-        const spec = this.spec(h);
-        const script = [
-          `[ -e ${shq(restartMarker(spec))} ] && echo pending || echo none`,
-          h.facts.systemd
-            ? `systemctl is-active --quiet ${shq(`ovl-${spec.name}.service`)} && echo running || echo stopped`
-            : `[ -s ${shq(servicePidfile(spec))} ] && kill -0 "$(cat ${shq(servicePidfile(spec))})" 2>/dev/null && echo running || echo stopped`,
-          `base64 -w0 ${shq(ZK_CONFIG)} 2>/dev/null; echo`,
-        ].join('\n');
-        const [owed, running, cfg = ''] = (await h.remote.run(script)).split('\n');
-        // A host whose zoo.cfg is not the wanted one failed earlier in this run: leave it alone.
-        const configured = Buffer.from(cfg, 'base64').toString('utf8') === zooCfg(h.host, this.comp.inv);
-        const action = !configured ? 'none' : running !== 'running' ? 'start' : owed === 'pending' ? 'restart' : 'none';
-        out.set(h.host.name, { action, mode: action === 'restart' ? await zkMode(h.host.address, zkSettings(h.host, this.comp.inv).clientPort) : undefined });
-      }),
-    );
-    const restarts = this.comp.hosts.filter((h) => out.get(h.host.name)!.action === 'restart');
-    // Followers (and members not serving) first, the leader last: one election instead of several.
-    restarts.sort((a, b) => Number(out.get(a.host.name)!.mode === 'leader') - Number(out.get(b.host.name)!.mode === 'leader'));
-    restarts.forEach((h, i) => Object.assign(out.get(h.host.name)!, { turn: i + 1, of: restarts.length }));
-    return out;
-  }
-
-  private async roll(): Promise<Map<string, string | undefined>> {
-    const state = await this.snapshot();
-    const errors = new Map<string, string | undefined>();
-    const port = (h: HostSpec) => zkSettings(h, this.comp.inv).clientPort;
-    const members = zkMembers(this.comp.inv);
-    // A restarted member can serve again only if enough members run to form a quorum of the new
-    // configuration; when growing 1 -> 3 the old member waits for the new ones (started below).
-    const up = (await Promise.all(members.map((m) => tcpAnswers(m.host.address, port(m.host))))).filter(Boolean).length;
-    const quorum = Math.floor(members.length / 2) + 1;
-    const restarts = this.comp.hosts.filter((h) => state.get(h.host.name)!.action === 'restart').sort((a, b) => state.get(a.host.name)!.turn! - state.get(b.host.name)!.turn!);
-    let blocked: string | undefined;
-    for (const h of restarts) {
-      if (blocked) {
-        errors.set(h.host.name, `not restarted: ${blocked} did not serve again after its restart; fix it and re-run (the restart is still owed)`);
-        continue;
-      }
-      const spec = this.spec(h);
-      const sys = h.facts.systemd;
-      try {
-        await h.remote.run(`${stopScript(spec, sys)}\n${startScript(spec, sys)}\nrm -f ${shq(restartMarker(spec))}`);
-        if (up >= quorum) {
-          await pollUntil(async () => serving(await zkMode(h.host.address, port(h.host))), SERVE_TIMEOUT_MS, `zookeeper on ${h.host.name} to serve again`, 500);
-        }
-      } catch (e) {
-        errors.set(h.host.name, (e as Error).message);
-        blocked = h.host.name;
-      }
-    }
-    const starts = this.comp.hosts.filter((h) => state.get(h.host.name)!.action === 'start');
-    await Promise.all(
-      starts.map(async (h) => {
-        if (blocked) {
-          errors.set(h.host.name, `not started: ${blocked} did not serve again after its restart, and a new member must not start before the old ones run the new configuration`);
-          return;
-        }
-        const spec = this.spec(h);
-        try {
-          await h.remote.run(`${startScript(spec, h.facts.systemd)}\nrm -f ${shq(restartMarker(spec))}`);
-        } catch (e) {
-          errors.set(h.host.name, (e as Error).message);
-        }
-      }),
-    );
-    return errors;
-  }
+/** The members restart in turn (engine/rolling.ts); a restarted member can serve again only if
+ * enough members run to form a quorum of the new configuration (growing 1 -> 3, the old member
+ * waits for the new ones, which start after it). */
+function rolling(comp: ComponentRun, src: ZkSource): RollingSpec {
+  const port = (h: HostSpec) => zkSettings(h, comp.inv).clientPort;
+  return {
+    service: (h) => zkService(h.host, comp.inv, src),
+    leads: async (h) => (await zkMode(h.host.address, port(h.host))) === 'leader',
+    serves: async (h) => serving(await zkMode(h.host.address, port(h.host))),
+    serveTimeoutMs: SERVE_TIMEOUT_MS,
+    async canServe() {
+      const members = zkMembers(comp.inv);
+      const up = (await Promise.all(members.map((m) => tcpAnswers(m.host.address, port(m.host))))).filter(Boolean).length;
+      return up >= Math.floor(members.length / 2) + 1;
+    },
+    startStopped: true,
+  };
 }
 
 function tcpAnswers(address: string, port: number): Promise<boolean> {
@@ -349,45 +261,6 @@ function tcpAnswers(address: string, port: number): Promise<boolean> {
     (a) => a.length > 0,
     () => false,
   );
-}
-
-function rollOp(h: HostContext, roll: Roll): Operation {
-  return {
-    title: 'zookeeper (re)started in turn: running members one at a time, leader last, then new members',
-    read: async (ctx) => (ctx.check ? 'check' : JSON.stringify((await roll.snapshot()).get(h.host.name) ?? { action: 'none' })),
-    plan(fact) {
-      if (fact === 'check') return ok('not run in --check mode (a restart owed is shown by the handler)');
-      const st = JSON.parse(fact) as HostState;
-      if (st.action === 'none') return ok('no restart owed');
-      const reason = st.action === 'start' ? 'started (after the running members had the new configuration)' : `restarted (${st.turn} of ${st.of}${st.mode === 'leader' ? ', the leader' : ''})`;
-      return change(reason, [
-        {
-          kind: 'local',
-          what: 'rolling restart',
-          run: async () => {
-            const err = (await roll.run()).get(h.host.name);
-            if (err) throw new Error(err);
-          },
-        },
-      ]);
-    },
-  };
-}
-
-/** The handler records the debt (its marker); the restart itself is done by the roll in `after`. */
-function deferredRestart(spec: ServiceSpec): Handler {
-  const marker = restartMarker(spec);
-  return {
-    marker,
-    operation: {
-      title: `restart ${spec.name}`,
-      probe: `[ -e ${shq(marker)} ] && echo pending || echo none`,
-      plan(fact) {
-        if (fact.trim() !== 'pending') return ok('no restart pending');
-        return change('queued: the members restart one at a time, leader last, once every member has its new config', []);
-      },
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +272,6 @@ interface Shared {
   growing: boolean;
   /** Hosts that have a data directory (members that ran before). */
   withData: Set<string>;
-  roll: Roll;
 }
 
 async function sourceOf(inv: Inventory): Promise<ZkSource> {
@@ -455,7 +327,7 @@ export const zookeeper: Runbook<Shared> = {
           `(stop it, delete ${ZK_DIR}) before re-adding it under a new number`,
       );
     }
-    return { src, growing, withData, roll: new Roll(comp, src) };
+    return { src, growing, withData };
   },
   host(h, comp, shared) {
     const inv = comp.inv;
@@ -477,14 +349,14 @@ export const zookeeper: Runbook<Shared> = {
         definition!,
         ...(deferStart ? [] : [running!]),
       ],
-      handlers: { restart: deferredRestart(spec) },
+      handlers: { restart: owedRestart(spec) },
     };
   },
-  after: (h, comp, shared) => {
+  rolling: (comp, shared) => rolling(comp, shared.src),
+  after: (h, comp) => {
     const port = zkSettings(h.host, comp.inv).clientPort;
     const members = zkMembers(comp.inv);
     return [
-      rollOp(h, shared.roll),
       waitFor(`zookeeper ${h.host.name} serving (srvr at ${h.host.address}:${port})`, async () => serving(await zkMode(h.host.address, port)), SERVE_TIMEOUT_MS),
       waitFor(
         members.length === 1 ? 'zookeeper runs standalone' : `zookeeper ensemble of ${members.length} has exactly one leader, the others follow`,

@@ -4,6 +4,7 @@ import { gatherFacts } from '../ops/facts.js';
 import type { HostContext, OpResult, Status } from '../ops/types.js';
 import { Remote } from '../ssh/remote.js';
 import { mapLimit } from '../util/semaphore.js';
+import { rollingRestart } from './rolling.js';
 import { probeAll, runHostPlan } from './host.js';
 import type { AnyRunbook, ComponentRun, HostPlan } from './runbook.js';
 
@@ -131,6 +132,12 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
       for (const ctx of hosts) ev.hostStart(name, ctx.host.name);
       await phase((ctx) => pre?.plans.get(ctx.host.name) ?? runbook.host(ctx, comp, shared), (ctx) => pre?.probes.get(ctx.host.name));
       trace(t0, `${name}: hosts done`);
+      if (runbook.rolling && !opts.check && !prepError) {
+        const healthy = hosts.filter((ctx) => statuses.get(ctx.host.name) !== 'failed');
+        const rolled = await rollingRestart(name, healthy, runbook.rolling(comp, shared), note);
+        for (const [host, s] of rolled) if (s === 'failed' || s === 'changed') statuses.set(host, s);
+        trace(t0, `${name}: rolling restart done`);
+      }
       const after = runbook.after;
       if (after) {
         await phase((ctx) => ({ operations: after(ctx, comp, shared) }));

@@ -1,5 +1,6 @@
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import type { Handler, HostContext, Operation } from '../ops/types.js';
+import type { RollingSpec } from './rolling.js';
 
 /** One component being deployed: its hosts (those still healthy) and state its runbook shares. */
 export interface ComponentRun {
@@ -30,6 +31,9 @@ export interface Runbook<Shared = void> {
   host: (h: HostContext, comp: ComponentRun, shared: Shared) => HostPlan;
   /** Checks run on each host once every host of the component is done (e.g. quorum formed). */
   after?: (h: HostContext, comp: ComponentRun, shared: Shared) => Operation[];
+  /** A component whose members restart in turn (its handler is owedRestart): the engine pays
+   * the restarts owed once every host is done, before `after` (engine/rolling.ts). */
+  rolling?: (comp: ComponentRun, shared: Shared) => RollingSpec;
 }
 
 // Runbooks differ in their Shared type; the engine only passes it from prepare() to host().

@@ -46,6 +46,12 @@ export async function putKey(endpoints: string[], key: string, value: string, ti
   await post(endpoints, '/v3/kv/put', { key: b64(key), value: b64(value) }, timeoutMs);
 }
 
+/** Whether the member at clientURL is the cluster's leader now (its own status says so). */
+export async function leads(clientURL: string, timeoutMs = 1000): Promise<boolean> {
+  const s = await post<{ header?: { member_id?: string }; leader?: string }>([clientURL], '/v3/maintenance/status', {}, timeoutMs);
+  return !!s.leader && s.leader === s.header?.member_id;
+}
+
 /** The member's own health endpoint: true when it has a leader and serves (etcd's /health). */
 export async function healthy(clientURL: string, timeoutMs = 1000): Promise<boolean> {
   const res = await fetch(`${clientURL}/health`, { signal: AbortSignal.timeout(timeoutMs) });

@@ -135,18 +135,20 @@ test('the scheduler killed at random points of a mixed batch: the next ones fini
 });
 
 test('two schedulers: the leader killed in the middle of a batch, the standby takes over and runs every create', async () => {
+  const batch = names('ha', 20);
+  await queue(batch.map(createArgs));
   const leader = startScheduler();
   for (let i = 0; i < 100 && !/leader; picking up/.test(leader.out()); i++) await new Promise((r) => setTimeout(r, 100));
   assert.match(leader.out(), /leader; picking up/);
   const standby = startScheduler();
-  const batch = names('ha', 20);
-  await queue(batch.map(createArgs));
-  // In the middle: some tasks done, some not.
-  for (let i = 0; i < 600; i++) {
+  // In the middle: some creates done, some not.
+  let middle = false;
+  for (let i = 0; i < 600 && !middle; i++) {
     const tasks = (await withEtcd(endpoints, listTasks)).filter((t) => t.cluster.startsWith('ha'));
-    if (tasks.some((t) => t.state === 'done') && unfinished(tasks).length) break;
-    await new Promise((r) => setTimeout(r, 100));
+    middle = tasks.some((t) => t.state === 'done') && unfinished(tasks).length > 0;
+    if (!middle) await new Promise((r) => setTimeout(r, 50));
   }
+  assert.ok(middle, 'the leader was caught with some creates done and some not');
   leader.p.kill('SIGKILL');
   const tasks = await drain(standby);
   assert.match(standby.out(), /leader; picking up/, 'the standby became the leader');

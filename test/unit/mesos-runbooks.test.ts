@@ -112,6 +112,9 @@ test('mesos-master: /etc/mesos/zk from server.zookeeper, quorum 2 of 3, ip/hostn
   assert.match(sup, /export LD_LIBRARY_PATH=\/data\/lib\/mesos\/1\.11\.0\/bin/);
   assert.deepEqual(Object.keys(hp.handlers ?? {}), ['restart']);
   for (const o of ops.filter((x) => x.title.startsWith('/etc/'))) assert.deepEqual(o.notify, ['restart'], `${o.title} restarts the master`);
+  // The handler only records the debt: the engine's rolling restart pays it, one master at a time.
+  assert.ok(mesosMaster.rolling, 'mesos-master restarts in turn');
+  assert.match(hp.handlers!.restart!.operation.plan('pending', c).reason, /one at a time, leader last/);
 });
 
 test('mesos-master: quorum is a majority of server.mesos-master (1 of 1, 2 of 3, 3 of 5)', async () => {
