@@ -84,7 +84,7 @@ export interface FileOptions extends Ownership {
 
 /** A file with exactly this content, written atomically (temp file + rename). */
 export function file(path: string, content: string, o: FileOptions = {}): Operation {
-  const want = ownership({ mode: 0o644, ...o });
+  const want = ownership({ ...o, mode: o.mode ?? 0o644 });
   return {
     title: `file ${path}`,
     notify: o.notify,
