@@ -2,7 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
-import { artifact, directories, file } from '../src/ops/files.js';
+import { artifact, directories, file, fileState } from '../src/ops/files.js';
+import { dirExists, facts, planWith, probeOf } from '../src/ops/facts.js';
 import { service, type ServiceSpec } from '../src/ops/service.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
@@ -10,7 +11,6 @@ import { pollUntil, waitFor } from '../src/ops/wait.js';
 import { clientURL, peerURL } from '../src/state/etcd.js';
 import { healthy, leads, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
 import { render } from '../src/templates.js';
-import { shq } from '../src/shell.js';
 import { Semaphore } from '../src/util/semaphore.js';
 
 const DIR = '/data/etcd';
@@ -87,12 +87,9 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
   return {
     ...base,
     title: `etcd config ${CONFIG}`,
-    probe: `[ -d ${shq(DATA_DIR + '/member')} ] && echo has-data || echo no-data; ${base.probe}`,
-    plan(fact, ctx) {
-      const [data = '', ...rest] = fact.split('\n');
-      const current = rest[0] === 'absent' ? '' : Buffer.from(rest[1] ?? '', 'base64').toString('utf8');
-      return probeFile(wanted(current, data === 'has-data')).plan(rest.join('\n'), ctx);
-    },
+    ...planWith(facts({ hasData: dirExists(DATA_DIR + '/member'), config: probeOf(base) }), ({ hasData, config }, ctx) =>
+      probeFile(wanted(fileState(CONFIG).parse(config).content ?? '', hasData)).plan(config, ctx),
+    ),
   };
 }
 

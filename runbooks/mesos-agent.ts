@@ -5,7 +5,8 @@
 import type { Runbook } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
-import type { HostContext, Operation } from '../src/ops/types.js';
+import type { Fact, HostContext, Operation } from '../src/ops/types.js';
+import { facts, planWith, probeOf } from '../src/ops/facts.js';
 import { waitFor } from '../src/ops/wait.js';
 import { render } from '../src/templates.js';
 import {
@@ -31,7 +32,10 @@ import {
 export const AGENT_WORK_DIR = `${MESOS_DIR}/agent`;
 export const AGENT_ETC = '/etc/mesos-slave';
 /** The host fact that decides the default isolation, read in the probe of the operations using it. */
-export const CGROUP_PROBE = 'if [ -d /sys/fs/cgroup/cpu ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroups; else echo no-cgroups; fi';
+export const HAS_CGROUPS: Fact<boolean> = {
+  probe: 'if [ -d /sys/fs/cgroup/cpu ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroups; else echo no-cgroups; fi',
+  parse: (out) => out.trim() === 'cgroups',
+};
 
 export const isolationFor = (cgroups: boolean): string => (cgroups ? 'cgroups/cpu,cgroups/mem' : 'posix/cpu,posix/mem');
 
@@ -106,11 +110,7 @@ function withCgroupFact(title: string, make: (cgroups: boolean) => Operation): O
   return {
     ...sample,
     title,
-    probe: `${CGROUP_PROBE}; ${sample.probe}`,
-    plan(fact, ctx) {
-      const [c = '', ...rest] = fact.split('\n');
-      return make(c === 'cgroups').plan(rest.join('\n'), ctx);
-    },
+    ...planWith(facts({ cgroups: HAS_CGROUPS, own: probeOf(sample) }), ({ cgroups, own }, ctx) => make(cgroups).plan(own, ctx)),
   };
 }
 

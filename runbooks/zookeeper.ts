@@ -16,7 +16,8 @@ import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import { owedRestart, type RollingSpec } from '../src/engine/rolling.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { command, aptPackage } from '../src/ops/command.js';
-import { artifact, directory, file, sha256File, template } from '../src/ops/files.js';
+import { artifact, directory, file, fileState, sha256File, template } from '../src/ops/files.js';
+import { dirExists, facts, planWith, probeOf } from '../src/ops/facts.js';
 import { service, type ServiceSpec } from '../src/ops/service.js';
 import type { Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
@@ -185,19 +186,17 @@ function myidOp(id: number, inv: Inventory): Operation {
   return {
     ...base,
     title: `zookeeper myid ${id} (${ZK_MYID})`,
-    probe: `[ -d ${shq(`${ZK_DATA_DIR}/version-2`)} ] && echo has-data || echo no-data; ${base.probe}`,
-    plan(fact, ctx) {
-      const [data = '', ...rest] = fact.split('\n');
-      const current = rest[0] === 'absent' ? undefined : Buffer.from(rest[1] ?? '', 'base64').toString('utf8').trim();
-      if (data === 'has-data' && current !== undefined && current !== String(id)) {
+    ...planWith(facts({ hasData: dirExists(`${ZK_DATA_DIR}/version-2`), myid: probeOf(base) }), ({ hasData, myid }, ctx) => {
+      const current = fileState(ZK_MYID).parse(myid).content?.trim();
+      if (hasData && current !== undefined && current !== String(id)) {
         throw new Error(
           `this member has data as server ${current}, but its position in server.zookeeper of ${inv.file} now makes it server ${id}: ` +
             'a member must keep its number. Restore the order of `hosts:` (add new members at the end), or remove the member ' +
             `(stop it, delete ${ZK_DIR}) before re-adding it under its new number`,
         );
       }
-      return base.plan(rest.join('\n'), ctx);
-    },
+      return base.plan(myid, ctx);
+    }),
   };
 }
 
@@ -308,14 +307,13 @@ export const zookeeper: Runbook<Shared> = {
     let growing = false;
     await Promise.all(
       comp.hosts.map(async (h) => {
-        const out = await h.remote.run(
-          `[ -d ${shq(`${ZK_DATA_DIR}/version-2`)} ] && echo has-data || echo no-data; base64 -w0 ${shq(ZK_CONFIG)} 2>/dev/null; echo; cat ${shq(ZK_MYID)} 2>/dev/null; echo`,
-        );
-        const [data, cfg = '', myid = ''] = out.split('\n');
-        if (data !== 'has-data') return;
+        const member = facts({ hasData: dirExists(`${ZK_DATA_DIR}/version-2`), cfg: fileState(ZK_CONFIG), myid: fileState(ZK_MYID) });
+        const { hasData, cfg, myid } = member.parse(await h.remote.run(member.probe));
+        if (!hasData) return;
         withData.add(h.host.name);
-        if (myid.trim() && myid.trim() !== String(ids.get(h.host.name))) renumbered.push(`${h.host.name} (server ${myid.trim()}, would become ${ids.get(h.host.name)})`);
-        const current = serverLines(Buffer.from(cfg, 'base64').toString('utf8'));
+        const number = myid.content?.trim();
+        if (number && number !== String(ids.get(h.host.name))) renumbered.push(`${h.host.name} (server ${number}, would become ${ids.get(h.host.name)})`);
+        const current = serverLines(cfg.content ?? '');
         if (current && current !== serverLines(zooCfg(h.host, comp.inv))) growing = true;
       }),
     );

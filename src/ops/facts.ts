@@ -1,4 +1,6 @@
+import { shq } from '../shell.js';
 import type { Remote } from '../ssh/remote.js';
+import type { Fact, HostContext, Operation, Plan } from './types.js';
 
 /** What ovl knows about a host after one round trip at connect time. */
 export interface HostFacts {
@@ -48,4 +50,42 @@ export function parseFacts(out: string): HostFacts {
 
 export async function gatherFacts(remote: Remote): Promise<HostFacts> {
   return parseFacts(await remote.run(FACTS_SCRIPT));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts operations declare (Fact<T>): several read in one probe, each parsed on its own.
+
+/** A line no probe prints: where one fact's output ends and the next one's begins. */
+export const BOUNDARY = '--ovl-fact-boundary--';
+
+type Parsed<F> = { [K in keyof F]: F[K] extends Fact<infer T> ? T : never };
+
+/** Several facts read by one probe; each part of the output goes to its own fact's parse. */
+export function facts<F extends Record<string, Fact<unknown>>>(parts: F): Fact<Parsed<F>> {
+  const names = Object.keys(parts) as (keyof F & string)[];
+  return {
+    probe: names.map((n) => parts[n]!.probe).join(`\nprintf '\\n%s\\n' ${BOUNDARY}\n`),
+    parse(out) {
+      // The boundary is printed on a line of its own whether or not the part before it ended one.
+      const chunks = out.split(new RegExp(`\\n?\\n${BOUNDARY}\\n`));
+      if (chunks.length !== names.length) throw new Error(`probe output has ${chunks.length} parts, expected ${names.length}`);
+      return Object.fromEntries(names.map((n, i) => [n, parts[n]!.parse(chunks[i]!)])) as Parsed<F>;
+    },
+  };
+}
+
+/** The probe and plan of an operation that reads `fact`: its plan gets the fact parsed. */
+export function planWith<T>(fact: Fact<T>, plan: (value: T, ctx: HostContext) => Plan): Pick<Operation, 'probe' | 'plan'> {
+  return { probe: fact.probe, plan: (out, ctx) => plan(fact.parse(out), ctx) };
+}
+
+/** What another operation's probe prints, as that operation's own plan reads it. */
+export function probeOf(op: Operation): Fact<string> {
+  if (!op.probe) throw new Error(`operation ${op.title} has no probe`);
+  return { probe: op.probe, parse: (out) => out };
+}
+
+/** Whether a directory exists. */
+export function dirExists(path: string): Fact<boolean> {
+  return { probe: `[ -d ${shq(path)} ] && echo yes || echo no`, parse: (out) => out.trim() === 'yes' };
 }

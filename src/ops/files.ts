@@ -5,7 +5,8 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { render } from '../templates.js';
 import { argv, shq } from '../shell.js';
-import { change, exec, ok, type Operation } from './types.js';
+import { planWith } from './facts.js';
+import { change, exec, ok, type Fact, type Operation } from './types.js';
 
 export interface Ownership {
   mode?: number;
@@ -82,17 +83,32 @@ export interface FileOptions extends Ownership {
   notify?: string[];
 }
 
+/** A file's state: absent, something else than a file, or a file with its metadata and content. */
+export interface FileState {
+  /** "absent", "notfile", or "<mode> <owner> <group>". */
+  meta: string;
+  /** The content of a regular file. */
+  content?: string;
+}
+
+export function fileState(path: string): Fact<FileState> {
+  return {
+    probe: `${statProbe(path, '-f', 'notfile')}; [ -f ${shq(path)} ] && base64 -w0 ${shq(path)}; echo`,
+    parse(out) {
+      const [meta = '', b64 = ''] = out.split('\n');
+      return meta === 'absent' || meta === 'notfile' ? { meta } : { meta, content: Buffer.from(b64, 'base64').toString('utf8') };
+    },
+  };
+}
+
 /** A file with exactly this content, written atomically (temp file + rename). */
 export function file(path: string, content: string, o: FileOptions = {}): Operation {
   const want = ownership({ ...o, mode: o.mode ?? 0o644 });
   return {
     title: `file ${path}`,
     notify: o.notify,
-    probe: `${statProbe(path, '-f', 'notfile')}; [ -f ${shq(path)} ] && base64 -w0 ${shq(path)}; echo`,
-    plan(fact) {
-      const [meta = '', b64 = ''] = fact.split('\n');
+    ...planWith(fileState(path), ({ meta, content: old }) => {
       if (meta === 'notfile') throw new Error(`${path} exists and is not a regular file; move it away first`);
-      const old = meta === 'absent' ? undefined : Buffer.from(b64, 'base64').toString('utf8');
       const write = exec(
         [
           'set -e',
@@ -111,7 +127,7 @@ export function file(path: string, content: string, o: FileOptions = {}): Operat
       }
       const fix = metaFixes(path, meta, want);
       return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok('up to date');
-    },
+    }),
   };
 }
 

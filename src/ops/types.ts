@@ -23,6 +23,15 @@ export type Step =
   | { kind: 'upload'; local: string; remote: string }
   | { kind: 'local'; what: string; run: (ctx: HostContext) => Promise<void> };
 
+/**
+ * What an operation needs to know of its host, typed: a sh probe (batched with every other probe
+ * of the host into one round trip; it must not `exit`) and how its output reads.
+ */
+export interface Fact<T> {
+  probe: string;
+  parse(out: string): T;
+}
+
 export type Plan =
   | { change: false; reason: string }
   | { change: true; reason: string; diff?: string; steps: Step[] };

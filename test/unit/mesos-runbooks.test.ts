@@ -2,6 +2,7 @@
 // of their operations, and the failure when the inventory names no Mesos binaries.
 // node --import tsx --test test/unit/mesos-runbooks.test.ts
 import assert from 'node:assert/strict';
+import { BOUNDARY } from '../../src/ops/facts.js';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +82,8 @@ async function plan<S>(rb: Runbook<S>, inv: Inventory, host: string, facts: Part
 function rendered(ops: Operation[], c: HostContext, path: string, fact = ''): string {
   const op = ops.find((o) => o.title.includes(path));
   assert.ok(op, `an operation writes ${path}; titles: ${ops.map((o) => o.title).join(' | ')}`);
-  const p = op.plan(`${fact}absent\n`, c);
+  // A cgroups fact (when given) comes first in the probe's output, then the file's own.
+  const p = op.plan(fact ? `${fact.trimEnd()}\n${BOUNDARY}\nabsent\n` : 'absent\n', c);
   assert.ok(p.change, `${path} would be created`);
   const write = p.steps.find((s): s is Extract<Step, { kind: 'exec' }> => s.kind === 'exec' && typeof s.stdin === 'string');
   assert.ok(write, `${path}: a write step`);
