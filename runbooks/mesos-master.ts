@@ -22,7 +22,7 @@ import {
   mesosSource,
   portVar,
   prepareMesos,
-  strVar,
+  mesosVar,
   zkUrl,
   type MesosShared,
   type MesosSource,
@@ -52,7 +52,7 @@ export function masterSettings(h: HostSpec, inv: Inventory, zk: string): MasterS
     ip: h.address,
     // The seed's layout advertises the master by its address (`hostname -I`).
     hostname: mesosHostname(h, inv, h.address),
-    cluster: strVar(h, inv, 'mesos_cluster', 'ovl', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '"ovl" (letters, digits, ., _, -)')!,
+    cluster: mesosVar<string>(h, inv, 'mesos_cluster', 'ovl')!,
     port: portVar(h, inv, 'mesos_master_port', 5050),
     workDir: MASTER_WORK_DIR,
     logDir: MESOS_LOG_DIR,

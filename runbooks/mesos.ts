@@ -17,6 +17,10 @@ import { artifact, directory, file, sha256File, template } from '../src/ops/file
 import type { Operation } from '../src/ops/types.js';
 import { remote } from '../src/paths.js';
 import { render } from '../src/templates.js';
+import { MESOS_AGENT_VARS, MESOS_MASTER_VARS } from './settings/mesos.js';
+import { readVar } from './settings/vars.js';
+
+const MESOS_VARS = { ...MESOS_MASTER_VARS, ...MESOS_AGENT_VARS };
 
 export const MESOS_DIR = '/data/mesos';
 export const MESOS_LOG_DIR = '/data/log/mesos';
@@ -37,33 +41,18 @@ export function noBinariesMessage(component: string, inv: Inventory): string {
 // ---------------------------------------------------------------------------------------------
 // Vars
 
-const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
-export function strVar(h: HostSpec, inv: Inventory, name: string, dflt: string | undefined, re: RegExp, example: string): string | undefined {
-  const v = h.vars[name] ?? dflt;
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !re.test(v)) {
-    throw new Error(`${name} of host ${h.name} must look like ${example}, got ${JSON.stringify(v)}; fix it in ${inv.file}`);
-  }
-  return v;
-}
-
-export function numVar(h: HostSpec, inv: Inventory, name: string, dflt: number | undefined, min: number, max: number, integer = true): number | undefined {
-  const v = h.vars[name] ?? dflt;
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw new Error(`${name} of host ${h.name} must be a ${integer ? 'whole ' : ''}number from ${min} to ${max}, got ${JSON.stringify(v)}; fix it in ${inv.file}`);
-  }
-  return v;
+/** A var of a Mesos runbook, read through its declared rule (runbooks/settings/mesos.ts). */
+export function mesosVar<T extends string | number>(h: HostSpec, inv: Inventory, name: string, dflt?: T): T | undefined {
+  return readVar<T>(MESOS_VARS, h, inv, name, dflt);
 }
 
 export function portVar(h: HostSpec, inv: Inventory, name: string, dflt: number): number {
-  return numVar(h, inv, name, dflt, 1, 65535)!;
+  return mesosVar<number>(h, inv, name, dflt)!;
 }
 
 /** The hostname a Mesos daemon advertises: mesos_hostname, else the given default. */
 export function mesosHostname(h: HostSpec, inv: Inventory, dflt: string): string {
-  return strVar(h, inv, 'mesos_hostname', dflt, HOSTNAME_RE, 'a DNS name or an IPv4 address, e.g. cache-01.example')!;
+  return mesosVar<string>(h, inv, 'mesos_hostname', dflt)!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,13 +64,13 @@ export function mesosHostname(h: HostSpec, inv: Inventory, dflt: string): string
  * inventory, vars.mesos_zk gives the whole URL.
  */
 export function zkUrl(h: HostSpec, inv: Inventory, component: string): string {
-  const given = strVar(h, inv, 'mesos_zk', undefined, /^zk:\/\/[A-Za-z0-9.:,@-]+\/[A-Za-z0-9_\/-]*$/, '"zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181/mesos"');
+  const given = mesosVar<string>(h, inv, 'mesos_zk');
   if (given) return given;
   const servers = hostsOf(inv, 'zookeeper');
   if (!servers.length) {
     throw new Error(`${component} needs ZooKeeper: list zookeeper in components (before ${component}) with server.zookeeper, or set mesos_zk: "zk://host:2181,.../mesos" in ${inv.file}`);
   }
-  const path = strVar(h, inv, 'mesos_zk_path', '/mesos', /^\/[A-Za-z0-9_\/-]*$/, '"/mesos"')!;
+  const path = mesosVar<string>(h, inv, 'mesos_zk_path', '/mesos')!;
   return render('mesos-zk.hbs', { servers: servers.map((s) => ({ address: s.address, port: s.vars.zookeeper_client_port })), path }).trim();
 }
 

@@ -23,7 +23,9 @@ import type { Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
 import { remote } from '../src/paths.js';
 import { render } from '../src/templates.js';
-import { argv, SAFE_PATH_RE, shq } from '../src/shell.js';
+import { argv, shq } from '../src/shell.js';
+import { ZOOKEEPER_VARS } from './settings/zookeeper.js';
+import { readVar } from './settings/vars.js';
 
 export const ZK_DIR = '/data/zookeeper';
 export const ZK_DATA_DIR = `${ZK_DIR}/data`;
@@ -56,31 +58,17 @@ export interface ZkSettings {
   java: string;
 }
 
-function intVar(h: HostSpec, inv: Inventory, name: string, dflt: number, min: number, max: number): number {
-  const v = h.vars[name] ?? dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name} of host ${h.name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}; fix it in ${inv.file}`);
-  }
-  return v;
-}
+const zkVar = <T extends string | number>(h: HostSpec, inv: Inventory, name: string, dflt: T): T => readVar<T>(ZOOKEEPER_VARS, h, inv, name, dflt)!;
 
 export function zkSettings(h: HostSpec, inv: Inventory): ZkSettings {
-  const heap = h.vars.zookeeper_heap ?? '256m';
-  if (typeof heap !== 'string' || !/^[1-9][0-9]*[kmgKMG]$/.test(heap)) {
-    throw new Error(`zookeeper_heap of host ${h.name} must be a JVM size like "256m" or "1g", got ${JSON.stringify(heap)}; fix it in ${inv.file}`);
-  }
-  const java = h.vars.zookeeper_java ?? '/usr/bin/java';
-  if (typeof java !== 'string' || !SAFE_PATH_RE.test(java)) {
-    throw new Error(`zookeeper_java of host ${h.name} must be the absolute path of java on the host, got ${JSON.stringify(java)}; fix it in ${inv.file}`);
-  }
   return {
     clientPort: h.vars.zookeeper_client_port,
-    tickTime: intVar(h, inv, 'zookeeper_tick_time', 2000, 100, 60_000),
-    initLimit: intVar(h, inv, 'zookeeper_init_limit', 10, 1, 1000),
-    syncLimit: intVar(h, inv, 'zookeeper_sync_limit', 5, 1, 1000),
-    maxClientCnxns: intVar(h, inv, 'zookeeper_max_client_cnxns', 60, 0, 100_000),
-    heap,
-    java,
+    tickTime: zkVar(h, inv, 'zookeeper_tick_time', 2000),
+    initLimit: zkVar(h, inv, 'zookeeper_init_limit', 10),
+    syncLimit: zkVar(h, inv, 'zookeeper_sync_limit', 5),
+    maxClientCnxns: zkVar(h, inv, 'zookeeper_max_client_cnxns', 60),
+    heap: zkVar(h, inv, 'zookeeper_heap', '256m'),
+    java: zkVar(h, inv, 'zookeeper_java', '/usr/bin/java'),
   };
 }
 

@@ -12,6 +12,8 @@ import { z } from 'zod';
 import { isSecretPath, REDACTED } from '../redact.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import type { Artifact, ArtifactType, HostSpec, Inventory, PortRange, SshSettings, Vars } from './types.js';
+import { DECLARED_VARS } from '../../runbooks/settings/index.js';
+import { varProblem } from '../../runbooks/settings/vars.js';
 
 // ---------------------------------------------------------------------------------------------
 // Problems
@@ -81,7 +83,7 @@ const DEFAULTS = {
   zookeeper_client_port: 2181,
 };
 
-const KNOWN_VARS = ['ssh', 'cache_ports', 'etcd_client_port', 'etcd_peer_port', 'etcd_cluster_token', 'zookeeper_client_port', 'forks'];
+const KNOWN_VARS = ['ssh', 'cache_ports', 'etcd_client_port', 'etcd_peer_port', 'etcd_cluster_token', 'zookeeper_client_port', 'forks', ...Object.keys(DECLARED_VARS)];
 /** Other vars are allowed (runbooks read what they know), but one within a typo of these long
  *  names is refused: a misspelt `cache_prots` would otherwise be silently ignored. */
 const TYPO_CHECKED_VARS = KNOWN_VARS.filter((k) => k.length >= 6);
@@ -625,6 +627,12 @@ function check(src: Source, data: Dict, ctx: Ctx): Inventory | undefined {
     const forks = num([...p, 'forks']);
     if (forks !== undefined && (forks < 1 || forks > 1000)) {
       src.add([...p, 'forks'], `${label(data, [...p, 'forks'])} is ${forks}; it must be from 1 to 1000`, 'give how many hosts to work on at once, e.g. forks: 20');
+    }
+    // The vars runbooks declare (runbooks/settings/), wherever they are set.
+    for (const [k, value] of Object.entries(v)) {
+      const spec = DECLARED_VARS[k];
+      const problem = spec && value !== null ? varProblem(spec, value) : undefined;
+      if (problem) src.add([...p, k], `${label(data, [...p, k])} ${problem}, got ${describe(value, [...p, k])}`, `write it like ${k}: ${spec!.example}`);
     }
     for (const k of Object.keys(v)) {
       if (KNOWN_VARS.includes(k)) continue;

@@ -478,3 +478,28 @@ test('the component names inventories are checked against are exactly the runboo
   assert.deepEqual(Object.keys(RUNBOOKS).sort(), [...COMPONENTS].sort());
   for (const [name, runbook] of Object.entries(RUNBOOKS)) assert.equal(runbook.name, name);
 });
+
+test("a runbook's vars are checked before any connection: a shell command where a path is expected, a heap size, a port", () => {
+  const t = edit({
+    3: '    key: id_test\n  zookeeper_java: "/usr/bin/java; touch /x"\n  zookeeper_heap: 2GB\n  mesos_agent_port: 70000',
+  });
+  const ps = problemsOf(t);
+  expectProblem(ps, { line: 4, column: col(t, 4, '"/usr/bin/java'), message: 'vars.zookeeper_java must be an absolute path of letters, digits and _ . / -, got "/usr/bin/java; touch /x"', fix: 'zookeeper_java: /usr/bin/java' });
+  expectProblem(ps, { line: 5, column: col(t, 5, '2GB'), message: 'vars.zookeeper_heap must be a JVM size like "256m" or "1g", got "2GB"', fix: 'zookeeper_heap: "256m"' });
+  expectProblem(ps, { line: 6, column: col(t, 6, '70000'), message: 'vars.mesos_agent_port must be a whole number from 1 to 65535, got 70000', fix: 'mesos_agent_port: 5051' });
+});
+
+test("a runbook's var set on one host is checked there, and a misspelt one is named", () => {
+  const t = edit({ 13: '    address: 10.20.0.11\n    vars: { mesos_apt_repository: "deb http://repos.example/mesos bookworm main; reboot", zookeper_heap: 1g }' });
+  const ps = problemsOf(t);
+  expectProblem(ps, { line: 14, message: 'vars.mesos_apt_repository of host "cache-01" must be a sources.list line', fix: 'mesos_apt_repository: "deb http://repos.example/mesos bookworm main"' });
+  expectProblem(ps, { line: 14, message: 'unknown var `zookeper_heap`', fix: 'did you mean `zookeeper_heap`?' });
+});
+
+test("valid runbook vars pass, and every var a runbook reads is declared with an example that passes its own rule", async () => {
+  const t = edit({ 3: '    key: id_test\n  zookeeper_java: /opt/jdk/bin/java\n  zookeeper_heap: 512m\n  mesos_agent_cpus: 7.5' });
+  loadInventory(write(t), { knownComponents: KNOWN, checkLocalFiles: true });
+  const { DECLARED_VARS } = await import('../../runbooks/settings/index.js');
+  const { parse } = await import('yaml');
+  for (const [name, spec] of Object.entries(DECLARED_VARS)) assert.ok(spec.schema.safeParse(parse(spec.example)).success, `${name}: its example ${spec.example}`);
+});
