@@ -80,9 +80,9 @@ export async function listJson<T>(c: Etcd3, prefix: string): Promise<Record<stri
 }
 
 /** Fleet capacity registered by bootstrap, minus what the allocations hold. */
-export async function fleetCapacity(c: Etcd3): Promise<{ hosts: HostCapacity[]; revisions: Map<string, string> }> {
-  const caps = Object.values(await listJson<HostCapacityRecord>(c, capacityPrefix));
-  const allocRes = await c.getAll().prefix(allocPrefix).exec();
+export async function fleetCapacity(c: Etcd3): Promise<FleetRead> {
+  const [capRecords, allocRes] = await Promise.all([listJson<HostCapacityRecord>(c, capacityPrefix), c.getAll().prefix(allocPrefix).exec()]);
+  const caps = Object.values(capRecords);
   const allocs = new Map<string, { alloc: HostAlloc; rev: string }>();
   for (const kv of allocRes.kvs) allocs.set(kv.key.toString().slice(allocPrefix.length), { alloc: JSON.parse(kv.value.toString()) as HostAlloc, rev: String(kv.mod_revision) });
   const hosts = caps.map((cap) => {
@@ -98,7 +98,15 @@ export async function fleetCapacity(c: Etcd3): Promise<{ hosts: HostCapacity[]; 
       versions: cap.versions,
     };
   });
-  return { hosts, revisions: new Map([...allocs].map(([h, v]) => [h, v.rev])) };
+  return { hosts, revisions: new Map([...allocs].map(([h, v]) => [h, v.rev])), allocs: new Map([...allocs].map(([h, v]) => [h, v.alloc])) };
+}
+
+/** The hosts as placement sees them, and each host's allocation as read, with its revision. */
+export interface FleetRead {
+  hosts: HostCapacity[];
+  revisions: Map<string, string>;
+  /** The allocations themselves, when read with the revisions (commitPlan then need not read them again). */
+  allocs?: Map<string, HostAlloc>;
 }
 
 
@@ -107,10 +115,12 @@ export async function fleetCapacity(c: Etcd3): Promise<{ hosts: HostCapacity[]; 
  * of that host's allocation read when placing, so two concurrent creates never share a port),
  * the plan and the cluster's config. Throws ConflictError when another change came first.
  */
-export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, revisions: Map<string, string>, secret?: string): Promise<void> {
+export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>, secret?: string): Promise<void> {
+  const { revisions } = read;
   const byHost = new Map<string, PlannedInstance[]>();
   for (const i of plan.instances) byHost.set(i.host, [...(byHost.get(i.host) ?? []), i]);
-  const current = await Promise.all([...byHost.keys()].map(async (h) => [h, (await getJson<HostAlloc>(c, allocKey(h))) ?? {}] as const));
+  // The allocations placement read, when given: the guard below fails if one changed since.
+  const current = await Promise.all([...byHost.keys()].map(async (h) => [h, read.allocs ? (read.allocs.get(h) ?? {}) : ((await getJson<HostAlloc>(c, allocKey(h))) ?? {})] as const));
   let txn = c.if(configKey(plan.cluster), 'Create', '==', 0);
   const puts = [];
   for (const [host, alloc] of current) {

@@ -27,6 +27,8 @@ import {
   type CreateTask,
 } from '../cluster/store.js';
 import { relocation } from '../cluster/placement.js';
+import { MESOS_SCHEDULER_VARS } from '../../runbooks/settings/mesos.js';
+import { varProblem } from '../../runbooks/settings/vars.js';
 import { allocate } from '../cluster/allocations.js';
 import { ConflictError } from '../cluster/errors.js';
 import { step, type TaskContext } from '../cluster/tasks/context.js';
@@ -37,7 +39,7 @@ import type { ClusterRequest, HostCapacity, Plan, PlannedInstance } from '../clu
 import type { Inventory } from '../inventory/types.js';
 import { etcdEndpoints } from '../state/etcd.js';
 import { ROOT } from '../state/keys.js';
-import { SAFE_PATH_RE, argv } from '../shell.js';
+import { argv } from '../shell.js';
 import { MesosClient, type Call, type FrameworkInfo, type MesosEvent, type MesosOffer, type TaskInfo, type TaskStatus } from './api.js';
 import { AgentResources, hostOfOffer, type InventoryHost } from './offers.js';
 
@@ -587,10 +589,15 @@ export class MesosFramework {
 export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: string) => void): Promise<MesosFramework> {
   const master = inv.scheduler.mesos_master;
   if (!master) throw new Error(`${inv.file}: scheduler.resources is mesos but scheduler.mesos_master is not set`);
-  const ovlPath = inv.vars.mesos_ovl_path;
-  if (ovlPath !== undefined && (typeof ovlPath !== 'string' || !SAFE_PATH_RE.test(ovlPath))) throw new Error(`${inv.file}: vars.mesos_ovl_path must be an absolute path`);
-  const cpus = inv.vars.mesos_task_cpus;
-  if (cpus !== undefined && (typeof cpus !== 'number' || !(cpus >= 0.001))) throw new Error(`${inv.file}: vars.mesos_task_cpus must be a number >= 0.001`);
+  // Checked by the inventory loader already; read through the same declared rules.
+  const setting = (name: string) => {
+    const v = inv.vars[name];
+    const problem = v === undefined ? undefined : varProblem(MESOS_SCHEDULER_VARS[name]!, v);
+    if (problem) throw new Error(`${inv.file}: vars.${name} ${problem}`);
+    return v;
+  };
+  const ovlPath = setting('mesos_ovl_path');
+  const cpus = setting('mesos_task_cpus');
   const fw = new MesosFramework({
     etcd,
     etcdEndpoints: etcdEndpoints(inv),

@@ -15,8 +15,9 @@ import {
   updateConfig,
   type ClusterConfig,
   type CreateTask,
+  type FleetRead,
 } from '../store.js';
-import type { ClusterRequest, HostCapacity, Plan, PlannedInstance } from '../types.js';
+import type { ClusterRequest, Plan, PlannedInstance } from '../types.js';
 import { faultPoint, step, type TaskContext } from './context.js';
 import { removeClusterKeys } from './delete.js';
 import { awaitHealthy, checkStep, finishCreate, firstCheckAt, recordHealth, runningStep } from './health.js';
@@ -43,18 +44,24 @@ export async function commitPlacement(
   task: CreateTask,
   req: ClusterRequest,
   password: string | undefined,
-  capacity: () => Promise<{ hosts: HostCapacity[]; revisions: Map<string, string> }>,
+  capacity: () => Promise<FleetRead>,
 ): Promise<Plan> {
+  let conflicted = false;
   return allocate(`placing ${req.name}`, async () => {
     // A commit made again after etcd answered too late conflicts with itself: it landed.
-    if ((await getJson<ClusterConfig>(ctx.etcd, configKey(req.name)))?.task === task.id) {
+    if (conflicted && (await getJson<ClusterConfig>(ctx.etcd, configKey(req.name)))?.task === task.id) {
       const landed = await getPlan(ctx.etcd, req.name);
       if (landed) return landed;
     }
-    const { hosts, revisions } = await capacity();
-    const candidate = place(req, hosts);
+    const read = await capacity();
+    const candidate = place(req, read.hosts);
     const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
-    await commitPlan(ctx.etcd, candidate, config, revisions);
+    try {
+      await commitPlan(ctx.etcd, candidate, config, read);
+    } catch (e) {
+      conflicted = true;
+      throw e;
+    }
     return candidate;
   }, { log: ctx.log });
 }
