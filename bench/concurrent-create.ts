@@ -7,7 +7,7 @@
 //   npx tsx bench/concurrent-create.ts [--creates 1,20,100] [--hosts 4] [--masters 3] [--replicas 1]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listTasks, type Task } from '../src/cluster/store.js';
 import { loadFleet } from '../src/inventory/fleet.js';
@@ -48,9 +48,18 @@ const ended = (t: Task) => t.state === 'done' || t.state === 'failed';
  * the same clusters faster on this machine.
  */
 function redisCpuFloor(): number {
-  const r = spawnSync('ps', ['-C', 'redis-server', '-o', 'times='], { encoding: 'utf8' });
-  const cpuSeconds = r.stdout.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.trim()), 0);
-  return cpuSeconds / cpus().length;
+  const pids = spawnSync('ps', ['-C', 'redis-server', '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // utime and stime, in clock ticks (100 a second on Linux), after the command's parenthesis.
+      const f = readFileSync(`/proc/${pid.trim()}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return ticks / 100 / cpus().length;
 }
 
 /** Start a scheduler, wait until every task of `prefix` has ended; seconds and the failed ones. */
