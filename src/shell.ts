@@ -18,6 +18,8 @@ export function argv(...words: (string | number)[]): string {
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Versions of binaries: digits and dots, optional suffix (7.0.15, 3.4.23, 1.6.18-rc1). */
 export const VERSION_RE = /^[0-9]+(\.[0-9]+){0,3}([-+][A-Za-z0-9.]+)?$/;
+/** DNS names, conservatively: letters, digits, '-' and '.', labels of at most 63 characters. */
+export const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 export const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** Absolute paths made of plain characters only. */
 export const SAFE_PATH_RE = /^\/[A-Za-z0-9_.\/-]*$/;

@@ -1,17 +1,25 @@
-// Every var a runbook declares, by component: what the inventory loader checks (src/inventory/load.ts).
+// Every component's inventory rules and declared vars: what the inventory loader checks
+// (src/inventory/check/).
+import type { ArtifactType } from '../../src/inventory/types.js';
 import type { ComponentName } from '../components.js';
-import { MESOS_AGENT_VARS, MESOS_MASTER_VARS, MESOS_SCHEDULER_VARS } from './mesos.js';
+import { CACHE_BINARIES_RULES } from './cache-binaries.js';
+import { ETCD_RULES } from './etcd.js';
+import { MESOS_AGENT_RULES, MESOS_MASTER_RULES, MESOS_SCHEDULER_VARS } from './mesos.js';
+import type { ComponentRules } from './rules.js';
 import type { VarSpecs } from './vars.js';
-import { ZOOKEEPER_VARS } from './zookeeper.js';
+import { ZOOKEEPER_RULES } from './zookeeper.js';
 
-export const COMPONENT_VARS: Record<ComponentName, VarSpecs> = {
-  'data-layout': {},
-  etcd: {},
-  'cache-binaries': {},
-  zookeeper: ZOOKEEPER_VARS,
-  'mesos-master': MESOS_MASTER_VARS,
-  'mesos-agent': MESOS_AGENT_VARS,
+export const COMPONENT_RULES: Record<ComponentName, ComponentRules> = {
+  'data-layout': { vars: {} },
+  etcd: ETCD_RULES,
+  'cache-binaries': CACHE_BINARIES_RULES,
+  zookeeper: ZOOKEEPER_RULES,
+  'mesos-master': MESOS_MASTER_RULES,
+  'mesos-agent': MESOS_AGENT_RULES,
 };
 
 /** Every declared var by name (a var two components read has one rule), the scheduler's included. */
-export const DECLARED_VARS: VarSpecs = Object.assign({}, MESOS_SCHEDULER_VARS, ...Object.values(COMPONENT_VARS));
+export const DECLARED_VARS: VarSpecs = Object.assign({}, MESOS_SCHEDULER_VARS, ...Object.values(COMPONENT_RULES).map((r) => r.vars));
+
+/** The binary an artifact of each type must provide, from every component's rules. */
+export const REQUIRED_BINARIES: Partial<Record<ArtifactType, string>> = Object.assign({}, ...Object.values(COMPONENT_RULES).map((r) => r.binaries ?? {}));

@@ -1,4 +1,6 @@
-// The vars the mesos-master and mesos-agent runbooks read.
+// The vars the mesos-master and mesos-agent runbooks read, and their inventory rules.
+import type { ComponentRules, RuleProblem } from './rules.js';
+import { HOSTNAME_RE } from '../../src/shell.js';
 import { absPath, number, port, text, whole, type VarSpecs } from './vars.js';
 
 const WORD = '[A-Za-z0-9._~+\\/-]+';
@@ -7,7 +9,6 @@ const URI = "(?:https?|file)://[A-Za-z0-9._~:\\/?#@!$&()*+,;=%-]+";
 /** One apt line, its words as parseDebLine (runbooks/mesos.ts) reads them. */
 const SP = '[ \\t]';
 const DEB_LINE_RE = new RegExp(`^deb${SP}+(?:\\[${SP}*${OPTION}(?:${SP}+${OPTION})*${SP}*\\]${SP}+)?${URI}${SP}+${WORD}(?:${SP}+${WORD})*${SP}*$`);
-const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 /** Read by both daemons. */
 const COMMON: VarSpecs = {
@@ -39,3 +40,23 @@ export const MESOS_SCHEDULER_VARS: VarSpecs = {
   mesos_ovl_path: absPath('/data/lib/ovl/current/bin/ovl'),
   mesos_task_cpus: number(0.001, 4096, 0.1),
 };
+
+/** Mesos is not packaged in Debian: each host running a daemon needs an artifact or a package repository. */
+function mesosBinaries({ component, hosts, hasArtifact }: Parameters<NonNullable<ComponentRules['check']>>[0]): RuleProblem[] {
+  if (hasArtifact('mesos')) return [];
+  const without = hosts.filter((h) => !h.vars.mesos_apt_repository).map((h) => h.name);
+  if (!without.length) return [];
+  return [
+    {
+      message:
+        `${component} needs the Mesos binaries: name an artifact under artifacts.mesos or set mesos_apt_repository; ` +
+        `${without.length === hosts.length ? 'the inventory has neither' : `${without.join(', ')} ${without.length > 1 ? 'have' : 'has'} neither`} (Mesos is not packaged in Debian)`,
+      fix:
+        'add under artifacts: mesos: [ { version: "1.11.0", files: { mesos-master: /path/to/mesos-master, mesos-agent: /path/to/mesos-agent } } ], ' +
+        'or under vars: mesos_apt_repository: "deb http://repos.example/mesos bookworm main" (and mesos_apt_signed_by: ./mesos-archive-keyring.gpg)',
+    },
+  ];
+}
+
+export const MESOS_MASTER_RULES: ComponentRules = { vars: MESOS_MASTER_VARS, check: mesosBinaries };
+export const MESOS_AGENT_RULES: ComponentRules = { vars: MESOS_AGENT_VARS, check: mesosBinaries };

@@ -1,7 +1,7 @@
 import { RUNBOOKS } from '../../runbooks/index.js';
 import { runComponents, type RunEvents, type RunResult } from '../engine/run.js';
 import { loadFleet } from '../inventory/fleet.js';
-import { selectHosts } from '../inventory/load.js';
+import { selectHosts } from '../inventory/select.js';
 import { redact } from '../redact.js';
 import { plainEvents } from '../ui/plain.js';
 import { liveTerminal } from '../ui/terminal.js';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { InventoryError, loadInventory, selectHosts, type Problem } from '../../src/inventory/load.js';
+import { InventoryError, loadInventory, type Problem } from '../../src/inventory/load.js';
+import { selectHosts } from '../../src/inventory/select.js';
 import { redact } from '../../src/redact.js';
 import { projectRoot } from '../../src/paths.js';
 import { COMPONENTS } from '../../runbooks/components.js';
@@ -250,6 +251,25 @@ test('cache_ports overlapping the etcd ports of an etcd host', () => {
   const t = edit({ 17: '    address: 10.20.0.13\n    vars: { cache_ports: "2000-3000" }' });
   const ps = problemsOf(t);
   expectProblem(ps, { line: 18, column: col(t, 18, '"2000-3000"'), message: 'cache_ports 2000-3000 of host "cache-03" contains its etcd_client_port 2379', fix: 'overlap' });
+});
+
+test("etcd's two ports equal on a host: named at the var that set it", () => {
+  const t = edit({ 15: '    address: 10.20.0.12\n    vars: { etcd_peer_port: 2379 }' });
+  expectProblem(problemsOf(t), {
+    line: 16,
+    column: col(t, 16, '2379'),
+    message: 'etcd_client_port and etcd_peer_port are both 2379 on host "cache-02"',
+    fix: 'give etcd two different ports (defaults: 2379 and 2380)',
+  });
+});
+
+test('every component has rules, and the rules name only vars the loader knows', async () => {
+  const { COMPONENT_RULES, DECLARED_VARS } = await import('../../runbooks/settings/index.js');
+  const { FLEET_VARS } = await import('../../src/inventory/defaults.js');
+  for (const name of KNOWN) assert.ok(name in COMPONENT_RULES, `${name} declares its rules in runbooks/settings/`);
+  for (const [name, rules] of Object.entries(COMPONENT_RULES)) {
+    for (const v of rules.ports ?? []) assert.ok(FLEET_VARS.includes(v) || v in DECLARED_VARS, `${name}: port var ${v}`);
+  }
 });
 
 test('an even number of zookeeper members', () => {
