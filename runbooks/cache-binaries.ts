@@ -29,7 +29,7 @@ export function heldOutside(alloc: HostAlloc, ports: { from: number; to: number 
 }
 
 /** The host's capacity in etcd, where the scheduler reads it. */
-function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Operation {
+function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Operation<{ registered: string; alloc: HostAlloc }> {
   const key = capacityKey(record.host);
   const want = JSON.stringify(record);
   return {
@@ -37,14 +37,13 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
     read: async (ctx) => {
       try {
         const [registered, alloc] = await Promise.all([getKey(endpoints, key), getKey(endpoints, allocKey(record.host))]);
-        return JSON.stringify({ registered: registered ?? '', alloc: alloc ? JSON.parse(alloc) : {} });
+        return { registered: registered ?? '', alloc: alloc ? (JSON.parse(alloc) as HostAlloc) : {} };
       } catch (e) {
-        if (ctx.check) return JSON.stringify({ registered: '', alloc: {} });
+        if (ctx.check) return { registered: '', alloc: {} };
         throw new Error(`etcd unreachable at ${endpoints.join(',')}: ${(e as Error).message}`);
       }
     },
-    plan(fact) {
-      const { registered, alloc } = JSON.parse(fact) as { registered: string; alloc: HostAlloc };
+    plan({ registered, alloc }) {
       if (registered === want) return ok(`${key} up to date`);
       // A narrowed range leaves running instances where they are: say so, since the freed
       // ports are no longer ovl's to give, but those instances still listen on them.

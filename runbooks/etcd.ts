@@ -3,7 +3,7 @@ import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file, fileState } from '../src/ops/files.js';
-import { dirExists, facts, planWith, probeOf } from '../src/ops/facts.js';
+import { dirExists, facts } from '../src/ops/facts.js';
 import { service, type ServiceSpec } from '../src/ops/service.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
@@ -87,20 +87,19 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
   return {
     ...base,
     title: `etcd config ${CONFIG}`,
-    ...planWith(facts({ hasData: dirExists(DATA_DIR + '/member'), config: probeOf(base) }), ({ hasData, config }, ctx) =>
-      probeFile(wanted(fileState(CONFIG).parse(config).content ?? '', hasData)).plan(config, ctx),
-    ),
+    fact: facts({ hasData: dirExists(DATA_DIR + '/member'), config: fileState(CONFIG) }),
+    plan: ({ hasData, config }, ctx) => probeFile(wanted(config.content ?? '', hasData)).plan(config, ctx),
   };
 }
 
 /** A host joining a running cluster is added as a member before it starts. */
-function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Operation {
+function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Operation<string[]> {
   const url = peerURL(host);
   return {
     title: `etcd member ${host.name} registered in the cluster`,
-    read: async () => JSON.stringify((await memberList(endpoints)).flatMap((m) => m.peerURLs)),
-    plan(fact) {
-      if ((JSON.parse(fact) as string[]).includes(url)) return ok(`${url} is a member`);
+    read: async () => (await memberList(endpoints)).flatMap((m) => m.peerURLs),
+    plan(peerURLs) {
+      if (peerURLs.includes(url)) return ok(`${url} is a member`);
       return change(`member ${url} added`, [
         // etcd refuses a member while the cluster is not healthy (e.g. members restarting).
         { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => pollUntil(() => memberAdd(endpoints, url).then(() => true), 30_000, `etcd to accept the member ${url}`, 500).then(() => undefined)) },

@@ -6,7 +6,7 @@ import type { Runbook } from '../src/engine/runbook.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import type { Fact, HostContext, Operation } from '../src/ops/types.js';
-import { facts, planWith, probeOf } from '../src/ops/facts.js';
+import { facts } from '../src/ops/facts.js';
 import { waitFor } from '../src/ops/wait.js';
 import { render } from '../src/templates.js';
 import {
@@ -109,7 +109,8 @@ function withCgroupFact(title: string, make: (cgroups: boolean) => Operation): O
   return {
     ...sample,
     title,
-    ...planWith(facts({ cgroups: HAS_CGROUPS, own: probeOf(sample) }), ({ cgroups, own }, ctx) => make(cgroups).plan(own, ctx)),
+    fact: facts({ cgroups: HAS_CGROUPS, own: sample.fact! }),
+    plan: ({ cgroups, own }, ctx) => make(cgroups).plan(own, ctx),
   };
 }
 

@@ -17,7 +17,7 @@ import { owedRestart, type RollingSpec } from '../src/engine/rolling.js';
 import { hostsOf, type HostSpec, type Inventory } from '../src/inventory/types.js';
 import { command, aptPackage } from '../src/ops/command.js';
 import { artifact, directory, file, fileState, sha256File, template } from '../src/ops/files.js';
-import { dirExists, facts, planWith, probeOf } from '../src/ops/facts.js';
+import { dirExists, facts } from '../src/ops/facts.js';
 import { service, type ServiceSpec } from '../src/ops/service.js';
 import type { Operation } from '../src/ops/types.js';
 import { waitFor } from '../src/ops/wait.js';
@@ -174,8 +174,9 @@ function myidOp(id: number, inv: Inventory): Operation {
   return {
     ...base,
     title: `zookeeper myid ${id} (${ZK_MYID})`,
-    ...planWith(facts({ hasData: dirExists(`${ZK_DATA_DIR}/version-2`), myid: probeOf(base) }), ({ hasData, myid }, ctx) => {
-      const current = fileState(ZK_MYID).parse(myid).content?.trim();
+    fact: facts({ hasData: dirExists(`${ZK_DATA_DIR}/version-2`), myid: fileState(ZK_MYID) }),
+    plan({ hasData, myid }, ctx) {
+      const current = myid.content?.trim();
       if (hasData && current !== undefined && current !== String(id)) {
         throw new Error(
           `this member has data as server ${current}, but its position in server.zookeeper of ${inv.file} now makes it server ${id}: ` +
@@ -184,7 +185,7 @@ function myidOp(id: number, inv: Inventory): Operation {
         );
       }
       return base.plan(myid, ctx);
-    }),
+    },
   };
 }
 

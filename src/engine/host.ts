@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { shq } from '../shell.js';
 import type { Handler, HostContext, OpResult, Operation, Plan, Status, Step } from '../ops/types.js';
+import { planFromProbe } from '../ops/facts.js';
 import type { HostPlan } from './runbook.js';
 
 export type Report = (r: OpResult) => void;
@@ -8,12 +9,12 @@ export type Report = (r: OpResult) => void;
 /** Run every probe in one round trip; returns each operation's output by index. */
 export async function probeAll(ctx: HostContext, ops: readonly Operation[]): Promise<Map<number, string>> {
   const out = new Map<number, string>();
-  const idx = ops.map((op, i) => (op.probe && !op.waits ? i : -1)).filter((i) => i >= 0);
+  const idx = ops.map((op, i) => (op.fact && !op.waits ? i : -1)).filter((i) => i >= 0);
   if (!idx.length) return out;
   const tok = `@@ovl-${randomBytes(6).toString('hex')}`;
   // A { } group, not a ( ) subshell: a fork per probe is most of a no-op run's work on the
   // host. So a probe must not `exit` or leave `set -e` behind.
-  const script = idx.map((i) => `echo ${tok}:${i}\n{ ${ops[i]!.probe}\n} 2>/dev/null`).join('\n');
+  const script = idx.map((i) => `echo ${tok}:${i}\n{ ${ops[i]!.fact!.probe}\n} 2>/dev/null`).join('\n');
   const r = await ctx.remote.exec(script);
   let current = -1;
   const lines: string[] = [];
@@ -37,10 +38,11 @@ async function runSteps(ctx: HostContext, steps: Step[]): Promise<void> {
   }
 }
 
-async function factFor(ctx: HostContext, op: Operation, probed: Map<number, string>, i: number): Promise<string> {
+/** What an operation plans from: read, probed now (a wait's), or parsed from the batch's output. */
+async function factFor(ctx: HostContext, op: Operation, probed: Map<number, string>, i: number): Promise<unknown> {
   if (op.read) return op.read(ctx);
-  if (op.waits && op.probe) return (await ctx.remote.exec(op.probe)).stdout;
-  return probed.get(i) ?? '';
+  if (!op.fact) return undefined;
+  return op.fact.parse(op.waits ? (await ctx.remote.exec(op.fact.probe)).stdout : (probed.get(i) ?? ''));
 }
 
 interface Outcome {
@@ -52,7 +54,7 @@ async function runOne(
   ctx: HostContext,
   component: string,
   op: Operation,
-  fact: () => Promise<string>,
+  fact: () => Promise<unknown>,
   before: Step[],
   report: Report,
 ): Promise<Outcome> {
@@ -169,7 +171,7 @@ function execBatch(ctx: HostContext, ops: readonly Operation[], probed: Map<numb
     if (op.read || op.waits) break;
     let plan: Plan;
     try {
-      plan = op.plan(probed.get(i) ?? '', ctx);
+      plan = planFromProbe(op, probed.get(i) ?? '', ctx);
     } catch {
       break;
     }

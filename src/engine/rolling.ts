@@ -4,8 +4,8 @@
 // only records the debt (a marker file on the host, kept across failed runs); the engine pays it
 // here. Restarting each host at the end of its own checklist would restart members side by
 // side (hosts run in parallel) and could take a quorum away.
-import { change, ok, type Handler, type HostContext, type OpResult, type Status } from '../ops/types.js';
-import { restartMarker, servicePidfile, startScript, stopScript, type ServiceSpec } from '../ops/service.js';
+import { change, ok, type Fact, type Handler, type HostContext, type OpResult, type Operation, type Status } from '../ops/types.js';
+import { restartMarker, restartOwed, servicePidfile, startScript, stopScript, type ServiceSpec } from '../ops/service.js';
 import { pollUntil } from '../ops/wait.js';
 import { shq } from '../shell.js';
 
@@ -27,36 +27,38 @@ export interface RollingSpec {
 
 /** The handler a rolling component declares: it records the debt, the roll pays it. */
 export function owedRestart(spec: ServiceSpec): Handler {
-  const marker = restartMarker(spec);
-  return {
-    marker,
-    operation: {
-      title: `restart ${spec.name}`,
-      probe: `[ -e ${shq(marker)} ] && echo pending || echo none`,
-      plan(fact) {
-        if (fact.trim() !== 'pending') return ok('no restart pending');
-        return change('queued: the members restart one at a time, leader last, once every member has its new config', []);
-      },
+  const operation: Operation<boolean> = {
+    title: `restart ${spec.name}`,
+    fact: restartOwed(spec),
+    plan(owed) {
+      if (!owed) return ok('no restart pending');
+      return change('queued: the members restart one at a time, leader last, once every member has its new config', []);
     },
   };
+  return { marker: restartMarker(spec), operation };
 }
 
 type Action = 'none' | 'restart' | 'start';
 
-/** One round trip per host: the debt, and whether the service runs. */
-export function rollFactScript(spec: ServiceSpec, systemd: boolean): string {
-  return [
-    `[ -e ${shq(restartMarker(spec))} ] && echo pending || echo none`,
-    systemd
-      ? `systemctl is-active --quiet ${shq(`ovl-${spec.name}.service`)} && echo running || echo stopped`
-      : `[ -s ${shq(servicePidfile(spec))} ] && kill -0 "$(cat ${shq(servicePidfile(spec))})" 2>/dev/null && echo running || echo stopped`,
-  ].join('\n');
+/** One round trip per host: the debt, and whether the service's process runs. */
+export function memberState(spec: ServiceSpec, systemd: boolean): Fact<{ owed: boolean; running: boolean }> {
+  return {
+    probe: [
+      restartOwed(spec).probe,
+      systemd
+        ? `systemctl is-active --quiet ${shq(`ovl-${spec.name}.service`)} && echo running || echo stopped`
+        : `[ -s ${shq(servicePidfile(spec))} ] && kill -0 "$(cat ${shq(servicePidfile(spec))})" 2>/dev/null && echo running || echo stopped`,
+    ].join('\n'),
+    parse(out) {
+      const [owed, running] = out.split('\n');
+      return { owed: owed === 'pending', running: running === 'running' };
+    },
+  };
 }
 
-export function actionOf(fact: string, startStopped: boolean): Action {
-  const [owed, running] = fact.split('\n');
-  if (running !== 'running') return startStopped ? 'start' : owed === 'pending' ? 'restart' : 'none';
-  return owed === 'pending' ? 'restart' : 'none';
+function actionOf({ owed, running }: { owed: boolean; running: boolean }, startStopped: boolean): Action {
+  if (!running) return startStopped ? 'start' : owed ? 'restart' : 'none';
+  return owed ? 'restart' : 'none';
 }
 
 /**
@@ -71,7 +73,12 @@ export async function rollingRestart(component: string, hosts: HostContext[], sp
     outcome.set(h.host.name, status);
     report({ component, host: h.host.name, title, status, reason, error, ms: Date.now() - t0 });
   };
-  const actions = await Promise.all(hosts.map(async (h) => actionOf(await h.remote.run(rollFactScript(spec.service(h), h.facts.systemd)), !!spec.startStopped)));
+  const actions = await Promise.all(
+    hosts.map(async (h) => {
+      const state = memberState(spec.service(h), h.facts.systemd);
+      return actionOf(state.parse(await h.remote.run(state.probe)), !!spec.startStopped);
+    }),
+  );
   const of = (a: Action) => hosts.filter((_, i) => actions[i] === a);
   const leading = await Promise.all(of('restart').map(async (h) => (spec.leads ? spec.leads(h).catch(() => false) : false)));
   // Followers (and members not serving) first, the leader last.

@@ -74,15 +74,9 @@ export function facts<F extends Record<string, Fact<unknown>>>(parts: F): Fact<P
   };
 }
 
-/** The probe and plan of an operation that reads `fact`: its plan gets the fact parsed. */
-export function planWith<T>(fact: Fact<T>, plan: (value: T, ctx: HostContext) => Plan): Pick<Operation, 'probe' | 'plan'> {
-  return { probe: fact.probe, plan: (out, ctx) => plan(fact.parse(out), ctx) };
-}
-
-/** What another operation's probe prints, as that operation's own plan reads it. */
-export function probeOf(op: Operation): Fact<string> {
-  if (!op.probe) throw new Error(`operation ${op.title} has no probe`);
-  return { probe: op.probe, parse: (out) => out };
+/** An operation's plan given what its fact's probe printed (the engine's way, and the tests'). */
+export function planFromProbe<T>(op: Operation<T>, out: string, ctx: HostContext): Plan {
+  return op.plan((op.fact ? op.fact.parse(out) : undefined) as T, ctx);
 }
 
 /** Whether a directory exists. */

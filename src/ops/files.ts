@@ -5,7 +5,6 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { render } from '../templates.js';
 import { argv, shq } from '../shell.js';
-import { planWith } from './facts.js';
 import { change, exec, ok, type Fact, type Operation } from './types.js';
 
 export interface Ownership {
@@ -45,18 +44,34 @@ function metaFixes(path: string, current: string, want: ReturnType<typeof owners
  * Directories with this mode and owner, read with one `stat` for all of them: a tree of
  * directories is one fact, not one fork per directory.
  */
-export function directories(paths: string[], o: Ownership = {}, title = `directories ${paths.join(', ')}`): Operation {
+/** Each existing path's type ("directory", "regular file", ...) and "<mode> <owner> <group>". */
+export function pathStats(paths: string[]): Fact<Map<string, { type: string; meta: string }>> {
+  return {
+    // "<path>|<type>|<mode> <owner> <group>" for each path that exists (paths are plain: no '|').
+    probe: `stat -c '%n|%F|%a %U %G' -- ${paths.map(shq).join(' ')} 2>/dev/null; true`,
+    parse: (out) =>
+      new Map(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => {
+            const [path = '', type = '', meta = ''] = l.split('|');
+            return [path, { type, meta }];
+          }),
+      ),
+  };
+}
+
+export function directories(paths: string[], o: Ownership = {}, title = `directories ${paths.join(', ')}`): Operation<Map<string, { type: string; meta: string }>> {
   const want = ownership(o);
   return {
     title,
-    // "<path>|<type>|<mode> <owner> <group>" for each path that exists (paths are plain: no '|').
-    probe: `stat -c '%n|%F|%a %U %G' -- ${paths.map(shq).join(' ')} 2>/dev/null; true`,
-    plan(fact) {
-      const seen = new Map(fact.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('|')), l.slice(l.indexOf('|') + 1)]));
+    fact: pathStats(paths),
+    plan(seen) {
       const create: string[] = [];
       const fixes: { what: string[]; script: string[] }[] = [];
       paths.forEach((path) => {
-        const [type = 'absent', meta = ''] = (seen.get(path) ?? 'absent').split('|');
+        const { type, meta } = seen.get(path) ?? { type: 'absent', meta: '' };
         if (type === 'absent') create.push(path);
         else if (type !== 'directory') throw new Error(`${path} exists and is not a directory (${type}); move it away first`);
         else {
@@ -73,7 +88,7 @@ export function directories(paths: string[], o: Ownership = {}, title = `directo
   };
 }
 
-export function directory(path: string, o: Ownership = {}): Operation {
+export function directory(path: string, o: Ownership = {}): Operation<Map<string, { type: string; meta: string }>> {
   return directories([path], o, `directory ${path}`);
 }
 
@@ -102,12 +117,13 @@ export function fileState(path: string): Fact<FileState> {
 }
 
 /** A file with exactly this content, written atomically (temp file + rename). */
-export function file(path: string, content: string, o: FileOptions = {}): Operation {
+export function file(path: string, content: string, o: FileOptions = {}): Operation<FileState> {
   const want = ownership({ ...o, mode: o.mode ?? 0o644 });
   return {
     title: `file ${path}`,
     notify: o.notify,
-    ...planWith(fileState(path), ({ meta, content: old }) => {
+    fact: fileState(path),
+    plan({ meta, content: old }) {
       if (meta === 'notfile') throw new Error(`${path} exists and is not a regular file; move it away first`);
       const write = exec(
         [
@@ -127,12 +143,12 @@ export function file(path: string, content: string, o: FileOptions = {}): Operat
       }
       const fix = metaFixes(path, meta, want);
       return fix.what.length ? change(fix.what.join(', '), [exec(fix.script.join(' && '))]) : ok('up to date');
-    }),
+    },
   };
 }
 
 /** A file rendered from templates/<template>. */
-export function template(path: string, templateName: string, context: object, o: FileOptions = {}): Operation {
+export function template(path: string, templateName: string, context: object, o: FileOptions = {}): Operation<FileState> {
   return { ...file(path, render(templateName, context), o), title: `template ${templateName} -> ${path}` };
 }
 
@@ -189,24 +205,13 @@ export function sha256File(path: string): Promise<string> {
 }
 
 /**
- * A binary pushed over SFTP, verified by sha256 on the host before it replaces the old one.
- * The local checksum is read when planning, so `sum` is passed in already computed.
- *
- * Hashing every binary on every host at every run would dominate a no-op run (tens of MB per
- * host), so after an install the checksum is recorded beside the binary with the file's size,
- * mtime and inode; the probe trusts that record only while all three still match, and hashes
- * the file again otherwise.
+ * The sha256 of an installed binary and its "<mode> <owner> <group>" ("absent", "notfile").
+ * One stat for type, size, mtime, inode, mode and owner; the record beside the binary is read with
+ * the shell's own `read`; sha256sum runs only when the record does not match the file.
  */
-export function artifact(localPath: string, remotePath: string, sum: string, o: Ownership = {}): Operation {
-  const want = ownership(o);
-  const tmp = `${remotePath}.ovl-upload`;
-  const record = `${dirname(remotePath)}/.${basename(remotePath)}.ovl-sha256`;
+export function installedSum(remotePath: string, record: string): Fact<{ have: string; meta: string }> {
   const f = shq(remotePath);
-  const stamp = `stat -c '%s %Y %i' ${f}`;
   return {
-    title: `artifact ${remotePath}`,
-    // One stat for type, size, mtime, inode, mode and owner; the record is read with the
-    // shell's own `read`; sha256sum runs only when the record does not match the file.
     probe: [
       `st=$(stat -c '%F|%s %Y %i|%a %U %G' ${f} 2>/dev/null) || st='absent||'`,
       `rec=; read -r rec < ${shq(record)} 2>/dev/null`,
@@ -215,8 +220,32 @@ export function artifact(localPath: string, remotePath: string, sum: string, o: 
       `  absent*) echo; echo absent ;;`,
       `  *) echo; echo notfile ;; esac`,
     ].join('\n'),
-    plan(fact) {
-      const [have = '', meta = 'absent'] = fact.split('\n');
+    parse(out) {
+      const [have = '', meta = 'absent'] = out.split('\n');
+      return { have, meta };
+    },
+  };
+}
+
+/**
+ * A binary pushed over SFTP, verified by sha256 on the host before it replaces the old one.
+ * The local checksum is read when planning, so `sum` is passed in already computed.
+ *
+ * Hashing every binary on every host at every run would dominate a no-op run (tens of MB per
+ * host), so after an install the checksum is recorded beside the binary with the file's size,
+ * mtime and inode; the probe trusts that record only while all three still match, and hashes
+ * the file again otherwise.
+ */
+export function artifact(localPath: string, remotePath: string, sum: string, o: Ownership = {}): Operation<{ have: string; meta: string }> {
+  const want = ownership(o);
+  const tmp = `${remotePath}.ovl-upload`;
+  const record = `${dirname(remotePath)}/.${basename(remotePath)}.ovl-sha256`;
+  const f = shq(remotePath);
+  const stamp = `stat -c '%s %Y %i' ${f}`;
+  return {
+    title: `artifact ${remotePath}`,
+    fact: installedSum(remotePath, record),
+    plan({ have, meta }) {
       const install = [
         exec(argv('mkdir', '-p', dirname(remotePath))),
         { kind: 'upload' as const, local: localPath, remote: tmp },

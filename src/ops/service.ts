@@ -1,7 +1,7 @@
 import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { template } from './files.js';
-import { change, exec, ok, type Handler, type HostContext, type Operation } from './types.js';
+import { change, exec, ok, type Fact, type Handler, type HostContext, type Operation } from './types.js';
 
 /**
  * A long-running service. Where systemd is PID 1 it is a unit (ovl-<name>.service);
@@ -25,6 +25,24 @@ export const servicePidfile = (s: ServiceSpec) => `${s.dir}/${s.name}.pid`;
 const supervisorPidfile = (s: ServiceSpec) => `${s.dir}/${s.name}.supervisor.pid`;
 /** Marker of a restart owed to a config change; it survives a failed run. */
 export const restartMarker = (s: ServiceSpec) => `${remote.state}/pending/${s.name}.restart`;
+
+/** Whether a restart is owed (its marker is on the host). */
+export function restartOwed(s: ServiceSpec): Fact<boolean> {
+  return { probe: `[ -e ${shq(restartMarker(s))} ] && echo pending || echo none`, parse: (out) => out.trim() === 'pending' };
+}
+
+/** Whether the service runs: a unit active and enabled, or its supervisor alive. */
+export function serviceUp(s: ServiceSpec, systemd: boolean): Fact<boolean> {
+  return systemd
+    ? {
+        probe: `systemctl is-active ${shq(unitName(s))}; systemctl is-enabled ${shq(unitName(s))}`,
+        parse: (out) => {
+          const [active, enabled] = out.trim().split('\n');
+          return active === 'active' && enabled === 'enabled';
+        },
+      }
+    : { probe: `if ${alive(supervisorPidfile(s))}; then echo active; else echo inactive; fi`, parse: (out) => out.trim() === 'active' };
+}
 
 function alive(pidfile: string): string {
   return `{ [ -s ${shq(pidfile)} ] && kill -0 "$(cat ${shq(pidfile)})" 2>/dev/null; }`;
@@ -77,14 +95,11 @@ export function service(s: ServiceSpec, ctx: HostContext, restartHandler: string
   const definition = systemd
     ? template(unitPath(s), 'systemd.service.hbs', context(s), { mode: 0o644, notify: [restartHandler] })
     : template(supervisorScript(s), 'supervise.sh.hbs', context(s), { mode: 0o755, notify: [restartHandler] });
-  const running: Operation = {
+  const running: Operation<boolean> = {
     title: `service ${s.name} running`,
-    probe: systemd
-      ? `systemctl is-active ${shq(unitName(s))}; systemctl is-enabled ${shq(unitName(s))}`
-      : `if ${alive(supervisorPidfile(s))}; then echo active; else echo inactive; fi`,
-    plan(fact) {
-      const [active, enabled] = fact.trim().split('\n');
-      if (active === 'active' && (!systemd || enabled === 'enabled')) return ok(systemd ? 'active, enabled' : 'supervised, running');
+    fact: serviceUp(s, systemd),
+    plan(up) {
+      if (up) return ok(systemd ? 'active, enabled' : 'supervised, running');
       // Started now with the current config: no restart is owed any more.
       return change('started', [exec(`${startScript(s, systemd)}\nrm -f ${shq(restartMarker(s))}`)]);
     },
@@ -94,11 +109,11 @@ export function service(s: ServiceSpec, ctx: HostContext, restartHandler: string
 
 /** Handler: restart the service if a restart is owed (marker on the host). */
 export function restartHandler(s: ServiceSpec, ctx: HostContext): Handler {
-  const operation: Operation = {
+  const operation: Operation<boolean> = {
     title: `restart ${s.name}`,
-    probe: `[ -e ${shq(restartMarker(s))} ] && echo pending || echo none`,
-    plan(fact) {
-      if (fact.trim() !== 'pending') return ok('no restart pending');
+    fact: restartOwed(s),
+    plan(owed) {
+      if (!owed) return ok('no restart pending');
       return change('restarted', [exec(`${restartScript(s, ctx.facts.systemd)}\nrm -f ${shq(restartMarker(s))}`)]);
     },
   };

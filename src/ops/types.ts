@@ -37,17 +37,16 @@ export type Plan =
   | { change: true; reason: string; diff?: string; steps: Step[] };
 
 /**
- * An idempotent operation, pyinfra-style: it declares how to read the current state
- * (`probe`, a sh snippet the engine batches with every other probe of the host into one
- * round trip; or `read`, run locally), then `plan` turns that state into the steps that
- * must run, or a no-op with its reason.
+ * An idempotent operation, pyinfra-style: it declares what it needs to know (`fact`, whose probe
+ * the engine batches with every other probe of the host into one round trip, then parses; or
+ * `read`, run from the machine running ovl), then `plan` turns that state into the steps that
+ * must run, or a no-op with its reason. An operation with neither plans from nothing.
  */
-export interface Operation {
+export interface Operation<T = unknown> {
   title: string;
-  /** Runs in the host's batch script (not in a subshell): it must not `exit`. */
-  probe?: string;
-  read?: (ctx: HostContext) => Promise<string>;
-  plan: (fact: string, ctx: HostContext) => Plan;
+  fact?: Fact<T>;
+  read?: (ctx: HostContext) => Promise<T>;
+  plan(value: T, ctx: HostContext): Plan;
   /** Handlers (by name, of the same runbook) scheduled when this operation changes something. */
   notify?: string[];
   /** Operations whose change is a wait or check, not a modification: a no-op in --check mode. */

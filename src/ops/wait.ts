@@ -35,7 +35,7 @@ export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promis
  * Waits for a condition checked from the machine running ovl (a port, an API's health).
  * A wait changes nothing, so it reports ok; in --check mode it is not run.
  */
-export function waitFor(title: string, ready: (ctx: HostContext) => Promise<boolean>, timeoutMs = 60_000): Operation {
+export function waitFor(title: string, ready: (ctx: HostContext) => Promise<boolean>, timeoutMs = 60_000): Operation<string> {
   return {
     title,
     waits: true,

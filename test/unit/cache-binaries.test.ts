@@ -17,7 +17,7 @@ function host(ports: { from: number; to: number }): HostContext {
 function planFor(ports: { from: number; to: number }, registered: string, held: object) {
   const op = cacheBinaries.host(host(ports), {} as ComponentRun, { files: [], endpoints: ['http://127.0.0.1:1'] }).operations.at(-1)!;
   assert.match(op.title, /^capacity registered in etcd/);
-  return op.plan(JSON.stringify({ registered, alloc: held }), host(ports));
+  return op.plan({ registered, alloc: held }, host(ports));
 }
 
 test('heldOutside: ports held outside the range, by cluster, in order', () => {

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { dirExists, facts } from '../../src/ops/facts.js';
-import { fileState } from '../../src/ops/files.js';
+import { fileState, pathStats } from '../../src/ops/files.js';
+import { guardHolds } from '../../src/ops/command.js';
+import { restartOwed, restartMarker, type ServiceSpec } from '../../src/ops/service.js';
 import type { Fact } from '../../src/ops/types.js';
 
 const sh = (script: string) => execFileSync('sh', ['-c', script], { encoding: 'utf8' });
@@ -36,4 +38,26 @@ test('facts: one probe, each fact parsed from its own part of the output', () =>
 test('facts: output that does not have one part per fact is refused, not misread', () => {
   const f = facts({ a: dirExists('/'), b: dirExists('/') });
   assert.throws(() => f.parse('yes\n'), /1 parts, expected 2/);
+});
+
+test('facts of every operation read through sh: paths with hostile names, guards, an owed restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ovl-facts-'));
+  const odd = join(dir, "it's $(here) ; x");
+  mkdirSync(odd);
+  writeFileSync(join(dir, 'f'), '');
+  const svc: ServiceSpec = { name: 'svc', command: ['/bin/true'], dir, log: '/dev/null' };
+  const f = facts({
+    stats: pathStats([odd, join(dir, 'f'), join(dir, 'none')]),
+    created: guardHolds({ creates: join(dir, 'f') }),
+    unless: guardHolds({ unless: 'false' }),
+    owed: restartOwed(svc),
+  });
+  const got = f.parse(sh(f.probe));
+  assert.equal(got.stats.get(odd)?.type, 'directory');
+  assert.equal(got.stats.get(join(dir, 'f'))?.type, 'regular empty file');
+  assert.equal(got.stats.has(join(dir, 'none')), false);
+  assert.equal(got.created, true);
+  assert.equal(got.unless, false);
+  // The marker lives under /data/ovl on a host: here it is absent.
+  assert.equal(got.owed, false, restartMarker(svc));
 });

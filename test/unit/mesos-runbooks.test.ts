@@ -2,7 +2,7 @@
 // of their operations, and the failure when the inventory names no Mesos binaries.
 // node --import tsx --test test/unit/mesos-runbooks.test.ts
 import assert from 'node:assert/strict';
-import { BOUNDARY } from '../../src/ops/facts.js';
+import { BOUNDARY, planFromProbe } from '../../src/ops/facts.js';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +83,7 @@ function rendered(ops: Operation[], c: HostContext, path: string, fact = ''): st
   const op = ops.find((o) => o.title.includes(path));
   assert.ok(op, `an operation writes ${path}; titles: ${ops.map((o) => o.title).join(' | ')}`);
   // A cgroups fact (when given) comes first in the probe's output, then the file's own.
-  const p = op.plan(fact ? `${fact.trimEnd()}\n${BOUNDARY}\nabsent\n` : 'absent\n', c);
+  const p = planFromProbe(op, fact ? `${fact.trimEnd()}\n${BOUNDARY}\nabsent\n` : 'absent\n', c);
   assert.ok(p.change, `${path} would be created`);
   const write = p.steps.find((s): s is Extract<Step, { kind: 'exec' }> => s.kind === 'exec' && typeof s.stdin === 'string');
   assert.ok(write, `${path}: a write step`);
@@ -116,7 +116,7 @@ test('mesos-master: /etc/mesos/zk from server.zookeeper, quorum 2 of 3, ip/hostn
   for (const o of ops.filter((x) => x.title.startsWith('/etc/'))) assert.deepEqual(o.notify, ['restart'], `${o.title} restarts the master`);
   // The handler only records the debt: the engine's rolling restart pays it, one master at a time.
   assert.ok(mesosMaster.rolling, 'mesos-master restarts in turn');
-  assert.match(hp.handlers!.restart!.operation.plan('pending', c).reason, /one at a time, leader last/);
+  assert.match(planFromProbe(hp.handlers!.restart!.operation, 'pending\n', c).reason, /one at a time, leader last/);
 });
 
 test('mesos-master: quorum is a majority of server.mesos-master (1 of 1, 2 of 3, 3 of 5)', async () => {
@@ -186,7 +186,7 @@ test('mesos-agent: ports resource is the cache port range, isolation from the cg
   assert.equal(rendered(ops, c, '/etc/mesos-slave/attributes'), 'rack:r2\n');
   // The isolation (file and flag) follows the host's cgroups, read in the probe.
   const iso = ops.find((o) => o.title.startsWith('/etc/mesos-slave/isolation'))!;
-  assert.match(iso.probe ?? '', /\[ -d \/sys\/fs\/cgroup\/cpu \] \|\| \[ -f \/sys\/fs\/cgroup\/cgroup\.controllers \]/);
+  assert.match(iso.fact?.probe ?? '', /\[ -d \/sys\/fs\/cgroup\/cpu \] \|\| \[ -f \/sys\/fs\/cgroup\/cgroup\.controllers \]/);
   assert.equal(rendered(ops, c, '/etc/mesos-slave/isolation', 'cgroups\n'), 'cgroups/cpu,cgroups/mem\n');
   assert.equal(rendered(ops, c, '/etc/mesos-slave/isolation', 'no-cgroups\n'), 'posix/cpu,posix/mem\n');
   const withCg = supervisor(ops, c, 'mesos-agent', 'cgroups\n');

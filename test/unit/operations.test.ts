@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { command, aptPackage } from '../../src/ops/command.js';
+import { planFromProbe } from '../../src/ops/facts.js';
 import { directories, file } from '../../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../../src/ops/service.js';
 import type { HostContext, Operation, Step } from '../../src/ops/types.js';
@@ -50,8 +51,8 @@ for (const op of readdirSync(root)) {
       const make = OPERATIONS[op];
       assert.ok(make, `no operation named ${op} in the test's table`);
       const operation = make(fx.args, !!fx.systemd);
-      if (fx.probe !== undefined) assert.equal(operation.probe, fx.probe);
-      const plan = operation.plan(fx.fact, host(fx.systemd));
+      if (fx.probe !== undefined) assert.equal(operation.fact?.probe, fx.probe);
+      const plan = planFromProbe(operation, fx.fact, host(fx.systemd));
       assert.equal(plan.change, fx.change);
       assert.equal(plan.reason, fx.reason);
       assert.deepEqual(plan.change ? commandsOf(plan.steps) : [], fx.commands ?? []);
