@@ -1,6 +1,7 @@
 // One-off admin connections to cache instances (failback, join): no retries and short
 // timeouts, so that a node that does not answer becomes an error of that node, not a hang.
 import { Redis } from 'ioredis';
+import { parseClusterNodes, type NodeLine } from './nodes-line.js';
 import type { PlannedInstance } from './types.js';
 
 export interface AdminOptions {
@@ -26,27 +27,9 @@ export async function withAdmin<T>(i: Pick<PlannedInstance, 'address' | 'port'>,
   }
 }
 
-export interface NodeLine {
-  flags: string[];
-  master: string;
-}
-
-/** CLUSTER NODES by node id: its flags and master id. */
-export function clusterNodes(text: string): Map<string, NodeLine> {
-  return new Map(
-    text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const f = l.split(' ');
-        return [f[0]!, { flags: (f[2] ?? '').split(','), master: f[3] ?? '-' }] as const;
-      }),
-  );
-}
-
 /** What the node says of the cluster (CLUSTER NODES), by node id. */
 export async function nodesSeenBy(c: Redis): Promise<Map<string, NodeLine>> {
-  return clusterNodes(String(await c.call('CLUSTER', 'NODES')));
+  return parseClusterNodes(String(await c.call('CLUSTER', 'NODES')));
 }
 
 /** The node's own line in CLUSTER NODES. */

@@ -1,5 +1,6 @@
 // One node's CLUSTER NODES against the plan: every planned node known as planned, no stranger.
 import { plural } from '../../util/plural.js';
+import { parseNodeLine } from '../nodes-line.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from '../types.js';
 import { EXAMPLES, instanceLabel, short, type Context } from './context.js';
 
@@ -69,18 +70,12 @@ const BAD_FLAGS = ['fail', 'fail?', 'handshake', 'noaddr'];
 function explainLine(ctx: Context, k: number, line: string, seen: Uint8Array, self: { saw: boolean }): void {
   const inst = ctx.inst(k);
   const node = ctx.nodes[k]!;
-  // <id> <ip:port@cport[,hostname]> <flags> <master> <ping> <pong> <epoch> <link> <slot>...
-  const sp: number[] = [];
-  for (let p = line.indexOf(' '); p >= 0 && sp.length < 8; p = line.indexOf(' ', p + 1)) sp.push(p);
-  if (sp.length < 7) {
+  const parsed = parseNodeLine(line);
+  if (!parsed) {
     node.problems.push(`CLUSTER NODES has a malformed line: ${JSON.stringify(short(line))}`);
     return;
   }
-  const id = line.slice(0, sp[0]);
-  const addr = line.slice(sp[0]! + 1, sp[1]);
-  const flags = line.slice(sp[1]! + 1, sp[2]).split(',');
-  const master = line.slice(sp[2]! + 1, sp[3]);
-  const slots = sp.length === 8 ? line.slice(sp[7]! + 1) : '';
+  const { id, addr, flags, master, slots } = parsed;
   const isMaster = flags.includes('master');
 
   if (flags.includes('myself')) {
