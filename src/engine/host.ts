@@ -90,7 +90,7 @@ export async function runHostPlan(ctx: HostContext, component: string, hp: HostP
   const handlerOps = handlers.map(([, h]) => h.operation);
   const probed = probedAlready ?? (await probeAll(ctx, [...hp.operations, ...handlerOps]));
   const n = hp.operations.length;
-  const owed = new Set(handlers.filter((_, j) => probed.get(n + j)?.trim() === 'pending').map(([name]) => name));
+  const owed = new Set(handlers.filter(([, h], j) => h.operation.fact.parse(probed.get(n + j) ?? '')).map(([name]) => name));
   const notified = new Set<string>();
   let changed = false;
 
@@ -141,7 +141,8 @@ export async function runHostPlan(ctx: HostContext, component: string, hp: HostP
     const fresh = ctx.check ? new Map<number, string>() : await probeAll(ctx, due.map(([, h]) => h.operation));
     for (let j = 0; j < due.length; j++) {
       const [name, h] = due[j]!;
-      const fact = async () => (ctx.check ? 'pending' : fresh.get(j) ?? '');
+      // In --check mode nothing was marked: a notified handler counts as owed.
+      const fact = async () => (ctx.check ? true : h.operation.fact.parse(fresh.get(j) ?? ''));
       const res = await runOne(ctx, component, { ...h.operation, title: `handler: ${h.operation.title}${owed.has(name) && !notified.has(name) ? ' (owed by an earlier run)' : ''}` }, fact, [], report);
       if (res.status === 'failed') return 'failed';
       if (res.status === 'changed') changed = true;

@@ -4,7 +4,7 @@
 // only records the debt (a marker file on the host, kept across failed runs); the engine pays it
 // here. Restarting each host at the end of its own checklist would restart members side by
 // side (hosts run in parallel) and could take a quorum away.
-import { change, ok, type Fact, type Handler, type HostContext, type OpResult, type Operation, type Status } from '../ops/types.js';
+import { change, ok, type Fact, type Handler, type HandlerOperation, type HostContext, type OpResult, type Status } from '../ops/types.js';
 import { restartMarker, restartOwed, servicePidfile, startScript, stopScript, type ServiceSpec } from '../ops/service.js';
 import { pollUntil } from '../ops/wait.js';
 import { shq } from '../shell.js';
@@ -27,7 +27,7 @@ export interface RollingSpec {
 
 /** The handler a rolling component declares: it records the debt, the roll pays it. */
 export function owedRestart(spec: ServiceSpec): Handler {
-  const operation: Operation<boolean> = {
+  const operation: HandlerOperation = {
     title: `restart ${spec.name}`,
     fact: restartOwed(spec),
     plan(owed) {

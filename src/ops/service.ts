@@ -1,7 +1,7 @@
 import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { template } from './files.js';
-import { change, exec, ok, type Fact, type Handler, type HostContext, type Operation } from './types.js';
+import { change, exec, ok, type Fact, type Handler, type HandlerOperation, type HostContext, type Operation } from './types.js';
 
 /**
  * A long-running service. Where systemd is PID 1 it is a unit (ovl-<name>.service);
@@ -109,7 +109,7 @@ export function service(s: ServiceSpec, ctx: HostContext, restartHandler: string
 
 /** Handler: restart the service if a restart is owed (marker on the host). */
 export function restartHandler(s: ServiceSpec, ctx: HostContext): Handler {
-  const operation: Operation<boolean> = {
+  const operation: HandlerOperation = {
     title: `restart ${s.name}`,
     fact: restartOwed(s),
     plan(owed) {

@@ -80,5 +80,8 @@ export function exec(script: string, stdin?: string | Buffer): Step {
  * records the debt so that a run failing after the change still restarts on the next run. */
 export interface Handler {
   marker: string;
-  operation: Operation;
+  /** Its fact says whether the debt is on the host (the marker exists). */
+  operation: HandlerOperation;
 }
+
+export type HandlerOperation = Operation<boolean> & { fact: Fact<boolean> };
