@@ -148,6 +148,6 @@ export const etcd: Runbook<Shared> = {
     serveTimeoutMs: 90_000,
   }),
   after: (h) => [
-    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(clientURL(h.host)), 90_000),
+    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(clientURL(h.host)), 90_000, `${LOG_DIR}/etcd.log`),
   ],
 };

@@ -30,6 +30,8 @@ import {
 
 export const AGENT_WORK_DIR = `${MESOS_DIR}/agent`;
 export const AGENT_ETC = '/etc/mesos-slave';
+/** PATH of the executors (a task's command finds its interpreter on it). */
+const EXECUTOR_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The host fact that decides the default isolation, read in the probe of the operations using it. */
 export const HAS_CGROUPS: Fact<boolean> = {
   probe: 'if [ -d /sys/fs/cgroup/cpu ] || [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo cgroups; else echo no-cgroups; fi',
@@ -48,12 +50,16 @@ export interface AgentSettings {
   isolation?: string;
   resources: string;
   attributes?: string;
+  cgroupsRoot?: string;
   workDir: string;
   logDir: string;
+  /** Whether systemd is PID 1: elsewhere the agent must not look for it (it exits at once). */
+  systemd: boolean;
 }
 
-export function agentSettings(h: HostSpec, inv: Inventory, hostname: string): AgentSettings {
+export function agentSettings(h: HostSpec, inv: Inventory, hostname: string, systemd: boolean): AgentSettings {
   return {
+    systemd,
     zk: zkUrl(h, inv, 'mesos-agent'),
     ip: h.address,
     hostname: mesosHostname(h, inv, hostname),
@@ -69,6 +75,7 @@ export function agentSettings(h: HostSpec, inv: Inventory, hostname: string): Ag
       bus: { from: h.vars.cache_ports.from + 10000, to: Math.min(65535, h.vars.cache_ports.to + 10000) },
     }).trim(),
     attributes: mesosVar<string>(h, inv, 'mesos_attributes'),
+    cgroupsRoot: mesosVar<string>(h, inv, 'mesos_cgroups_root'),
     workDir: AGENT_WORK_DIR,
     logDir: MESOS_LOG_DIR,
   };
@@ -91,8 +98,11 @@ export function agentService(s: AgentSettings, isolation: string, src: MesosSour
       `--isolation=${isolation}`,
       `--resources=${s.resources}`,
       ...(s.attributes ? [`--attributes=${s.attributes}`] : []),
-      // The executor, fetcher and containerizer helpers ship next to the agent.
-      ...(src.kind === 'artifact' ? [`--launcher_dir=${src.binDir}`] : []),
+      ...(s.cgroupsRoot ? [`--cgroups_root=${s.cgroupsRoot}`] : []),
+      ...(s.systemd ? [] : ['--no-systemd_enable_support']),
+      // The executor, fetcher and containerizer helpers ship next to the agent, and need its
+      // libraries too: executors do not inherit the agent's environment.
+      ...(src.kind === 'artifact' ? [`--launcher_dir=${src.binDir}`, `--executor_environment_variables=${JSON.stringify({ LD_LIBRARY_PATH: src.binDir, PATH: EXECUTOR_PATH })}`] : []),
     ],
     dir: MESOS_DIR,
     log: `${MESOS_LOG_DIR}/mesos-agent.service.log`,
@@ -143,7 +153,7 @@ async function listed(urls: string[], s: AgentSettings): Promise<boolean> {
   return false;
 }
 
-const agentOf = (h: HostContext, inv: Inventory) => agentSettings(h.host, inv, /^[A-Za-z0-9.-]+$/.test(h.facts.hostname) ? h.facts.hostname : h.host.address);
+const agentOf = (h: HostContext, inv: Inventory) => agentSettings(h.host, inv, /^[A-Za-z0-9.-]+$/.test(h.facts.hostname) ? h.facts.hostname : h.host.address, h.facts.systemd);
 
 export const mesosAgent: Runbook<MesosShared> = {
   name: 'mesos-agent',
@@ -182,6 +192,6 @@ export const mesosAgent: Runbook<MesosShared> = {
   after: (h, comp) => {
     const urls = masterUrls(comp.inv);
     const s = agentOf(h, comp.inv);
-    return [waitFor(`mesos agent ${s.hostname} (${s.ip}:${s.port}) listed by the master (/master/slaves)`, () => listed(urls, s), 180_000)];
+    return [waitFor(`mesos agent ${s.hostname} (${s.ip}:${s.port}) listed by the master (/master/slaves)`, () => listed(urls, s), 180_000, `${MESOS_LOG_DIR}/mesos-agent.service.log`)];
   },
 };

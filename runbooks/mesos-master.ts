@@ -120,7 +120,12 @@ export const mesosMaster: Runbook<MesosShared> = {
     serveTimeoutMs: 120_000,
   }),
   after: (h, comp) => [
-    waitFor(`mesos-master ${h.host.name} healthy (${base(h, comp.inv)}/master/health answers 200)`, async () => (await httpGet(`${base(h, comp.inv)}/master/health`)).status === 200, 120_000),
+    waitFor(
+      `mesos-master ${h.host.name} healthy (${base(h, comp.inv)}/master/health answers 200)`,
+      async () => (await httpGet(`${base(h, comp.inv)}/master/health`)).status === 200,
+      120_000,
+      `${MESOS_LOG_DIR}/mesos-master.service.log`,
+    ),
     waitFor(
       'a leading mesos master (/master/state names a leader)',
       async () => {

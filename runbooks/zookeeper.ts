@@ -344,7 +344,7 @@ export const zookeeper: Runbook<Shared> = {
     const port = zkSettings(h.host, comp.inv).clientPort;
     const members = zkMembers(comp.inv);
     return [
-      waitFor(`zookeeper ${h.host.name} serving (srvr at ${h.host.address}:${port})`, async () => serving(await zkMode(h.host.address, port)), SERVE_TIMEOUT_MS),
+      waitFor(`zookeeper ${h.host.name} serving (srvr at ${h.host.address}:${port})`, async () => serving(await zkMode(h.host.address, port)), SERVE_TIMEOUT_MS, `${ZK_LOG_DIR}/zookeeper.log`),
       waitFor(
         members.length === 1 ? 'zookeeper runs standalone' : `zookeeper ensemble of ${members.length} has exactly one leader, the others follow`,
         async () => {

@@ -12,6 +12,11 @@ declare -A PKG=(
 # Debian packages with no command of their own on the PATH, checked with dpkg: zookeeper (the
 # zookeeper component runs its jar from /usr/share/java; it brings a JRE).
 DPKG_ONLY=(zookeeper)
+# A prebuilt Mesos beside the checkout (../shared/mesos/) or named by OVL_MESOS_HOME or
+# OVL_MESOS_TARBALL: the e2e tests run real Mesos daemons from it, which need these libraries.
+if [ -n "${OVL_MESOS_HOME:-}${OVL_MESOS_TARBALL:-}" ] || compgen -G '../shared/mesos/mesos-*.tar.zst' >/dev/null; then
+  DPKG_ONLY+=(zstd libapr1 libarchive13 libcurl4 libgrpc++1.51 libgrpc29 libprotobuf32 libsasl2-2 libsvn1 libzookeeper-mt2)
+fi
 missing=()
 for cmd in "${!PKG[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${PKG[$cmd]}")

@@ -32,6 +32,8 @@ export const MESOS_AGENT_VARS: VarSpecs = {
   mesos_isolation: text(/^[a-z_]+\/[a-z_]+(,[a-z_]+\/[a-z_]+)*$/, 'a list like "cgroups/cpu,cgroups/mem"', '"cgroups/cpu,cgroups/mem"'),
   mesos_agent_cpus: number(0.1, 4096, 8),
   mesos_agent_mem: whole(32, 64 * 1024 * 1024, 6144),
+  /** Where the agent's cgroups live: distinct per agent when several share one kernel (sandboxes). */
+  mesos_cgroups_root: text(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'a cgroup path like "mesos"', 'mesos'),
   mesos_attributes: text(/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.\[\]-]+(;[A-Za-z0-9_.-]+:[A-Za-z0-9_.\[\]-]+)*$/, 'attributes like "rack:r1;zone:a"', '"rack:r1;zone:a"'),
 };
 

@@ -1,9 +1,9 @@
-// The Mesos components against the shared e2e fleet. Mesos itself cannot run here (not packaged for
-// these machines), so: an inventory naming no Mesos binaries is refused before any host is
-// contacted; and the runbooks run for real over SSH with STAND-INS for the binaries (small node
-// scripts that answer the master's HTTP endpoints the runbooks wait for, and an agent that
-// registers its flags with that master) to check files, flags, order and waits on real hosts.
-// Rendered files for more layouts: test/unit/mesos-runbooks.test.ts.
+// The Mesos components against the shared e2e fleet: an inventory naming no Mesos binaries is
+// refused before any host is contacted; real Mesos daemons (a build of Apache Mesos, see
+// test/helpers/mesos.ts) run from an artifact, and a cluster is created through their offers;
+// STAND-INS for the binaries (small node scripts answering the master's endpoints) show what a
+// real Mesos cannot: the exact flags each daemon received. Rendered files for more layouts:
+// test/unit/mesos-runbooks.test.ts.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { stopScript } from '../../src/ops/service.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { bootstrapJson, fleet, onHost, ovl, total } from '../helpers/fleet.js';
+import { realMesos } from '../helpers/mesos.js';
+import { projectRoot } from '../../src/paths.js';
 
 function dataTree(info: SandboxInfo, host: string): string {
   const r = onHost(info, host, `find /data /etc/mesos /etc/mesos-master /etc/apt/sources.list.d -printf '%p %y %m %s %T@\\n' 2>/dev/null | sort`);
@@ -76,13 +79,16 @@ register();
 setInterval(() => {}, 1 << 30);
 `;
 
+const CGROUPS_ROOT = (host: string) => `ovl-e2e-${host}`;
 const MESOS_PATHS = '/data/mesos /data/lib/mesos /etc/mesos /etc/mesos-master /etc/mesos-slave /data/log/mesos/mesos-master.service.log /data/log/mesos/mesos-agent.service.log';
 
 function cleanMesos(info: SandboxInfo): void {
   for (const h of info.hosts) {
     const stop = ['mesos-master', 'mesos-agent'].map((name) => stopScript({ name, command: [], dir: '/data/mesos', log: '' }, false)).join('\n');
     const zk = stopScript({ name: 'zookeeper', command: [], dir: '/data/zookeeper', log: '' }, false);
-    const r = onHost(info, h.name, `${stop}\n${zk}\nrm -rf ${MESOS_PATHS} /data/zookeeper /data/log/zookeeper /data/var/ovl/pending/mesos-master.restart /data/var/ovl/pending/mesos-agent.restart /data/var/ovl/pending/zookeeper.restart`);
+    // The agent's cgroups (cgroups v1 is the machine's, not the sandbox host's): removed once empty.
+    const cgroups = `for d in /sys/fs/cgroup/*/${CGROUPS_ROOT(h.name)}; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`;
+    const r = onHost(info, h.name, `${stop}\n${zk}\n${cgroups}\nrm -rf ${MESOS_PATHS} /data/zookeeper /data/log/zookeeper /data/var/ovl/pending/mesos-master.restart /data/var/ovl/pending/mesos-agent.restart /data/var/ovl/pending/zookeeper.restart`);
     assert.equal(r.code, 0, r.stderr);
   }
 }
@@ -147,5 +153,58 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
     cleanMesos(info);
     rmSync(inv, { force: true });
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface MasterState {
+  leader?: string;
+  slaves: { hostname: string; resources: { ports?: string; mem?: number } }[];
+  frameworks: { name: string; tasks: { name: string; state: string; slave_id: string }[]; completed_tasks: { state: string }[] }[];
+}
+
+test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster created through offers runs as Mesos tasks and passes its check', async (t) => {
+  const mesos = await realMesos();
+  if ('skip' in mesos) return t.skip(mesos.skip);
+  const info = await fleet();
+  cleanMesos(info);
+  const [h1] = info.hosts.map((h) => h.address);
+  const inv = `${info.inventory}.mesos-real.yml`;
+  const base = parseYaml(readFileSync(info.inventory, 'utf8')) as Record<string, any>;
+  const agents = info.hosts.slice(1).map((h) => h.name);
+  base.vars.mesos_cluster = 'e2e';
+  // ovl on the agents, for the executor: this checkout's CLI (the sandbox hosts share the machine's /work and node).
+  base.vars.mesos_ovl_path = join(projectRoot, 'bin', 'ovl.js');
+  base.artifacts.mesos = [{ version: mesos.version, files: mesos.files }];
+  for (const h of base.hosts as { name: string; vars?: object }[]) if (agents.includes(h.name)) h.vars = { mesos_cgroups_root: CGROUPS_ROOT(h.name) };
+  base.components = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
+  base.server = { ...base.server, zookeeper: ['h1'], 'mesos-master': ['h1'], 'mesos-agent': agents };
+  base.scheduler = { resources: 'mesos', mesos_master: `${h1}:5050` };
+  writeFileSync(inv, toYaml(base));
+  const state = async () => (await (await fetch(`http://${h1}:5050/master/state`)).json()) as MasterState;
+  try {
+    const r = bootstrapJson([inv]);
+    assert.equal(r.code, 0, JSON.stringify(r.recap.results.filter((x) => x.status === 'failed')) + r.stderr);
+    const s = await state();
+    assert.equal(s.leader, `master@${h1}:5050`);
+    assert.deepEqual(s.slaves.map((a) => a.hostname).sort(), agents);
+    for (const a of s.slaves) assert.equal(a.resources.ports, '[7000-7999, 17000-17999]', a.hostname);
+
+    const create = ovl(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '128mb', '--wait', '-i', inv]);
+    assert.equal(create.code, 0, create.stdout + create.stderr);
+    const fw = (await state()).frameworks.find((f) => f.name === 'ovl');
+    assert.ok(fw, 'the ovl framework is registered');
+    assert.equal(fw.tasks.filter((x) => x.state === 'TASK_RUNNING').length, 6, JSON.stringify(fw.tasks));
+    const check = ovl(['cluster', 'check', 'onmesos', '-i', inv]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const del = ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    // The executors report their instances' end to the master shortly after.
+    const running = async () => (await state()).frameworks.find((f) => f.name === 'ovl')!.tasks.filter((x) => x.state === 'TASK_RUNNING');
+    for (const end = Date.now() + 30_000; (await running()).length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 250));
+    assert.deepEqual(await running(), [], 'no task runs after the delete');
+  } finally {
+    ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
+    cleanMesos(info);
+    rmSync(inv, { force: true });
   }
 });

@@ -194,11 +194,16 @@ test('mesos-agent: ports resource is the cache port range, isolation from the cg
     withCg.includes(
       '/data/lib/mesos/1.11.0/bin/mesos-agent --master=zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181/mesos --ip=10.20.0.15 --hostname=cache-05.dc1 --port=5051 ' +
         "--work_dir=/data/mesos/agent --log_dir=/data/log/mesos --containerizers=mesos --isolation=cgroups/cpu,cgroups/mem '--resources=mem:6144;ports:[7000-7499,17000-17499]' " +
-        '--attributes=rack:r2 --launcher_dir=/data/lib/mesos/1.11.0/bin',
+        '--attributes=rack:r2 --no-systemd_enable_support --launcher_dir=/data/lib/mesos/1.11.0/bin',
     ),
     withCg,
   );
   assert.match(supervisor(ops, c, 'mesos-agent', 'no-cgroups\n'), / --isolation=posix\/cpu,posix\/mem /);
+  // Where systemd is PID 1 the agent uses it (the flag would only be needed without it).
+  const withSystemd = await plan(mesosAgent, inv, 'cache-05', { systemd: true });
+  const unit = rendered(withSystemd.hp.operations, withSystemd.c, '/etc/systemd/system/ovl-mesos-agent.service', 'cgroups\n');
+  assert.match(unit, /^ExecStart=\/data\/lib\/mesos\/1\.11\.0\/bin\/mesos-agent /m);
+  assert.doesNotMatch(unit, /systemd_enable_support/);
 
   // The other agent: the global range, no attributes file, cpus/mem from the inventory only.
   const other = await plan(mesosAgent, inv, 'cache-04');
