@@ -41,7 +41,7 @@ import { etcdEndpoints } from '../state/etcd.js';
 import { ROOT } from '../state/keys.js';
 import { argv } from '../shell.js';
 import { MesosClient, type Call, type FrameworkInfo, type MesosEvent, type MesosOffer, type TaskInfo, type TaskStatus } from './api.js';
-import { AgentResources, hostOfOffer, type InventoryHost } from './offers.js';
+import { AgentResources, EXECUTOR_MEM_MB, hostOfOffer, taskMemMB, type InventoryHost } from './offers.js';
 
 /** Where the framework id lives, so that a restarted scheduler fails over instead of registering anew. */
 export const FRAMEWORK_ID_KEY = `${ROOT}/mesos/framework_id`;
@@ -498,7 +498,7 @@ export class MesosFramework {
         plan = await commitPlacement(ctx, task, req, job.password, async () => {
           const c = await capacities();
           if (!c.hosts.length) {
-            const need = `a port, ${instanceMemMB(req.maxmemoryMB)} MB and ${this.o.taskCpus} cpus`;
+            const need = `a port, ${taskMemMB(req.maxmemoryMB)} MB (the instance's ${instanceMemMB(req.maxmemoryMB)} and its executor's ${EXECUTOR_MEM_MB}) and ${this.o.taskCpus} cpus`;
             throw new PlacementError(
               req.type === 'redis_cluster'
                 ? `no offer from the inventory's hosts has ${need} with the port's cluster bus port (port + 10000) offered too: agents must offer both ranges, e.g. ports:[7000-7999,17000-17999]`

@@ -66,3 +66,23 @@ export function sshdTree(listener: number, ns: string): number[] {
   }
   return [...tree];
 }
+
+/**
+ * The live processes of the given hosts, for a scan repeated while they are being stopped. A
+ * namespace whose last process has gone can get its inode number again for another sandbox's new
+ * host: each namespace is checked (its /data is the host's) at every scan, and dropped for good
+ * once it is not the host's, so a second sandbox starting meanwhile is never taken for this one.
+ */
+export function hostProcessScan(nsmap: Map<string, SandboxHost>, keep: (pid: number) => boolean = () => false): () => number[] {
+  const owners = new Map(nsmap);
+  return () => {
+    const live = pidsInNamespaces(new Set(owners.keys()));
+    const checked = new Set<string>();
+    for (const [pid, ns] of live) {
+      if (checked.has(ns)) continue;
+      checked.add(ns);
+      if (!hasDataMountOf(pid, layout(owners.get(ns)!).data)) owners.delete(ns);
+    }
+    return [...live].filter(([pid, ns]) => owners.has(ns) && !keep(pid)).map(([pid]) => pid);
+  };
+}

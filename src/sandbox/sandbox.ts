@@ -10,7 +10,7 @@ import { assertMatch, SAFE_PATH_RE } from '../shell.js';
 import { isAlive, pidsInNamespaces, selfAndAncestors, terminate } from './procs.js';
 import { localArtifacts, requireRoot, requireTools } from './preconditions.js';
 import { checkName, checkStateDir, defaultInventory, defaultStateDir, findHost, layout, loadState, mustLoad, NET_RE, saveState, STATE_FILE } from './state.js';
-import { hostNamespaces, processesByHost, sshdAlive, sshdTree } from './namespaces.js';
+import { hostNamespaces, hostProcessScan, processesByHost, sshdAlive, sshdTree } from './namespaces.js';
 import { ensureKey, FRESH_ETC_SCRIPT, run, startHost, tcpAccepts } from './host-start.js';
 import { removeWritten, writeInventory } from './written.js';
 import type { Log, SandboxHost, SandboxInfo, SandboxStatus, SandboxUpOptions } from './types.js';
@@ -103,9 +103,8 @@ export async function sandboxDown(name: string, stateDir?: string, log: Log = co
     log(`the sandbox "${name}" is not up (no ${join(dir, STATE_FILE)}): nothing to do`);
     return;
   }
-  const namespaces = new Set(hostNamespaces(info.hosts).keys());
   const protect = selfAndAncestors();
-  const scan = () => [...pidsInNamespaces(namespaces).keys()].filter((p) => !protect.has(p));
+  const scan = hostProcessScan(hostNamespaces(info.hosts), (p) => protect.has(p));
   // Listening sshds first, so nothing new logs in while the rest is being stopped.
   const listeners = info.hosts.filter(sshdAlive).map((h) => h.pid!);
   await terminate(() => listeners.filter(isAlive), GRACE_MS);
@@ -198,8 +197,7 @@ export async function sandboxReset(name: string, stateDir?: string, log: Log = c
     info.hosts.map(async (h) => {
       const L = layout(h);
       const alive = sshdAlive(h);
-      const namespaces = new Set([...nsmap].filter(([, owner]) => owner === h).map(([ns]) => ns));
-      const scan = () => [...pidsInNamespaces(namespaces).keys()].filter((p) => !protect.has(p) && !(alive && p === h.pid));
+      const scan = hostProcessScan(new Map([...nsmap].filter(([, owner]) => owner === h)), (p) => protect.has(p) || (alive && p === h.pid));
       const killed = await terminate(scan, GRACE_MS);
       emptyDir(L.data);
       if (alive) {

@@ -72,7 +72,7 @@ http.createServer((req, res) => {
 /** Stand-in mesos-agent: registers hostname, pid and its flags with the stand-in master, then idles. */
 const fakeAgent = (master: string) => `
 const http = require('node:http');
-const args = Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split(/=(.*)/s).slice(0, 2)));
+const args = Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => { const [k, v] = a.slice(2).split(/=(.*)/s); return [k, v ?? 'true']; }));
 const me = JSON.stringify({ hostname: args.hostname, pid: 'slave(1)@' + args.ip + ':' + args.port, flags: args });
 const register = () => http.request('http://${master}/master/slaves', { method: 'POST' }, (r) => r.resume()).on('error', () => setTimeout(register, 500)).end(me);
 register();
@@ -144,6 +144,9 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
         isolation,
         resources: 'ports:[7000-7999,17000-17999]',
         launcher_dir: '/data/lib/mesos/0.0.0-standin/bin',
+        // The sandbox hosts have no systemd as PID 1.
+        'no-systemd_enable_support': 'true',
+        executor_environment_variables: JSON.stringify({ LD_LIBRARY_PATH: '/data/lib/mesos/0.0.0-standin/bin', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }),
       });
     }
     const again = bootstrapJson([inv]);
@@ -162,7 +165,7 @@ interface MasterState {
   frameworks: { name: string; tasks: { name: string; state: string; slave_id: string }[]; completed_tasks: { state: string }[] }[];
 }
 
-test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster created through offers runs as Mesos tasks and passes its check', async (t) => {
+test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster of 16 MB instances created through offers runs as Mesos tasks (under cgroups memory limits) and passes its check', async (t) => {
   const mesos = await realMesos();
   if ('skip' in mesos) return t.skip(mesos.skip);
   const info = await fleet();
@@ -189,7 +192,12 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     assert.deepEqual(s.slaves.map((a) => a.hostname).sort(), agents);
     for (const a of s.slaves) assert.equal(a.resources.ports, '[7000-7999, 17000-17999]', a.hostname);
 
-    const create = ovl(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '128mb', '--wait', '-i', inv]);
+    // Instances as small as the fleet path allows, under the agents' memory limits where the hosts
+    // have cgroups: each task's limit must hold its executor too.
+    const isolation = onHost(info, agents[0]!, 'cat /etc/mesos-slave/isolation').stdout.trim();
+    const cgroups = onHost(info, agents[0]!, '[ -d /sys/fs/cgroup/memory ] && echo yes').stdout.trim() === 'yes';
+    if (cgroups) assert.equal(isolation, 'cgroups/cpu,cgroups/mem');
+    const create = ovl(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
     assert.equal(create.code, 0, create.stdout + create.stderr);
     const fw = (await state()).frameworks.find((f) => f.name === 'ovl');
     assert.ok(fw, 'the ovl framework is registered');

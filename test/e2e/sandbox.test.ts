@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
+import { FLEET } from '../helpers/fleet.js';
 import {
   defaultStateDir,
   sandboxDown,
@@ -22,11 +23,13 @@ import {
   type SandboxInfo,
 } from '../../src/sandbox/sandbox.js';
 
-const NAME = 'sbtest';
-const NET = '127.0.9';
+// Its own sandbox beside the shared fleet; a second checkout (OVL_E2E_NAME/NET, see
+// test/helpers/fleet.ts) gets its own name and net here too (the fleet's third octet + 7).
+const NAME = FLEET.name === 'e2e' ? 'sbtest' : `sbtest-${FLEET.name}`;
+const NET = FLEET.name === 'e2e' ? '127.0.9' : `127.0.${Number(FLEET.net.split('.')[2]) + 7}`;
 const STATE_DIR = defaultStateDir(NAME);
 const tmp = mkdtempSync(join(tmpdir(), 'ovl-sbtest-'));
-const INVENTORY = join(tmp, 'sbtest.yml');
+const INVENTORY = join(tmp, `${NAME}.yml`);
 const quiet = () => {};
 let info: SandboxInfo;
 
@@ -131,13 +134,13 @@ test('up writes an inventory of the hosts and a known_hosts that vouches for the
   ]);
   assert.equal(inv.vars.ssh.user, 'root');
   assert.equal(inv.vars.ssh.key, join(STATE_DIR, 'fleet_key'));
-  assert.equal(inv.vars.ssh.known_hosts, 'sbtest.known_hosts');
+  assert.equal(inv.vars.ssh.known_hosts, `${NAME}.known_hosts`);
   assert.deepEqual(inv.server.etcd, ['h1'], 'fewer than 3 hosts: one etcd member');
   assert.equal(inv.server['data-layout'], 'all');
   assert.match(inv.artifacts.etcd[0].version, /^\d+\.\d+\.\d+$/);
   assert.match(inv.artifacts.redis[0].version, /^\d+\.\d+\.\d+$/);
   assert.match(inv.artifacts.memcache[0].version, /^\d+\.\d+\.\d+$/);
-  const kh = readFileSync(join(tmp, 'sbtest.known_hosts'), 'utf8');
+  const kh = readFileSync(join(tmp, `${NAME}.known_hosts`), 'utf8');
   assert.match(kh, new RegExp(`^${NET.replace(/\./g, '\\.')}\\.1 ssh-ed25519 AAAA`, 'm'));
   assert.match(kh, new RegExp(`^${NET.replace(/\./g, '\\.')}\\.2 ssh-ed25519 AAAA`, 'm'));
 });
@@ -224,7 +227,7 @@ test('down kills what was started on the hosts and leaves nothing behind', async
   assert.equal(await port22Answers(h2), false);
   assert.equal(existsSync(STATE_DIR), false, 'state dir removed');
   assert.equal(existsSync(INVENTORY), false, 'inventory removed');
-  assert.equal(existsSync(join(tmp, 'sbtest.known_hosts')), false, 'known_hosts removed');
+  assert.equal(existsSync(join(tmp, `${NAME}.known_hosts`)), false, 'known_hosts removed');
   assert.equal((await sandboxStatus(NAME)).up, false);
   await sandboxDown(NAME, undefined, quiet); // harmless when nothing is up
 });

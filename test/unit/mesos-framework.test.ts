@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { instanceMemMB } from '../../src/cluster/placement.js';
+import { EXECUTOR_MEM_MB } from '../../src/mesos/offers.js';
 import { runScheduler } from '../../src/cluster/scheduler.js';
 import { addrOf, getPlan, getTask, listInstances, newTask, type ClusterConfig } from '../../src/cluster/store.js';
 import type { ClusterRequest } from '../../src/cluster/types.js';
@@ -589,7 +590,8 @@ test('redis_cluster created from Mesos offers: placement, launches, a failed tas
     assert.ok(offers.length >= 1);
     const res = (name: string) => ti.resources.filter((r) => r.name === name);
     assert.deepEqual(res('cpus').map((r) => r.scalar!.value), [0.1]);
-    assert.deepEqual(res('mem').map((r) => r.scalar!.value), [instanceMemMB(req.maxmemoryMB)]);
+    // The instance's memory and its executor's: the container runs both.
+    assert.deepEqual(res('mem').map((r) => r.scalar!.value), [instanceMemMB(req.maxmemoryMB) + EXECUTOR_MEM_MB]);
     assert.deepEqual(res('ports').flatMap((r) => r.ranges!.range), [
       { begin: Number(port), end: Number(port) },
       { begin: Number(port) + 10000, end: Number(port) + 10000 },

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { instanceMemMB, place } from '../../src/cluster/placement.js';
 import type { HostCapacity, Plan, PlannedInstance } from '../../src/cluster/types.js';
 import type { MesosOffer, MesosResource } from '../../src/mesos/api.js';
-import { AgentResources, hostOfOffer, instancePorts } from '../../src/mesos/offers.js';
+import { AgentResources, hostOfOffer, instancePorts, taskMemMB } from '../../src/mesos/offers.js';
 
 const HOSTS = [
   { name: 'cache-01', address: '10.0.0.1' },
@@ -67,7 +67,8 @@ test('redis_cluster: a port is usable only with its bus port offered; allocation
 test('the offered CPU caps how many instances the memory is counted for', () => {
   const a = new AgentResources(HOSTS[0]!, [offer('o1', 'a1', 'cache-01', '10.0.0.1', [scalar('cpus', 0.35), scalar('mem', 1000.5), ports([[7000, 7099]])])]);
   assert.equal(a.capacity('memcache', 100, 0.1, undefined)!.memMB, 3 * instanceMemMB(100));
-  assert.equal(a.capacity('memcache', 100, 0.01, undefined)!.memMB, 1000);
+  // With CPU to spare, the memory caps it: each task holds its instance and its executor.
+  assert.equal(a.capacity('memcache', 100, 0.01, undefined)!.memMB, Math.floor(1000.5 / taskMemMB(100)) * instanceMemMB(100));
 });
 
 test('placement on offer capacities only picks offered ports with offered bus ports', () => {
@@ -102,7 +103,7 @@ test('a launch takes cpus, mem and ports from the offers, keeping each resource\
       [0.05, '*'],
     ],
   );
-  assert.deepEqual(got.filter((r) => r.name === 'mem').map((r) => r.scalar!.value), [50, instanceMemMB(64) - 50]);
+  assert.deepEqual(got.filter((r) => r.name === 'mem').map((r) => r.scalar!.value), [50, taskMemMB(64) - 50]);
   assert.deepEqual(got.filter((r) => r.name === 'ports').flatMap((r) => r.ranges!.range), [
     { begin: 7001, end: 7001 },
     { begin: 17001, end: 17001 },
