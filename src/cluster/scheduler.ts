@@ -60,7 +60,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     const pump = async () => {
       for (const t of (await listTasks(etcd)).filter(unfinished)) {
         if (busy.has(t.cluster) || ended.has(t.id)) continue;
-        const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create }, t)
+        const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create, kill: mesos?.kill }, t)
           .then((done) => {
             ended.add(t.id);
             if (done.id === o.until) finished = true;

@@ -127,6 +127,11 @@ const RECONCILE_GRACE_MS = 3000;
 
 const FAILED: ReadonlySet<TaskStatus['state']> = new Set(['TASK_FAILED', 'TASK_LOST', 'TASK_ERROR', 'TASK_DROPPED', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNREACHABLE', 'TASK_UNKNOWN', 'TASK_KILLED']);
 
+/** Terminal states: the task is gone. */
+const ENDED: ReadonlySet<TaskStatus['state']> = new Set([...FAILED, 'TASK_FINISHED']);
+/** How long a delete waits for its tasks to be killed. */
+const KILL_WAIT_MS = 30_000;
+
 /** Mesos task ids: ovl.<cluster>.<ip>_<port>.<nonce>, so that any scheduler can tell whose it is. */
 export function mesosTaskId(cluster: string, inst: PlannedInstance): string {
   return `ovl.${cluster}.${inst.address}_${inst.port}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -143,6 +148,10 @@ export class MesosFramework {
   private readonly jobs = new Map<string, Job>();
   /** Mesos task id -> what it runs, for the launches of this process. */
   private readonly tasks = new Map<string, Launched>();
+  /** Every task of ours Mesos says is alive (from status updates and RECONCILE): id -> agent id. */
+  private readonly live = new Map<string, string>();
+  /** Waiting for a task to end: id -> its resolver (the final state). */
+  private readonly ending = new Map<string, (state: string) => void>();
   private readonly pool = new Map<string, { offer: MesosOffer; at: number }>();
   /** Last REVIVE (true) or SUPPRESS (false) sent on this subscription. */
   private offersWanted?: boolean;
@@ -234,6 +243,30 @@ export class MesosFramework {
     await finishCreate(ctx, task, job.plan!, password);
   };
 
+  /**
+   * TaskContext.kill: KILL every task of the cluster Mesos knows alive, and wait for each to end
+   * (TASK_KILLED: its executor stopped the instance). Returns the ones that did not end in time.
+   */
+  readonly kill = async (cluster: string): Promise<string[]> => {
+    // RECONCILE first: a scheduler that took over may not have heard of every task yet.
+    await this.serial(() => this.send({ type: 'RECONCILE', reconcile: { tasks: [] } }));
+    await new Promise((r) => setTimeout(r, 500));
+    const ours = [...this.live].filter(([id]) => parseMesosTaskId(id)?.cluster === cluster);
+    const ended = ours.map(
+      ([id]) =>
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), KILL_WAIT_MS);
+          this.ending.set(id, () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        }),
+    );
+    for (const [id, agent] of ours) await this.serial(() => this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } }));
+    const done = await Promise.all(ended);
+    return ours.filter((_, i) => !done[i]).map(([id]) => parseMesosTaskId(id)!.addr);
+  };
+
   private frameworkInfo(): FrameworkInfo {
     return {
       user: this.o.user,
@@ -300,6 +333,11 @@ export class MesosFramework {
 
   private async onUpdate(s: TaskStatus): Promise<void> {
     const id = s.task_id.value;
+    if (ENDED.has(s.state)) {
+      this.live.delete(id);
+      this.ending.get(id)?.(s.state);
+      this.ending.delete(id);
+    } else if (s.agent_id) this.live.set(id, s.agent_id.value);
     const known = this.tasks.get(id);
     const job = known ? this.jobs.get(known.job) : undefined;
     const why = `${s.state}${s.reason ? ` (${s.reason})` : ''}${s.message ? `: ${s.message}` : ''}`;

@@ -162,7 +162,7 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
 interface MasterState {
   leader?: string;
   slaves: { hostname: string; resources: { ports?: string; mem?: number } }[];
-  frameworks: { name: string; tasks: { name: string; state: string; slave_id: string }[]; completed_tasks: { state: string }[] }[];
+  frameworks: { name: string; tasks: { name: string; state: string; slave_id: string }[]; completed_tasks: { name: string; state: string }[] }[];
 }
 
 test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster of 16 MB instances created through offers runs as Mesos tasks (under cgroups memory limits) and passes its check', async (t) => {
@@ -210,6 +210,9 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     const running = async () => (await state()).frameworks.find((f) => f.name === 'ovl')!.tasks.filter((x) => x.state === 'TASK_RUNNING');
     for (const end = Date.now() + 30_000; (await running()).length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 250));
     assert.deepEqual(await running(), [], 'no task runs after the delete');
+    // Killed through Mesos (its executors stopped the instances), not failed under it.
+    const ended = (await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.filter((x) => x.name.startsWith('onmesos '));
+    assert.deepEqual(ended.map((x) => x.state), Array(6).fill('TASK_KILLED'), JSON.stringify(ended));
   } finally {
     ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
     cleanMesos(info);

@@ -13,6 +13,9 @@ export interface TaskContext {
   /** Runs create tasks instead of runCreate (placement and start over SSH): the Mesos framework
    * when the inventory's scheduler.resources is mesos. */
   create?: (ctx: TaskContext, task: CreateTask) => Promise<void>;
+  /** Kills a cluster's tasks through Mesos and waits for them to end; returns the addresses of
+   * those that did not end in time (the Mesos framework, as `create`). */
+  kill?: (cluster: string) => Promise<string[]>;
 }
 
 
