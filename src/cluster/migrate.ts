@@ -1,0 +1,228 @@
+// Moving hash slots between masters of a live Redis Cluster, by the standard protocol (as
+// redis-cli --cluster does): IMPORTING on the target, MIGRATING on the source, MIGRATE ... KEYS
+// in batches, then SETSLOT NODE on the target, the source and every other master. Clients are
+// redirected meanwhile (ASK, then MOVED), so nothing they acknowledged is lost.
+//
+// Every step may be asked again after a crash: a move begins by reading who holds its slots
+// now (a slot the target holds already is only announced again; one still open is migrated
+// again), MIGRATE REPLACEs (a key the source still holds is the current one: while the slot
+// migrates, the source answers for every key it has), and SETSLOT NODE is the same each time.
+import { Redis } from 'ioredis';
+import { adminClient } from './admin.js';
+import { parseClusterNodes, type NodeLine } from './nodes-line.js';
+import { slotList, toRanges, type SlotMove } from './reshard.js';
+import { Semaphore } from '../util/semaphore.js';
+
+export interface SlotNode {
+  id: string;
+  address: string;
+  port: number;
+}
+
+/** A move with how many of its slots (in slotList order) are done. */
+export interface MoveProgress extends SlotMove {
+  done: number;
+  keys: number;
+}
+
+export interface MigrateOptions {
+  password?: string;
+  /** Every master after the change: each learns the new owner of every slot moved. */
+  masters: SlotNode[];
+  /** Moves at once (different source/target pairs); default 8. */
+  concurrency?: number;
+  /** A slot of `move` is done (its progress updated in place). */
+  onSlot?: (move: MoveProgress, keys: number) => void;
+  /** Fault points for the tests of resuming ('importing', 'migrated-batch'). */
+  pause?: (point: string) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Keys asked for at once; a batch sent with MIGRATE is cut by their size as well. */
+const SCAN_KEYS = 1000;
+/** Bytes per MIGRATE batch (by MEMORY USAGE): one batch of small keys, a big key alone. */
+const BATCH_BYTES = 4 << 20;
+/** MIGRATE's own timeout is the longest idle moment of its connection to the target, ms. */
+const MIGRATE_IDLE_MS = 60_000;
+
+/** One connection per node for the whole migration, with room for a big key's MIGRATE. */
+class Connections {
+  private readonly open = new Map<string, Promise<Redis>>();
+  constructor(private readonly password?: string) {}
+  get(n: SlotNode): Promise<Redis> {
+    const key = `${n.address}:${n.port}`;
+    let c = this.open.get(key);
+    if (!c) {
+      const r = adminClient(n, { password: this.password, answerMs: MIGRATE_IDLE_MS * 2 });
+      c = r.connect().then(() => r);
+      c.catch(() => this.open.delete(key));
+      this.open.set(key, c);
+    }
+    return c;
+  }
+  async close(): Promise<void> {
+    await Promise.all([...this.open.values()].map((p) => p.then((r) => r.disconnect(), () => undefined)));
+    this.open.clear();
+  }
+}
+
+const slotsOf = (line: NodeLine | undefined): Set<number> => {
+  const out = new Set<number>();
+  for (const part of (line?.slots ?? '').split(' ')) {
+    if (!part || part.startsWith('[')) continue; // [slot->-id] / [slot-<-id]: open, not held
+    const [a, b] = part.split('-').map(Number);
+    for (let s = a!; s <= (b ?? a!); s++) out.add(s);
+  }
+  return out;
+};
+
+async function ownSlots(c: Redis): Promise<Set<number>> {
+  const own = [...parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((n) => n.flags.includes('myself'));
+  return slotsOf(own);
+}
+
+/**
+ * Run every move (resumed from its `done`); slots of one move go one after another. When one
+ * move fails the others stop at their next slot, and the first error is thrown once all stopped.
+ */
+export async function runMoves(moves: MoveProgress[], nodes: Map<string, SlotNode>, o: MigrateOptions): Promise<void> {
+  const conns = new Connections(o.password);
+  let failed: Error | undefined;
+  const sem = new Semaphore(o.concurrency ?? 8);
+  try {
+    await Promise.allSettled(
+      moves
+        .filter((m) => m.done < slotList(m.slots).length)
+        .map((m) =>
+          sem.run(async () => {
+            if (failed) return;
+            await runMove(m, nodes, conns, o, () => !!failed).catch((e: Error) => {
+              failed ??= e;
+            });
+          }),
+        ),
+    );
+  } finally {
+    await conns.close();
+  }
+  if (failed) throw failed;
+}
+
+async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: Connections, o: MigrateOptions, halted: () => boolean): Promise<void> {
+  const node = (id: string) => {
+    const n = nodes.get(id);
+    if (!n) throw new Error(`migration names node ${id}, which is not in the plan`);
+    return n;
+  };
+  const src = node(move.from);
+  const dst = node(move.to);
+  const [sc, dc] = await Promise.all([conns.get(src), conns.get(dst)]);
+  // Who holds what now: after a crash some slots of the move may be the target's already.
+  const [srcHeld, dstHeld] = await Promise.all([ownSlots(sc), ownSlots(dc)]);
+  const slots = slotList(move.slots);
+  for (let k = move.done; k < slots.length; k++) {
+    if (o.signal?.aborted || halted()) throw new Error('migration stopped');
+    const slot = slots[k]!;
+    let keys = 0;
+    if (!dstHeld.has(slot)) {
+      if (!srcHeld.has(slot)) throw new Error(`slot ${slot} is held by neither ${src.address}:${src.port} nor ${dst.address}:${dst.port}: the cluster changed under the migration (ovl cluster check shows who holds it)`);
+      keys = await migrateKeys(slot, src, dst, sc, dc, o);
+    }
+    await announce(slot, src, dst, sc, dc, conns, o);
+    move.done = k + 1;
+    move.keys += keys;
+    o.onSlot?.(move, keys);
+  }
+}
+
+/** IMPORTING, MIGRATING, then every key of the slot moved in batches. Returns the keys moved. */
+async function migrateKeys(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, o: MigrateOptions): Promise<number> {
+  await dc.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.id);
+  await o.pause?.('importing');
+  await sc.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.id);
+  let moved = 0;
+  for (;;) {
+    const keys = (await sc.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(SCAN_KEYS))) as string[];
+    if (!keys.length) return moved;
+    for (const batch of await batchesBySize(sc, keys)) {
+      const auth = o.password !== undefined ? ['AUTH', o.password] : [];
+      // REPLACE: a key a crashed run copied already is overwritten by the source's, the current one.
+      const r = String(await sc.call('MIGRATE', dst.address, String(dst.port), '', '0', String(MIGRATE_IDLE_MS), ...auth, 'REPLACE', 'KEYS', ...batch));
+      if (r !== 'OK' && r !== 'NOKEY') throw new Error(`MIGRATE of slot ${slot} to ${dst.address}:${dst.port} answered ${r}`);
+      moved += batch.length;
+      await o.pause?.('migrated-batch');
+    }
+  }
+}
+
+/** Keys cut into batches of at most BATCH_BYTES by MEMORY USAGE (a bigger key goes alone). */
+async function batchesBySize(c: Redis, keys: string[]): Promise<string[][]> {
+  const p = c.pipeline();
+  for (const k of keys) p.call('MEMORY', 'USAGE', k);
+  const sizes = ((await p.exec()) ?? []).map(([e, v]) => (e ? 0 : Number(v ?? 0)));
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let bytes = 0;
+  keys.forEach((k, i) => {
+    const b = sizes[i] ?? 0;
+    if (cur.length && bytes + b > BATCH_BYTES) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(k);
+    bytes += b;
+  });
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** The target, then the source, then every other master: the slot is the target's. */
+async function announce(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, conns: Connections, o: MigrateOptions): Promise<void> {
+  const setNode = (c: Redis) => c.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dst.id);
+  await setNode(dc);
+  await o.pause?.('target-owns');
+  await setNode(sc);
+  const others = o.masters.filter((m) => m.id !== dst.id && m.id !== src.id);
+  await Promise.all(
+    others.map(async (m) => {
+      // A master that does not answer learns it from the target's gossip (its epoch is higher).
+      await setNode(await conns.get(m)).catch(() => undefined);
+    }),
+  );
+}
+
+/** What every master holds now (its own CLUSTER NODES line), by node id. */
+export async function liveOwners(masters: SlotNode[], password?: string): Promise<Map<string, [number, number][]>> {
+  const out = new Map<string, [number, number][]>();
+  await Promise.all(
+    masters.map(async (m) => {
+      const c = adminClient(m, { password });
+      try {
+        await c.connect();
+        out.set(m.id, toRanges(await ownSlots(c)));
+      } finally {
+        c.disconnect();
+      }
+    }),
+  );
+  return out;
+}
+
+/** Slots left open (migrating or importing) on any of `nodes`: `slot` -> the node saying so. */
+export async function openSlots(nodes: SlotNode[], password?: string): Promise<string[]> {
+  const out: string[] = [];
+  await Promise.all(
+    nodes.map(async (n) => {
+      const c = adminClient(n, { password });
+      try {
+        await c.connect();
+        const own = [...parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((l) => l.flags.includes('myself'));
+        for (const part of (own?.slots ?? '').split(' ')) if (part.startsWith('[')) out.push(`${n.address}:${n.port} ${part}`);
+      } finally {
+        c.disconnect();
+      }
+    }),
+  );
+  return out;
+}
