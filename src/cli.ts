@@ -3,7 +3,7 @@ import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
 import { CHECK_FAILED, UsageError } from './commands/errors.js';
 import { LeadershipLost } from './cluster/errors.js';
-import { wholeNumber as int } from './commands/options.js';
+import { percent, wholeNumber as int } from './commands/options.js';
 
 // Command modules load on use: each pulls in heavy clients (gRPC for etcd, ioredis) that
 // other commands do not need.
@@ -112,6 +112,30 @@ cluster
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await clusterCmd()).clusterTask('delete', name, o, out);
+  });
+cluster
+  .command('scale')
+  .description('grow or shrink a running cluster live: shards (slots moved to or off them), replicas per shard, memcache nodes')
+  .argument('<name>')
+  .addOption(new Option('--masters <n>', 'redis_cluster: shards (slots are moved); redis: master groups').argParser(int('--masters', 1)))
+  .addOption(new Option('--replicas <n>', 'redis_cluster, redis: replicas per master').argParser(int('--replicas', 0)))
+  .addOption(new Option('--nodes <n>', 'memcache: nodes').argParser(int('--nodes', 1)))
+  .option('--force', 'allow a Redis Cluster below 3 masters')
+  .option('--wait', 'follow the task until it is done (schedules in-process when no scheduler runs)')
+  .option('--check', 'show what would be added, removed and moved; change nothing')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await import('./commands/reshape.js')).clusterScale(name, o, out);
+  });
+cluster
+  .command('rebalance')
+  .description('even the slots of a Redis Cluster over its masters (finishing slots left open by an interrupted migration)')
+  .argument('<name>')
+  .addOption(new Option('--threshold <percent>', 'leave masters alone that are at most this far off their share (as redis-cli)').default(2).argParser(percent))
+  .option('--no-wait', 'queue the task and return')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await import('./commands/reshape.js')).clusterRebalance(name, o, out);
   });
 
 program

@@ -115,7 +115,7 @@ export async function checkCluster(plan: Plan, opts: CheckOptions = {}): Promise
   // An instance replaced by restart --move that still serves (its host was cut off, not lost):
   // clients that knew its address may still write to it.
   const zombies = await Promise.all((plan.retired ?? []).map(async (r) => ((await serves(plan, r, password, Math.min(timeoutMs, 1000))) ? r : undefined)));
-  for (const r of zombies) if (r) problems.push(`${instanceLabel(r)}: retired (replaced by ${r.movedTo}, task ${r.task}) but still serving: ovl cluster restart ${plan.cluster} stops it once ${r.host} answers over SSH`);
+  for (const r of zombies) if (r) problems.push(`${instanceLabel(r)}: retired (${r.movedTo ? `replaced by ${r.movedTo}, task ${r.task}` : `removed by task ${r.task}`}) but still serving: ovl cluster restart ${plan.cluster} stops it once ${r.host} answers over SSH`);
   return { healthy: problems.length === 0, problems, nodes: ctx.nodes, ms: Math.round(performance.now() - started) };
 }
 

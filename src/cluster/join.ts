@@ -41,12 +41,15 @@ export async function forgetNode(live: PlannedInstance[], id: string, o: JoinOpt
 }
 
 /**
- * `joiner` (running, alone in its nodes.conf) meets the cluster through `master`, waits until
- * every node in `live` knows it, and replicates `master`; then waits for its replication link.
+ * `joiner` (running, alone in its nodes.conf) meets the cluster through `via` and waits until
+ * every node in `live` knows it (nothing may name it before: ERR Unknown node).
  */
-export async function joinShard(joiner: PlannedInstance, master: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
+export async function meetCluster(joiner: PlannedInstance, via: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
   const deadline = Date.now() + o.timeoutMs;
-  await withAdmin(joiner, o, (c) => c.call('CLUSTER', 'MEET', master.address, String(master.port), String(master.port + BUS_PORT_OFFSET)));
+  await withAdmin(joiner, o, (c) => c.call('CLUSTER', 'MEET', via.address, String(via.port), String(via.port + BUS_PORT_OFFSET)));
+  // Every node meets it too: gossip alone takes seconds per node to spread a new one.
+  const meet = (i: PlannedInstance) => withAdmin(i, o, (c) => c.call('CLUSTER', 'MEET', joiner.address, String(joiner.port), String(joiner.port + BUS_PORT_OFFSET))).catch(() => undefined);
+  await Promise.all(live.filter((i) => i.id !== via.id).map(meet));
   // Known to every node that answers; one that does not learns of it from the others' gossip.
   const known = async (i: PlannedInstance) => {
     const n = await withAdmin(i, o, nodesSeenBy).catch(() => null);
@@ -61,6 +64,15 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
     if (missing.length) await sleep(200);
   }
   if (missing.length) throw new Error(`${addrOf(joiner)} met the cluster, but ${missing.map(addrOf).join(', ')} did not learn of it within ${o.timeoutMs} ms`);
+}
+
+/**
+ * `joiner` (running, alone in its nodes.conf) meets the cluster through `master`, waits until
+ * every node in `live` knows it, and replicates `master`; then waits for its replication link.
+ */
+export async function joinShard(joiner: PlannedInstance, master: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs;
+  await meetCluster(joiner, master, live, o);
   o.log?.(`${addrOf(joiner)} is known to the cluster: CLUSTER REPLICATE ${addrOf(master)}`);
   const synced = Date.now() + SYNC_MS;
   await withAdmin(joiner, o, async (c) => {

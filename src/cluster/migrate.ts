@@ -120,6 +120,7 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
   // Who holds what now: after a crash some slots of the move may be the target's already.
   const [srcHeld, dstHeld] = await Promise.all([ownSlots(sc), ownSlots(dc)]);
   const slots = slotList(move.slots);
+  const told: Promise<void>[] = [];
   for (let k = move.done; k < slots.length; k++) {
     if (o.signal?.aborted || halted()) throw new Error('migration stopped');
     const slot = slots[k]!;
@@ -128,11 +129,12 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
       if (!srcHeld.has(slot)) throw new Error(`slot ${slot} is held by neither ${src.address}:${src.port} nor ${dst.address}:${dst.port}: the cluster changed under the migration (ovl cluster check shows who holds it)`);
       keys = await migrateKeys(slot, src, dst, sc, dc, o);
     }
-    await announce(slot, src, dst, sc, dc, conns, o);
+    await announce(slot, src, dst, sc, dc, conns, o, told);
     move.done = k + 1;
     move.keys += keys;
     o.onSlot?.(move, keys);
   }
+  await Promise.all(told);
 }
 
 /** IMPORTING, MIGRATING, then every key of the slot moved in batches. Returns the keys moved. */
@@ -144,6 +146,9 @@ async function migrateKeys(slot: number, src: SlotNode, dst: SlotNode, sc: Redis
   for (;;) {
     const keys = (await sc.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(SCAN_KEYS))) as string[];
     if (!keys.length) return moved;
+    // While the slot migrates the source gets no new key of it (a client writing a key it does
+    // not have is sent to the target), so a short answer was the last one.
+    const last = keys.length < SCAN_KEYS;
     for (const batch of await batchesBySize(sc, keys)) {
       const auth = o.password !== undefined ? ['AUTH', o.password] : [];
       // REPLACE: a key a crashed run copied already is overwritten by the source's, the current one.
@@ -152,6 +157,7 @@ async function migrateKeys(slot: number, src: SlotNode, dst: SlotNode, sc: Redis
       moved += batch.length;
       await o.pause?.('migrated-batch');
     }
+    if (last) return moved;
   }
 }
 
@@ -178,18 +184,19 @@ async function batchesBySize(c: Redis, keys: string[]): Promise<string[][]> {
 }
 
 /** The target, then the source, then every other master: the slot is the target's. */
-async function announce(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, conns: Connections, o: MigrateOptions): Promise<void> {
+async function announce(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, conns: Connections, o: MigrateOptions, told: Promise<void>[]): Promise<void> {
   const setNode = (c: Redis) => c.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dst.id);
   await setNode(dc);
   await o.pause?.('target-owns');
-  await setNode(sc);
+  // A source that gave its last slot may have become a replica of the target already (Redis 7's
+  // cluster-allow-replica-migration): it holds nothing more to announce to.
+  await setNode(sc).catch((e: Error) => {
+    if (!/only with masters/i.test(e.message)) throw e;
+  });
+  // The other masters are told without waiting (a redirection is all they would give meanwhile);
+  // one that does not answer learns it from the target's gossip (its epoch is higher).
   const others = o.masters.filter((m) => m.id !== dst.id && m.id !== src.id);
-  await Promise.all(
-    others.map(async (m) => {
-      // A master that does not answer learns it from the target's gossip (its epoch is higher).
-      await setNode(await conns.get(m)).catch(() => undefined);
-    }),
-  );
+  told.push(...others.map((m) => conns.get(m).then(setNode).then(() => undefined, () => undefined)));
 }
 
 /** What every master holds now (its own CLUSTER NODES line), by node id. */

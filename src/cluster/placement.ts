@@ -142,7 +142,7 @@ function checkHosts(hosts: HostCapacity[]): HostCapacity[] {
 
 /** Free ports of a host, ascending, at most `limit`. Used ports occupy their bus ports too; a
  * redis_cluster port also needs its own bus port free (and <= 65535). */
-function freePorts(h: HostCapacity, needBus: boolean, limit: number): number[] {
+export function freePorts(h: HostCapacity, needBus: boolean, limit: number): number[] {
   const taken = new Set<number>();
   for (const p of h.usedPorts) {
     taken.add(p);

@@ -90,3 +90,17 @@ export function reshardMoves(owners: Map<string, Ranges>, kept: string[], thresh
   }
   return moves;
 }
+
+/**
+ * Moves cut into parts of at most `size` slots: parts of one source/target pair move at once
+ * (a node may have several slots migrating), which hides the round trips and the nodes.conf
+ * write each slot costs on every node.
+ */
+export function splitMoves(moves: SlotMove[], size: number): SlotMove[] {
+  return moves.flatMap((m) => {
+    const all = slotList(m.slots);
+    const parts: SlotMove[] = [];
+    for (let k = 0; k < all.length; k += size) parts.push({ ...m, slots: toRanges(all.slice(k, k + size)) });
+    return parts;
+  });
+}

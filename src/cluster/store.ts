@@ -57,8 +57,24 @@ export interface RestartTask extends TaskRecord {
   move?: boolean;
 }
 
+export interface ScaleTask extends TaskRecord {
+  kind: 'scale';
+  /** The shape asked for; absent dimensions stay. */
+  to: { masters?: number; replicas?: number; nodes?: number };
+  /** Written with the plan that placed them: the ids this task added (its decision is made). */
+  added?: string[];
+  /** Ids this task removes (chosen with the additions). */
+  removing?: string[];
+}
+
+export interface RebalanceTask extends TaskRecord {
+  kind: 'rebalance';
+  /** Percent off its share a master may be before slots move (redis-cli's --cluster-threshold). */
+  threshold?: number;
+}
+
 /** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
-export type Task = CreateTask | DeleteTask | RestartTask;
+export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask;
 export type TaskKind = Task['kind'];
 export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
 /** What a kind's record carries beyond every task's fields. */
@@ -175,18 +191,18 @@ export function swapInstance(plan: Plan, from: PlannedInstance, to: PlannedInsta
 }
 
 /**
- * Change a committed plan: `change` returns the next plan and any other keys to write with it
- * (each guarded by the revision it was read at). Committed only if none changed meanwhile, else
+ * Change a committed plan: `change` returns the next plan, any other keys to write with it
+ * (each guarded by the revision it was read at) and key prefixes to delete. Committed only if none changed meanwhile, else
  * made again from what is there now.
  */
-async function changePlan(c: Etcd3, cluster: string, what: string, change: (plan: Plan) => Promise<{ next: Plan; also?: { key: string; rev: string; value: string }[] }>): Promise<Plan> {
+export async function changePlan(c: Etcd3, cluster: string, what: string, change: (plan: Plan) => Promise<{ next: Plan; also?: { key: string; rev: string; value: string }[]; drop?: string[] }>): Promise<Plan> {
   return allocate(`${what} of ${cluster}`, async () => {
     const kv = (await c.get(planKey(cluster)).exec()).kvs[0];
     if (!kv) throw new Error(`no cluster named ${cluster}`);
-    const { next, also = [] } = await change(JSON.parse(kv.value.toString()) as Plan);
+    const { next, also = [], drop = [] } = await change(JSON.parse(kv.value.toString()) as Plan);
     let txn = c.if(planKey(cluster), 'Mod', '==', String(kv.mod_revision));
     for (const x of also) txn = txn.and(x.key, 'Mod', '==', x.rev);
-    const done = await txn.then(c.put(planKey(cluster)).value(JSON.stringify(next)), ...also.map((x) => c.put(x.key).value(x.value))).commit();
+    const done = await txn.then(c.put(planKey(cluster)).value(JSON.stringify(next)), ...also.map((x) => c.put(x.key).value(x.value)), ...drop.map((p) => c.delete().prefix(p))).commit();
     if (!done.succeeded) throw new ConflictError(`${what} of ${cluster} raced with another change`);
     return next;
   });

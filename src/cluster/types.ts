@@ -91,8 +91,8 @@ export interface Plan {
 }
 
 export interface RetiredInstance extends PlannedInstance {
-  /** ip:port of the instance that replaced it. */
-  movedTo: string;
+  /** ip:port of the instance that replaced it; none when a scale removed it. */
+  movedTo?: string;
   /** The task that moved it. */
   task: string;
   /** redis_cluster: every node of the plan has forgotten its id (until then it stays listed,

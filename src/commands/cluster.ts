@@ -37,7 +37,7 @@ function loadInventory(opt?: string): Inventory {
   }
 }
 
-async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
+export async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
   const invPath = inventoryPath(invOpt);
   const inv = loadInventory(invOpt);
   const endpoints = etcdEndpoints(inv);
@@ -171,7 +171,7 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
 }
 
 /** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI). */
-async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
+export async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
   const view = liveTerminal() ? await listrFollow(title) : plainFollow(out);
   try {
     const done = await runOrFollow(inv, etcd, taskId, view.step);
@@ -272,7 +272,7 @@ async function queuedCreates(etcd: Etcd3): Promise<CreateTask[]> {
 }
 
 /** A queued task runs only under a scheduler: say so when none leads, rather than let it wait unseen. */
-async function warnWithoutScheduler(etcd: Etcd3, out: Out): Promise<void> {
+export async function warnWithoutScheduler(etcd: Etcd3, out: Out): Promise<void> {
   const { leader } = await import('../cluster/scheduler.js');
   if (!(await leader(etcd).catch(() => 'unknown'))) out('no scheduler is running: the task waits until one starts (ovl scheduler), or until a command that waits (create --wait, delete or restart without --no-wait) runs the queue in its own process');
 }
@@ -379,7 +379,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     // A later restart or delete (failed, or still queued) says more about the cluster now.
     const latest = (await listTasks(etcd)).filter((t) => t.cluster === name).at(-1);
     if (latest && latest.id !== cfg.task) out(`latest task ${latest.id} (${latest.kind}): ${latest.state} - ${latest.state === 'failed' ? latest.error ?? '' : latest.step}`);
-    for (const r of plan?.retired ?? []) out(`retired: ${addrOf(r)} (${r.host}), replaced by ${r.movedTo} (task ${r.task}); the next restart stops it once ${r.host} answers`);
+    for (const r of plan?.retired ?? []) out(`retired: ${addrOf(r)} (${r.host}), ${r.movedTo ? `replaced by ${r.movedTo}` : 'removed'} (task ${r.task}); the next restart stops it once ${r.host} answers`);
     if (report) {
       const down = report.nodes.filter((n) => !n.answered).length;
       out(report.healthy
@@ -394,6 +394,9 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     return 0;
   });
 }
+
+/** What `check --all` says of a cluster a task is changing. */
+const BEING: Record<string, string> = { create: 'created', delete: 'deleted', scale: 'scaled', rebalance: 'rebalanced' };
 
 /** Problems printed per cluster when several are checked; `check NAME` prints them all. */
 const PROBLEMS_SHOWN = 10;
@@ -424,8 +427,8 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
     const outcomes = await mapLimit(wanted, CLUSTERS_AT_ONCE, async (name): Promise<CheckOutcome> => {
       // Only a task at work counts: a cluster left `creating` or `deleting` by a task that
       // failed is checked (and is not healthy).
-      const busy = tasks.find((t) => t.cluster === name && !taskEnded(t) && (t.kind === 'create' || t.kind === 'delete'));
-      if (o.all && busy) return { name, skipped: `not checked: being ${busy.kind === 'create' ? 'created' : 'deleted'} (task ${busy.id}, ${busy.state})` };
+      const busy = tasks.find((t) => t.cluster === name && !taskEnded(t) && t.kind !== 'restart');
+      if (o.all && busy) return { name, skipped: `not checked: being ${BEING[busy.kind]} (task ${busy.id}, ${busy.state})` };
       const plan = await getPlan(etcd, name);
       if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${configs.get(name)!.task})` };
       return { name, report: await checkCluster(plan, { password: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };

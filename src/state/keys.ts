@@ -30,3 +30,5 @@ export const allocPrefix = `${ROOT}/alloc/`;
 export const allocKey = (host: string) => `${allocPrefix}${host}`;
 export const secretKey = (cluster: string) => `${ROOT}/secrets/${cluster}`;
 export const ELECTION = 'ovl-scheduler';
+/** The slot moves of a scale or rebalance and each one's progress (tasks/reshape.ts). */
+export const migrationKey = (cluster: string) => `${ROOT}/clusters/${cluster}/migration`;

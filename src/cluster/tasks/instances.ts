@@ -115,13 +115,14 @@ export async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Pro
 
 /**
  * Instance records written again where the plan has changed under them (restart --move: a new
- * instance, a replica following a moved master) and a task stopped before writing them.
+ * instance, a replica following a moved master; scale: slots moved) and a task stopped before
+ * writing them.
  */
 export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
   const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
   const stale = plan.instances.filter((i) => {
     const r = recorded.get(addrOf(i));
-    return r?.id !== i.id || r.masterId !== i.masterId;
+    return r?.id !== i.id || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
   });
   if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
 }

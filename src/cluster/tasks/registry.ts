@@ -5,6 +5,7 @@ import { getJson, pruneTasks, putTask, startTask, type ClusterConfig, type Task,
 import type { TaskContext } from './context.js';
 import { createTask } from './create.js';
 import { deleteTask } from './delete.js';
+import { rebalanceTask, scaleTask } from './reshape.js';
 import { restartTask } from './restart.js';
 
 /** A kind of task: how it runs, and what undoes a failed run (a create is rolled back). */
@@ -20,6 +21,8 @@ export const TASK_KINDS: Registry = {
   create: createTask,
   delete: deleteTask,
   restart: restartTask,
+  scale: scaleTask,
+  rebalance: rebalanceTask,
 };
 
 function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {

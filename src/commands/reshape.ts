@@ -1,0 +1,132 @@
+// `ovl cluster scale` and `ovl cluster rebalance`: what is asked is checked here (a usage error
+// changes nothing), then queued as a task; --check shows the plan without writing anything.
+import type { Etcd3 } from 'etcd3';
+import { shapeChange, shapeOf, type Shape } from '../cluster/grow.js';
+import { liveOwners } from '../cluster/migrate.js';
+import { countSlots, reshardMoves, slotList } from '../cluster/reshard.js';
+import { addrOf, fleetCapacity, getJson, getPlan, getSecret, newTask, type ClusterConfig } from '../cluster/store.js';
+import type { Plan } from '../cluster/types.js';
+import { withAdmin } from '../cluster/admin.js';
+import { configKey } from '../state/keys.js';
+import type { Out } from '../ui/follow.js';
+import { plural } from '../util/plural.js';
+import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { UsageError } from './errors.js';
+
+export interface ScaleOptions {
+  inventory?: string;
+  masters?: number;
+  replicas?: number;
+  nodes?: number;
+  force?: boolean;
+  wait?: boolean;
+  check?: boolean;
+}
+
+const describe = (plan: Plan, s: Shape) => (plan.type === 'memcache' ? plural(s.nodes, 'node') : `${plural(s.masters, 'master')} x ${plural(s.replicas, 'replica')}`);
+
+/** The shape asked for, or a usage error saying what is wrong with it. */
+function wantedShape(name: string, plan: Plan, o: ScaleOptions): Shape {
+  const given = (['masters', 'replicas', 'nodes'] as const).filter((k) => o[k] !== undefined);
+  if (!given.length) throw new UsageError(`say what ${name} should become: --masters N, --replicas N or --nodes N (memcache)`);
+  if (plan.type === 'memcache' && (o.masters !== undefined || o.replicas !== undefined)) throw new UsageError(`${name} is memcache: its size is --nodes N (it has no masters or replicas)`);
+  if (plan.type !== 'memcache' && o.nodes !== undefined) throw new UsageError(`${name} is ${plan.type}: its size is --masters N and --replicas N (--nodes is for memcache)`);
+  const to = { ...shapeOf(plan), ...Object.fromEntries(given.map((k) => [k, o[k]])) } as Shape;
+  if (plan.type === 'memcache' && (to.nodes < 1 || to.nodes > 4096)) throw new UsageError(`--nodes ${to.nodes}: a memcache cluster has 1..4096 nodes`);
+  if (plan.type !== 'memcache') {
+    const max = plan.type === 'redis_cluster' ? 1000 : 1024;
+    if (to.masters < 1 || to.masters > max) throw new UsageError(`--masters ${to.masters}: 1..${max}${plan.type === 'redis_cluster' ? ' (Redis Cluster itself advises at most 1000 nodes)' : ''}`);
+    if (to.replicas < 0 || to.replicas > 64) throw new UsageError(`--replicas ${to.replicas}: 0..64`);
+    if (plan.type === 'redis_cluster' && to.masters < 3 && to.masters < shapeOf(plan).masters && !o.force) {
+      throw new UsageError(`--masters ${to.masters}: a Redis Cluster of fewer than 3 masters has no majority left to fail over when one master is lost; give --force to do it anyway`);
+    }
+  }
+  return to;
+}
+
+export async function clusterScale(name: string, o: ScaleOptions, out: Out): Promise<number> {
+  return withState(o.inventory, async (etcd, inv) => {
+    const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
+    const plan = cfg ? await getPlan(etcd, name) : null;
+    if (!cfg || !plan) throw new UsageError(`no cluster named ${name}${cfg ? ' placed yet' : ''} (ovl cluster list)`);
+    const now = shapeOf(plan);
+    const to = wantedShape(name, plan, o);
+    if (now.masters === to.masters && now.replicas === to.replicas && now.nodes === to.nodes) {
+      out(`nothing to do: ${name} has ${describe(plan, now)} already`);
+      return 0;
+    }
+    if (o.check) return previewScale(etcd, plan, to, out);
+    const task = await newTask(etcd, 'scale', name, { to: plan.type === 'memcache' ? { nodes: to.nodes } : { masters: to.masters, replicas: to.replicas } });
+    out(`task ${task.id}: scale ${name} from ${describe(plan, now)} to ${describe(plan, to)}`);
+    if (!o.wait) {
+      out(`queued; follow it with: ovl cluster show ${name}`);
+      await warnWithoutScheduler(etcd, out);
+      return 0;
+    }
+    const t0 = Date.now();
+    const done = await followTask(`scale ${name}`, inv, etcd, task.id, out);
+    if (done.state === 'failed') {
+      out(`scale ${name} failed: ${done.error}`);
+      return 2;
+    }
+    out(`${name}: ${describe(plan, to)} (${((Date.now() - t0) / 1000).toFixed(1)} s)${plan.type === 'memcache' ? `; clients must be given the new node list (ovl cluster show ${name})` : ''}`);
+    return 0;
+  });
+}
+
+/** `scale --check`: new instances and their hosts, what goes, which slots move where and how many keys. */
+async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promise<number> {
+  let ch;
+  try {
+    ch = shapeChange(plan, to, (await fleetCapacity(etcd)).hosts);
+  } catch (e) {
+    out(`check: scale ${plan.cluster} to ${describe(plan, to)} would fail: ${(e as Error).message}. Nothing was changed.`);
+    return 2;
+  }
+  out(`check: scale ${plan.cluster} from ${describe(plan, shapeOf(plan))} to ${describe(plan, to)}. Nothing was changed.`);
+  for (const i of ch.add) out(`add\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
+  for (const i of ch.remove) out(`remove\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
+  if (plan.type !== 'redis_cluster' || ![...ch.add, ...ch.remove].some((i) => i.role === 'master')) return 0;
+  const password = await getSecret(etcd, plan.cluster);
+  const masters = plan.instances.filter((i) => i.role === 'master');
+  const added = ch.add.filter((i) => i.role === 'master');
+  const kept = [...masters.filter((m) => !ch.remove.includes(m)), ...added];
+  const moves = reshardMoves(await liveOwners(masters, password), kept.map((m) => m.id));
+  const label = (id: string) => {
+    const i = [...masters, ...added].find((x) => x.id === id)!;
+    return `${addrOf(i)} (${i.host}${added.includes(i) ? ', new' : ''})`;
+  };
+  let keys = 0;
+  for (const m of moves) {
+    const src = masters.find((x) => x.id === m.from)!;
+    const n = await withAdmin(src, { password }, async (c) => {
+      const p = c.pipeline();
+      for (const s of slotList(m.slots)) p.call('CLUSTER', 'COUNTKEYSINSLOT', String(s));
+      return ((await p.exec()) ?? []).reduce((t, [, v]) => t + Number(v ?? 0), 0);
+    });
+    keys += n;
+    out(`move\t${countSlots(m.slots)} slots\t${label(m.from)} -> ${label(m.to)}\t${n} keys`);
+  }
+  out(`${moves.reduce((n, m) => n + countSlots(m.slots), 0)} slots and ${keys} keys to move in ${plural(moves.length, 'move')}`);
+  return 0;
+}
+
+export async function clusterRebalance(name: string, o: { inventory?: string; threshold?: number; wait?: boolean }, out: Out): Promise<number> {
+  return withState(o.inventory, async (etcd, inv) => {
+    const plan = await getPlan(etcd, name);
+    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    if (plan.type !== 'redis_cluster') throw new UsageError(`${name} is ${plan.type}: only a redis_cluster has slots to rebalance`);
+    const task = await newTask(etcd, 'rebalance', name, o.threshold !== undefined ? { threshold: o.threshold } : {});
+    out(`task ${task.id}: rebalance ${name}`);
+    if (o.wait === false) {
+      await warnWithoutScheduler(etcd, out);
+      return 0;
+    }
+    const done = await followTask(`rebalance ${name}`, inv, etcd, task.id, out);
+    if (done.state === 'failed') {
+      out(`rebalance ${name} failed: ${done.error}`);
+      return 2;
+    }
+    return 0;
+  });
+}
