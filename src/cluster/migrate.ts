@@ -120,6 +120,7 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
   // Who holds what now: after a crash some slots of the move may be the target's already.
   const [srcHeld, dstHeld] = await Promise.all([ownSlots(sc), ownSlots(dc)]);
   const slots = slotList(move.slots);
+  await targetSeesSource(dc, src, slots.slice(move.done).filter((x) => !dstHeld.has(x) && srcHeld.has(x)), o);
   const told: Promise<void>[] = [];
   for (let k = move.done; k < slots.length; k++) {
     if (o.signal?.aborted || halted()) throw new Error('migration stopped');
@@ -135,6 +136,31 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
     o.onSlot?.(move, keys);
   }
   await Promise.all(told);
+}
+
+/** How long a target may take to learn who holds the slots it is to import (a ping round or two). */
+const LEARN_MS = 30_000;
+
+/**
+ * Wait until the target knows the source holds `slots`. A node asked to import a slot whose
+ * owner it has not heard of yet never learns it (Redis skips the slots it imports when it reads
+ * a ping) and stays cluster_state:fail, answering CLUSTERDOWN to MIGRATE: such a slot (left by
+ * a run interrupted after IMPORTING) is made stable again on the target first.
+ */
+async function targetSeesSource(dc: Redis, src: SlotNode, slots: number[], o: MigrateOptions): Promise<void> {
+  const deadline = Date.now() + LEARN_MS;
+  for (;;) {
+    const view = parseClusterNodes(String(await dc.call('CLUSTER', 'NODES')));
+    const seen = slotsOf(view.get(src.id));
+    const unseen = slots.filter((x) => !seen.has(x));
+    if (!unseen.length) return;
+    const own = [...view.values()].find((n) => n.flags.includes('myself'));
+    const importing = new Set([...(own?.slots ?? '').matchAll(/\[(\d+)-<-/g)].map((m) => Number(m[1])));
+    for (const x of unseen.filter((y) => importing.has(y))) await dc.call('CLUSTER', 'SETSLOT', String(x), 'STABLE');
+    if (Date.now() > deadline) throw new Error(`${src.address}:${src.port} holds slot ${unseen[0]} (and ${unseen.length - 1} more) but the target has not learned it within ${LEARN_MS / 1000} s`);
+    if (o.signal?.aborted) throw new Error('migration stopped');
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** IMPORTING, MIGRATING, then every key of the slot moved in batches. Returns the keys moved. */

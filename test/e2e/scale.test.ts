@@ -26,10 +26,14 @@ interface Inst {
   slots?: [number, number][];
 }
 
-function show(name: string): { config: { state: string; masters: number; replicas: number; nodes?: number }; instances: Inst[] } {
+function show(name: string): { config: { state: string; type: string; masters: number; replicas: number; nodes?: number }; instances: Inst[] } {
   const r = ovl(['cluster', 'show', name, '--json', '--no-probe', ...inv()]);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
+  const s = JSON.parse(r.stdout) as ReturnType<typeof show>;
+  const mine = seen.get(name) ?? new Set<string>();
+  for (const i of s.instances) mine.add(`${i.host}:/data/${s.config.type}/${i.port}`);
+  seen.set(name, mine);
+  return s;
 }
 
 /** Directories of running instance processes of this type, as host:dir (from /proc over SSH). */
@@ -56,12 +60,17 @@ async function instanceKeys(name: string): Promise<string[]> {
   return withEtcd(endpoints, (c) => c.getAll().prefix(`/overlord/clusters/${name}/instances/`).keys());
 }
 
+/** Instances a cluster had at some point of a test (each `show` adds what it lists). */
+const seen = new Map<string, Set<string>>();
+
 /** What a user checks after a change: the instances, their processes, directories, ports and records agree. */
 async function assertOnlyPlanned(name: string, type: string): Promise<void> {
   const s = show(name);
   const want = s.instances.map((i) => `${i.host}:/data/${type}/${i.port}`).sort();
-  assert.deepEqual(running(type).sort(), want, 'one process per planned instance, none other');
-  assert.deepEqual(dirs(type).sort(), want, 'one directory per planned instance, none other');
+  // Other clusters' instances share /data/<type>: only this cluster's, present and past, count.
+  const ours = (x: string) => seen.get(name)!.has(x);
+  assert.deepEqual(running(type).filter(ours).sort(), want, 'one process per planned instance, none other');
+  assert.deepEqual(dirs(type).filter(ours).sort(), want, 'one directory per planned instance, none other');
   assert.deepEqual((await allocated(name)).sort(), s.instances.map((i) => `${i.host}:${i.port}`).sort(), 'ports held: the planned ones only');
   const recorded = new Set((await instanceKeys(name)).map((k) => k.split('/')[5]));
   assert.deepEqual([...recorded].sort(), s.instances.map((i) => `${i.address}:${i.port}`).sort(), 'instance records: the planned ones only');

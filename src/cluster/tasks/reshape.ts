@@ -9,6 +9,7 @@ import { allocate } from '../allocations.js';
 import { meetCluster, forgetNode, joinShard, shardMaster } from '../join.js';
 import { liveOwners, openSlots, runMoves, type MoveProgress, type SlotNode } from '../migrate.js';
 import { shapeChange, shapeOf } from '../grow.js';
+import { untilReady } from '../readiness.js';
 import { countSlots, reshardMoves, slotList, splitMoves } from '../reshard.js';
 import { Coalesced, commitShapeChange, dropMigration, getMigration, markAllJoined, putMigration, retireRemoved, setPlanSlots } from '../shape-store.js';
 import { addrOf, fleetCapacity, getPlan, getSecret, updateConfig, type RebalanceTask, type ScaleTask, type Task } from '../store.js';
@@ -83,6 +84,9 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
         }),
       );
     }
+    // The new nodes know the whole slot map (cluster_state:ok) before any slot is moved to them.
+    const waiting = await untilReady({ ...plan, instances: plan.instances.filter((i) => i.role === 'master') }, { password, deadline: Date.now() + checkTimeout(plan) });
+    if (waiting) throw new Error(`${plural(waiting, 'master')} did not reach cluster_state:ok after the new nodes joined (ovl cluster check ${plan.cluster})`);
     plan = await markAllJoined(ctx.etcd, plan.cluster, joining.map((i) => i.id));
   }
   await faultPoint(ctx, 'joined');
