@@ -42,6 +42,11 @@ export interface MigrateOptions {
 const SCAN_KEYS = 1000;
 /** Bytes per MIGRATE batch (by MEMORY USAGE): one batch of small keys, a big key alone. */
 const BATCH_BYTES = 4 << 20;
+/** Bytes of MIGRATE batches sent back to back in one round trip. */
+const ROUND_BYTES = 16 << 20;
+/** Slots of a move handled together: one round trip per protocol step for all of them, and one
+ * nodes.conf write (with its fsync) per node instead of one per slot. */
+const GROUP = 32;
 /** MIGRATE's own timeout is the longest idle moment of its connection to the target, ms. */
 const MIGRATE_IDLE_MS = 60_000;
 
@@ -122,20 +127,29 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
   const slots = slotList(move.slots);
   await targetSeesSource(dc, src, slots.slice(move.done).filter((x) => !dstHeld.has(x) && srcHeld.has(x)), o);
   const told: Promise<void>[] = [];
-  for (let k = move.done; k < slots.length; k++) {
+  for (let k = move.done; k < slots.length; k += GROUP) {
     if (o.signal?.aborted || halted()) throw new Error('migration stopped');
-    const slot = slots[k]!;
-    let keys = 0;
-    if (!dstHeld.has(slot)) {
-      if (!srcHeld.has(slot)) throw new Error(`slot ${slot} is held by neither ${src.address}:${src.port} nor ${dst.address}:${dst.port}: the cluster changed under the migration (ovl cluster check shows who holds it)`);
-      keys = await migrateKeys(slot, src, dst, sc, dc, o);
-    }
-    await announce(slot, src, dst, sc, dc, conns, o, told);
-    move.done = k + 1;
+    const group = slots.slice(k, k + GROUP);
+    const open = group.filter((x) => !dstHeld.has(x));
+    const lost = open.filter((x) => !srcHeld.has(x));
+    if (lost.length) throw new Error(`slot ${lost[0]} is held by neither ${src.address}:${src.port} nor ${dst.address}:${dst.port}: the cluster changed under the migration (ovl cluster check shows who holds it)`);
+    const keys = open.length ? await migrateGroup(open, src, dst, sc, dc, o) : 0;
+    await announce(group, src, dst, sc, dc, conns, o, told);
+    move.done = k + group.length;
     move.keys += keys;
     o.onSlot?.(move, keys);
   }
   await Promise.all(told);
+}
+
+/** Commands sent in one round trip; the first error is thrown. */
+async function pipelined(c: Redis, commands: string[][]): Promise<unknown[]> {
+  const p = c.pipeline();
+  for (const [name, ...args] of commands) p.call(name!, ...args);
+  const res = (await p.exec()) ?? [];
+  const failed = res.find(([e]) => e);
+  if (failed) throw failed[0];
+  return res.map(([, v]) => v);
 }
 
 /** How long a target may take to learn who holds the slots it is to import (a ping round or two). */
@@ -163,55 +177,62 @@ async function targetSeesSource(dc: Redis, src: SlotNode, slots: number[], o: Mi
   }
 }
 
-/** IMPORTING, MIGRATING, then every key of the slot moved in batches. Returns the keys moved. */
-async function migrateKeys(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, o: MigrateOptions): Promise<number> {
-  await dc.call('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', src.id);
+/**
+ * IMPORTING and MIGRATING for a group of slots, then every key of them moved: one round trip per
+ * step for the whole group, MIGRATE batches cut by MEMORY USAGE and sent back to back. Returns the
+ * keys moved.
+ */
+async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, o: MigrateOptions): Promise<number> {
+  await pipelined(dc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'IMPORTING', src.id]));
   await o.pause?.('importing');
-  await sc.call('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dst.id);
+  await pipelined(sc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'MIGRATING', dst.id]));
+  const auth = o.password !== undefined ? ['AUTH', o.password] : [];
   let moved = 0;
-  for (;;) {
-    const keys = (await sc.call('CLUSTER', 'GETKEYSINSLOT', String(slot), String(SCAN_KEYS))) as string[];
-    if (!keys.length) return moved;
-    // While the slot migrates the source gets no new key of it (a client writing a key it does
-    // not have is sent to the target), so a short answer was the last one.
-    const last = keys.length < SCAN_KEYS;
-    for (const batch of await batchesBySize(sc, keys)) {
-      const auth = o.password !== undefined ? ['AUTH', o.password] : [];
-      // REPLACE: a key a crashed run copied already is overwritten by the source's, the current one.
-      const r = String(await sc.call('MIGRATE', dst.address, String(dst.port), '', '0', String(MIGRATE_IDLE_MS), ...auth, 'REPLACE', 'KEYS', ...batch));
-      if (r !== 'OK' && r !== 'NOKEY') throw new Error(`MIGRATE of slot ${slot} to ${dst.address}:${dst.port} answered ${r}`);
-      moved += batch.length;
-      await o.pause?.('migrated-batch');
+  let pending = slots;
+  while (pending.length) {
+    const found = (await pipelined(sc, pending.map((x) => ['CLUSTER', 'GETKEYSINSLOT', String(x), String(SCAN_KEYS)]))) as string[][];
+    // While a slot migrates the source gets no new key of it (a client writing a key it does not
+    // have is sent to the target), so a short answer was the slot's last.
+    const more = pending.filter((_, i) => found[i]!.length === SCAN_KEYS);
+    const withKeys = found.filter((k) => k.length);
+    if (withKeys.length) {
+      const sizes = (await pipelined(sc, withKeys.flat().map((k) => ['MEMORY', 'USAGE', k]))).map((v) => Number(v ?? 0));
+      let at = 0;
+      // Batches never mix slots (MIGRATE's keys share one slot); rounds of them go back to back.
+      const batches = withKeys.flatMap((keys) => cut(keys, sizes.slice(at, (at += keys.length))));
+      for (const round of cut(batches, batches.map((b) => b.bytes), ROUND_BYTES)) {
+        const replies = await pipelined(sc, round.items.map((b) => ['MIGRATE', dst.address, String(dst.port), '', '0', String(MIGRATE_IDLE_MS), ...auth, 'REPLACE', 'KEYS', ...b.items]));
+        const bad = replies.find((r) => r !== 'OK' && r !== 'NOKEY');
+        if (bad !== undefined) throw new Error(`MIGRATE to ${dst.address}:${dst.port} answered ${String(bad)}`);
+        moved += round.items.reduce((n, b) => n + b.items.length, 0);
+        await o.pause?.('migrated-batch');
+      }
     }
-    if (last) return moved;
+    pending = more;
   }
+  return moved;
 }
 
-/** Keys cut into batches of at most BATCH_BYTES by MEMORY USAGE (a bigger key goes alone). */
-async function batchesBySize(c: Redis, keys: string[]): Promise<string[][]> {
-  const p = c.pipeline();
-  for (const k of keys) p.call('MEMORY', 'USAGE', k);
-  const sizes = ((await p.exec()) ?? []).map(([e, v]) => (e ? 0 : Number(v ?? 0)));
-  const out: string[][] = [];
-  let cur: string[] = [];
-  let bytes = 0;
-  keys.forEach((k, i) => {
+/** Items cut into runs of at most `limit` bytes (an item bigger than that goes alone). */
+function cut<T>(items: T[], sizes: number[], limit = BATCH_BYTES): { items: T[]; bytes: number }[] {
+  const out: { items: T[]; bytes: number }[] = [];
+  let cur: { items: T[]; bytes: number } = { items: [], bytes: 0 };
+  items.forEach((item, i) => {
     const b = sizes[i] ?? 0;
-    if (cur.length && bytes + b > BATCH_BYTES) {
+    if (cur.items.length && cur.bytes + b > limit) {
       out.push(cur);
-      cur = [];
-      bytes = 0;
+      cur = { items: [], bytes: 0 };
     }
-    cur.push(k);
-    bytes += b;
+    cur.items.push(item);
+    cur.bytes += b;
   });
-  if (cur.length) out.push(cur);
+  if (cur.items.length) out.push(cur);
   return out;
 }
 
-/** The target, then the source, then every other master: the slot is the target's. */
-async function announce(slot: number, src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, conns: Connections, o: MigrateOptions, told: Promise<void>[]): Promise<void> {
-  const setNode = (c: Redis) => c.call('CLUSTER', 'SETSLOT', String(slot), 'NODE', dst.id);
+/** The target, then the source, then every other master: the group's slots are the target's. */
+async function announce(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, conns: Connections, o: MigrateOptions, told: Promise<void>[]): Promise<void> {
+  const setNode = (c: Redis) => pipelined(c, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'NODE', dst.id]));
   await setNode(dc);
   await o.pause?.('target-owns');
   // A source that gave its last slot may have become a replica of the target already (Redis 7's
