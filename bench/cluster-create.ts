@@ -32,7 +32,7 @@ import { sandboxDown, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox
 import { Remote } from '../src/ssh/remote.js';
 import { runScript } from '../src/ssh/transport.js';
 import { mapLimit } from '../src/util/semaphore.js';
-import { ensurePeers } from './peers.js';
+import { ensurePeers, timed } from './peers.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -48,16 +48,6 @@ const FLOOR_PORT_BASE = 25000;
 const ovlBin = join(projectRoot, 'bin', 'ovl.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function timed(cmd: string, argv: string[]): Promise<{ s: number; code: number; out: string }> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const p = spawn(cmd, argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ s: (performance.now() - t0) / 1000, code: code ?? -1, out }));
-  });
-}
 
 /**
  * Settings both sides get for M masters. At M = 300 (600 nodes on this machine's 2 cores) the

@@ -1,7 +1,7 @@
 // What a benchmark compares ovl with must be on the machine: the peer's command is looked up on
 // the PATH, and a missing one is installed the way scripts/setup.sh installs everything else (as
 // root, Debian packages, only what is missing), or named with the command that installs it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { projectRoot } from '../src/paths.js';
@@ -45,4 +45,16 @@ export function ensurePeers(bench: string, peers: readonly Peer[]): void {
     console.error(`${bench}: could not install ${still.join(', ') || missing.join(', ')} (setup exited ${r.status}); install it by hand: apt-get install ${missing.join(' ')}`);
     process.exit(2);
   }
+}
+
+/** Run a command to its end: seconds it took, exit code, stdout and stderr together. */
+export function timed(cmd: string, argv: string[]): Promise<{ s: number; code: number; out: string }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const p = spawn(cmd, argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ s: (performance.now() - t0) / 1000, code: code ?? -1, out }));
+  });
 }

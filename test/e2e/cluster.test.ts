@@ -1,7 +1,7 @@
 // `ovl cluster` and `ovl scheduler` on a bootstrapped sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
@@ -12,6 +12,7 @@ import { withEtcd } from '../../src/state/etcd.js';
 import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { FLEET, fleet, onHost, ovl, ovlProcess } from '../helpers/fleet.js';
+import { memcacheTalk } from '../helpers/memcache.js';
 
 let info: SandboxInfo;
 let endpoints: string[];
@@ -56,15 +57,6 @@ async function clusterKeys(name: string): Promise<string[]> {
   });
 }
 
-/** Speak the memcache text protocol; the server closes after `quit`. */
-function memcacheTalk(host: string, port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const sock = connect({ host, port }, () => sock.end(request));
-    sock.setTimeout(5000, () => sock.destroy(new Error('memcache timed out')));
-    sock.on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
-  });
-}
 
 function assertAntiAffinity(s: Shown): void {
   const byId = new Map(s.instances.map((i) => [i.id, i]));

@@ -2,13 +2,13 @@
 // client writing through the cluster the whole time: every acknowledged write is read back.
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { fleet, onHost, ovl, ovlAsync, ovlProcess } from '../helpers/fleet.js';
+import { memcacheTalk } from '../helpers/memcache.js';
 
 let info: SandboxInfo;
 let endpoints: string[];
@@ -301,15 +301,6 @@ test('replicas 1 -> 2 -> 1: the new replicas sync from their masters on hosts aw
   }
 });
 
-/** Speak the memcache text protocol; the server closes after `quit`. */
-function memcacheTalk(host: string, port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const sock = connect({ host, port }, () => sock.end(request));
-    sock.setTimeout(5000, () => sock.destroy(new Error('memcache timed out')));
-    sock.on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
-  });
-}
 
 test('memcache 4 -> 6 -> 4: new nodes answer empty, removed ones are gone; the output says clients need the new list', async () => {
   const made = ovl(['cluster', 'create', 'pages', '--type', 'memcache', '--nodes', '4', '--maxmemory', '16mb', '--wait', ...inv()]);
