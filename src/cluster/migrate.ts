@@ -8,7 +8,7 @@
 // again), MIGRATE REPLACEs (a key the source still holds is the current one: while the slot
 // migrates, the source answers for every key it has), and SETSLOT NODE is the same each time.
 import { Redis } from 'ioredis';
-import { adminClient } from './admin.js';
+import { adminClient, ownLine } from './admin.js';
 import { parseClusterNodes, type NodeLine } from './nodes-line.js';
 import { slotList, toRanges, type SlotMove } from './reshard.js';
 import { Semaphore } from '../util/semaphore.js';
@@ -82,8 +82,7 @@ const slotsOf = (line: NodeLine | undefined): Set<number> => {
 };
 
 async function ownSlots(c: Redis): Promise<Set<number>> {
-  const own = [...parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((n) => n.flags.includes('myself'));
-  return slotsOf(own);
+  return slotsOf(await ownLine(c));
 }
 
 /**
@@ -271,7 +270,7 @@ export async function openSlots(nodes: SlotNode[], password?: string): Promise<s
       const c = adminClient(n, { password });
       try {
         await c.connect();
-        const own = [...parseClusterNodes(String(await c.call('CLUSTER', 'NODES'))).values()].find((l) => l.flags.includes('myself'));
+        const own = await ownLine(c);
         for (const part of (own?.slots ?? '').split(' ')) if (part.startsWith('[')) out.push(`${n.address}:${n.port} ${part}`);
       } finally {
         c.disconnect();

@@ -44,20 +44,6 @@ export async function setPlanSlots(c: Etcd3, cluster: string, owners: Map<string
   }));
 }
 
-/** Added nodes have joined their cluster: the plan says so. */
-export async function markAllJoined(c: Etcd3, cluster: string, ids: string[]): Promise<Plan> {
-  return changePlan(c, cluster, 'marking nodes joined', async (plan) => ({
-    next: {
-      ...plan,
-      instances: plan.instances.map((i) => {
-        if (!ids.includes(i.id)) return i;
-        const { joining: _joined, ...rest } = i;
-        return rest;
-      }),
-    },
-  }));
-}
-
 /**
  * Removed instances off the plan and their records, but kept as retired (their ports held) until
  * stopped on their hosts (stopRetired). `forgotten`: every node of the cluster forgot them.

@@ -208,13 +208,13 @@ export async function changePlan(c: Etcd3, cluster: string, what: string, change
   });
 }
 
-/** A node placed by restart --move has joined its cluster: the plan says so. */
-export async function markJoined(c: Etcd3, cluster: string, id: string): Promise<Plan> {
-  return changePlan(c, cluster, `marking ${id} joined`, async (plan) => ({
+/** Nodes placed `joining` (by restart --move or scale) have joined their cluster: the plan says so. */
+export async function markJoined(c: Etcd3, cluster: string, ids: string[]): Promise<Plan> {
+  return changePlan(c, cluster, 'marking nodes joined', async (plan) => ({
     next: {
       ...plan,
       instances: plan.instances.map((i) => {
-        if (i.id !== id) return i;
+        if (!ids.includes(i.id)) return i;
         const { joining: _joined, ...rest } = i;
         return rest;
       }),

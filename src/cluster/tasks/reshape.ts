@@ -11,8 +11,8 @@ import { liveOwners, openSlots, runMoves, type MoveProgress, type SlotNode } fro
 import { shapeChange, shapeOf } from '../grow.js';
 import { untilReady } from '../readiness.js';
 import { countSlots, reshardMoves, slotList, splitMoves } from '../reshard.js';
-import { Coalesced, commitShapeChange, dropMigration, getMigration, markAllJoined, putMigration, retireRemoved, setPlanSlots } from '../shape-store.js';
-import { addrOf, fleetCapacity, getPlan, getSecret, updateConfig, type RebalanceTask, type ScaleTask, type Task } from '../store.js';
+import { Coalesced, commitShapeChange, dropMigration, getMigration, putMigration, retireRemoved, setPlanSlots } from '../shape-store.js';
+import { addrOf, fleetCapacity, getPlan, getSecret, markJoined, updateConfig, type RebalanceTask, type ScaleTask, type Task } from '../store.js';
 import type { Plan, PlannedInstance } from '../types.js';
 import { planKey } from '../../state/keys.js';
 import { plural } from '../../util/plural.js';
@@ -87,7 +87,7 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
     // The new nodes know the whole slot map (cluster_state:ok) before any slot is moved to them.
     const waiting = await untilReady({ ...plan, instances: plan.instances.filter((i) => i.role === 'master') }, { password, deadline: Date.now() + checkTimeout(plan) });
     if (waiting) throw new Error(`${plural(waiting, 'master')} did not reach cluster_state:ok after the new nodes joined (ovl cluster check ${plan.cluster})`);
-    plan = await markAllJoined(ctx.etcd, plan.cluster, joining.map((i) => i.id));
+    plan = await markJoined(ctx.etcd, plan.cluster, joining.map((i) => i.id));
   }
   await faultPoint(ctx, 'joined');
   const mastersChange = [...added(), ...removing].some((i) => i.role === 'master');

@@ -135,7 +135,7 @@ async function finishJoins(ctx: TaskContext, task: RestartTask, plan: Plan, pass
     if (!master) throw new Error(`${addrOf(j)} (${j.host}) cannot join: no other member of its shard is a master that answers`);
     await step(ctx, task, `${addrOf(j)} (${j.host}) joins the cluster and replicates ${addrOf(master)}`);
     await joinShard(j, master, live, o);
-    plan = await markJoined(ctx.etcd, plan.cluster, j.id);
+    plan = await markJoined(ctx.etcd, plan.cluster, [j.id]);
     live.push(j);
   }
   return plan;
