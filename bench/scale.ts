@@ -31,6 +31,12 @@ import { sandboxDown, sandboxUp, type SandboxInfo } from '../src/sandbox/sandbox
 import { Remote } from '../src/ssh/remote.js';
 import { runScript } from '../src/ssh/transport.js';
 import { ensurePeers, timed } from './peers.js';
+import { waitHealthy } from '../src/cluster/check.js';
+import { liveOwners } from '../src/cluster/migrate.js';
+import { place } from '../src/cluster/placement.js';
+import { reshardMoves, slotList } from '../src/cluster/reshard.js';
+import { liveWriter } from '../test/helpers/live-writer.js';
+import { LocalRig, loopbackHosts } from '../test/helpers/local-redis.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -95,35 +101,13 @@ async function liveMasters(seed: Inst): Promise<{ address: string; port: number;
   }
 }
 
-/** A steady client writing through the cluster; what it got acknowledged. */
+/** A steady client writing through the cluster (live-writer.ts); what it got acknowledged. */
 function writer(c: Cluster) {
-  const acked: number[] = [];
-  let errors = 0;
-  const messages = new Set<string>();
-  let stop = false;
-  const done = (async () => {
-    for (let i = 0; !stop; i++) {
-      try {
-        await c.set(`live:${i}`, `w${i}`);
-        acked.push(i);
-      } catch (e) {
-        errors++;
-        messages.add((e as Error).message);
-      }
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
+  const w = liveWriter(c, 'live');
   return {
     async finish(): Promise<{ writes: number; lost: number; errors: number; messages: string[] }> {
-      stop = true;
-      await done;
-      let lost = 0;
-      for (let k = 0; k < acked.length; k += 5000) {
-        const part = acked.slice(k, k + 5000);
-        const got = await Promise.all(part.map((i) => c.get(`live:${i}`)));
-        got.forEach((v, j) => v !== `w${part[j]}` && lost++);
-      }
-      return { writes: acked.length, lost, errors, messages: [...messages] };
+      await w.stop();
+      return { writes: w.acked.length, lost: (await w.lost()).length, errors: w.errors.length, messages: [...new Set(w.errors)] };
     },
   };
 }
@@ -279,6 +263,69 @@ async function migrateFloor(info: SandboxInfo, keys: number): Promise<number> {
   }
 }
 
+/**
+ * The floor of a Redis Cluster: what Redis itself needs to move the keys when a slot's keys can
+ * only go in MIGRATEs of their own (MIGRATE refuses keys of several slots). Six cluster nodes
+ * (no replicas) as local processes on the sandbox addresses, 3 holding --keys keys, slots moved
+ * to the 3 others as ovl would move them; every slot is set IMPORTING and MIGRATING and its keys
+ * listed before the clock starts, then the three sources send one MIGRATE per slot back to back,
+ * at once. Keys per second.
+ */
+async function clusterFloor(): Promise<{ keysPerS: number; moved: number }> {
+  const rig = new LocalRig();
+  const clients: Redis[] = [];
+  try {
+    const plan = place({ name: 'floor', type: 'redis_cluster', version: '7.0.15', masters: 6, replicas: 0, maxmemoryMB: 4096 }, loopbackHosts(HOSTS, '127.0.15', { from: 21100, to: 21119 }));
+    const masters = plan.instances;
+    masters.forEach((m, i) => (m.slots = i < 3 ? [[Math.ceil((i * 16384) / 3), Math.ceil(((i + 1) * 16384) / 3) - 1]] : []));
+    rig.start(plan);
+    const h = await waitHealthy(plan, { timeoutMs: 60_000 });
+    if (!h.healthy) throw new Error(`floor cluster not healthy: ${h.problems.join('; ')}`);
+    const c = new Cluster([{ host: masters[0]!.address, port: masters[0]!.port }]);
+    await load(c);
+    c.disconnect();
+    const client = new Map(masters.map((m) => {
+      const r = new Redis({ host: m.address, port: m.port });
+      clients.push(r);
+      return [m.id, r];
+    }));
+    const moves = reshardMoves(await liveOwners(masters), masters.map((m) => m.id));
+    const bySource = new Map<string, { slot: number; to: (typeof masters)[number]; keys: string[] }[]>();
+    for (const mv of moves) {
+      const slots = slotList(mv.slots);
+      const to = masters.find((m) => m.id === mv.to)!;
+      const src = client.get(mv.from)!;
+      const dst = client.get(mv.to)!;
+      const p = dst.pipeline();
+      for (const x of slots) p.call('CLUSTER', 'SETSLOT', String(x), 'IMPORTING', mv.from);
+      await p.exec();
+      const q = src.pipeline();
+      for (const x of slots) q.call('CLUSTER', 'SETSLOT', String(x), 'MIGRATING', mv.to);
+      for (const x of slots) q.call('CLUSTER', 'GETKEYSINSLOT', String(x), '100000');
+      const res = ((await q.exec()) ?? []).slice(slots.length).map(([, v]) => v as string[]);
+      const list = bySource.get(mv.from) ?? [];
+      slots.forEach((x, i) => res[i]!.length && list.push({ slot: x, to, keys: res[i]! }));
+      bySource.set(mv.from, list);
+    }
+    let moved = 0;
+    const t0 = performance.now();
+    await Promise.all([...bySource].map(async ([from, list]) => {
+      const src = client.get(from)!;
+      for (let i = 0; i < list.length; i += 256) {
+        const p = src.pipeline();
+        for (const s of list.slice(i, i + 256)) p.call('MIGRATE', s.to.address, String(s.to.port), '', '0', '60000', 'REPLACE', 'KEYS', ...s.keys);
+        const bad = ((await p.exec()) ?? []).find(([e, v]) => e || v !== 'OK');
+        if (bad) throw new Error(`floor MIGRATE: ${String(bad[0] ?? bad[1])}`);
+        moved += list.slice(i, i + 256).reduce((n, s) => n + s.keys.length, 0);
+      }
+    }));
+    return { keysPerS: moved / ((performance.now() - t0) / 1000), moved };
+  } finally {
+    for (const r of clients) r.disconnect();
+    await rig.cleanup();
+  }
+}
+
 async function main(): Promise<void> {
   ensurePeers('bench/scale', [{ command: 'redis-cli', pkg: 'redis-tools' }, { command: 'redis-server', pkg: 'redis-server' }]);
   VERSION = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)![1]!;
@@ -299,6 +346,8 @@ async function main(): Promise<void> {
     console.log(`redis-cli: out ${p.outS.toFixed(1)} s (${p.outKeys} keys moved), in ${p.inS.toFixed(1)} s (${p.inKeys} keys); keys ${p.before} before, ${p.after} after; ${p.tries}`);
     const floor = await migrateFloor(info, o.outKeys || KEYS / 2);
     console.log(`MIGRATE alone (3 pairs of plain redis-server, batches of 1,000): ${Math.round(floor)} keys/s`);
+    const cf = await clusterFloor();
+    console.log(`MIGRATE alone in a cluster (one per slot, 3 sources at once, no replicas): ${Math.round(cf.keysPerS)} keys/s (${cf.moved} keys)`);
     const rate = (k: number, s: number) => Math.round(k / s);
     console.log('\ndirection | ovl (s) | ovl keys/s | redis-cli (s) | redis-cli keys/s | redis-cli / ovl');
     console.log(`out       | ${o.outS.toFixed(1).padStart(7)} | ${String(rate(o.outKeys, o.outS)).padStart(10)} | ${p.outS.toFixed(1).padStart(13)} | ${String(rate(p.outKeys, p.outS)).padStart(16)} | ${(p.outS / o.outS).toFixed(1)}x`);
@@ -306,7 +355,8 @@ async function main(): Promise<void> {
     const ok = p.outS / o.outS >= 4 && p.inS / o.inS >= 4 && o.live.lost === 0 && o.after === o.before;
     console.log(`${ok ? 'PASS' : 'MISS'} each direction at least 4x faster than redis-cli, with a live writer and 0 keys lost`);
     console.log(`moving keys: ovl ${(rate(o.outKeys, o.outS) / floor).toFixed(2)} / ${(rate(o.inKeys, o.inS) / floor).toFixed(2)} of the MIGRATE floor (out / in, whole scale included), redis-cli ${(rate(p.outKeys, p.outS) / floor).toFixed(2)} / ${(rate(p.inKeys, p.inS) / floor).toFixed(2)}`);
-    writeFileSync(join(resultsDir, `scale-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ keys: KEYS, hosts: HOSTS, version: VERSION, ovl: o, redisCli: p, migrateFloorKeysPerS: Math.round(floor) }, null, 2));
+    console.log(`moving keys: ovl ${(rate(o.outKeys, o.outS) / cf.keysPerS).toFixed(2)} / ${(rate(o.inKeys, o.inS) / cf.keysPerS).toFixed(2)} of the cluster floor; at the cluster floor the keys alone would take ${(o.outKeys / cf.keysPerS).toFixed(1)} / ${(o.inKeys / cf.keysPerS).toFixed(1)} s, redis-cli / 4 is ${(p.outS / 4).toFixed(1)} / ${(p.inS / 4).toFixed(1)} s`);
+    writeFileSync(join(resultsDir, `scale-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ keys: KEYS, hosts: HOSTS, version: VERSION, ovl: o, redisCli: p, migrateFloorKeysPerS: Math.round(floor), clusterFloorKeysPerS: Math.round(cf.keysPerS) }, null, 2));
   } finally {
     for (const r of remotes.values()) r.close();
     await sandboxDown(NAME, undefined, () => {});

@@ -137,6 +137,17 @@ cluster
   .action(async (name: string, o) => {
     process.exitCode = await (await import('./commands/reshape.js')).clusterRebalance(name, o, out);
   });
+cluster
+  .command('failover')
+  .description('planned switchover: the named replica becomes its shard\'s master once it has every write (nothing lost); the plan follows')
+  .argument('<name>')
+  .option('--instance <ip:port>', 'the replica that takes over')
+  .option('--wait', 'follow the task until it is done (schedules in-process when no scheduler runs)')
+  .option('--check', 'say what would change; change nothing')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await import('./commands/failover.js')).clusterFailover(name, o, out);
+  });
 
 program
   .command('scheduler')

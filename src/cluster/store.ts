@@ -73,8 +73,14 @@ export interface RebalanceTask extends TaskRecord {
   threshold?: number;
 }
 
+export interface FailoverTask extends TaskRecord {
+  kind: 'failover';
+  /** ip:port of the replica that becomes its shard's master. */
+  instance: string;
+}
+
 /** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
-export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask;
+export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask;
 export type TaskKind = Task['kind'];
 export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
 /** What a kind's record carries beyond every task's fields. */

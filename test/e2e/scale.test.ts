@@ -7,7 +7,8 @@ import { Cluster, Redis } from 'ioredis';
 import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { fleet, onHost, ovl, ovlAsync, ovlProcess } from '../helpers/fleet.js';
+import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { liveWriter } from '../helpers/live-writer.js';
 import { memcacheTalk } from '../helpers/memcache.js';
 
 let info: SandboxInfo;
@@ -15,16 +16,7 @@ let endpoints: string[];
 const children: ChildProcess[] = [];
 const inv = () => ['-i', info.inventory];
 
-interface Inst {
-  host: string;
-  address: string;
-  port: number;
-  role: string;
-  id: string;
-  masterId?: string;
-  shard: number;
-  slots?: [number, number][];
-}
+type Inst = ShownInstance;
 
 function show(name: string): { config: { state: string; type: string; masters: number; replicas: number; nodes?: number }; instances: Inst[] } {
   const r = ovl(['cluster', 'show', name, '--json', '--no-probe', ...inv()]);
@@ -93,43 +85,6 @@ function slotsEven(s: ReturnType<typeof show>): void {
   }
 }
 
-/** A client writing (and reading back) through the cluster until stopped; what it saw. */
-function liveWriter(c: Cluster | Redis, prefix: string) {
-  const acked: number[] = [];
-  const errors: string[] = [];
-  let stop = false;
-  const done = (async () => {
-    for (let i = 0; !stop; i++) {
-      try {
-        await c.set(`${prefix}:${i}`, `w${i}`);
-        acked.push(i);
-        // A steady client, not a load test: the machine's two cores also run the cluster.
-        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
-      } catch (e) {
-        errors.push((e as Error).message);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  })();
-  return {
-    acked,
-    errors,
-    async stop() {
-      stop = true;
-      await done;
-    },
-    async lost(): Promise<number[]> {
-      const missing: number[] = [];
-      for (let k = 0; k < acked.length; k += 1000) {
-        const part = acked.slice(k, k + 1000);
-        const got = await Promise.all(part.map((i) => c.get(`${prefix}:${i}`)));
-        got.forEach((v, j) => v !== `w${part[j]}` && missing.push(part[j]!));
-      }
-      return missing;
-    },
-  };
-}
-
 async function fill(c: Cluster, n: number): Promise<void> {
   for (let i = 0; i < n; i += 2000) await Promise.all(Array.from({ length: Math.min(2000, n - i) }, (_, j) => c.set(`k:${i + j}`, `v${i + j}`)));
 }
@@ -150,20 +105,13 @@ async function scale(name: string, args: string[], env: Record<string, string> =
 }
 
 function startScheduler(env: Record<string, string>) {
-  const p = ovlProcess(['scheduler', ...inv()], ['ignore', 'pipe', 'pipe'], env);
-  children.push(p);
-  let out = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (out += d));
-  return { p, out: () => out, exited: new Promise<void>((r) => p.once('exit', () => r())) };
+  const s = schedulerProcess(info.inventory, env);
+  children.push(s.p);
+  return s;
 }
 
 const taskOf = (id: string) => withEtcd(endpoints, (c) => getTask(c, id));
 
-async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await done()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-}
 
 before(async () => {
   info = await fleet();

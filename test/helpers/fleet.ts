@@ -57,6 +57,33 @@ export function ovlAsync(args: string[], env: Record<string, string> = {}): Prom
   });
 }
 
+/** An instance as `ovl cluster show --json` lists it. */
+export interface ShownInstance {
+  host: string;
+  address: string;
+  port: number;
+  role: string;
+  id: string;
+  masterId?: string;
+  shard: number;
+  slots?: [number, number][];
+}
+
+/** `ovl scheduler` left running, its output collected: for tests that kill it. */
+export function schedulerProcess(inventory: string, env: Record<string, string>) {
+  const p = ovlProcess(['scheduler', '-i', inventory], ['ignore', 'pipe', 'pipe'], env);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  return { p, out: () => out, exited: new Promise<void>((r) => p.once('exit', () => r())) };
+}
+
+/** Wait until `done` holds, asking every 100 ms, at most `ms`. */
+export async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await done()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+}
+
 /** Run a command on a sandbox host over real SSH with the OpenSSH client. */
 export function onHost(info: SandboxInfo, host: string, command: string): Ran {
   const h = info.hosts.find((x) => x.name === host);

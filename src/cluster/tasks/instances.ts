@@ -1,7 +1,7 @@
 // Instances on their hosts (start, stop) and their records in etcd, for every task kind.
 import { runScript } from '../../ssh/transport.js';
 import { mapLimit } from '../../util/semaphore.js';
-import { instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from '../hostops.js';
+import { installScript, instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from '../hostops.js';
 import { renderNodesConfs } from '../nodesconf.js';
 import { renderRedisConf } from '../redisconf.js';
 import { addrOf, dropRetired, listInstances, putInstances, type InstanceInfo, type Task } from '../store.js';
@@ -122,8 +122,27 @@ export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, pa
   const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
   const stale = plan.instances.filter((i) => {
     const r = recorded.get(addrOf(i));
-    return r?.id !== i.id || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
+    return r?.id !== i.id || r.role !== i.role || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
   });
   if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
 }
 
+
+/**
+ * The files ovl owns (redis.conf, meta.toml) written again on the hosts of `insts`, nothing
+ * restarted: their roles changed, and a process started again by its supervisor must come back
+ * in the role the plan gives it (a plain Redis master's redis.conf has no `replicaof`).
+ */
+export async function rewriteFiles(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<void> {
+  const setups = setupsOf(plan, insts, task, password);
+  const failed: string[] = [];
+  await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
+    const r = await ctx.fleet
+      .remote(host)
+      .then((remote) => runScript(remote, installScript(list.map((i) => setups.get(addrOf(i))!))))
+      .catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
+    const done = parseReports(r.stdout).filter((x) => x.status === 'installed').length;
+    if (done !== list.length) failed.push(`${host}: ${done} of ${list.length} written (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
+  });
+  if (failed.length) throw new Error(`files not written: ${failed.join('; ')}`);
+}

@@ -5,6 +5,7 @@ import { getJson, pruneTasks, putTask, startTask, type ClusterConfig, type Task,
 import type { TaskContext } from './context.js';
 import { createTask } from './create.js';
 import { deleteTask } from './delete.js';
+import { failoverTask } from './failover.js';
 import { rebalanceTask, scaleTask } from './reshape.js';
 import { restartTask } from './restart.js';
 
@@ -23,6 +24,7 @@ export const TASK_KINDS: Registry = {
   restart: restartTask,
   scale: scaleTask,
   rebalance: rebalanceTask,
+  failover: failoverTask,
 };
 
 function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {
