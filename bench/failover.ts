@@ -90,9 +90,19 @@ async function measure(c: Cluster, tag: string, label: string, change: () => Pro
   await new Promise((r) => setTimeout(r, 1000));
   await change();
   // Writes go on for a while after the change, so a pause at its very end counts.
+  const n = w.acked.length;
+  await until('writes going on after the change', 120_000, async () => w.acked.length > n + 100);
   await new Promise((r) => setTimeout(r, 1000));
   await w.stop();
-  return { pauseMs: w.longestGapMs(), writes: w.acked.length, lost: (await w.lost()).length, errors: w.errors.length };
+  // Read back once every node agrees again (right after a failover some answer CLUSTERDOWN).
+  let lost: number[] | undefined;
+  for (let tries = 0; !lost; tries++) {
+    lost = await w.lost().catch((e: Error) => {
+      if (tries > 50) throw e;
+      return new Promise<undefined>((r) => setTimeout(() => r(undefined), 200));
+    });
+  }
+  return { pauseMs: w.longestGapMs(), writes: w.acked.length, lost: lost.length, errors: w.errors.length };
 }
 
 async function main(): Promise<void> {

@@ -99,10 +99,30 @@ cluster
   .argument('<name>')
   .option('--instance <ip:port>', 'only this instance (repeatable)', collect)
   .option('--move', 'put instances that do not start where they are (a host lost for good) on other hosts, with new identities; their data comes from their shard')
+  .option('--rolling', 'every instance, one shard at a time: replicas first, masters after a switchover to a restarted replica')
+  .option('--yes', '--rolling: accept restarting in place what has no replica (an outage of that shard)')
+  .option('--check', '--rolling: print the order; change nothing')
   .option('--no-wait', 'queue the task and return')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
+    if (o.rolling) {
+      if (o.instance?.length || o.move) throw new UsageError('--rolling restarts every instance: it takes no --instance or --move');
+      process.exitCode = await (await import('./commands/roll.js')).clusterRoll(name, o, out);
+      return;
+    }
     process.exitCode = await (await clusterCmd()).clusterTask('restart', name, o, out);
+  });
+cluster
+  .command('upgrade')
+  .description('rolling upgrade to another version of the binaries (on every host of the cluster: cache-binaries), in the order of restart --rolling')
+  .argument('<name>')
+  .requiredOption('--version <v>', 'the version to run')
+  .option('--yes', 'accept restarting in place what has no replica (an outage of that shard)')
+  .option('--check', 'print the order; change nothing')
+  .option('--no-wait', 'queue the task and return')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await import('./commands/roll.js')).clusterRoll(name, o, out);
   });
 cluster
   .command('delete')

@@ -77,7 +77,9 @@ export interface SetupOptions {
 export const pidfileOf = (plan: Plan, port: number) => `${instanceDir(plan.type, port)}/${plan.type === 'memcache' ? 'memcache.pid' : 'redis.pid'}`;
 
 /** The files and command of one instance (seed 001: /data/<type>/<port>/{redis.conf,nodes.conf,meta.toml,console.log,redis.pid}). */
-export function instanceSetup(plan: Plan, inst: PlannedInstance, o: SetupOptions): InstanceSetup {
+export function instanceSetup(whole: Plan, inst: PlannedInstance, o: SetupOptions): InstanceSetup {
+  // An instance a rolling upgrade has moved on runs (and is rendered for) its own version.
+  const plan = inst.version ? { ...whole, version: inst.version } : whole;
   const dir = instanceDir(plan.type, inst.port);
   const bin = (name: string) => remote.bin(binaryType(plan.type), plan.version, name);
   let files: InstanceFile[] = [];

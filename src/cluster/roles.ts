@@ -1,6 +1,20 @@
 // The plan after a switchover: which instance of a shard is its master. Pure: the failover task
 // commits it once Redis has switched, so that check, restart and the rendered files follow.
+import { versionOf } from './redisconf.js';
 import type { Plan, PlannedInstance } from './types.js';
+
+/**
+ * Why `inst` cannot take its shard over, or undefined: not a replica, a shard member still
+ * joining (restart finishes the join first), or a plain Redis older than 6.2 (no FAILOVER).
+ */
+export function cannotPromote(plan: Plan, inst: PlannedInstance): string | undefined {
+  if (inst.role !== 'replica') return `${inst.address}:${inst.port} is a ${inst.role}: only a replica can take its shard over`;
+  const joining = plan.instances.filter((i) => i.shard === inst.shard && i.joining);
+  if (joining.length) return `${joining.map((i) => `${i.address}:${i.port}`).join(', ')} of shard ${inst.shard} has not joined the cluster yet (ovl cluster restart ${plan.cluster} finishes the join)`;
+  const [major, minor] = versionOf(inst.version ?? plan.version);
+  if (plan.type === 'redis' && (major < 6 || (major === 6 && minor < 2))) return `redis ${plan.version} has no FAILOVER command (6.2 and later): a switchover without it could lose writes`;
+  return undefined;
+}
 
 /** The master of `inst`'s shard in the plan (itself when it is the master). */
 export function shardMasterOf(plan: Plan, inst: PlannedInstance): PlannedInstance | undefined {
@@ -17,7 +31,8 @@ export function promote(plan: Plan, id: string): Plan {
   const inst = plan.instances.find((i) => i.id === id);
   if (!inst) throw new Error(`${id} is not an instance of ${plan.cluster}`);
   if (inst.role === 'master') return plan;
-  if (inst.role !== 'replica') throw new Error(`${inst.address}:${inst.port} is a ${inst.role}: only a replica can take its shard over`);
+  const why = cannotPromote(plan, inst);
+  if (why) throw new Error(why);
   const old = shardMasterOf(plan, inst);
   if (!old) throw new Error(`shard ${inst.shard} of ${plan.cluster} has no master in the plan`);
   const become = (i: PlannedInstance): PlannedInstance => {

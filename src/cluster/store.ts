@@ -79,8 +79,20 @@ export interface FailoverTask extends TaskRecord {
   instance: string;
 }
 
+export interface RollTask extends TaskRecord {
+  kind: 'roll';
+  /** Upgrade to this version; a rolling restart when absent. */
+  version?: string;
+  /** Shards without a replica (and memcache nodes) may be restarted in place, with their outage. */
+  yes?: boolean;
+  /** Ids restarted by this task so far: a run resumed by the next leader goes on from there. */
+  restarted?: string[];
+  /** The longest write pause a switchover of this task caused, ms. */
+  pauseMs?: number;
+}
+
 /** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
-export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask;
+export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask | RollTask;
 export type TaskKind = Task['kind'];
 export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
 /** What a kind's record carries beyond every task's fields. */

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { adminClient, nodesSeenBy, ownLineSaysMaster, roleOf } from './admin.js';
 import { addrOf } from './store.js';
-import type { PlannedInstance } from './types.js';
+import type { Plan, PlannedInstance } from './types.js';
 
 export interface SwitchoverOptions {
   password?: string;
@@ -28,8 +28,6 @@ export interface SwitchoverResult {
 
 /** Redis gives a manual failover 5 s (CLUSTER_MF_TIMEOUT); a little more before asking again. */
 const MANUAL_FAILOVER_MS = 6000;
-/** How long a plain Redis master's writes may stay paused should ovl die mid-switch, ms. */
-const PAUSE_MS = 30_000;
 /** How close a replica must be to its master before the switch: the pause lasts this catch-up. */
 const CAUGHT_UP_BYTES = 64 << 10;
 
@@ -37,7 +35,11 @@ type Role = [string, string?, number?, string?, number?];
 
 const role = async (c: Redis) => (await roleOf(c)) as Role;
 const replicates = (r: Role, m: PlannedInstance) => r[0] === 'slave' && `${r[1]}:${r[2]}` === addrOf(m);
-const masterOffset = async (c: Redis) => Number(((await c.call('ROLE')) as [string, number])[1]);
+async function masterOffset(c: Redis): Promise<number> {
+  const r = (await c.call('ROLE')) as unknown[];
+  if (r[0] !== 'master') throw new Error(`asked for a master's offset, but it says ROLE ${r.slice(0, 3).join(' ')}`);
+  return Number(r[1]);
+}
 
 async function open(i: PlannedInstance, o: SwitchoverOptions, what: string): Promise<Redis> {
   const c = adminClient(i, { password: o.password });
@@ -86,11 +88,17 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
       await catchUp(rc, mc, replica, master, o);
       const t0 = Date.now();
       let askedAt = 0;
+      let asked = 0;
       await until(`${addrOf(replica)} taking its shard over (CLUSTER FAILOVER)`, o, async () => {
         if (await ownLineSaysMaster(rc)) return true;
-        // A manual failover the master did not agree to within Redis's 5 s is asked again.
+        // A manual failover the master did not agree to within Redis's 5 s is asked again, once:
+        // each attempt holds the master's writers until it times out.
         if (Date.now() - askedAt > MANUAL_FAILOVER_MS) {
-          await rc.call('CLUSTER', 'FAILOVER');
+          if (asked++ >= 2) throw new Error(`${addrOf(master)} did not agree to ${addrOf(replica)}'s CLUSTER FAILOVER twice: nothing changed`);
+          // Promoted between the question and the command: Redis refuses a failover to a master.
+          await rc.call('CLUSTER', 'FAILOVER').catch((e: Error) => {
+            if (!/to a replica/i.test(e.message)) throw e;
+          });
           askedAt = Date.now();
         }
         return undefined;
@@ -100,7 +108,8 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
       o.log?.(`${addrOf(replica)} is its shard's master already`);
     }
     await until(`every node seeing ${addrOf(replica)} as master`, o, async () => {
-      const views = await Promise.all(members.map((m) => (m.id === replica.id ? Promise.resolve(undefined) : withClient(m, o, async (c) => (await nodesSeenBy(c)).get(replica.id)?.flags.includes('master')))));
+      // A node that does not answer is left to check; one that answers must know it as master.
+      const views = await Promise.all(members.map((m) => (m.id === replica.id ? Promise.resolve(undefined) : withClient(m, o, async (c) => (await nodesSeenBy(c)).get(replica.id)?.flags.includes('master') ?? false))));
       return views.every((v) => v !== false) || undefined;
     }, 100);
     await linkedTo(master, replica, o);
@@ -132,38 +141,42 @@ async function withClient<T>(i: PlannedInstance, o: SwitchoverOptions, fn: (c: R
   }
 }
 
+/** How long Redis's FAILOVER may wait for the replica to have every write before it gives up, ms. */
+const FAILOVER_MS = 10_000;
+
 /**
  * Plain Redis: `replica` becomes the master of its group; `master` and `others` (the group's
- * other replicas) replicate it. The old master's writes are paused from the moment its offset is
- * read until it replicates the new one, so the replica has every write it acknowledged.
+ * other replicas) replicate it. Redis's own FAILOVER (6.2 and later) does the switch: the master
+ * pauses its writers, waits until the replica has every byte, becomes its replica and only then
+ * lets it take over, so at no moment do two nodes take writes. A FAILOVER that times out leaves
+ * the master in charge and changes nothing.
  */
 export async function redisSwitchover(replica: PlannedInstance, master: PlannedInstance, others: PlannedInstance[], o: SwitchoverOptions): Promise<SwitchoverResult> {
   const rc = await open(replica, o, 'the replica to promote');
   let mc: Redis | undefined;
   try {
-    const r = await role(rc);
-    const already = r[0] === 'master';
+    const already = (await role(rc))[0] === 'master';
     let pauseMs = 0;
     if (!already) {
       mc = await open(master, o, 'its master');
       await catchUp(rc, mc, replica, master, o);
       const t0 = Date.now();
-      await mc.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'WRITE');
-      try {
-        const target = await masterOffset(mc);
-        await until(`${addrOf(replica)} receiving the last writes of ${addrOf(master)}`, { ...o, timeoutMs: Math.min(o.timeoutMs, PAUSE_MS / 3) }, async () => ((await role(rc))[4] ?? 0) >= target || undefined, 2);
-        await rc.call('REPLICAOF', 'NO', 'ONE');
-        await mc.call('REPLICAOF', replica.address, String(replica.port));
-      } finally {
-        await mc.call('CLIENT', 'UNPAUSE').catch(() => undefined);
-      }
+      await mc.call('FAILOVER', 'TO', replica.address, String(replica.port), 'TIMEOUT', String(FAILOVER_MS)).catch((e: Error) => {
+        if (!/already in progress/i.test(e.message)) throw e;
+      });
+      const m = mc;
+      await until(`${addrOf(replica)} taking over (FAILOVER)`, o, async () => {
+        if ((await role(rc))[0] === 'master') return true;
+        const state = /master_failover_state:(\S+)/.exec(await m.info('replication'))?.[1];
+        if (state === 'no-failover' && (await role(m))[0] === 'master') throw new Error(`FAILOVER to ${addrOf(replica)} did not complete within ${FAILOVER_MS / 1000} s (the replica did not catch up): ${addrOf(master)} kept its role; nothing changed`);
+        return undefined;
+      }, 2);
       pauseMs = Date.now() - t0;
     } else {
       o.log?.(`${addrOf(replica)} is its group's master already`);
-      // Resumed after the promotion: the old master may still think it is one.
-      await withClient(master, o, async (c) => {
-        if (!replicates(await role(c), replica)) await c.call('REPLICAOF', replica.address, String(replica.port));
-      });
+      // Two masters would mean writes on both: not ovl's to settle by discarding one side.
+      const old = await withClient(master, o, role);
+      if (old?.[0] === 'master') throw new Error(`${addrOf(replica)} and ${addrOf(master)} both say they are the master: writes may have reached both; make one replicate the other by hand (REPLICAOF), then run the failover again`);
     }
     await Promise.all(others.map((x) => withClient(x, o, async (c) => {
       if (!replicates(await role(c), replica)) await c.call('REPLICAOF', replica.address, String(replica.port));
@@ -174,4 +187,25 @@ export async function redisSwitchover(replica: PlannedInstance, master: PlannedI
     rc.disconnect();
     mc?.disconnect();
   }
+}
+
+/** `replica` takes its shard over from `master`, the way the plan's type does it. */
+export function switchover(plan: Plan, replica: PlannedInstance, master: PlannedInstance, o: SwitchoverOptions): Promise<SwitchoverResult> {
+  if (plan.type === 'redis_cluster') return clusterSwitchover(replica, master, plan.instances, o);
+  const others = plan.instances.filter((i) => i.shard === replica.shard && i.id !== replica.id && i.id !== master.id);
+  return redisSwitchover(replica, master, others, o);
+}
+
+/** The member of `shard` that says it is a master now (ROLE), if one answers so. */
+export async function liveMaster(members: PlannedInstance[], o: SwitchoverOptions): Promise<PlannedInstance | undefined> {
+  const roles = await Promise.all(members.map((m) => withClient(m, o, role)));
+  return members.find((_, k) => roles[k]?.[0] === 'master');
+}
+
+/** Wait until `replica` (just started) replicates `master` with its link up and has caught up. */
+export async function waitInSync(replica: PlannedInstance, master: PlannedInstance, o: SwitchoverOptions): Promise<void> {
+  await linkedTo(replica, master, o);
+  const target = await withClient(master, o, masterOffset);
+  if (target === undefined) throw new Error(`${addrOf(master)} does not answer`);
+  await until(`${addrOf(replica)} catching up with ${addrOf(master)}`, o, () => withClient(replica, o, async (c) => ((await role(c))[4] ?? 0) >= target - CAUGHT_UP_BYTES || undefined), 100);
 }

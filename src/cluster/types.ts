@@ -72,6 +72,8 @@ export interface PlannedInstance {
   /** redis_cluster: placed by restart --move and not yet part of the cluster (it meets the
    * cluster and replicates its shard; every restart finishes what an interrupted one left). */
   joining?: boolean;
+  /** The version it runs when not the plan's: a rolling upgrade under way (or stopped midway). */
+  version?: string;
 }
 
 export interface Plan {

@@ -2,7 +2,7 @@
 // asked is checked here against the plan and the live replica (a usage error changes nothing),
 // then queued as a task; --check says what would change without changing it.
 import { roleOf, withAdmin } from '../cluster/admin.js';
-import { shardMasterOf } from '../cluster/roles.js';
+import { cannotPromote, shardMasterOf } from '../cluster/roles.js';
 import { addrOf, getPlan, getSecret, newTask } from '../cluster/store.js';
 import type { Out } from '../ui/follow.js';
 import { followTask, warnWithoutScheduler, withState } from './cluster.js';
@@ -31,12 +31,17 @@ export async function clusterFailover(name: string, o: FailoverOptions, out: Out
       const own = shard.filter((i) => i.role === 'replica').map(addrOf);
       throw new UsageError(`--instance ${o.instance} is the master of shard ${replica.shard} already; ${own.length ? `name one of its replicas (${own.join(', ')}) to make it the master` : 'the shard has no replica to take over'}`);
     }
+    const why = cannotPromote(plan, replica);
+    if (why) throw new UsageError(`--instance ${o.instance}: ${why}`);
     // The replica must answer and be in sync now: refused here rather than by the task.
     const password = await getSecret(etcd, name);
     const role = await withAdmin(replica, { password }, roleOf).catch((e: Error) => {
       throw new UsageError(`--instance ${o.instance} (${replica.host}) does not answer (${e.message}): a replica that is down cannot take over (ovl cluster restart ${name} brings it back)`);
     });
-    if (role[0] !== 'slave' || `${role[1]}:${role[2]}` !== addrOf(master) || role[3] !== 'connected') {
+    // A switch Redis made but the plan does not show yet (a failover that failed after it) is
+    // queued again: the task finds it made and records it.
+    const madeAlready = role[0] === 'master' && (await withAdmin(master, { password }, roleOf).catch(() => undefined))?.[0] === 'slave';
+    if (!madeAlready && (role[0] !== 'slave' || `${role[1]}:${role[2]}` !== addrOf(master) || role[3] !== 'connected')) {
       throw new UsageError(`--instance ${o.instance} is not replicating ${addrOf(master)} with its link up (ROLE: ${role.slice(0, 4).join(' ')}): ovl cluster check ${name} says why`);
     }
     const slots = master.slots?.length ? ` with slots ${master.slots.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(',')}` : '';

@@ -89,6 +89,7 @@ test('redis_cluster: failover to a replica under a live writer loses nothing; pl
   assert.notEqual(ofMaster.code, 0);
   assert.match(ofMaster.stderr, new RegExp(`is the master of shard 0 already; name one of its replicas \\(${addr(replica)}\\)`));
   const unknown = ovl(['cluster', 'failover', 'fo', '--instance', '127.0.0.1:1', '--wait', ...inv()]);
+  assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /not an instance of fo; its replicas are/);
   onHost(info, replica.host, `kill -STOP $(cat /data/redis_cluster/${replica.port}/redis.pid)`);
   try {
@@ -197,7 +198,7 @@ test('plain redis: failover to the replica with writes paused, nothing lost; red
     assert.equal(after.find((i) => i.id === oldMaster.id)!.masterId, replica.id);
     // A process started again from its redis.conf comes back in its new role.
     assert.doesNotMatch(fileOf('redis', replica, 'redis.conf'), /^replicaof /m);
-    assert.match(fileOf('redis', oldMaster, 'redis.conf'), new RegExp(`^replicaof ${replica.address} ${replica.port}$`, 'm'));
+    assert.match(fileOf('redis', oldMaster, 'redis.conf'), new RegExp(`^replicaof ${replica.address.replaceAll('.', '\\.')} ${replica.port}$`, 'm'));
     assert.equal(ovl(['cluster', 'check', 'fop', ...inv()]).code, 0);
   } finally {
     client.close();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderNodesConfs } from '../../src/cluster/nodesconf.js';
 import { place } from '../../src/cluster/placement.js';
-import { promote, shardMasterOf } from '../../src/cluster/roles.js';
+import { cannotPromote, promote, shardMasterOf } from '../../src/cluster/roles.js';
 import { loopbackHosts } from '../helpers/local-redis.js';
 
 const plan = place({ name: 'r', type: 'redis_cluster', version: '7.0.15', masters: 3, replicas: 2, maxmemoryMB: 64 }, loopbackHosts(4, '127.9.9', { from: 7000, to: 7099 }));
@@ -38,4 +38,14 @@ test('promoting the master is no change; a memcache node or an unknown id is an 
   assert.throws(() => promote(plan, 'f'.repeat(40)), /is not an instance of r/);
   const mc = place({ name: 'm', type: 'memcache', version: '1.6.18', masters: 0, replicas: 0, nodes: 2, maxmemoryMB: 64 }, loopbackHosts(2, '127.9.8', { from: 7000, to: 7099 }));
   assert.throws(() => promote(mc, mc.instances[0]!.id), /only a replica can take its shard over/);
+});
+
+test('refused: a shard member still joining (restart finishes the join), a plain Redis without FAILOVER (before 6.2)', () => {
+  const r = plan.instances.find((i) => i.role === 'replica' && i.shard === 2)!;
+  const joining = { ...plan, instances: plan.instances.map((i) => (i.shard === 2 && i.id !== r.id && i.role === 'replica' ? { ...i, joining: true } : i)) };
+  assert.match(cannotPromote(joining, r)!, /of shard 2 has not joined the cluster yet \(ovl cluster restart r finishes the join\)/);
+  assert.throws(() => promote(joining, r.id), /has not joined/);
+  assert.equal(cannotPromote(plan, r), undefined);
+  const old = place({ name: 'p', type: 'redis', version: '6.0.16', masters: 1, replicas: 1, maxmemoryMB: 64 }, loopbackHosts(2, '127.9.7', { from: 7000, to: 7099 }).map((h) => ({ ...h, versions: { redis: ['6.0.16'] } })));
+  assert.match(cannotPromote(old, old.instances[1]!)!, /redis 6.0.16 has no FAILOVER command/);
 });

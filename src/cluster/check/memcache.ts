@@ -76,7 +76,8 @@ export async function probeMemcache(ctx: Context, k: number, timeoutMs: number):
     return;
   }
   node.answered = true;
-  if (!sameVersion(ctx.plan.version, a.version)) node.problems.push(`runs memcached ${a.version}, the plan says ${ctx.plan.version}`);
+  const want = inst.version ?? ctx.plan.version;
+  if (!sameVersion(want, a.version)) node.problems.push(`runs memcached ${a.version}, the plan says ${want}`);
   if (!a.stats.has('pid')) node.problems.push('stats has no pid: not a memcached?');
   const accepting = a.stats.get('accepting_conns');
   if (accepting !== undefined && accepting !== '1') node.problems.push(`is not accepting connections (accepting_conns ${accepting})`);

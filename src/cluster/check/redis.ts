@@ -109,7 +109,8 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, password:
   if (server instanceof Error) node.problems.push(`INFO server: ${describeError(server, timeoutMs)}`);
   else {
     const v = infoFields(server).get('redis_version');
-    if (v !== undefined && !sameVersion(ctx.plan.version, v)) node.problems.push(`runs redis ${v}, the plan says ${ctx.plan.version}`);
+    const want = ctx.inst(k).version ?? ctx.plan.version;
+    if (v !== undefined && !sameVersion(want, v)) node.problems.push(`runs redis ${v}, the plan says ${want}`);
   }
   return res.slice(r);
 }

@@ -1,9 +1,9 @@
 // failover: a planned switchover to a named replica (switchover.ts), then the plan, the files on
 // the hosts and the instance records follow the new roles, so that check passes and restart
 // does not fail the shard back. A re-run after a crash finds the switch made and finishes.
-import { promote, shardMasterOf } from '../roles.js';
+import { cannotPromote, promote, shardMasterOf } from '../roles.js';
 import { addrOf, changePlan, getPlan, getSecret, type FailoverTask } from '../store.js';
-import { clusterSwitchover, redisSwitchover } from '../switchover.js';
+import { switchover } from '../switchover.js';
 import { checkTimeout, faultPoint, step, type TaskContext } from './context.js';
 import { settle } from './health.js';
 import { repairRecords, rewriteFiles } from './instances.js';
@@ -22,9 +22,10 @@ async function runFailover(ctx: TaskContext, task: FailoverTask): Promise<void> 
   let pauseMs: number | undefined;
   // The plan names the replica master already: the switch was made and recorded by an earlier run.
   if (master.id !== replica.id) {
-    const others = plan.instances.filter((i) => i.shard === replica.shard && i.id !== replica.id && i.id !== master.id);
+    const why = cannotPromote(plan, replica);
+    if (why) throw new Error(`${why}; nothing was changed`);
     await step(ctx, task, `${addrOf(replica)} (${replica.host}) catching up with its master ${addrOf(master)} (${master.host}), then taking shard ${replica.shard} over`);
-    const r = plan.type === 'redis_cluster' ? await clusterSwitchover(replica, master, plan.instances, o) : await redisSwitchover(replica, master, others, o);
+    const r = await switchover(plan, replica, master, o);
     pauseMs = r.already ? undefined : r.pauseMs;
     await faultPoint(ctx, 'switched');
     plan = await changePlan(ctx.etcd, task.cluster, `failover to ${task.instance}`, async (p) => ({ next: promote(p, replica.id) }));

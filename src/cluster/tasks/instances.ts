@@ -84,7 +84,7 @@ export async function writeInstances(ctx: TaskContext, plan: Plan, state: Instan
     ctx.etcd,
     plan.cluster,
     plan.instances.map((i) => ({
-      info: { ...i, cluster: plan.cluster, type: plan.type, version: plan.version, state },
+      info: { ...i, cluster: plan.cluster, type: plan.type, version: i.version ?? plan.version, state },
       // The copy in etcd is for operators and executors; secrets stay in the secrets key.
       serverConf: plan.type === 'memcache' ? '' : (!secret && file(i, 'redis.conf')) || renderRedisConf(plan, i),
       nodesConf: plan.type === 'redis_cluster' ? nodesConf(i) : undefined,
@@ -122,7 +122,7 @@ export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, pa
   const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
   const stale = plan.instances.filter((i) => {
     const r = recorded.get(addrOf(i));
-    return r?.id !== i.id || r.role !== i.role || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
+    return r?.id !== i.id || r.role !== i.role || r.version !== (i.version ?? plan.version) || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
   });
   if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
 }

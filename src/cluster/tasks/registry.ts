@@ -8,6 +8,7 @@ import { deleteTask } from './delete.js';
 import { failoverTask } from './failover.js';
 import { rebalanceTask, scaleTask } from './reshape.js';
 import { restartTask } from './restart.js';
+import { rollTask } from './roll.js';
 
 /** A kind of task: how it runs, and what undoes a failed run (a create is rolled back). */
 export interface TaskKindModule<T extends Task> {
@@ -25,6 +26,7 @@ export const TASK_KINDS: Registry = {
   scale: scaleTask,
   rebalance: rebalanceTask,
   failover: failoverTask,
+  roll: rollTask,
 };
 
 function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {

@@ -1,0 +1,54 @@
+// `ovl cluster restart NAME --rolling` and `ovl cluster upgrade NAME --version V`: one roll task
+// (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
+// the order, shard by shard, and what it costs.
+import { fleetCapacity, getPlan, newTask } from '../cluster/store.js';
+import { describeRoll, outage, rollOrder, versionProblem } from '../cluster/roll.js';
+import type { Out } from '../ui/follow.js';
+import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { UsageError } from './errors.js';
+
+export interface RollOptions {
+  inventory?: string;
+  version?: string;
+  yes?: boolean;
+  check?: boolean;
+  wait?: boolean;
+}
+
+export async function clusterRoll(name: string, o: RollOptions, out: Out): Promise<number> {
+  return withState(o.inventory, async (etcd, inv) => {
+    const plan = await getPlan(etcd, name);
+    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    const what = o.version ? `upgrade of ${name} to ${o.version}` : `rolling restart of ${name}`;
+    if (o.version !== undefined) {
+      if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(o.version)) throw new UsageError(`--version ${JSON.stringify(o.version)}: a version is letters, digits and . + _ - (as under /data/lib/<type>/)`);
+      if (o.version === plan.version && !plan.instances.some((i) => i.version)) {
+        out(`nothing to do: ${name} runs ${plan.version} already`);
+        return 0;
+      }
+      const why = versionProblem(plan, o.version, (await fleetCapacity(etcd)).hosts);
+      if (why) throw new UsageError(`--version ${o.version}: ${why}`);
+    }
+    const order = rollOrder(plan);
+    const cost = outage(plan, order);
+    if (o.check) {
+      for (const line of describeRoll(plan, order, o.version)) out(line);
+      out(cost ? `outage: ${cost} (needs --yes)` : 'no outage: never two members of a shard down; writes pause only during each switchover');
+      return 0;
+    }
+    if (cost && !o.yes) throw new UsageError(`${what}: ${cost}; give --yes to accept that (--check shows the whole order)`);
+    const task = await newTask(etcd, 'roll', name, { ...(o.version ? { version: o.version } : {}), ...(o.yes ? { yes: true } : {}) });
+    out(`task ${task.id}: ${what}, ${plan.instances.length} instances one at a time`);
+    if (o.wait === false) {
+      await warnWithoutScheduler(etcd, out);
+      return 0;
+    }
+    const done = await followTask(what, inv, etcd, task.id, out);
+    if (done.state === 'failed') {
+      out(`${what} failed: ${done.error}`);
+      return 2;
+    }
+    out(done.step);
+    return 0;
+  });
+}

@@ -1,0 +1,180 @@
+// `ovl cluster restart --rolling` and `ovl cluster upgrade` on the shared sandbox fleet over real
+// SSH, with a client writing through the cluster and a monitor sampling every instance's port
+// every 50 ms: never two members of a shard down at once, every instance restarted, nothing
+// lost; the upgrade's scheduler SIGKILLed mid-roll and the next one finishing it.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
+import { getTask } from '../../src/cluster/store.js';
+import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { withEtcd } from '../../src/state/etcd.js';
+import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { liveWriter } from '../helpers/live-writer.js';
+
+let info: SandboxInfo;
+let second: string;
+let upgradeInventory: string;
+const children: ChildProcess[] = [];
+const inv = () => ['-i', info.inventory];
+const addr = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
+
+function show(name: string): { config: { version: string }; instances: ShownInstance[] } {
+  const r = ovl(['cluster', 'show', name, '--json', '--no-probe', ...inv()]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as ReturnType<typeof show>;
+}
+
+const listening = (i: ShownInstance) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect({ host: i.address, port: i.port });
+    s.setTimeout(1000);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => (s.destroy(), resolve(false)));
+  });
+
+/** Every 50 ms, which instances do not accept connections; the worst moment per shard. */
+function monitor(insts: ShownInstance[]) {
+  let stop = false;
+  const downSeen = new Set<string>();
+  let worst = { count: 0, at: '' };
+  const done = (async () => {
+    while (!stop) {
+      const up = await Promise.all(insts.map(listening));
+      const byShard = new Map<number, string[]>();
+      insts.forEach((i, k) => {
+        if (up[k]) return;
+        downSeen.add(addr(i));
+        byShard.set(i.shard, [...(byShard.get(i.shard) ?? []), addr(i)]);
+      });
+      for (const down of byShard.values()) if (down.length > worst.count) worst = { count: down.length, at: down.join(' and ') };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return { downSeen, worst: () => worst, stop: async () => ((stop = true), await done) };
+}
+
+async function pids(insts: ShownInstance[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const i of insts) {
+    const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await c.connect();
+      out.set(addr(i), /process_id:(\d+)/.exec(await c.info('server'))![1]!);
+    } finally {
+      c.disconnect();
+    }
+  }
+  return out;
+}
+
+before(async () => {
+  info = await fleet();
+  const b = ovl(['bootstrap', info.inventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  for (const name of ['rr', 'up']) ovl(['cluster', 'delete', name, ...inv()]);
+  // Only one Redis is packaged here: the same binaries registered under a second version name.
+  const text = readFileSync(info.inventory, 'utf8');
+  const m = /( {2}redis:\n {4}- version: "([^"]+)"\n( {6}files: .*\n))/.exec(text)!;
+  second = `${m[2]}-b`;
+  upgradeInventory = info.inventory.replace(/\.yml$/, '-upgrade.yml');
+  writeFileSync(upgradeInventory, text.replace(m[1]!, `${m[1]}    - version: "${second}"\n${m[3]}`));
+});
+
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const name of ['rr', 'up']) ovl(['cluster', 'delete', name, ...inv()]);
+  // The fleet's capacity as the shared inventory says, for the test files after this one.
+  ovl(['bootstrap', info.inventory]);
+  rmSync(upgradeInventory, { force: true });
+});
+
+test('rolling restart of a 3x1 Redis Cluster under a live writer: every instance restarted, never two of a shard down, nothing lost, planned roles at the end', async () => {
+  const made = ovl(['cluster', 'create', 'rr', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '64mb', '--wait', ...inv()]);
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  const insts = show('rr').instances;
+  const check = ovl(['cluster', 'restart', 'rr', '--rolling', '--check', ...inv()]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const s0 = insts.filter((i) => i.shard === 0);
+  assert.match(check.stdout, new RegExp(`^shard 0: restart ${addr(s0[1]!)} \\(${s0[1]!.host}\\); switch to ${addr(s0[1]!)}; restart ${addr(s0[0]!)} \\(${s0[0]!.host}\\); switch back to it$`, 'm'));
+  assert.match(check.stdout, /^no outage/m);
+  const before = await pids(insts);
+
+  const c = new Cluster([{ host: insts[0]!.address, port: insts[0]!.port }]);
+  const mon = monitor(insts);
+  try {
+    const w = liveWriter(c, 'live');
+    const r = await ovlAsync(['cluster', 'restart', 'rr', '--rolling', ...inv()]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /restarted: 6 instances, one at a time; writes paused at most \d+ ms by a switchover/);
+    await w.stop();
+    await mon.stop();
+    assert.deepEqual(await w.lost(), [], 'every acknowledged write is there');
+    assert.deepEqual(w.errors, [], 'the writer saw only what its redirection handles');
+    assert.ok(mon.worst().count <= 1, `two members of a shard down at once: ${mon.worst().at}`);
+    const after = await pids(insts);
+    for (const i of insts) assert.notEqual(after.get(addr(i)), before.get(addr(i)), `${addr(i)} was restarted`);
+    assert.deepEqual(show('rr').instances.map((i) => [addr(i), i.role]), insts.map((i) => [addr(i), i.role]), 'the planned roles');
+    for (const i of insts) {
+      const r1 = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      const role = ((await r1.call('ROLE').finally(() => r1.disconnect())) as string[])[0];
+      assert.equal(role, i.role === 'master' ? 'master' : 'slave', `${addr(i)} in its planned role`);
+    }
+    assert.equal(ovl(['cluster', 'check', 'rr', ...inv()]).code, 0);
+    console.log(`rolling restart: ${w.acked.length} writes, longest gap ${w.longestGapMs()} ms; ${r.stdout.trim().split('\n').pop()}`);
+  } finally {
+    c.disconnect();
+    await mon.stop();
+  }
+});
+
+test('upgrade to a second version under a live writer, the scheduler SIGKILLed with an instance stopped: the next finishes; refusals change nothing', async () => {
+  const made = ovl(['cluster', 'create', 'up', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '64mb', '--wait', ...inv()]);
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  const insts = show('up').instances;
+  const version = show('up').config.version;
+  const missing = ovl(['cluster', 'upgrade', 'up', '--version', second, ...inv()]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, new RegExp(`redis ${second.replace(/[.+]/g, '\\$&')} is not installed on h\\d`));
+  const b = ovl(['bootstrap', upgradeInventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  const down = ovl(['cluster', 'upgrade', 'up', '--version', '6.0.0', '-i', upgradeInventory]);
+  assert.match(down.stderr, /is not installed|is older than/);
+  assert.equal(show('up').config.version, version, 'refusals changed nothing');
+
+  const c = new Cluster([{ host: insts[0]!.address, port: insts[0]!.port }]);
+  try {
+    const w = liveWriter(c, 'live');
+    const sched = schedulerProcess(upgradeInventory, { OVL_FAULT_PAUSE: 'roll-stopped:600000' });
+    children.push(sched.p);
+    const q = ovl(['cluster', 'upgrade', 'up', '--version', second, '--no-wait', '-i', upgradeInventory]);
+    assert.equal(q.code, 0, q.stdout + q.stderr);
+    await until(() => sched.out().includes('fault point roll-stopped'), 120_000);
+    assert.match(sched.out(), /fault point roll-stopped/);
+    sched.p.kill('SIGKILL');
+    await sched.exited;
+    const id = /^task (\S+):/m.exec(q.stdout)![1]!;
+    const endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+    const taskOf = () => withEtcd(endpoints, (e) => getTask(e, id));
+    const next = schedulerProcess(upgradeInventory, {});
+    children.push(next.p);
+    await until(async () => ['done', 'failed'].includes((await taskOf())?.state ?? ''), 300_000);
+    next.p.kill('SIGTERM');
+    await next.exited;
+    const t = await taskOf();
+    assert.equal(t?.state, 'done', `${t?.error ?? ''}\n${next.out()}`);
+    await w.stop();
+    assert.deepEqual(await w.lost(), []);
+    assert.deepEqual(w.errors, []);
+    const s = show('up');
+    assert.equal(s.config.version, second);
+    assert.deepEqual(s.instances.filter((i) => ((i as { version?: string }).version ?? second) !== second).map(addr), [], 'every instance on the new version');
+    for (const i of insts) assert.match(onHost(info, i.host, `readlink /proc/$(cat /data/redis_cluster/${i.port}/redis.pid)/exe`).stdout, new RegExp(`/data/lib/redis/${second.replace(/[.+]/g, '\\$&')}/bin/redis-server`));
+    assert.equal(ovl(['cluster', 'check', 'up', ...inv()]).code, 0);
+  } finally {
+    c.disconnect();
+  }
+});
