@@ -113,6 +113,19 @@ cluster
     process.exitCode = await (await clusterCmd()).clusterTask('restart', name, o, out);
   });
 cluster
+  .command('config')
+  .description('change settings of a running cluster: live (CONFIG SET) where Redis allows it, else by a rolling restart; --show the settings in force')
+  .argument('<name>')
+  .argument('[settings...]', 'name=value: redis.conf directives (as create --config), maxmemory=SIZE')
+  .option('--show', 'the settings ovl renders (its own or the cluster\'s) and the instances whose live value differs')
+  .option('--check', 'say which settings go live and which need a rolling restart; change nothing')
+  .option('--yes', 'accept restarts that cost an outage (memcache -m empties each node; shards without a replica)')
+  .option('--wait', 'follow the task until it is done (schedules in-process when no scheduler runs)')
+  .addOption(inventoryOption())
+  .action(async (name: string, settings: string[], o) => {
+    process.exitCode = await (await import('./commands/config.js')).clusterConfig(name, settings, o, out);
+  });
+cluster
   .command('upgrade')
   .description('rolling upgrade to another version of the binaries (on every host of the cluster: cache-binaries), in the order of restart --rolling')
   .argument('<name>')

@@ -91,8 +91,22 @@ export interface RollTask extends TaskRecord {
   pauseMs?: number;
 }
 
+export interface ConfigTask extends TaskRecord {
+  kind: 'config';
+  /** Directives asked for (maxmemory as given, e.g. 512mb). */
+  set: Record<string, string>;
+  /** memcache's -m (restarts empty the nodes) and maxmemory shrinking below the data: accepted. */
+  yes?: boolean;
+  /** Decided by the first run, before anything changed: set with CONFIG SET, or by a rolling restart. */
+  live?: string[];
+  restart?: string[];
+  /** As RollTask, for the rolling restart part. */
+  restarted?: string[];
+  pauseMs?: number;
+}
+
 /** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
-export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask | RollTask;
+export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask | RollTask | ConfigTask;
 export type TaskKind = Task['kind'];
 export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
 /** What a kind's record carries beyond every task's fields. */

@@ -3,6 +3,7 @@
 import { configKey } from '../../state/keys.js';
 import { getJson, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
 import type { TaskContext } from './context.js';
+import { configTask } from './config.js';
 import { createTask } from './create.js';
 import { deleteTask } from './delete.js';
 import { failoverTask } from './failover.js';
@@ -27,6 +28,7 @@ export const TASK_KINDS: Registry = {
   rebalance: rebalanceTask,
   failover: failoverTask,
   roll: rollTask,
+  config: configTask,
 };
 
 function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {

@@ -5,7 +5,7 @@ import { checkCluster, serves } from '../check.js';
 import { untilReady } from '../readiness.js';
 import { cannotPromote, promote } from '../roles.js';
 import { allOn, outage, rollOrder, versionProblem, withVersion } from '../roll.js';
-import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type RollTask } from '../store.js';
+import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type ConfigTask, type RollTask } from '../store.js';
 import { liveMaster, switchover, waitInSync, type SwitchoverOptions } from '../switchover.js';
 import type { Plan, PlannedInstance } from '../types.js';
 import { checkTimeout, faultPoint, formatProblems, step, type TaskContext } from './context.js';
@@ -14,11 +14,20 @@ import { repairRecords, rewriteFiles, startOnHosts, stopOnHosts } from './instan
 import type { TaskKindModule } from './registry.js';
 
 async function runRoll(ctx: TaskContext, task: RollTask): Promise<void> {
+  const { total } = await rollCluster(ctx, task, task.version);
+  await step(ctx, task, `${task.version ? `upgraded to ${task.version}` : 'restarted'}: ${total} instances, one at a time${task.pauseMs !== undefined ? `; writes paused at most ${task.pauseMs} ms by a switchover` : ''}`);
+}
+
+/**
+ * Restart every instance of the cluster in roll order (onto `version` when given), then check it.
+ * Serves `restart --rolling`, `upgrade` and the settings `config` cannot change live.
+ */
+export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask, version?: string): Promise<{ total: number }> {
   const c = ctx.etcd;
   let plan = await getPlan(c, task.cluster);
   if (!plan) throw new Error(`no cluster named ${task.cluster}`);
   const password = await getSecret(c, task.cluster);
-  const to = task.version ?? plan.version;
+  const to = version ?? plan.version;
   const o: SwitchoverOptions = { password, timeoutMs: checkTimeout(plan), log: (l) => ctx.log(`${task.id}: ${l}`) };
   const done = new Set(task.restarted ?? []);
   const order = rollOrder(plan);
@@ -29,8 +38,8 @@ async function runRoll(ctx: TaskContext, task: RollTask): Promise<void> {
   if (task.restarted === undefined) {
     // Before anything restarts: the version is on every host, and every member is up (a roll
     // over a member that is down would take its shard's last copy down).
-    if (task.version && task.version !== plan.version) {
-      const why = versionProblem(plan, task.version, (await fleetCapacity(c)).hosts);
+    if (version && version !== plan.version) {
+      const why = versionProblem(plan, version, (await fleetCapacity(c)).hosts);
       if (why) throw new Error(`${why}; nothing was restarted`);
     }
     const report = await checkCluster(plan, { password });
@@ -100,14 +109,14 @@ async function runRoll(ctx: TaskContext, task: RollTask): Promise<void> {
     await rewriteFiles(ctx, plan, shardOf(master()), task, password);
     await repairRecords(ctx, task, plan, password);
   }
-  if (task.version && plan.version !== task.version) {
-    plan = await changePlan(c, task.cluster, `upgrade to ${task.version}`, async (p) => ({ next: allOn(p, task.version!) }));
-    await updateConfig(c, task.cluster, { version: task.version });
+  if (version && plan.version !== version) {
+    plan = await changePlan(c, task.cluster, `upgrade to ${version}`, async (p) => ({ next: allOn(p, version) }));
+    await updateConfig(c, task.cluster, { version });
     await repairRecords(ctx, task, plan, password);
   }
   await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
   await settle(ctx, plan, password);
-  await step(ctx, task, `${task.version ? `upgraded to ${task.version}` : 'restarted'}: ${total} instances, one at a time${task.pauseMs !== undefined ? `; writes paused at most ${task.pauseMs} ms by a switchover` : ''}`);
+  return { total };
 }
 
 export const rollTask: TaskKindModule<RollTask> = { run: runRoll };

@@ -1,0 +1,97 @@
+// config: change a running cluster's settings. The first run decides, before changing anything,
+// which directives Redis takes live and checks their values on one node; then the plan changes
+// (with the memory reservation when maxmemory changes), the live values are set everywhere, the
+// files on the hosts and the records follow, and what only a restart applies is rolled.
+import { adminClient, withAdmin } from '../admin.js';
+import { classify, liveValue, memoryMB, renderedSettings, resized, sameSetting, setLive } from '../settings.js';
+import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type ConfigTask } from '../store.js';
+import type { Plan } from '../types.js';
+import { allocKey } from '../../state/keys.js';
+import { mapLimit } from '../../util/semaphore.js';
+import { step, type TaskContext } from './context.js';
+import { settle } from './health.js';
+import { rewriteFiles, setupsOf, writeInstances } from './instances.js';
+import type { TaskKindModule } from './registry.js';
+import { rollCluster } from './roll.js';
+
+async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
+  const c = ctx.etcd;
+  let plan = await getPlan(c, task.cluster);
+  if (!plan) throw new Error(`no cluster named ${task.cluster}`);
+  const password = await getSecret(c, task.cluster);
+  const names = Object.keys(task.set);
+  const mb = task.set.maxmemory !== undefined ? memoryMB(task.set.maxmemory) : undefined;
+  if (task.live === undefined) {
+    const via = plan.instances.find((i) => i.role !== 'replica')!;
+    const k = await classify(plan, names, via, password);
+    if (k.unknown.length) throw new Error(`redis ${plan.version} does not know ${k.unknown.join(', ')} (CONFIG GET answers nothing); nothing was changed`);
+    if (plan.type === 'memcache' && !task.yes) throw new Error('memcached takes its memory (-m) only at start, and a restart empties the node: give --yes to restart the nodes one at a time; nothing was changed');
+    // Redis's own word on each value, on one node: refused, nothing changed anywhere.
+    if (k.live.length) await withAdmin(via, { password }, (r) => setLive(r, k.live.map((n) => [n, task.set[n]!])));
+    task.live = k.live;
+    task.restart = k.restart;
+    await putTask(c, task);
+  }
+  await step(ctx, task, `recording ${names.map((n) => `${n}=${task.set[n]}`).join(' ')} in the plan`);
+  plan = await changePlan(c, task.cluster, 'new settings', async (p) => {
+    const config = Object.fromEntries(Object.entries({ ...p.config, ...task.set }).filter(([n]) => n !== 'maxmemory'));
+    const next: Plan = { ...p, ...(Object.keys(config).length ? { config } : {}), ...(mb !== undefined ? { maxmemoryMB: mb } : {}) };
+    if (mb === undefined || mb === p.maxmemoryMB) return { next };
+    // The reservation follows maxmemory, against the hosts' memory, as create places it.
+    const read = await fleetCapacity(c);
+    const { allocs, short } = resized(next, mb, read.hosts, read.allocs ?? new Map());
+    if (short.length) throw new Error(`maxmemory=${task.set.maxmemory} does not fit: ${short.join('; ')}; nothing was changed`);
+    return { next, also: [...allocs].map(([host, alloc]) => ({ key: allocKey(host), rev: read.revisions.get(host) ?? '0', value: JSON.stringify(alloc) })) };
+  });
+  if (mb !== undefined) await updateConfig(c, task.cluster, { maxmemoryMB: mb });
+  const config = plan.type === 'memcache' ? undefined : Object.fromEntries(Object.entries(task.set).filter(([n]) => n !== 'maxmemory'));
+  if (config && Object.keys(config).length) await updateConfig(c, task.cluster, { config: plan.config });
+
+  const live = (task.live ?? []).map((n) => [n, task.set[n]!] as [string, string]);
+  const missed: string[] = [];
+  if (live.length) {
+    await step(ctx, task, `setting ${live.map(([n, v]) => `${n}=${v}`).join(' ')} on ${plan.instances.length} instances (CONFIG SET)`);
+    await mapLimit(plan.instances, 32, async (i) => {
+      const r = adminClient(i, { password });
+      try {
+        await r.connect();
+        await setLive(r, live);
+      } catch (e) {
+        // One that does not answer now gets it from its redis.conf when it starts again.
+        missed.push(`${addrOf(i)} (${(e as Error).message})`);
+      } finally {
+        r.disconnect();
+      }
+    });
+  }
+  await step(ctx, task, `writing redis.conf of ${plan.instances.length} instances on their hosts`);
+  if (plan.type !== 'memcache') await rewriteFiles(ctx, plan, plan.instances, task, password);
+  await writeInstances(ctx, plan, 'starting', { setups: setupsOf(plan, plan.instances, task, password), password });
+  if (task.restart?.length) {
+    await step(ctx, task, `${task.restart.join(', ')} ${task.restart.length === 1 ? 'needs' : 'need'} a restart: rolling restart`);
+    await rollCluster(ctx, task);
+  } else {
+    await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
+    await settle(ctx, plan, password);
+  }
+  const differ = plan.type === 'memcache' ? [] : await disagreeing(plan, names, password);
+  await step(ctx, task, `settings in force: ${names.map((n) => `${n}=${task.set[n]}`).join(' ')}${task.live?.length ? ` (live: ${task.live.join(', ')})` : ''}${task.restart?.length ? ` (by a rolling restart: ${task.restart.join(', ')}${task.pauseMs !== undefined ? `; writes paused at most ${task.pauseMs} ms` : ''})` : ''}${missed.length ? `; not set live on ${missed.join('; ')}` : ''}${differ.length ? `; still different: ${differ.join('; ')}` : ''}`);
+}
+
+/** Instances whose live value of one of `names` is not what the plan renders. */
+async function disagreeing(plan: Plan, names: string[], password: string | undefined): Promise<string[]> {
+  const out: string[] = [];
+  await mapLimit(plan.instances, 32, async (i) => {
+    const want = renderedSettings(plan, i);
+    await withAdmin(i, { password }, async (r) => {
+      for (const n of names) {
+        const live = ((await r.call('CONFIG', 'GET', n)) as string[])[1];
+        const w = want.get(n) ?? liveValue(n, '');
+        if (live !== undefined && !sameSetting(w, live)) out.push(`${addrOf(i)} ${n}=${live}`);
+      }
+    }).catch((e: Error) => out.push(`${addrOf(i)} (${e.message})`));
+  });
+  return out;
+}
+
+export const configTask: TaskKindModule<ConfigTask> = { run: runConfig };
