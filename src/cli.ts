@@ -105,6 +105,7 @@ cluster
   .option('--no-wait', 'queue the task and return')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
+    if (!o.rolling && (o.check || o.yes)) throw new UsageError(`${o.check ? '--check' : '--yes'} is for --rolling; a plain restart starts what is down (and --instance restarts that one)`);
     if (o.rolling) {
       if (o.instance?.length || o.move) throw new UsageError('--rolling restarts every instance: it takes no --instance or --move');
       process.exitCode = await (await import('./commands/roll.js')).clusterRoll(name, o, out);

@@ -11,8 +11,13 @@ export function cannotPromote(plan: Plan, inst: PlannedInstance): string | undef
   if (inst.role !== 'replica') return `${inst.address}:${inst.port} is a ${inst.role}: only a replica can take its shard over`;
   const joining = plan.instances.filter((i) => i.shard === inst.shard && i.joining);
   if (joining.length) return `${joining.map((i) => `${i.address}:${i.port}`).join(', ')} of shard ${inst.shard} has not joined the cluster yet (ovl cluster restart ${plan.cluster} finishes the join)`;
-  const [major, minor] = versionOf(inst.version ?? plan.version);
-  if (plan.type === 'redis' && (major < 6 || (major === 6 && minor < 2))) return `redis ${plan.version} has no FAILOVER command (6.2 and later): a switchover without it could lose writes`;
+  if (plan.type === 'redis') {
+    // FAILOVER runs on the master: every member of the group must have it.
+    for (const v of new Set(plan.instances.filter((i) => i.shard === inst.shard).map((i) => i.version ?? plan.version))) {
+      const [major, minor] = versionOf(v);
+      if (major < 6 || (major === 6 && minor < 2)) return `redis ${v} has no FAILOVER command (6.2 and later): a switchover without it could lose writes`;
+    }
+  }
   return undefined;
 }
 

@@ -16,12 +16,15 @@ export interface ShardRoll {
   inPlace: boolean;
 }
 
-export function rollOrder(plan: Plan): ShardRoll[] {
+/** Shard by shard; `masters` (shard -> id) names each shard's master where a roll began with
+ * another layout than the plan has now (a switch made by it). */
+export function rollOrder(plan: Plan, masters?: Record<string, string>): ShardRoll[] {
   const shards = [...new Set(plan.instances.map((i) => i.shard))].sort((a, b) => a - b);
   return shards.map((shard) => {
     const members = plan.instances.filter((i) => i.shard === shard);
-    const master = members.find((i) => i.role !== 'replica')!;
-    const replicas = members.filter((i) => i.role === 'replica');
+    const want = masters?.[String(shard)];
+    const master = members.find((i) => (want ? i.id === want : i.role !== 'replica')) ?? members.find((i) => i.role !== 'replica')!;
+    const replicas = members.filter((i) => i.id !== master.id);
     return { shard, master, replicas, inPlace: !replicas.length };
   });
 }
@@ -30,7 +33,9 @@ export function rollOrder(plan: Plan): ShardRoll[] {
 export function outage(plan: Plan, order: ShardRoll[]): string | undefined {
   const alone = order.filter((s) => s.inPlace).map((s) => `${addrOf(s.master)} (${s.master.host})`);
   if (!alone.length) return undefined;
-  const what = plan.type === 'memcache' ? 'memcache nodes restart empty' : plan.type === 'redis_cluster' ? 'masters without a replica restart in place: their slots do not answer meanwhile' : 'masters without a replica restart in place: they do not answer meanwhile';
+  const kept = plan.config?.appendonly === 'yes' || (plan.config?.save !== undefined && plan.config.save !== '' && plan.config.save !== '""');
+  const data = kept ? 'and reload their data from disk' : 'and come back empty (no persistence is configured: appendonly or save)';
+  const what = plan.type === 'memcache' ? 'memcache nodes restart empty' : `masters without a replica restart in place: ${plan.type === 'redis_cluster' ? 'their slots do not answer meanwhile' : 'they do not answer meanwhile'}, ${data}`;
   return `${what}: ${alone.length <= 8 ? alone.join(', ') : `${alone.slice(0, 8).join(', ')} and ${alone.length - 8} more`}`;
 }
 
@@ -52,14 +57,18 @@ export function describeRoll(plan: Plan, order: ShardRoll[], version?: string): 
  * read the RDB files a newer one wrote.
  */
 export function versionProblem(plan: Plan, version: string, hosts: HostCapacity[]): string | undefined {
+  // What runs now: the plan's version and those a stopped upgrade left on some instances.
+  const running = [...new Set([plan.version, ...plan.instances.flatMap((i) => (i.version ? [i.version] : []))])];
   const type = binaryType(plan.type);
   const used = [...new Set(plan.instances.map((i) => i.host))].sort();
   const missing = used.filter((h) => !hosts.find((x) => x.name === h)?.versions[type]?.includes(version));
   if (missing.length) return `${type} ${version} is not installed on ${missing.join(', ')} (add it to the inventory's artifacts and run ovl bootstrap; installed there: ${[...new Set(hosts.filter((h) => used.includes(h.name)).flatMap((h) => h.versions[type] ?? []))].join(', ') || 'none'})`;
   if (type === 'redis') {
-    const [a, b] = versionOf(plan.version);
     const [c, d] = versionOf(version);
-    if (c < a || (c === a && d < b)) return `redis ${version} is older than ${plan.version}: it cannot read the RDB files ${plan.version} writes (a downgrade needs a new cluster)`;
+    for (const v of running) {
+      const [a, b] = versionOf(v);
+      if (c < a || (c === a && d < b)) return `redis ${version} is older than ${v}, which runs in the cluster: it cannot read the RDB files ${v} writes (a downgrade needs a new cluster)`;
+    }
   }
   return undefined;
 }

@@ -87,6 +87,8 @@ export interface RollTask extends TaskRecord {
   yes?: boolean;
   /** Ids restarted by this task so far: a run resumed by the next leader goes on from there. */
   restarted?: string[];
+  /** Shard -> the id of its master when the roll began: the layout it restores. */
+  masters?: Record<string, string>;
   /** The longest write pause a switchover of this task caused, ms. */
   pauseMs?: number;
 }
@@ -102,6 +104,7 @@ export interface ConfigTask extends TaskRecord {
   restart?: string[];
   /** As RollTask, for the rolling restart part. */
   restarted?: string[];
+  masters?: Record<string, string>;
   pauseMs?: number;
 }
 

@@ -2,6 +2,7 @@
 // (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
 // the order, shard by shard, and what it costs.
 import { fleetCapacity, getPlan, newTask } from '../cluster/store.js';
+import { cannotPromote } from '../cluster/roles.js';
 import { describeRoll, outage, rollOrder, versionProblem } from '../cluster/roll.js';
 import type { Out } from '../ui/follow.js';
 import { followTask, warnWithoutScheduler, withState } from './cluster.js';
@@ -30,6 +31,8 @@ export async function clusterRoll(name: string, o: RollOptions, out: Out): Promi
       if (why) throw new UsageError(`--version ${o.version}: ${why}`);
     }
     const order = rollOrder(plan);
+    const blocked = order.flatMap((x) => (x.replicas[0] ? [cannotPromote(plan, x.replicas[0])] : [])).find(Boolean);
+    if (blocked) throw new UsageError(`${what}: ${blocked}`);
     const cost = outage(plan, order);
     if (o.check) {
       for (const line of describeRoll(plan, order, o.version)) out(line);

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
-import { liveWriter, type KeyValue } from '../helpers/live-writer.js';
+import { followMaster, liveWriter } from '../helpers/live-writer.js';
 
 let info: SandboxInfo;
 const inv = () => ['-i', info.inventory];
@@ -35,34 +35,6 @@ async function role(i: Inst): Promise<unknown[]> {
 
 /** A file of an instance's directory on its host. */
 const fileOf = (type: string, i: Inst, name: string) => onHost(info, i.host, `cat /data/${type}/${i.port}/${name}`).stdout;
-
-/**
- * A plain Redis client of a master/replica group, as applications without Sentinel write one:
- * a write refused by a node that is no longer the master (READONLY) is sent again to the node
- * that says it is the master now.
- */
-function followMaster(insts: Inst[]): KeyValue & { close(): void } {
-  const clients = insts.map((i) => new Redis({ host: i.address, port: i.port, maxRetriesPerRequest: 1 }));
-  let cur = clients[insts.findIndex((i) => i.role === 'master')]!;
-  const findMaster = async () => {
-    for (const c of clients) if ((await c.role().catch(() => ['down']))[0] === 'master') cur = c;
-  };
-  return {
-    async set(k, v) {
-      for (let tries = 0; ; tries++) {
-        try {
-          return await cur.set(k, v);
-        } catch (e) {
-          if (tries > 100 || !/READONLY/.test((e as Error).message)) throw e;
-          await new Promise((r) => setTimeout(r, 20));
-          await findMaster();
-        }
-      }
-    },
-    get: (k) => cur.get(k),
-    close: () => clients.forEach((c) => c.disconnect()),
-  };
-}
 
 before(async () => {
   info = await fleet();

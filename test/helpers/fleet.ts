@@ -2,8 +2,10 @@
 // first use and torn down by test/run.sh (and by `ovl sandbox down --name e2e`).
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
+import { getTask } from '../../src/cluster/store.js';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { withEtcd } from '../../src/state/etcd.js';
 
 // OVL_E2E_NAME/OVL_E2E_NET let two checkouts run their e2e tests at once on separate fleets.
 export const FLEET = {
@@ -76,6 +78,25 @@ export function schedulerProcess(inventory: string, env: Record<string, string>)
   p.stdout!.on('data', (d) => (out += d));
   p.stderr!.on('data', (d) => (out += d));
   return { p, out: () => out, exited: new Promise<void>((r) => p.once('exit', () => r())) };
+}
+
+/**
+ * What a test of resuming does once a scheduler waits at its fault point: SIGKILL it, start
+ * another, wait until the task (named in `queued`, the output of the command that queued it)
+ * ends; the task record and the second scheduler's output.
+ */
+export async function killAndFinish(sched: ReturnType<typeof schedulerProcess>, queued: string, info: { inventory: string; hosts: { address: string }[] }, children: ChildProcess[], o: { inventory?: string; ms?: number } = {}) {
+  sched.p.kill('SIGKILL');
+  await sched.exited;
+  const id = /^task (\S+):/m.exec(queued)![1]!;
+  const endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  const taskOf = () => withEtcd(endpoints, (e) => getTask(e, id));
+  const next = schedulerProcess(o.inventory ?? info.inventory, {});
+  children.push(next.p);
+  await until(async () => ['done', 'failed'].includes((await taskOf())?.state ?? ''), o.ms ?? 240_000);
+  next.p.kill('SIGTERM');
+  await next.exited;
+  return { task: await taskOf(), out: next.out(), taskOf };
 }
 
 /** Wait until `done` holds, asking every 100 ms, at most `ms`. */

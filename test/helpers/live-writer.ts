@@ -2,6 +2,8 @@
 // stopped, as an application would: what it got acknowledged is read back at the end. Shared by
 // the tests and benchmarks of every live change (scale, migration, failover).
 
+import { Redis } from 'ioredis';
+
 /** What the writer needs of a client: ioredis' Cluster and Redis both fit. */
 export interface KeyValue {
   set(key: string, value: string): Promise<unknown>;
@@ -68,3 +70,32 @@ export function liveWriter(c: KeyValue, prefix: string, o: LiveWriterOptions = {
     },
   };
 }
+
+/**
+ * A plain Redis client of a master/replica group, as applications without Sentinel write one:
+ * a write refused by a node that is no longer the master (READONLY, or gone) is sent again to
+ * the node that says it is the master now.
+ */
+export function followMaster(insts: { address: string; port: number; role: string }[]): KeyValue & { close(): void } {
+  const clients = insts.map((i) => new Redis({ host: i.address, port: i.port, maxRetriesPerRequest: 1 }));
+  let cur = clients[insts.findIndex((i) => i.role === 'master')]!;
+  const findMaster = async () => {
+    for (const c of clients) if ((await c.role().catch(() => ['down']))[0] === 'master') cur = c;
+  };
+  return {
+    async set(k, v) {
+      for (let tries = 0; ; tries++) {
+        try {
+          return await cur.set(k, v);
+        } catch (e) {
+          if (tries > 100 || !/READONLY|ECONNREFUSED|Connection is closed/.test((e as Error).message)) throw e;
+          await new Promise((r) => setTimeout(r, 20));
+          await findMaster();
+        }
+      }
+    },
+    get: (k) => cur.get(k),
+    close: () => clients.forEach((c) => c.disconnect()),
+  };
+}
+
