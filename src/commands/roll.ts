@@ -1,7 +1,7 @@
 // `ovl cluster restart NAME --rolling` and `ovl cluster upgrade NAME --version V`: one roll task
 // (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
 // the order, shard by shard, and what it costs.
-import { fleetCapacity, getPlan, newTask } from '../cluster/store.js';
+import { fleetCapacity, getPlan, listTasks, newTask, type RollTask } from '../cluster/store.js';
 import { cannotPromote } from '../cluster/roles.js';
 import { describeRoll, outage, rollOrder, versionProblem } from '../cluster/roll.js';
 import type { Out } from '../ui/follow.js';
@@ -40,8 +40,11 @@ export async function clusterRoll(name: string, o: RollOptions, out: Out): Promi
       return 0;
     }
     if (cost && !o.yes) throw new UsageError(`${what}: ${cost}; give --yes to accept that (--check shows the whole order)`);
-    const task = await newTask(etcd, 'roll', name, { ...(o.version ? { version: o.version } : {}), ...(o.yes ? { yes: true } : {}) });
-    out(`task ${task.id}: ${what}, ${plan.instances.length} instances one at a time`);
+    // The same roll asked again after one failed goes on from where that one stopped.
+    const last = (await listTasks(etcd)).filter((t): t is RollTask => t.kind === 'roll' && t.cluster === name).pop();
+    const resume = last?.state === 'failed' && last.version === o.version && last.restarted?.length && last.masters ? { restarted: last.restarted, masters: last.masters } : {};
+    const task = await newTask(etcd, 'roll', name, { ...(o.version ? { version: o.version } : {}), ...(o.yes ? { yes: true } : {}), ...resume });
+    out(`task ${task.id}: ${what}, ${plan.instances.length} instances one at a time${resume.restarted ? `; going on after task ${last!.id}, which restarted ${resume.restarted.length} before it failed` : ''}`);
     if (o.wait === false) {
       await warnWithoutScheduler(etcd, out);
       return 0;

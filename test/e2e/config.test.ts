@@ -9,6 +9,8 @@ import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
+import { memcacheTalk } from '../helpers/memcache.js';
+import { monitor } from '../helpers/port-monitor.js';
 
 let info: SandboxInfo;
 const inv = () => ['-i', info.inventory];
@@ -39,11 +41,11 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  ovl(['cluster', 'delete', 'cf', ...inv()]);
+  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', name, ...inv()]);
 });
 
 after(() => {
-  ovl(['cluster', 'delete', 'cf', ...inv()]);
+  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', name, ...inv()]);
 });
 
 test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, redis.conf and the reservation, and survive a restart; appendonly by a rolling restart under a live writer; bad requests change nothing', async () => {
@@ -100,12 +102,15 @@ test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, re
 
   // appendonly: by a rolling restart, with a client writing the whole time.
   const c = new Cluster([{ host: insts[0]!.address, port: insts[0]!.port }]);
+  const mon = monitor(insts);
   try {
     const w = liveWriter(c, 'live');
     const r = await ovlAsync(['cluster', 'config', 'cf', 'appendonly=yes', '--wait', ...inv()]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /by a rolling restart: appendonly/);
     await w.stop();
+    await mon.stop();
+    assert.ok(mon.worst().count <= 1, `two members of a shard down at once: ${mon.worst().at}`);
     assert.deepEqual(await w.lost(), []);
     assert.deepEqual(w.errors, []);
     assert.deepEqual(await live(insts, 'appendonly'), insts.map(() => 'yes'));
@@ -113,5 +118,23 @@ test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, re
     assert.equal(ovl(['cluster', 'check', 'cf', ...inv()]).code, 0);
   } finally {
     c.disconnect();
+    await mon.stop();
   }
+});
+
+test('memcache: its memory (-m) only with --yes, by restarting each node in place; the plan follows', async () => {
+  const made = ovl(['cluster', 'create', 'cfm', '--type', 'memcache', '--nodes', '2', '--maxmemory', '64mb', '--wait', ...inv()]);
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  const insts = show('cfm').instances;
+  const limit = async () => Promise.all(insts.map(async (i) => Number(/STAT limit_maxbytes (\d+)/.exec(await memcacheTalk(i.address, i.port, 'stats\r\nquit\r\n'))![1])));
+  const refused = ovl(['cluster', 'config', 'cfm', 'maxmemory=96mb', '--wait', ...inv()]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /a restart empties the node: give --yes/);
+  assert.match(ovl(['cluster', 'config', 'cfm', 'maxmemory-policy=x', ...inv()]).stderr, /a memcache cluster has one setting, its memory/);
+  assert.deepEqual(await limit(), insts.map(() => 64 * 1024 * 1024), 'nothing changed');
+  const r = ovl(['cluster', 'config', 'cfm', 'maxmemory=96mb', '--yes', '--wait', ...inv()]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.deepEqual(await limit(), insts.map(() => 96 * 1024 * 1024));
+  assert.equal(show('cfm').config.maxmemoryMB, 96);
+  assert.equal(ovl(['cluster', 'check', 'cfm', ...inv()]).code, 0);
 });

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { fleet, killAndFinish, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
 import { followMaster, liveWriter } from '../helpers/live-writer.js';
+import { monitor } from '../helpers/port-monitor.js';
 
 let info: SandboxInfo;
 let second: string;
@@ -23,39 +23,6 @@ function show(name: string): { config: { version: string }; instances: ShownInst
   const r = ovl(['cluster', 'show', name, '--json', '--no-probe', ...inv()]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as ReturnType<typeof show>;
-}
-
-const listening = (i: ShownInstance) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect({ host: i.address, port: i.port });
-    s.setTimeout(1000);
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
-  });
-
-/** Every 50 ms, which instances do not accept connections; the worst moment per shard. */
-function monitor(insts: ShownInstance[]) {
-  let stop = false;
-  const downSeen = new Set<string>();
-  let worst = { count: 0, at: '' };
-  const t0 = Date.now();
-  const log: string[] = [];
-  const done = (async () => {
-    while (!stop) {
-      const up = await Promise.all(insts.map(listening));
-      log.push(`${Date.now() - t0}:${up.map((u) => (u ? 1 : 0)).join('')}`);
-      const byShard = new Map<number, string[]>();
-      insts.forEach((i, k) => {
-        if (up[k]) return;
-        downSeen.add(addr(i));
-        byShard.set(i.shard, [...(byShard.get(i.shard) ?? []), addr(i)]);
-      });
-      for (const down of byShard.values()) if (down.length > worst.count) worst = { count: down.length, at: `${down.join(' and ')} at ${Date.now() - t0} ms (${log.slice(-8).join(' ')})` };
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  return { downSeen, worst: () => worst, stop: async () => ((stop = true), await done) };
 }
 
 async function pids(insts: ShownInstance[]): Promise<Map<string, string>> {
