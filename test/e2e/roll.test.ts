@@ -43,7 +43,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  for (const name of ['rr', 'up', 'rp']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', name, ...inv()]);
   // Only one Redis is packaged here: the same binaries registered under a second version name.
   const text = readFileSync(info.inventory, 'utf8');
   const m = /( {2}redis:\n {4}- version: "([^"]+)"\n( {6}files: .*\n))/.exec(text)!;
@@ -54,7 +54,7 @@ before(async () => {
 
 after(() => {
   for (const c of children) c.kill('SIGKILL');
-  for (const name of ['rr', 'up', 'rp']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', name, ...inv()]);
   // The fleet's capacity as the shared inventory says, for the test files after this one.
   ovl(['bootstrap', info.inventory]);
   rmSync(upgradeInventory, { force: true });
@@ -137,6 +137,45 @@ test('upgrade to a second version under a live writer, the scheduler SIGKILLed w
     c.disconnect();
     // The fleet's capacity as the shared inventory says (one version) for what follows.
     ovl(['cluster', 'delete', 'up', ...inv()]);
+    ovl(['bootstrap', info.inventory]);
+  }
+});
+
+test('an upgrade stopped by an instance that does not start: the shard keeps serving, the step is named; the same command again goes on from there', async () => {
+  const b = ovl(['bootstrap', upgradeInventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  try {
+    const made = ovl(['cluster', 'create', 'uf', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '64mb', '--version', second.replace(/-b$/, ''), '--wait', ...inv()]);
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    const insts = show('uf').instances;
+    // Roll order: each shard's replica, then its master. The host whose first instance comes last.
+    const order = [...new Set(insts.map((i) => i.shard))].sort().flatMap((sh) => [...insts.filter((i) => i.shard === sh && i.role === 'replica'), ...insts.filter((i) => i.shard === sh && i.role === 'master')]);
+    const firstAt = (h: string) => order.findIndex((i) => i.host === h);
+    const host = [...new Set(insts.map((i) => i.host))].sort((a, z) => firstAt(z) - firstAt(a))[0]!;
+    assert.ok(firstAt(host) >= 1, 'some instance restarts before the broken host');
+    // The new version's binary broken on that host: its instances cannot start on it.
+    const bin = `/data/lib/redis/${second}/bin/redis-server`;
+    onHost(info, host, `printf '#!/bin/sh\\nexit 1\\n' > ${bin}`);
+    const first = ovl(['cluster', 'upgrade', 'uf', '--version', second, '-i', upgradeInventory]);
+    assert.equal(first.code, 2, first.stdout + first.stderr);
+    const broken = order[firstAt(host)]!;
+    assert.match(first.stdout, new RegExp(`${addr(broken).replaceAll('.', '\\.')} \\(${host}\\) did not start: .*the roll stopped there`));
+    const before = await pids(order.slice(0, firstAt(host)));
+    const roles = await Promise.all(insts.filter((i) => i.shard === broken.shard && i.id !== broken.id).map(async (i) => {
+      const r = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      return ((await r.call('ROLE').finally(() => r.disconnect())) as string[])[0];
+    }));
+    assert.deepEqual(roles, ['master'], `shard ${broken.shard} still serves from its other member`);
+    // cache-binaries puts the binary back (checksums); then the same command goes on.
+    const fix = ovl(['bootstrap', upgradeInventory]);
+    assert.equal(fix.code, 0, fix.stdout + fix.stderr);
+    const again = ovl(['cluster', 'upgrade', 'uf', '--version', second, '-i', upgradeInventory]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, new RegExp(`going on after task \\S+, which restarted ${firstAt(host)} before it failed`));
+    assert.deepEqual(await pids(order.slice(0, firstAt(host))), before, 'what the first run restarted is not restarted again');
+    assert.equal(ovl(['cluster', 'check', 'uf', ...inv()]).code, 0);
+  } finally {
+    ovl(['cluster', 'delete', 'uf', ...inv()]);
     ovl(['bootstrap', info.inventory]);
   }
 });
