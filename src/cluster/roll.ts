@@ -4,6 +4,7 @@
 // and the planned roles hold at the end. A shard without a replica (and every memcache node)
 // can only be restarted in place, with an outage: allowed only when asked for.
 import { versionOf } from './redisconf.js';
+import { cannotPromote } from './roles.js';
 import { addrOf } from './store.js';
 import { binaryType, type HostCapacity, type Plan, type PlannedInstance } from './types.js';
 
@@ -37,6 +38,11 @@ export function outage(plan: Plan, order: ShardRoll[]): string | undefined {
   const data = kept ? 'and reload their data from disk' : 'and come back empty (no persistence is configured: appendonly or save)';
   const what = plan.type === 'memcache' ? 'memcache nodes restart empty' : `masters without a replica restart in place: ${plan.type === 'redis_cluster' ? 'their slots do not answer meanwhile' : 'they do not answer meanwhile'}, ${data}`;
   return `${what}: ${alone.length <= 8 ? alone.join(', ') : `${alone.slice(0, 8).join(', ')} and ${alone.length - 8} more`}`;
+}
+
+/** Why a shard's switchover to its first replica cannot be made (roles.ts), or undefined. */
+export function switchBlocked(plan: Plan, order: ShardRoll[]): string | undefined {
+  return order.flatMap((s) => (s.replicas[0] ? [cannotPromote(plan, s.replicas[0])] : [])).find(Boolean);
 }
 
 /** The lines `--check` prints: what happens, shard by shard. */

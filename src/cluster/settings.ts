@@ -4,9 +4,10 @@
 // the live values and the files on the hosts follow.
 import type { Redis } from 'ioredis';
 import { withAdmin } from './admin.js';
+import { mapLimit } from '../util/semaphore.js';
 import { instanceMemMB } from './placement.js';
 import { badDirective, renderRedisConf } from './redisconf.js';
-import type { HostAlloc } from './store.js';
+import { addrOf, type HostAlloc } from './store.js';
 import type { HostCapacity, Plan, PlannedInstance } from './types.js';
 
 /** Directives Redis could change live that ovl changes by a rolling restart: set on every node at
@@ -119,3 +120,26 @@ export function renderedSettings(plan: Plan, inst: PlannedInstance): Map<string,
 
 /** Whether a node's CONFIG GET answer is the rendered value. */
 export const sameSetting = (rendered: string, live: string) => normal(rendered) === normal(live);
+
+export interface LiveDifferences {
+  /** Directive -> each instance whose live value is not what the plan renders for it. */
+  differ: Map<string, { addr: string; live: string }[]>;
+  /** Instances that did not answer, with why. */
+  unreachable: string[];
+}
+
+/** CONFIG GET of `names` on every instance, compared with what the plan renders for each. */
+export async function liveDifferences(plan: Plan, names: string[], password: string | undefined): Promise<LiveDifferences> {
+  const out: LiveDifferences = { differ: new Map(), unreachable: [] };
+  await mapLimit(plan.instances, 32, async (i) => {
+    const want = renderedSettings(plan, i);
+    await withAdmin(i, { password }, async (r) => {
+      for (const n of names) {
+        const live = ((await r.call('CONFIG', 'GET', n)) as string[])[1];
+        const w = want.get(n);
+        if (live !== undefined && w !== undefined && !sameSetting(w, live)) out.differ.set(n, [...(out.differ.get(n) ?? []), { addr: addrOf(i), live }]);
+      }
+    }).catch((e: Error) => out.unreachable.push(`${addrOf(i)} (${e.message})`));
+  });
+  return out;
+}

@@ -1,14 +1,14 @@
 // A planned switchover: a replica takes its shard over from a master that is up, with no write
 // lost. Redis Cluster: CLUSTER FAILOVER (not FORCE) on the replica, which pauses the master's
-// clients, waits for the replica to have every write and then takes the slots. Plain Redis has
-// no such command: the master's writes are paused (CLIENT PAUSE WRITE), the replica promoted
-// once it has every byte, and the old master and the other replicas repointed to it.
+// clients, waits for the replica to have every write and then takes the slots. Plain Redis:
+// FAILOVER TO the replica on the master (6.2+), which does the same for a master and its
+// replicas; the group's other replicas are then repointed.
 //
 // Each step can be asked again: a switchover that finds the replica already the master with the
 // old master replicating it only waits for the rest to agree.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { adminClient, nodesSeenBy, ownLineSaysMaster, roleOf } from './admin.js';
+import { adminClient, nodesSeenBy, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
@@ -129,16 +129,8 @@ async function linkedTo(x: PlannedInstance, master: PlannedInstance, o: Switchov
 }
 
 /** `fn` on a short connection; undefined when the node does not answer (it is left to check). */
-async function withClient<T>(i: PlannedInstance, o: SwitchoverOptions, fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
-  const c = adminClient(i, { password: o.password });
-  try {
-    await c.connect();
-    return await fn(c);
-  } catch {
-    return undefined;
-  } finally {
-    c.disconnect();
-  }
+function withClient<T>(i: PlannedInstance, o: SwitchoverOptions, fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
+  return withAdmin(i, { password: o.password }, fn).catch(() => undefined);
 }
 
 /** How long Redis's FAILOVER may wait for the replica to have every write before it gives up, ms. */

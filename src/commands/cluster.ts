@@ -170,6 +170,15 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
   return req;
 }
 
+/** followTask, and a failed task said as `<what> failed: <why>`: the task when it is done, else
+ * undefined (the command then exits 2). */
+export async function taskDone(what: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task | undefined> {
+  const done = await followTask(what, inv, etcd, taskId, out);
+  if (done.state !== 'failed') return done;
+  out(`${what} failed: ${done.error}`);
+  return undefined;
+}
+
 /** Follow a task on a terminal's listr2 line, or line by line elsewhere (logs, pipes, CI). */
 export async function followTask(title: string, inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
   const view = liveTerminal() ? await listrFollow(title) : plainFollow(out);
@@ -254,11 +263,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
       return 0;
     }
     const t0 = Date.now();
-    const done = await followTask(`create ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`create ${name} failed: ${done.error}`);
-      return 2;
-    }
+    if (!(await taskDone(`create ${name}`, inv, etcd, task.id, out))) return 2;
     const plan = (await getPlan(etcd, name))!;
     out(`cluster ${name} is running: ${spread(plan)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     out(connectHint(plan, password !== undefined));
@@ -310,12 +315,7 @@ export async function clusterTask(kind: 'delete' | 'restart', name: string, o: {
       await warnWithoutScheduler(etcd, out);
       return 0;
     }
-    const done = await followTask(`${kind} ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`${kind} ${name} failed: ${done.error}`);
-      return 2;
-    }
-    return 0;
+    return (await taskDone(`${kind} ${name}`, inv, etcd, task.id, out)) ? 0 : 2;
   });
 }
 

@@ -1,14 +1,12 @@
 // `ovl cluster config NAME name=value ...`: change settings of a running cluster (a task), or
 // `--show` the settings in force. What is asked is checked here first: the rules of create's
 // --config, a directive this Redis knows, memory that fits; --check says what would happen.
-import { withAdmin } from '../cluster/admin.js';
 import { rollOrder, outage } from '../cluster/roll.js';
-import { badSetting, classify, memoryMB, renderedSettings, resized, sameSetting } from '../cluster/settings.js';
+import { badSetting, classify, liveDifferences, memoryMB, renderedSettings, resized } from '../cluster/settings.js';
 import { addrOf, fleetCapacity, getPlan, getSecret, newTask } from '../cluster/store.js';
 import type { Plan } from '../cluster/types.js';
 import type { Out } from '../ui/follow.js';
-import { mapLimit } from '../util/semaphore.js';
-import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 
 export interface ConfigOptions {
@@ -70,11 +68,8 @@ export async function clusterConfig(name: string, args: string[], o: ConfigOptio
       await warnWithoutScheduler(etcd, out);
       return 0;
     }
-    const done = await followTask(`config of ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`config of ${name} failed: ${done.error}`);
-      return 2;
-    }
+    const done = await taskDone(`config of ${name}`, inv, etcd, task.id, out);
+    if (!done) return 2;
     out(done.step);
     return 0;
   });
@@ -90,18 +85,9 @@ async function show(plan: Plan, password: string | undefined, out: Out): Promise
   const rendered = renderedSettings(plan, plan.instances[0]!);
   const skip = new Set(['bind', 'port', 'dir', 'pidfile', 'logfile', 'include', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'replicaof', 'slaveof', 'requirepass', 'masterauth']);
   const names = [...rendered.keys()].filter((n) => !skip.has(n));
-  const differ = new Map<string, string[]>();
-  await mapLimit(plan.instances, 32, async (i) => {
-    const want = renderedSettings(plan, i);
-    await withAdmin(i, { password }, async (r) => {
-      for (const n of names) {
-        const live = ((await r.call('CONFIG', 'GET', n)) as string[])[1];
-        if (live !== undefined && !sameSetting(want.get(n) ?? '', live)) differ.set(n, [...(differ.get(n) ?? []), `${addrOf(i)}: ${live}`]);
-      }
-    }).catch((e: Error) => differ.set('(unreachable)', [...(differ.get('(unreachable)') ?? []), `${addrOf(i)} (${e.message})`]));
-  });
+  const { differ, unreachable } = await liveDifferences(plan, names, password);
   out(['DIRECTIVE', 'VALUE', 'SET BY', 'LIVE VALUE WHERE IT DIFFERS'].join('\t'));
-  for (const n of names) out([n, rendered.get(n), plan.config?.[n] !== undefined ? 'cluster' : 'ovl', (differ.get(n) ?? []).join('; ')].join('\t'));
-  for (const u of differ.get('(unreachable)') ?? []) out(`not answering: ${u}`);
+  for (const n of names) out([n, rendered.get(n), plan.config?.[n] !== undefined ? 'cluster' : 'ovl', (differ.get(n) ?? []).map((d) => `${d.addr}: ${d.live}`).join('; ')].join('\t'));
+  for (const u of unreachable) out(`not answering: ${u}`);
   return 0;
 }

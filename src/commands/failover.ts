@@ -3,9 +3,10 @@
 // then queued as a task; --check says what would change without changing it.
 import { roleOf, withAdmin } from '../cluster/admin.js';
 import { cannotPromote, shardMasterOf } from '../cluster/roles.js';
+import { formatSlotRange } from '../cluster/slots.js';
 import { addrOf, getPlan, getSecret, newTask } from '../cluster/store.js';
 import type { Out } from '../ui/follow.js';
-import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 
 export interface FailoverOptions {
@@ -44,7 +45,7 @@ export async function clusterFailover(name: string, o: FailoverOptions, out: Out
     if (!madeAlready && (role[0] !== 'slave' || `${role[1]}:${role[2]}` !== addrOf(master) || role[3] !== 'connected')) {
       throw new UsageError(`--instance ${o.instance} is not replicating ${addrOf(master)} with its link up (ROLE: ${role.slice(0, 4).join(' ')}): ovl cluster check ${name} says why`);
     }
-    const slots = master.slots?.length ? ` with slots ${master.slots.map(([a, b]) => (a === b ? a : `${a}-${b}`)).join(',')}` : '';
+    const slots = master.slots?.length ? ` with slots ${master.slots.map(formatSlotRange).join(',')}` : '';
     const change = `${o.instance} (${replica.host}) becomes the master of shard ${replica.shard}${slots} in place of ${addrOf(master)} (${master.host}), which replicates it${shard.length > 2 ? ' with the shard\'s other replicas' : ''}`;
     if (o.check) {
       out(`would change: ${change}`);
@@ -58,11 +59,8 @@ export async function clusterFailover(name: string, o: FailoverOptions, out: Out
       await warnWithoutScheduler(etcd, out);
       return 0;
     }
-    const done = await followTask(`failover ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`failover of ${name} failed: ${done.error}`);
-      return 2;
-    }
+    const done = await taskDone(`failover of ${name}`, inv, etcd, task.id, out);
+    if (!done) return 2;
     out(done.step);
     return 0;
   });

@@ -10,7 +10,7 @@ import { withAdmin } from '../cluster/admin.js';
 import { configKey } from '../state/keys.js';
 import type { Out } from '../ui/follow.js';
 import { plural } from '../util/plural.js';
-import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 
 export interface ScaleOptions {
@@ -64,11 +64,7 @@ export async function clusterScale(name: string, o: ScaleOptions, out: Out): Pro
       return 0;
     }
     const t0 = Date.now();
-    const done = await followTask(`scale ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`scale ${name} failed: ${done.error}`);
-      return 2;
-    }
+    if (!(await taskDone(`scale ${name}`, inv, etcd, task.id, out))) return 2;
     out(`${name}: ${describe(plan, to)} (${((Date.now() - t0) / 1000).toFixed(1)} s)${plan.type === 'memcache' ? `; clients must be given the new node list (ovl cluster show ${name})` : ''}`);
     return 0;
   });
@@ -122,11 +118,6 @@ export async function clusterRebalance(name: string, o: { inventory?: string; th
       await warnWithoutScheduler(etcd, out);
       return 0;
     }
-    const done = await followTask(`rebalance ${name}`, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`rebalance ${name} failed: ${done.error}`);
-      return 2;
-    }
-    return 0;
+    return (await taskDone(`rebalance ${name}`, inv, etcd, task.id, out)) ? 0 : 2;
   });
 }

@@ -2,10 +2,9 @@
 // (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
 // the order, shard by shard, and what it costs.
 import { fleetCapacity, getPlan, listTasks, newTask, type RollTask } from '../cluster/store.js';
-import { cannotPromote } from '../cluster/roles.js';
-import { describeRoll, outage, rollOrder, versionProblem } from '../cluster/roll.js';
+import { describeRoll, outage, rollOrder, switchBlocked, versionProblem } from '../cluster/roll.js';
 import type { Out } from '../ui/follow.js';
-import { followTask, warnWithoutScheduler, withState } from './cluster.js';
+import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 
 export interface RollOptions {
@@ -31,7 +30,7 @@ export async function clusterRoll(name: string, o: RollOptions, out: Out): Promi
       if (why) throw new UsageError(`--version ${o.version}: ${why}`);
     }
     const order = rollOrder(plan);
-    const blocked = order.flatMap((x) => (x.replicas[0] ? [cannotPromote(plan, x.replicas[0])] : [])).find(Boolean);
+    const blocked = switchBlocked(plan, order);
     if (blocked) throw new UsageError(`${what}: ${blocked}`);
     const cost = outage(plan, order);
     if (o.check) {
@@ -49,11 +48,8 @@ export async function clusterRoll(name: string, o: RollOptions, out: Out): Promi
       await warnWithoutScheduler(etcd, out);
       return 0;
     }
-    const done = await followTask(what, inv, etcd, task.id, out);
-    if (done.state === 'failed') {
-      out(`${what} failed: ${done.error}`);
-      return 2;
-    }
+    const done = await taskDone(what, inv, etcd, task.id, out);
+    if (!done) return 2;
     out(done.step);
     return 0;
   });

@@ -2,8 +2,8 @@
 // which directives Redis takes live and checks their values on one node; then the plan changes
 // (with the memory reservation when maxmemory changes), the live values are set everywhere, the
 // files on the hosts and the records follow, and what only a restart applies is rolled.
-import { adminClient, withAdmin } from '../admin.js';
-import { classify, liveValue, memoryMB, renderedSettings, resized, sameSetting, setLive } from '../settings.js';
+import { withAdmin } from '../admin.js';
+import { classify, liveDifferences, memoryMB, resized, setLive } from '../settings.js';
 import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type ConfigTask } from '../store.js';
 import type { Plan } from '../types.js';
 import { allocKey } from '../../state/keys.js';
@@ -44,30 +44,22 @@ async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
     if (short.length) throw new Error(`maxmemory=${task.set.maxmemory} does not fit: ${short.join('; ')}; nothing was changed`);
     return { next, also: [...allocs].map(([host, alloc]) => ({ key: allocKey(host), rev: read.revisions.get(host) ?? '0', value: JSON.stringify(alloc) })) };
   });
-  if (mb !== undefined) await updateConfig(c, task.cluster, { maxmemoryMB: mb });
-  const config = plan.type === 'memcache' ? undefined : Object.fromEntries(Object.entries(task.set).filter(([n]) => n !== 'maxmemory'));
-  if (config && Object.keys(config).length) await updateConfig(c, task.cluster, { config: plan.config });
+  // The cluster's record (list, show) says the same as the plan.
+  await updateConfig(c, task.cluster, { ...(mb !== undefined ? { maxmemoryMB: mb } : {}), ...(plan.config ? { config: plan.config } : {}) });
 
   const live = (task.live ?? []).map((n) => [n, task.set[n]!] as [string, string]);
   const missed: string[] = [];
   if (live.length) {
     await step(ctx, task, `setting ${live.map(([n, v]) => `${n}=${v}`).join(' ')} on ${plan.instances.length} instances (CONFIG SET)`);
-    await mapLimit(plan.instances, 32, async (i) => {
-      const r = adminClient(i, { password });
-      try {
-        await r.connect();
-        await setLive(r, live);
-      } catch (e) {
-        // One that does not answer now gets it from its redis.conf when it starts again.
-        missed.push(`${addrOf(i)} (${(e as Error).message})`);
-      } finally {
-        r.disconnect();
-      }
-    });
+    await mapLimit(plan.instances, 32, (i) =>
+      // One that does not answer now gets it from its redis.conf when it starts again.
+      withAdmin(i, { password }, (r) => setLive(r, live)).catch((e: Error) => void missed.push(`${addrOf(i)} (${e.message})`)),
+    );
   }
   await step(ctx, task, `writing redis.conf of ${plan.instances.length} instances on their hosts`);
-  if (plan.type !== 'memcache') await rewriteFiles(ctx, plan, plan.instances, task, password);
-  await writeInstances(ctx, plan, 'starting', { setups: setupsOf(plan, plan.instances, task, password), password });
+  const setups = setupsOf(plan, plan.instances, task, password);
+  if (plan.type !== 'memcache') await rewriteFiles(ctx, plan, plan.instances, task, password, setups);
+  await writeInstances(ctx, plan, 'starting', { setups, password });
   if (task.restart?.length) {
     await step(ctx, task, `${task.restart.join(', ')} ${task.restart.length === 1 ? 'needs' : 'need'} a restart: rolling restart`);
     await rollCluster(ctx, task);
@@ -75,24 +67,9 @@ async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
     await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
     await settle(ctx, plan, password);
   }
-  const differ = plan.type === 'memcache' ? [] : await disagreeing(plan, names, password);
+  const found = plan.type === 'memcache' ? undefined : await liveDifferences(plan, names, password);
+  const differ = found ? [...[...found.differ].flatMap(([n, list]) => list.map((d) => `${d.addr} ${n}=${d.live}`)), ...found.unreachable] : [];
   await step(ctx, task, `settings in force: ${names.map((n) => `${n}=${task.set[n]}`).join(' ')}${task.live?.length ? ` (live: ${task.live.join(', ')})` : ''}${task.restart?.length ? ` (by a rolling restart: ${task.restart.join(', ')}${task.pauseMs !== undefined ? `; writes paused at most ${task.pauseMs} ms` : ''})` : ''}${missed.length ? `; not set live on ${missed.join('; ')}` : ''}${differ.length ? `; still different: ${differ.join('; ')}` : ''}`);
-}
-
-/** Instances whose live value of one of `names` is not what the plan renders. */
-async function disagreeing(plan: Plan, names: string[], password: string | undefined): Promise<string[]> {
-  const out: string[] = [];
-  await mapLimit(plan.instances, 32, async (i) => {
-    const want = renderedSettings(plan, i);
-    await withAdmin(i, { password }, async (r) => {
-      for (const n of names) {
-        const live = ((await r.call('CONFIG', 'GET', n)) as string[])[1];
-        const w = want.get(n) ?? liveValue(n, '');
-        if (live !== undefined && !sameSetting(w, live)) out.push(`${addrOf(i)} ${n}=${live}`);
-      }
-    }).catch((e: Error) => out.push(`${addrOf(i)} (${e.message})`));
-  });
-  return out;
 }
 
 export const configTask: TaskKindModule<ConfigTask> = { run: runConfig };

@@ -133,8 +133,7 @@ export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, pa
  * restarted: their roles changed, and a process started again by its supervisor must come back
  * in the role the plan gives it (a plain Redis master's redis.conf has no `replicaof`).
  */
-export async function rewriteFiles(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<void> {
-  const setups = setupsOf(plan, insts, task, password);
+export async function rewriteFiles(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined, setups = setupsOf(plan, insts, task, password)): Promise<void> {
   const failed: string[] = [];
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const r = await ctx.fleet

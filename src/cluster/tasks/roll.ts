@@ -1,10 +1,11 @@
 // roll: a rolling restart (restart --rolling) or upgrade (upgrade --version), in the order roll.ts
 // decides. Each instance restarted is recorded in the task, so the next leader goes on from
 // there; each shard ends with its planned master back and its files written from the plan.
+import { pollUntil } from '../../ops/wait.js';
 import { checkCluster, serves } from '../check.js';
 import { untilReady } from '../readiness.js';
-import { cannotPromote, promote, shardMasterOf } from '../roles.js';
-import { allOn, outage, rollOrder, versionProblem, withVersion } from '../roll.js';
+import { promote, shardMasterOf } from '../roles.js';
+import { allOn, outage, rollOrder, switchBlocked, versionProblem, withVersion } from '../roll.js';
 import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type ConfigTask, type RollTask } from '../store.js';
 import { liveMaster, switchover, waitInSync, type SwitchoverOptions } from '../switchover.js';
 import type { PlannedInstance } from '../types.js';
@@ -26,8 +27,9 @@ async function runRoll(ctx: TaskContext, task: RollTask): Promise<void> {
  */
 export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask, version?: string): Promise<{ total: number }> {
   const c = ctx.etcd;
-  let plan = (await getPlan(c, task.cluster))!;
-  if (!plan) throw new Error(`no cluster named ${task.cluster}`);
+  const found = await getPlan(c, task.cluster);
+  if (!found) throw new Error(`no cluster named ${task.cluster}`);
+  let plan = found;
   const password = await getSecret(c, task.cluster);
   const o: SwitchoverOptions = { password, timeoutMs: checkTimeout(plan), log: (l) => ctx.log(`${task.id}: ${l}`) };
   const done = new Set(task.restarted ?? []);
@@ -36,7 +38,7 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
     const order = rollOrder(plan);
     const inPlace = outage(plan, order);
     if (inPlace && !task.yes) throw new Error(`${inPlace}; nothing was restarted (give --yes to accept that)`);
-    const blocked = order.flatMap((s) => (s.replicas[0] ? [cannotPromote(plan, s.replicas[0])] : [])).find(Boolean);
+    const blocked = switchBlocked(plan, order);
     if (blocked) throw new Error(`${blocked}; nothing was restarted`);
     // Before anything restarts: the version is on every host, and every member is up (a roll
     // over a member that is down would take its shard's last copy down). An instance on
@@ -60,13 +62,9 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
 
   /** The member that says it is master now, once one does (a switch under way settles first). */
   const masterNow = async (shard: number): Promise<PlannedInstance> => {
-    const deadline = Date.now() + o.timeoutMs;
-    for (;;) {
-      const m = await liveMaster(members(shard), o);
-      if (m) return m;
-      if (Date.now() > deadline) throw new Error(`no member of shard ${shard} says it is master: the roll stopped (ovl cluster check ${plan.cluster})`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let m: PlannedInstance | undefined;
+    await pollUntil(async () => !!(m = await liveMaster(members(shard), o)), o.timeoutMs, `a member of shard ${shard} to say it is master (ovl cluster check ${plan.cluster}); the roll stopped`, 200);
+    return m!;
   };
   /** The plan names `m` as its shard's master (a switch made, perhaps by an earlier run), and the
    * shard's files and records say so. */
@@ -107,11 +105,7 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
     else if (plan.type === 'redis_cluster') {
       if (await untilReady({ ...plan, instances: [cur] }, { password, deadline: Date.now() + o.timeoutMs })) throw new Error(`${addrOf(cur)} does not say cluster_state:ok after its restart`);
     } else {
-      const deadline = Date.now() + o.timeoutMs;
-      while (!(await serves(plan, cur, password, 2000))) {
-        if (Date.now() > deadline) throw new Error(`${addrOf(cur)} does not answer after its restart`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      await pollUntil(() => serves(plan, cur, password, 2000), o.timeoutMs, `${addrOf(cur)} to answer after its restart`, 200);
     }
     done.add(inst.id);
     task.restarted = [...done];
