@@ -4,10 +4,10 @@
 // with nothing changed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { withEtcd } from '../../src/state/etcd.js';
-import { fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
+import { ask, fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 import { memcacheTalk } from '../helpers/memcache.js';
 import { monitor } from '../helpers/port-monitor.js';
@@ -24,15 +24,7 @@ function show(name: string): { config: { maxmemoryMB: number; config?: Record<st
 
 /** CONFIG GET of one directive on every instance, as ip:port -> value. */
 async function live(insts: ShownInstance[], name: string): Promise<string[]> {
-  return Promise.all(insts.map(async (i) => {
-    const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-    try {
-      await c.connect();
-      return ((await c.call('CONFIG', 'GET', name)) as string[])[1]!;
-    } finally {
-      c.disconnect();
-    }
-  }));
+  return Promise.all(insts.map(async (i) => ((await ask(i, 'CONFIG', 'GET', name)) as string[])[1]!));
 }
 
 const conf = (i: ShownInstance) => onHost(info, i.host, `cat /data/redis_cluster/${i.port}/redis.conf`).stdout;

@@ -3,12 +3,12 @@
 // hosts and `check` following the new roles, and a later `restart` keeping them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import type { ChildProcess } from 'node:child_process';
 import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
-import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { ask, fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
 import { followMaster, liveWriter } from '../helpers/live-writer.js';
 
 let info: SandboxInfo;
@@ -23,15 +23,7 @@ function show(name: string): { instances: Inst[] } {
   return JSON.parse(r.stdout) as { instances: Inst[] };
 }
 
-async function role(i: Inst): Promise<unknown[]> {
-  const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await c.connect();
-    return (await c.call('ROLE')) as unknown[];
-  } finally {
-    c.disconnect();
-  }
-}
+const role = async (i: Inst) => (await ask(i, 'ROLE')) as unknown[];
 
 /** A file of an instance's directory on its host. */
 const fileOf = (type: string, i: Inst, name: string) => onHost(info, i.host, `cat /data/${type}/${i.port}/${name}`).stdout;

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { fleet, killAndFinish, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { ask, fleet, killAndFinish, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
 import { followMaster, liveWriter } from '../helpers/live-writer.js';
 import { monitor } from '../helpers/port-monitor.js';
 
@@ -27,15 +27,7 @@ function show(name: string): { config: { version: string }; instances: ShownInst
 
 async function pids(insts: ShownInstance[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const i of insts) {
-    const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-    try {
-      await c.connect();
-      out.set(addr(i), /process_id:(\d+)/.exec(await c.info('server'))![1]!);
-    } finally {
-      c.disconnect();
-    }
-  }
+  for (const i of insts) out.set(addr(i), /process_id:(\d+)/.exec(String(await ask(i, 'INFO', 'server')))![1]!);
   return out;
 }
 
@@ -87,8 +79,7 @@ test('rolling restart of a 3x1 Redis Cluster under a live writer: every instance
     for (const i of insts) assert.notEqual(after.get(addr(i)), before.get(addr(i)), `${addr(i)} was restarted`);
     assert.deepEqual(show('rr').instances.map((i) => [addr(i), i.role]), insts.map((i) => [addr(i), i.role]), 'the planned roles');
     for (const i of insts) {
-      const r1 = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-      const role = ((await r1.call('ROLE').finally(() => r1.disconnect())) as string[])[0];
+      const role = ((await ask(i, 'ROLE')) as string[])[0];
       assert.equal(role, i.role === 'master' ? 'master' : 'slave', `${addr(i)} in its planned role`);
     }
     assert.equal(ovl(['cluster', 'check', 'rr', ...inv()]).code, 0);
@@ -161,10 +152,7 @@ test('an upgrade stopped by an instance that does not start: the shard keeps ser
     const broken = order[firstAt(host)]!;
     assert.match(first.stdout, new RegExp(`${addr(broken).replaceAll('.', '\\.')} \\(${host}\\) did not start: .*the roll stopped there`));
     const before = await pids(order.slice(0, firstAt(host)));
-    const roles = await Promise.all(insts.filter((i) => i.shard === broken.shard && i.id !== broken.id).map(async (i) => {
-      const r = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-      return ((await r.call('ROLE').finally(() => r.disconnect())) as string[])[0];
-    }));
+    const roles = await Promise.all(insts.filter((i) => i.shard === broken.shard && i.id !== broken.id).map(async (i) => ((await ask(i, 'ROLE')) as string[])[0]));
     assert.deepEqual(roles, ['master'], `shard ${broken.shard} still serves from its other member`);
     // cache-binaries puts the binary back (checksums); then the same command goes on.
     const fix = ovl(['bootstrap', upgradeInventory]);

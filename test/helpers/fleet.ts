@@ -2,6 +2,7 @@
 // first use and torn down by test/run.sh (and by `ovl sandbox down --name e2e`).
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { getTask } from '../../src/cluster/store.js';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
@@ -69,6 +70,17 @@ export interface ShownInstance {
   masterId?: string;
   shard: number;
   slots?: [number, number][];
+}
+
+/** One command to a cache instance on a connection of its own, closed afterwards. */
+export async function ask(i: { address: string; port: number }, ...command: string[]): Promise<unknown> {
+  const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await c.connect();
+    return await c.call(command[0]!, ...command.slice(1));
+  } finally {
+    c.disconnect();
+  }
 }
 
 /** `ovl scheduler` left running, its output collected: for tests that kill it. */
