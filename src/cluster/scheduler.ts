@@ -10,7 +10,8 @@ import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
 import { listTasks, taskEnded, type Task } from './store.js';
 import { runTask } from './tasks/registry.js';
-import { startFramework, type MesosFramework } from '../mesos/framework.js';
+import type { MesosFramework } from '../mesos/framework.js';
+import { startFramework } from '../mesos/start.js';
 
 export interface SchedulerOptions {
   inv: Inventory;
@@ -60,7 +61,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     const pump = async () => {
       for (const t of (await listTasks(etcd)).filter(unfinished)) {
         if (busy.has(t.cluster) || ended.has(t.id)) continue;
-        const run = runTask({ etcd, fleet, log: o.log, create: mesos?.create, kill: mesos?.kill }, t)
+        const run = runTask({ etcd, fleet, log: o.log, mesos }, t)
           .then((done) => {
             ended.add(t.id);
             if (done.id === o.until) finished = true;

@@ -13,6 +13,9 @@ export interface ClusterConfig extends ClusterRequest {
   auth: boolean;
   created: string;
   error?: string;
+  /** Created through Mesos (scheduler.resources: mesos): its instances are Mesos tasks, relaunched
+   * by the framework when they end unasked. */
+  mesos?: boolean;
 }
 
 export type InstanceState = 'planned' | 'starting' | 'up' | 'failed';
@@ -55,6 +58,8 @@ export interface RestartTask extends TaskRecord {
   instances?: string[];
   /** Instances that do not start where they are go to other hosts. */
   move?: boolean;
+  /** Why it was queued when not by a user (the Mesos framework's relaunch of a failed instance). */
+  reason?: string;
 }
 
 export interface ScaleTask extends TaskRecord {

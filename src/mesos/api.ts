@@ -111,6 +111,8 @@ export interface TaskInfo {
   agent_id: MesosId;
   resources: MesosResource[];
   command: CommandInfo;
+  /** How long the executor has between SIGTERM and SIGKILL when the task is killed. */
+  kill_policy?: { grace_period: { nanoseconds: number } };
 }
 
 export interface Filters {

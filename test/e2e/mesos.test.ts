@@ -12,7 +12,12 @@ import { test } from 'node:test';
 import { stopScript } from '../../src/ops/service.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { bootstrapJson, fleet, onHost, ovl, total } from '../helpers/fleet.js';
+import { bootstrapJson, fleet, onHost, ovl, ovlAsync, schedulerProcess, total, until } from '../helpers/fleet.js';
+import { liveWriter } from '../helpers/live-writer.js';
+import { Cluster } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
+import { listInstances } from '../../src/cluster/store.js';
+import { withEtcd } from '../../src/state/etcd.js';
 import { realMesos } from '../helpers/mesos.js';
 import { projectRoot } from '../../src/paths.js';
 
@@ -162,7 +167,7 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
 interface MasterState {
   leader?: string;
   slaves: { hostname: string; resources: { ports?: string; mem?: number } }[];
-  frameworks: { name: string; tasks: { name: string; state: string; slave_id: string }[]; completed_tasks: { name: string; state: string }[] }[];
+  frameworks: { name: string; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
 }
 
 test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster of 16 MB instances created through offers runs as Mesos tasks (under cgroups memory limits) and passes its check', async (t) => {
@@ -184,6 +189,23 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
   base.scheduler = { resources: 'mesos', mesos_master: `${h1}:5050` };
   writeFileSync(inv, toYaml(base));
   const state = async () => (await (await fetch(`http://${h1}:5050/master/state`)).json()) as MasterState;
+  const endpoints = [`http://${info.hosts[0]!.address}:2379`];
+  const records = async () => [...(await withEtcd(endpoints, (e) => listInstances(e, 'onmesos'))).values()];
+  /** ip:port -> the id of the Mesos task running it. */
+  const runningTasks = async () => {
+    const fw = (await state()).frameworks.find((f) => f.name === 'ovl');
+    return new Map((fw?.tasks ?? []).filter((x) => x.state === 'TASK_RUNNING').map((x) => [x.name.split(' ')[1]!, x.id]));
+  };
+  /** Mesos runs exactly the instances ovl's records say are up, and each once. */
+  const agree = async (when: string) => {
+    const fw = (await state()).frameworks.find((f) => f.name === 'ovl')!;
+    const live = fw.tasks.filter((x) => x.state === 'TASK_RUNNING').map((x) => x.name.split(' ')[1]!).sort();
+    const up = (await records()).filter((i) => i.state === 'up').map((i) => `${i.address}:${i.port}`).sort();
+    const all = (await records()).map((i) => `${i.address}:${i.port}`).sort();
+    assert.deepEqual(live, all, `${when}: Mesos runs every instance once (${JSON.stringify(fw.tasks.map((x) => [x.name, x.state]))})`);
+    assert.deepEqual(up, all, `${when}: ovl's records say every instance is up`);
+  };
+  const children: ChildProcess[] = [];
   try {
     const r = bootstrapJson([inv]);
     assert.equal(r.code, 0, JSON.stringify(r.recap.results.filter((x) => x.status === 'failed')) + r.stderr);
@@ -197,23 +219,80 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     const isolation = onHost(info, agents[0]!, 'cat /etc/mesos-slave/isolation').stdout.trim();
     const cgroups = onHost(info, agents[0]!, '[ -d /sys/fs/cgroup/memory ] && echo yes').stdout.trim() === 'yes';
     if (cgroups) assert.equal(isolation, 'cgroups/cpu,cgroups/mem');
-    const create = ovl(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
+    // A scheduler daemon, as in production: it relaunches what fails between tasks.
+    const sched = schedulerProcess(inv, {});
+    children.push(sched.p);
+    const create = await ovlAsync(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
     assert.equal(create.code, 0, create.stdout + create.stderr);
     const fw = (await state()).frameworks.find((f) => f.name === 'ovl');
     assert.ok(fw, 'the ovl framework is registered');
     assert.equal(fw.tasks.filter((x) => x.state === 'TASK_RUNNING').length, 6, JSON.stringify(fw.tasks));
-    const check = ovl(['cluster', 'check', 'onmesos', '-i', inv]);
-    assert.equal(check.code, 0, check.stdout + check.stderr);
-    const del = ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
+    const check = () => ovlAsync(['cluster', 'check', 'onmesos', '-i', inv]);
+    let c = await check();
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    await agree('after the create');
+
+    // An instance killed under Mesos is relaunched by the scheduler on its own, on its agent,
+    // with its identity: the cluster is whole again and Mesos's list and ovl's records agree.
+    const victim = (await records()).find((i) => i.role === 'master')!;
+    const victimAddr = `${victim.address}:${victim.port}`;
+    const taskBefore = (await runningTasks()).get(victimAddr);
+    assert.ok(taskBefore, `${victimAddr} runs as a Mesos task`);
+    const killed = onHost(info, victim.host, `pkill -9 -f '[r]edis-server ${victimAddr}'`);
+    assert.equal(killed.code, 0, killed.stderr);
+    await until(async () => {
+      const t = (await runningTasks()).get(victimAddr);
+      return !!t && t !== taskBefore && (await check()).code === 0;
+    }, 120_000);
+    const relaunched = (await runningTasks()).get(victimAddr);
+    assert.ok(relaunched && relaunched !== taskBefore, `${victimAddr} relaunched as a new Mesos task: ${sched.out().slice(-3000)}`);
+    assert.equal(((await records()).find((i) => i.id === victim.id) ?? {}).host, victim.host, 'relaunched on its own host, same identity');
+    c = await check();
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.ok((await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.some((x) => x.id === taskBefore && x.state === 'TASK_FAILED'), 'the killed instance\'s task failed');
+    await agree('after the relaunch');
+
+    // A named restart and a rolling restart (with a live writer) go through Mesos: KILL, LAUNCH.
+    const named = (await records()).find((i) => i.role === 'replica')!;
+    const namedAddr = `${named.address}:${named.port}`;
+    const namedBefore = (await runningTasks()).get(namedAddr);
+    const restarted = await ovlAsync(['cluster', 'restart', 'onmesos', '--instance', namedAddr, '-i', inv]);
+    assert.equal(restarted.code, 0, restarted.stdout + restarted.stderr);
+    assert.notEqual((await runningTasks()).get(namedAddr), namedBefore);
+    assert.ok((await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.some((x) => x.id === namedBefore && x.state === 'TASK_KILLED'), 'the restart killed its task');
+    await agree('after restart --instance');
+
+    const before = await runningTasks();
+    const seed = (await records())[0]!;
+    const client = new Cluster([{ host: seed.address, port: seed.port }]);
+    try {
+      const w = liveWriter(client, 'live');
+      const roll = await ovlAsync(['cluster', 'restart', 'onmesos', '--rolling', '-i', inv]);
+      assert.equal(roll.code, 0, roll.stdout + roll.stderr);
+      await w.stop();
+      assert.deepEqual(await w.lost(), [], 'every acknowledged write is there');
+    } finally {
+      client.disconnect();
+    }
+    const after = await runningTasks();
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+    for (const [addr, id] of after) assert.notEqual(id, before.get(addr), `${addr} restarted as a new Mesos task`);
+    c = await check();
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    await agree('after the rolling restart');
+
+    const del = await ovlAsync(['cluster', 'delete', 'onmesos', '-i', inv]);
     assert.equal(del.code, 0, del.stdout + del.stderr);
     // The executors report their instances' end to the master shortly after.
-    const running = async () => (await state()).frameworks.find((f) => f.name === 'ovl')!.tasks.filter((x) => x.state === 'TASK_RUNNING');
-    for (const end = Date.now() + 30_000; (await running()).length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 250));
-    assert.deepEqual(await running(), [], 'no task runs after the delete');
+    await until(async () => (await runningTasks()).size === 0, 30_000);
+    assert.deepEqual([...(await runningTasks()).keys()], [], 'no task runs after the delete');
     // Killed through Mesos (its executors stopped the instances), not failed under it.
-    const ended = (await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.filter((x) => x.name.startsWith('onmesos '));
-    assert.deepEqual(ended.map((x) => x.state), Array(6).fill('TASK_KILLED'), JSON.stringify(ended));
+    // Every task of the cluster but the one whose instance was killed: 6 + 1 + 6 launches.
+    const ended = (await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.filter((x) => x.name.startsWith('onmesos ') && x.id !== taskBefore);
+    assert.equal(ended.length, 13, JSON.stringify(ended));
+    assert.deepEqual([...new Set(ended.map((x) => x.state))], ['TASK_KILLED'], JSON.stringify(ended));
   } finally {
+    for (const p of children) p.kill('SIGKILL');
     ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
     cleanMesos(info);
     rmSync(inv, { force: true });

@@ -25,7 +25,6 @@ async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
     const via = plan.instances.find((i) => i.role !== 'replica')!;
     const k = await classify(plan, names, via, password);
     if (k.unknown.length) throw new Error(`redis ${plan.version} does not know ${k.unknown.join(', ')} (CONFIG GET answers nothing); nothing was changed`);
-    if (k.restart.length && ctx.create) throw new Error(`${k.restart.join(', ')} need a restart, and a rolling restart does not launch through Mesos yet (scheduler.resources: mesos); nothing was changed`);
     if (plan.type === 'memcache' && !task.yes) throw new Error('memcached takes its memory (-m) only at start, and a restart empties the node: give --yes to restart the nodes one at a time; nothing was changed');
     // Redis's own word on each value, on one node: refused, nothing changed anywhere.
     if (k.live.length) await withAdmin(via, { password }, (r) => setLive(r, k.live.map((n) => [n, task.set[n]!])));

@@ -3,19 +3,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import type { CheckReport } from '../check.js';
 import type { Fleet } from '../fleet.js';
-import { putTask, type CreateTask, type Task } from '../store.js';
-import type { Plan } from '../types.js';
+import { fleetCapacity, putTask, type CreateTask, type FleetRead, type Task } from '../store.js';
+import type { Plan, PlannedInstance } from '../types.js';
+import type { HostReport } from '../hostops.js';
 
 export interface TaskContext {
   etcd: Etcd3;
   fleet: Fleet;
   log: (line: string) => void;
-  /** Runs create tasks instead of runCreate (placement and start over SSH): the Mesos framework
-   * when the inventory's scheduler.resources is mesos. */
-  create?: (ctx: TaskContext, task: CreateTask) => Promise<void>;
-  /** Kills a cluster's tasks through Mesos and waits for them to end; returns the addresses of
-   * those that did not end in time (the Mesos framework, as `create`). */
-  kill?: (cluster: string) => Promise<string[]>;
+  /** The Mesos framework, when the inventory's scheduler.resources is mesos: instances are
+   * placed, started and stopped through it instead of over SSH. */
+  mesos?: MesosLauncher;
+}
+
+export interface MesosLauncher {
+  /** Runs create tasks instead of placement and start over SSH. */
+  create(ctx: TaskContext, task: CreateTask): Promise<void>;
+  /** Launches instances where the plan has them (startOnHosts's reports). */
+  startInstances(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }>;
+  /** Kills the cluster's tasks (all, or those of addrs) and waits for them to end; returns the
+   * addresses of those that did not end in time. */
+  kill(cluster: string, addrs?: string[]): Promise<string[]>;
+  /** Inventory hosts with an agent that offers (where instances can be moved). */
+  agentHosts(): Promise<Set<string>>;
 }
 
 
@@ -41,3 +51,11 @@ export function formatProblems(r: CheckReport): string {
   return r.problems.slice(0, 20).join('; ') + (r.problems.length > 20 ? ` (+${r.problems.length - 20} more)` : '');
 }
 
+
+/** The fleet's capacity where new instances can go: on Mesos, only hosts whose agent offers. */
+export async function placeableCapacity(ctx: TaskContext): Promise<FleetRead> {
+  const read = await fleetCapacity(ctx.etcd);
+  if (!ctx.mesos) return read;
+  const agents = await ctx.mesos.agentHosts();
+  return { ...read, hosts: read.hosts.filter((h) => agents.has(h.name)) };
+}

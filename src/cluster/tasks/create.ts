@@ -55,7 +55,7 @@ export async function commitPlacement(
     }
     const read = await capacity();
     const candidate = place(req, read.hosts);
-    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString() };
+    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString(), ...(ctx.mesos ? { mesos: true } : {}) };
     try {
       await commitPlan(ctx.etcd, candidate, config, read);
     } catch (e) {
@@ -69,7 +69,7 @@ export async function commitPlacement(
 /** What redis-server prints when it rejects its config file (then it exits at once). */
 const CONFIG_REFUSED = /Reading the configuration file|FATAL CONFIG FILE ERROR/;
 
-/** Placement and start over SSH (the Mesos framework starts through offers instead: ctx.create). */
+/** Placement and start over SSH (the Mesos framework starts through offers instead: ctx.mesos). */
 async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> {
   const c = ctx.etcd;
   const { req, password, plan: committed } = await beginCreate(ctx, task);
@@ -190,6 +190,6 @@ async function rollBack(ctx: TaskContext, task: CreateTask, e: unknown): Promise
 }
 
 export const createTask: TaskKindModule<CreateTask> = {
-  run: (ctx, task) => (ctx.create ?? placeAndStart)(ctx, task),
+  run: (ctx, task) => (ctx.mesos ? ctx.mesos.create(ctx, task) : placeAndStart(ctx, task)),
   onFailure: rollBack,
 };

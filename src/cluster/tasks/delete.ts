@@ -13,13 +13,6 @@ async function runDelete(ctx: TaskContext, task: DeleteTask): Promise<void> {
   let left: RetiredInstance[] = [];
   if (plan) {
     await updateConfig(c, task.cluster, { state: 'deleting' });
-    if (ctx.kill) {
-      // On Mesos the tasks are killed first: their executors stop the instances and Mesos frees
-      // their resources; whatever is left is stopped over SSH below.
-      await step(ctx, task, `killing its Mesos tasks`);
-      const stuck = await ctx.kill(task.cluster);
-      if (stuck.length) ctx.log(`${task.id}: Mesos tasks not ended in time, stopped over SSH: ${stuck.join(', ')}`);
-    }
     await step(ctx, task, `stopping ${plan.instances.length} instances and removing their directories`);
     await stopOnHosts(ctx, plan, plan.instances, true).catch((e: Error) => {
       throw new Error(`${e.message}. Its keys and ports are kept (state "deleting"): run ovl cluster delete ${task.cluster} again once every host answers`);

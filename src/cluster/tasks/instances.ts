@@ -21,6 +21,12 @@ export function byHost<T extends { host: string }>(items: T[]): Map<string, T[]>
  * not every instance was stopped.
  */
 export async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], remove: boolean): Promise<void> {
+  if (ctx.mesos) {
+    // Their Mesos tasks are killed first (the executors stop the instances, Mesos frees their
+    // resources); what is left is stopped over SSH below.
+    const stuck = await ctx.mesos.kill(plan.cluster, insts.map(addrOf));
+    if (stuck.length) ctx.log(`Mesos tasks not ended in time, stopped over SSH: ${stuck.join(', ')}`);
+  }
   const failed: string[] = [];
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const items = list.map((i) => ({ addr: addrOf(i), dir: instanceDir(plan.type, i.port), pidfile: pidfileOf(plan, i.port) }));
@@ -54,6 +60,8 @@ export async function startOnHosts(
   password: string | undefined,
   opts: { setups?: Map<string, InstanceSetup>; onReleased?: TogetherOptions['onReleased'] } = {},
 ): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
+  // On Mesos the agents' executors render and start them, from the plan in etcd.
+  if (ctx.mesos) return ctx.mesos.startInstances(ctx, plan, insts, task, password);
   const setups = opts.setups ?? setupsOf(plan, insts, task, password);
   const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => setups.get(addrOf(i))!) }));
   const faulty = process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:');

@@ -12,11 +12,11 @@ import { shapeChange, shapeOf } from '../grow.js';
 import { untilReady } from '../readiness.js';
 import { countSlots, reshardMoves, slotList, splitMoves } from '../reshard.js';
 import { Coalesced, commitShapeChange, dropMigration, getMigration, putMigration, retireRemoved, setPlanSlots } from '../shape-store.js';
-import { addrOf, fleetCapacity, getPlan, getSecret, markJoined, updateConfig, type RebalanceTask, type ScaleTask, type Task } from '../store.js';
+import { addrOf, getPlan, getSecret, markJoined, updateConfig, type RebalanceTask, type ScaleTask, type Task } from '../store.js';
 import type { Plan, PlannedInstance } from '../types.js';
 import { planKey } from '../../state/keys.js';
 import { plural } from '../../util/plural.js';
-import { checkTimeout, faultPoint, step, type TaskContext } from './context.js';
+import { checkTimeout, faultPoint, placeableCapacity, step, type TaskContext } from './context.js';
 import { settle } from './health.js';
 import { repairRecords, startOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
@@ -25,8 +25,6 @@ const SLOTS_PER_PART = 256;
 const MOVES_AT_ONCE = 16;
 
 async function begin(ctx: TaskContext, task: Task): Promise<{ plan: Plan; password?: string }> {
-  // Instances started over SSH would be unknown to Mesos: its task list and ovl's would disagree.
-  if (ctx.create) throw new Error(`${task.kind} does not launch through Mesos yet (scheduler.resources: mesos); nothing was changed`);
   const plan = await getPlan(ctx.etcd, task.cluster);
   if (!plan) throw new Error(`no cluster named ${task.cluster}`);
   return { plan, password: await getSecret(ctx.etcd, task.cluster) };
@@ -115,7 +113,7 @@ async function decide(ctx: TaskContext, task: ScaleTask, plan: Plan, password: s
     const kv = (await ctx.etcd.get(planKey(plan.cluster)).exec()).kvs[0];
     if (!kv) throw new Error(`no cluster named ${plan.cluster}`);
     const current = JSON.parse(kv.value.toString()) as Plan;
-    const read = await fleetCapacity(ctx.etcd);
+    const read = await placeableCapacity(ctx);
     const ch = shapeChange(current, { ...shapeOf(current), ...task.to }, read.hosts);
     const removed = ch.remove.filter((i) => i.role === 'master').map((i) => `shard ${i.shard} (${addrOf(i)}, ${i.host})`);
     const decided: ScaleTask = {

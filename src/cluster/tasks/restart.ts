@@ -5,9 +5,9 @@ import type { HostReport } from '../hostops.js';
 import { forgetNode, joinShard, shardMaster } from '../join.js';
 import { newNodeId } from '../nodeid.js';
 import { instanceMemMB, relocation } from '../placement.js';
-import { addrOf, fleetCapacity, getPlan, getSecret, markForgotten, markJoined, replaceInstance, setInstanceStates, swapInstance, type RestartTask } from '../store.js';
+import { addrOf, getPlan, getSecret, markForgotten, markJoined, replaceInstance, setInstanceStates, swapInstance, type RestartTask } from '../store.js';
 import type { Plan, PlannedInstance } from '../types.js';
-import { checkTimeout, faultPoint, step, type TaskContext } from './context.js';
+import { checkTimeout, faultPoint, placeableCapacity, step, type TaskContext } from './context.js';
 import { firstCheckAt, settle } from './health.js';
 import { repairRecords, startOnHosts, stopOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
@@ -84,7 +84,7 @@ async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, fa
   }
   // Where each goes, on the plan as it will be after the moves before it (a replica whose master
   // moved follows the master's new id).
-  const { hosts } = await fleetCapacity(ctx.etcd);
+  const { hosts } = await placeableCapacity(ctx);
   const need = instanceMemMB(plan.maxmemoryMB);
   let next = plan;
   const targets = lost.map((inst) => {

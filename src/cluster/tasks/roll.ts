@@ -34,7 +34,6 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
   const o: SwitchoverOptions = { password, timeoutMs: checkTimeout(plan), log: (l) => ctx.log(`${task.id}: ${l}`) };
   const done = new Set(task.restarted ?? []);
   if (task.restarted === undefined) {
-    if (ctx.create) throw new Error(`a rolling restart does not launch through Mesos yet (scheduler.resources: mesos): its instances would restart outside it; nothing was restarted`);
     const order = rollOrder(plan);
     const inPlace = outage(plan, order);
     if (inPlace && !task.yes) throw new Error(`${inPlace}; nothing was restarted (give --yes to accept that)`);

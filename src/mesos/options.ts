@@ -1,0 +1,64 @@
+// The framework's settings and their defaults.
+import type { Etcd3 } from 'etcd3';
+import type { InventoryHost } from './offers.js';
+
+export const DEFAULT_OVL_PATH = '/data/lib/ovl/current/bin/ovl';
+
+export interface FrameworkOptions {
+  etcd: Etcd3;
+  /** Client URLs of etcd, handed to every executor. */
+  etcdEndpoints: string[];
+  /** host:port of the Mesos masters (one is enough: the others redirect to the leader). */
+  masters: string[];
+  /** The inventory's hosts: an agent is used only when it is one of them. */
+  hosts: InventoryHost[];
+  log: (line: string) => void;
+  /** ovl on the agents (default /data/lib/ovl/current/bin/ovl). */
+  ovlPath?: string;
+  /** CPUs each instance reserves (default 0.1). */
+  taskCpus?: number;
+  name?: string;
+  user?: string;
+  /** How long Mesos keeps the framework's tasks while no scheduler is subscribed (default 1 week). */
+  failoverTimeoutSeconds?: number;
+  /** refuse_seconds of offers declined while a task waits (default 5), and while none does (default 300). */
+  refuseSeconds?: number;
+  idleRefuseSeconds?: number;
+  /** How long an offer is held for a task that cannot be placed yet (default 1000 ms). */
+  offerHoldMs?: number;
+  /** A create fails when it is not placed in this time (default 120 s) ... */
+  placeTimeoutMs?: number;
+  /** ... or when its instances do not all run in this time (default 600 s). */
+  launchTimeoutMs?: number;
+  /** An instance is launched where it was planned only if an offer holds its port within this
+   * time; later a create moves it and a start reports it failed (default 30 s). */
+  relaunchWaitMs?: number;
+  /** Moves after failures allowed per create (default 3 + a tenth of its instances). */
+  maxMoves?: number;
+  /** The relaunch of instances that end unasked (supervisor.ts): first delay (default 1 s). */
+  relaunchDelayMs?: number;
+  /** Passed to the client: reconnection delays, heartbeat factor, timeouts. */
+  client?: { reconnectMs?: number; maxReconnectMs?: number; heartbeatFactor?: number; timeoutMs?: number };
+}
+
+export type Settings = Required<Omit<FrameworkOptions, 'client'>> & Pick<FrameworkOptions, 'client'>;
+
+export function withDefaults(o: FrameworkOptions): Settings {
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as FrameworkOptions;
+  return {
+    ovlPath: DEFAULT_OVL_PATH,
+    taskCpus: 0.1,
+    name: 'ovl',
+    user: 'root',
+    failoverTimeoutSeconds: 7 * 24 * 3600,
+    refuseSeconds: 5,
+    idleRefuseSeconds: 300,
+    offerHoldMs: 1000,
+    placeTimeoutMs: 120_000,
+    launchTimeoutMs: 600_000,
+    relaunchWaitMs: 30_000,
+    maxMoves: -1,
+    relaunchDelayMs: 1000,
+    ...given,
+  };
+}

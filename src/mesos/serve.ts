@@ -1,0 +1,103 @@
+// One round of offers for one job: a create is placed on them (the same placement as the fleet
+// path, committed to etcd the same way), and waiting instances are launched where the plan has
+// them; a create's instance that failed is moved to another agent (never next to a member of
+// its shard: relocation()).
+import { allocate } from '../cluster/allocations.js';
+import { ConflictError } from '../cluster/errors.js';
+import { PlacementError, instanceMemMB, relocation } from '../cluster/placement.js';
+import { addrOf, fleetCapacity, replaceInstance, setInstanceStates, type CreateTask } from '../cluster/store.js';
+import { commitPlacement } from '../cluster/tasks/create.js';
+import { step } from '../cluster/tasks/context.js';
+import { writeInstances } from '../cluster/tasks/instances.js';
+import type { HostCapacity, Plan, PlannedInstance } from '../cluster/types.js';
+import { settle, type Job } from './jobs.js';
+import { EXECUTOR_MEM_MB, taskMemMB, type AgentResources } from './offers.js';
+
+export interface ServeEnv {
+  taskCpus: number;
+  relaunchWaitMs: number;
+  /** Draw the instance's resources from the agent's offers and add its launch to the round's. */
+  launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => void;
+}
+
+export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentResources>, now: number): Promise<void> {
+  const { ctx, task } = job;
+  const capacities = async () => {
+    const fleet = await fleetCapacity(ctx.etcd);
+    const registered = new Map(fleet.hosts.map((h) => [h.name, h]));
+    const type = job.plan?.type ?? job.req!.type;
+    const maxmemoryMB = job.plan?.maxmemoryMB ?? job.req!.maxmemoryMB;
+    const hosts = [...agents.values()].flatMap((a) => a.capacity(type, maxmemoryMB, env.taskCpus, registered.get(a.host.name)) ?? []);
+    return { hosts, revisions: fleet.revisions };
+  };
+  const launch = (inst: PlannedInstance) => env.launch(job, inst, agents.get(inst.host)!);
+
+  if (!job.plan) {
+    const req = job.req!;
+    let plan: Plan;
+    try {
+      plan = await commitPlacement(ctx, task as CreateTask, req, job.password, async () => {
+        const c = await capacities();
+        if (!c.hosts.length) {
+          const need = `a port, ${taskMemMB(req.maxmemoryMB)} MB (the instance's ${instanceMemMB(req.maxmemoryMB)} and its executor's ${EXECUTOR_MEM_MB}) and ${env.taskCpus} cpus`;
+          throw new PlacementError(
+            req.type === 'redis_cluster'
+              ? `no offer from the inventory's hosts has ${need} with the port's cluster bus port (port + 10000) offered too: agents must offer both ranges, e.g. ports:[7000-7999,17000-17999]`
+              : `no offer from the inventory's hosts has ${need}`,
+          );
+        }
+        return c;
+      });
+    } catch (e) {
+      if (e instanceof PlacementError) {
+        if (job.short !== e.message) ctx.log(`${task.id}: not placed on the offers yet: ${e.message}`);
+        job.short = e.message;
+        return;
+      }
+      return settle(job, e as Error);
+    }
+    job.plan = plan;
+    job.wanted = new Set(plan.instances.map((i) => i.id));
+    job.short = undefined;
+    const hostCount = new Set(plan.instances.map((i) => i.host)).size;
+    await step(ctx, task, `launching ${plan.instances.length} instances on ${hostCount} Mesos agents`);
+    await writeInstances(ctx, plan, 'starting');
+    for (const inst of plan.instances) launch(inst);
+    return;
+  }
+
+  let hosts: HostCapacity[] | undefined;
+  for (const [id, p] of [...job.pending]) {
+    if (p.readyAt > now || job.settled) continue;
+    const inst: PlannedInstance = job.plan.instances.find((i) => i.id === id)!;
+    if (!p.relocate) {
+      if (agents.get(inst.host)?.fits(job.plan, inst, env.taskCpus)) launch(inst);
+      // Starts wait for their own agent (expireStarts); creates move the instance.
+      else if (job.kind === 'create' && now - p.since > env.relaunchWaitMs) p.relocate = true;
+      if (!p.relocate) continue;
+    }
+    hosts ??= (await capacities()).hosts;
+    const moved = relocation(job.plan, inst, hosts, p.exclude);
+    if (!moved) {
+      job.short = `no offer can take ${addrOf(inst)} (not on ${[...p.exclude].join(', ') || 'its host'} nor next to its shard)`;
+      continue;
+    }
+    try {
+      const before: Plan = job.plan;
+      job.plan = await allocate(`moving ${addrOf(inst)}`, () => replaceInstance(ctx.etcd, before, inst, moved));
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      hosts = undefined;
+      continue;
+    }
+    job.wanted.delete(inst.id);
+    job.wanted.add(moved.id);
+    await step(ctx, task, `moving ${addrOf(inst)} (${p.why ?? 'not offered'}) to ${moved.host} (${addrOf(moved)})`);
+    // Every instance's files name every other (nodes.conf): all rewritten, states kept.
+    await writeInstances(ctx, job.plan, 'starting');
+    const up = job.plan.instances.filter((i) => job.running.has(i.id));
+    if (up.length) await setInstanceStates(ctx.etcd, job.plan.cluster, new Map(up.map((i) => [addrOf(i), { state: 'up' as const }])));
+    hosts = undefined;
+    launch(moved);
+  }
+}

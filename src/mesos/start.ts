@@ -1,0 +1,37 @@
+// The Mesos framework of an inventory with `scheduler.resources: mesos`, from its settings.
+import type { Etcd3 } from 'etcd3';
+import { MESOS_SCHEDULER_VARS } from '../../runbooks/settings/mesos.js';
+import { varProblem } from '../../runbooks/settings/vars.js';
+import type { Inventory } from '../inventory/types.js';
+import { etcdEndpoints } from '../state/etcd.js';
+import { MesosFramework } from './framework.js';
+
+/**
+ * The framework of an inventory with `scheduler.resources: mesos`, subscribed. Optional vars:
+ * `mesos_ovl_path` (ovl on the agents, default /data/lib/ovl/current/bin/ovl) and
+ * `mesos_task_cpus` (CPUs per instance, default 0.1).
+ */
+export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: string) => void): Promise<MesosFramework> {
+  const master = inv.scheduler.mesos_master;
+  if (!master) throw new Error(`${inv.file}: scheduler.resources is mesos but scheduler.mesos_master is not set`);
+  // Checked by the inventory loader already; read through the same declared rules.
+  const setting = (name: string) => {
+    const v = inv.vars[name];
+    const problem = v === undefined ? undefined : varProblem(MESOS_SCHEDULER_VARS[name]!, v);
+    if (problem) throw new Error(`${inv.file}: vars.${name} ${problem}`);
+    return v;
+  };
+  const ovlPath = setting('mesos_ovl_path');
+  const cpus = setting('mesos_task_cpus');
+  const fw = new MesosFramework({
+    etcd,
+    etcdEndpoints: etcdEndpoints(inv),
+    masters: master.split(','),
+    hosts: inv.hosts.map((h) => ({ name: h.name, address: h.address })),
+    log,
+    ovlPath: ovlPath as string | undefined,
+    taskCpus: cpus as number | undefined,
+  });
+  await fw.start();
+  return fw;
+}
