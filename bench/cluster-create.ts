@@ -3,6 +3,7 @@
 // run, from "request submitted" to "the same consistency check passes" (src/cluster/check.ts).
 //
 //   npx tsx bench/cluster-create.ts [--masters 3,30,100,300] [--hosts 10] [--timeout 300]
+//   npx tsx bench/cluster-create.ts --mesos [--masters 30]   (through Mesos against the fleet path)
 //
 // ovl: `ovl cluster create bM --type redis_cluster --masters M --replicas 1 --wait`, timed from
 // process start to exit (it exits once its consistency check passes), then deleted.
@@ -192,6 +193,11 @@ async function redisAlone(info: SandboxInfo, remotes: Map<string, Remote>, m: nu
 }
 
 async function main(): Promise<void> {
+  // Through Mesos against the fleet path: bench/mesos-create.ts.
+  if (process.argv.includes('--mesos')) {
+    const at = process.argv.indexOf('--masters');
+    return (await import('./mesos-create.js')).mesosBench((at > 0 ? process.argv[at + 1]! : '30').split(',').map(Number));
+  }
   ensurePeers('bench/cluster-create', [{ command: 'redis-cli', pkg: 'redis-tools' }, { command: 'redis-server', pkg: 'redis-server' }]);
   VERSION = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)![1]!;
   const build = spawnSync('npx', ['tsc', '-p', '.'], { cwd: projectRoot, stdio: 'inherit' });

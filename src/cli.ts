@@ -192,19 +192,6 @@ program
     process.exitCode = await (await clusterCmd()).scheduler(o, out);
   });
 
-program
-  .command('executor')
-  .description('install and start one instance on this host from the plan in etcd (what a Mesos agent launches)')
-  .requiredOption('--cluster <name>')
-  .requiredOption('--instance <ip:port>')
-  .requiredOption('--task <id>')
-  .option('--etcd <endpoints>', 'comma-separated etcd client URLs (default: from the inventory)')
-  .option('--detach', 'return once the instance answers (default: stay with it until it exits or this gets SIGTERM, as a Mesos task)')
-  .addOption(inventoryOption())
-  .action(async (o) => {
-    process.exitCode = await (await import('./commands/executor.js')).executor(o, out);
-  });
-
 program.parseAsync().catch((e: unknown) => {
   if (e instanceof LeadershipLost) {
     // At once: the tasks still in flight here belong to the next leader now.

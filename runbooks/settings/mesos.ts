@@ -1,7 +1,7 @@
 // The vars the mesos-master and mesos-agent runbooks read, and their inventory rules.
 import type { ComponentRules, RuleProblem } from './rules.js';
 import { HOSTNAME_RE } from '../../src/shell.js';
-import { absPath, number, port, text, whole, type VarSpecs } from './vars.js';
+import { number, port, text, whole, type VarSpecs } from './vars.js';
 
 const WORD = '[A-Za-z0-9._~+\\/-]+';
 const OPTION = '[A-Za-z0-9_-]+=[A-Za-z0-9._,\\/:+-]+';
@@ -39,7 +39,6 @@ export const MESOS_AGENT_VARS: VarSpecs = {
 
 /** Read by the scheduler when it runs on Mesos (src/mesos/framework.ts). */
 export const MESOS_SCHEDULER_VARS: VarSpecs = {
-  mesos_ovl_path: absPath('/data/lib/ovl/current/bin/ovl'),
   mesos_task_cpus: number(0.001, 4096, 0.1),
 };
 

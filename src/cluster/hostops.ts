@@ -181,6 +181,15 @@ export function installScript(items: InstanceSetup[], held = false): string {
   ].join('\n');
 }
 
+/**
+ * The instance in the foreground, for a supervisor that is not ovl's (a Mesos command task: the
+ * agent's executor runs it and reports its exit). Its files are installed already
+ * (installScript). The shell writes its pid and execs the cache server in place.
+ */
+export function foregroundCommand(s: InstanceSetup): string {
+  return `cd ${shq(s.dir)} && echo $$ > ${shq(s.pidfile)} && exec ${argv(...s.command)} </dev/null >>${shq(s.dir + '/console.log')} 2>&1`;
+}
+
 /** What startTogetherScript prints once its instances are held. */
 export const READY = '@@ovl ready';
 

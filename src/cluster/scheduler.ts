@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import { ELECTION, taskPrefix } from '../state/keys.js';
 import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
-import { listTasks, taskEnded, type Task } from './store.js';
+import { getTask, listTasks, taskEnded, type Task } from './store.js';
 import { runTask } from './tasks/registry.js';
 import type { MesosFramework } from '../mesos/framework.js';
 import { startFramework } from '../mesos/start.js';
@@ -21,6 +21,8 @@ export interface SchedulerOptions {
   /** Seconds without keep-alive after which another scheduler takes over (default 15: a
    * loaded machine must not lose the leadership in the middle of a task). */
   ttl?: number;
+  /** The hosts' connections (default: SSH to the inventory's hosts); tests give stand-ins. */
+  fleet?: Fleet;
 }
 
 const unfinished = (t: Task) => !taskEnded(t);
@@ -28,7 +30,7 @@ const unfinished = (t: Task) => !taskEnded(t);
 
 export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000, { patient: true });
-  const fleet = new Fleet(o.inv);
+  const fleet = o.fleet ?? new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
   let mesos: MesosFramework | undefined;
@@ -44,7 +46,20 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   });
   try {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
-    await Promise.race([campaign.wait(), leadershipLost]);
+    // In-process (create --wait): a daemon that started meanwhile may lead and run the task; once
+    // it has ended there is nothing to wait for.
+    let leading = false;
+    const ranElsewhere = async (): Promise<'ended'> => {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        if (leading) return new Promise<never>(() => {});
+        const t = await getTask(etcd, o.until!).catch(() => undefined);
+        if (t === null || (t && taskEnded(t))) return 'ended';
+      }
+    };
+    const outcome = await Promise.race([campaign.wait().then(() => 'leader' as const), leadershipLost, ...(o.until ? [ranElsewhere()] : [])]);
+    leading = true;
+    if (outcome === 'ended') return;
     o.log(`${me}: leader; picking up unfinished tasks`);
     // A daemon opens its SSH connections now rather than in its first task (a key exchange
     // and a login per host); a host that does not answer is tried again when a task needs it.

@@ -17,7 +17,8 @@
 // The framework id is kept in etcd (FRAMEWORK_ID_KEY): a scheduler that restarts, or another
 // one that takes the leadership over, subscribes with it and fails over to the same framework,
 // whose tasks Mesos keeps for failover_timeout.
-import type { HostReport } from '../cluster/hostops.js';
+import { foregroundCommand, instanceSetup, type HostReport } from '../cluster/hostops.js';
+import { installOnHosts } from '../cluster/tasks/instances.js';
 import { PlacementError } from '../cluster/placement.js';
 import { addrOf, getPlan, listConfigs, listInstances, listTasks, setInstanceStates, taskEnded, type CreateTask, type InstanceState, type Task } from '../cluster/store.js';
 import { beginCreate } from '../cluster/tasks/create.js';
@@ -25,7 +26,6 @@ import { step, type MesosLauncher, type TaskContext } from '../cluster/tasks/con
 import { finishCreate } from '../cluster/tasks/health.js';
 import type { Plan, PlannedInstance } from '../cluster/types.js';
 import { pollUntil, tcpOpen } from '../ops/wait.js';
-import { argv } from '../shell.js';
 import { ROOT } from '../state/keys.js';
 import { withDefaults, type FrameworkOptions, type Settings } from './options.js';
 import { MesosClient, type Call, type FrameworkInfo, type MesosEvent, type MesosOffer, type TaskInfo, type TaskStatus } from './api.js';
@@ -38,7 +38,6 @@ import { ENDED, FAILED, mesosTaskId, parseMesosTaskId, statusText } from './task
 
 /** Where the framework id lives, so that a restarted scheduler fails over instead of registering anew. */
 export const FRAMEWORK_ID_KEY = `${ROOT}/mesos/framework_id`;
-export { DEFAULT_OVL_PATH } from './options.js';
 
 interface Launched {
   job: string;
@@ -144,13 +143,16 @@ export class MesosFramework implements MesosLauncher {
   readonly startInstances = async (ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> => {
     const job = newJob({ id: `${task.id}/start-${++this.starts}`, kind: 'start', ctx, task, plan, password });
     job.wanted = new Set(insts.map((i) => i.id));
-    const now = Date.now();
+    const down: PlannedInstance[] = [];
     for (const i of insts) {
-      if (this.liveTask(plan.cluster, addrOf(i))) {
+      if (!this.liveTask(plan.cluster, addrOf(i))) down.push(i);
+      else {
         job.already.add(i.id);
         job.running.add(i.id);
-      } else job.pending.set(i.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
+      }
     }
+    const now = Date.now();
+    for (const i of await this.install(job, down)) job.pending.set(i.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
     const releasedAt = Date.now();
     await this.wait(job);
     // TASK_RUNNING says the executor runs; the instance answers a little later, or its task fails.
@@ -469,7 +471,12 @@ export class MesosFramework implements MesosLauncher {
       }
       const agents = new Map([...byHost].map(([name, a]) => [name, new AgentResources(a.host, a.offers)]));
       const launches = new Map<string, { agent: AgentResources; infos: TaskInfo[]; jobs: Job[] }>();
-      const env = { taskCpus: this.o.taskCpus, relaunchWaitMs: this.o.relaunchWaitMs, launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => this.launch(launches, job, inst, agent) };
+      const env = {
+        taskCpus: this.o.taskCpus,
+        relaunchWaitMs: this.o.relaunchWaitMs,
+        launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => this.launch(launches, job, inst, agent),
+        install: (job: Job, insts: PlannedInstance[]) => this.install(job, insts),
+      };
       for (const job of waiting) {
         try {
           await serve(env, job, agents, now);
@@ -512,7 +519,8 @@ export class MesosFramework implements MesosLauncher {
       task_id: { value: taskId },
       agent_id: { value: agent.agentId },
       resources: agent.take(plan, inst, this.o.taskCpus),
-      command: { shell: true, value: argv(this.o.ovlPath, 'executor', '--cluster', plan.cluster, '--instance', addr, '--task', job.task.id, '--etcd', this.o.etcdEndpoints.join(',')) },
+      // Mesos's command executor runs the cache server itself: nothing of ovl in the container.
+      command: { shell: true, value: foregroundCommand(instanceSetup(plan, inst, { task: job.task.id })) },
       kill_policy: { grace_period: { nanoseconds: KILL_GRACE_NS } },
     };
     const l = launches.get(agent.agentId) ?? { agent, infos: [], jobs: [] };
@@ -522,6 +530,25 @@ export class MesosFramework implements MesosLauncher {
     job.pending.delete(inst.id);
     job.launched.set(inst.id, taskId);
     this.tasks.set(taskId, { job: job.id, cluster: plan.cluster, instance: inst.id, addr, host: inst.host });
+  }
+
+  /** Files first, over SSH: the task runs the cache server itself, and no secret goes to Mesos. */
+  private async install(job: Job, insts: PlannedInstance[]): Promise<PlannedInstance[]> {
+    const failed = await installOnHosts(job.ctx, job.plan!, insts, job.task, job.password);
+    if (!failed.size) return insts;
+    const why = [...failed].map(([a, w]) => `${a}: ${w}`).join('; ');
+    if (job.kind === 'create') {
+      settle(job, new Error(why));
+      return [];
+    }
+    for (const i of insts) {
+      const w = failed.get(addrOf(i));
+      if (w === undefined) continue;
+      job.pending.delete(i.id);
+      job.failed.set(i.id, w);
+    }
+    checkDone(job);
+    return insts.filter((i) => !failed.has(addrOf(i)));
   }
 
   private async accept(agent: AgentResources, infos: TaskInfo[], jobs: Job[]): Promise<void> {

@@ -13,10 +13,11 @@ import { BUS_PORT_OFFSET, type ClusterType, type HostCapacity, type Plan, type P
 import { IPV4_RE } from '../shell.js';
 import type { MesosOffer, MesosResource } from './api.js';
 
-/** What a task's container runs besides the instance: `ovl executor`, a Node.js process (68 to 74 MB
- * resident, measured beside a 12 MB redis-server). Its memory counts against the task's limit under
- * cgroups isolation: without it, an instance with a small maxmemory is killed by its own limit. */
-export const EXECUTOR_MEM_MB = 128;
+/** What a task's container runs besides the instance: Mesos's command executor and the
+ * containerizer's launch helper (about 9 MB private memory each, measured; their libmesos pages are
+ * shared). It counts against the task's limit under cgroups isolation: without it, an instance with
+ * a small maxmemory would be killed by its own limit. */
+export const EXECUTOR_MEM_MB = 32;
 
 /** The memory a task asks for: its instance's and its executor's. */
 export const taskMemMB = (maxmemoryMB: number): number => instanceMemMB(maxmemoryMB) + EXECUTOR_MEM_MB;

@@ -2,19 +2,13 @@
 import type { Etcd3 } from 'etcd3';
 import type { InventoryHost } from './offers.js';
 
-export const DEFAULT_OVL_PATH = '/data/lib/ovl/current/bin/ovl';
-
 export interface FrameworkOptions {
   etcd: Etcd3;
-  /** Client URLs of etcd, handed to every executor. */
-  etcdEndpoints: string[];
   /** host:port of the Mesos masters (one is enough: the others redirect to the leader). */
   masters: string[];
   /** The inventory's hosts: an agent is used only when it is one of them. */
   hosts: InventoryHost[];
   log: (line: string) => void;
-  /** ovl on the agents (default /data/lib/ovl/current/bin/ovl). */
-  ovlPath?: string;
   /** CPUs each instance reserves (default 0.1). */
   taskCpus?: number;
   name?: string;
@@ -46,7 +40,6 @@ export type Settings = Required<Omit<FrameworkOptions, 'client'>> & Pick<Framewo
 export function withDefaults(o: FrameworkOptions): Settings {
   const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as FrameworkOptions;
   return {
-    ovlPath: DEFAULT_OVL_PATH,
     taskCpus: 0.1,
     name: 'ovl',
     user: 'root',

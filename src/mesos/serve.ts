@@ -18,6 +18,9 @@ export interface ServeEnv {
   relaunchWaitMs: number;
   /** Draw the instance's resources from the agent's offers and add its launch to the round's. */
   launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => void;
+  /** Install instances' files on their hosts before their launch; returns those installed (the
+   * job hears of the others). */
+  install: (job: Job, insts: PlannedInstance[]) => Promise<PlannedInstance[]>;
 }
 
 export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentResources>, now: number): Promise<void> {
@@ -62,19 +65,27 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     const hostCount = new Set(plan.instances.map((i) => i.host)).size;
     await step(ctx, task, `launching ${plan.instances.length} instances on ${hostCount} Mesos agents`);
     await writeInstances(ctx, plan, 'starting');
-    for (const inst of plan.instances) launch(inst);
+    for (const inst of await env.install(job, plan.instances)) launch(inst);
     return;
   }
+
+  // Where they are planned, when their agent's offers hold them (a start's files are installed
+  // before it waits; a create's are installed again, as a resumed create may not have).
+  const plan = job.plan;
+  const fit = [...job.pending]
+    .filter(([, p]) => p.readyAt <= now && !p.relocate)
+    .map(([id]) => plan.instances.find((i) => i.id === id)!)
+    .filter((inst) => agents.get(inst.host)?.fits(plan, inst, env.taskCpus));
+  if (fit.length && !job.settled) for (const inst of job.kind === 'create' ? await env.install(job, fit) : fit) launch(inst);
 
   let hosts: HostCapacity[] | undefined;
   for (const [id, p] of [...job.pending]) {
     if (p.readyAt > now || job.settled) continue;
     const inst: PlannedInstance = job.plan.instances.find((i) => i.id === id)!;
     if (!p.relocate) {
-      if (agents.get(inst.host)?.fits(job.plan, inst, env.taskCpus)) launch(inst);
       // Starts wait for their own agent (expireStarts); creates move the instance.
-      else if (job.kind === 'create' && now - p.since > env.relaunchWaitMs) p.relocate = true;
-      if (!p.relocate) continue;
+      if (job.kind === 'create' && now - p.since > env.relaunchWaitMs) p.relocate = true;
+      else continue;
     }
     hosts ??= (await capacities()).hosts;
     const moved = relocation(job.plan, inst, hosts, p.exclude);
@@ -98,6 +109,6 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     const up = job.plan.instances.filter((i) => job.running.has(i.id));
     if (up.length) await setInstanceStates(ctx.etcd, job.plan.cluster, new Map(up.map((i) => [addrOf(i), { state: 'up' as const }])));
     hosts = undefined;
-    launch(moved);
+    for (const m of await env.install(job, [moved])) launch(m);
   }
 }

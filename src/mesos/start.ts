@@ -3,12 +3,10 @@ import type { Etcd3 } from 'etcd3';
 import { MESOS_SCHEDULER_VARS } from '../../runbooks/settings/mesos.js';
 import { varProblem } from '../../runbooks/settings/vars.js';
 import type { Inventory } from '../inventory/types.js';
-import { etcdEndpoints } from '../state/etcd.js';
 import { MesosFramework } from './framework.js';
 
 /**
- * The framework of an inventory with `scheduler.resources: mesos`, subscribed. Optional vars:
- * `mesos_ovl_path` (ovl on the agents, default /data/lib/ovl/current/bin/ovl) and
+ * The framework of an inventory with `scheduler.resources: mesos`, subscribed. Optional var:
  * `mesos_task_cpus` (CPUs per instance, default 0.1).
  */
 export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: string) => void): Promise<MesosFramework> {
@@ -21,15 +19,12 @@ export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: st
     if (problem) throw new Error(`${inv.file}: vars.${name} ${problem}`);
     return v;
   };
-  const ovlPath = setting('mesos_ovl_path');
   const cpus = setting('mesos_task_cpus');
   const fw = new MesosFramework({
     etcd,
-    etcdEndpoints: etcdEndpoints(inv),
     masters: master.split(','),
     hosts: inv.hosts.map((h) => ({ name: h.name, address: h.address })),
     log,
-    ovlPath: ovlPath as string | undefined,
     taskCpus: cpus as number | undefined,
   });
   await fw.start();

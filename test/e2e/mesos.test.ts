@@ -19,7 +19,6 @@ import type { ChildProcess } from 'node:child_process';
 import { listInstances } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { realMesos } from '../helpers/mesos.js';
-import { projectRoot } from '../../src/paths.js';
 
 function dataTree(info: SandboxInfo, host: string): string {
   const r = onHost(info, host, `find /data /etc/mesos /etc/mesos-master /etc/apt/sources.list.d -printf '%p %y %m %s %T@\\n' 2>/dev/null | sort`);
@@ -178,10 +177,9 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
   const [h1] = info.hosts.map((h) => h.address);
   const inv = `${info.inventory}.mesos-real.yml`;
   const base = parseYaml(readFileSync(info.inventory, 'utf8')) as Record<string, any>;
-  const agents = info.hosts.slice(1).map((h) => h.name);
+  // Every host an agent, h1 also the master's.
+  const agents = info.hosts.map((h) => h.name);
   base.vars.mesos_cluster = 'e2e';
-  // ovl on the agents, for the executor: this checkout's CLI (the sandbox hosts share the machine's /work and node).
-  base.vars.mesos_ovl_path = join(projectRoot, 'bin', 'ovl.js');
   base.artifacts.mesos = [{ version: mesos.version, files: mesos.files }];
   for (const h of base.hosts as { name: string; vars?: object }[]) if (agents.includes(h.name)) h.vars = { mesos_cgroups_root: CGROUPS_ROOT(h.name) };
   base.components = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
@@ -222,6 +220,7 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     // A scheduler daemon, as in production: it relaunches what fails between tasks.
     const sched = schedulerProcess(inv, {});
     children.push(sched.p);
+    await until(() => /: leader;/.test(sched.out()), 60_000);
     const create = await ovlAsync(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
     assert.equal(create.code, 0, create.stdout + create.stderr);
     const fw = (await state()).frameworks.find((f) => f.name === 'ovl');

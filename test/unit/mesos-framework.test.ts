@@ -5,9 +5,10 @@
 // here): a local HTTP server speaking the v1 scheduler API's JSON over RecordIO, with a tiny
 // allocator over four agents (h1..h4 of the inventory at 127.0.12.1..4, named as agents would
 // be: short name, FQDN, bare IP) and a stranger agent no inventory host matches. When it
-// launches a task it does what the agent would make `ovl executor` do: it starts the instance
-// from the plan in etcd (as a local process, test/helpers/local-redis.ts), then reports
-// TASK_STARTING and TASK_RUNNING. The scheduler is pointed at a second, non-leading master that
+// launches a task it does what the agent's command executor would: it starts the instance from
+// the plan in etcd (as a local process, test/helpers/local-redis.ts), then reports TASK_STARTING
+// and TASK_RUNNING. The hosts are stand-ins too (StandInFleet): the install scripts the scheduler
+// sends before a launch are recorded and answered. The scheduler is pointed at a second, non-leading master that
 // answers 307 to the leader.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +27,10 @@ import { addrOf, getPlan, getTask, listInstances, newTask, type ClusterConfig } 
 import type { ClusterRequest } from '../../src/cluster/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { recordIO, type MesosOffer, type MesosResource, type TaskInfo } from '../../src/mesos/api.js';
-import { DEFAULT_OVL_PATH, FRAMEWORK_ID_KEY } from '../../src/mesos/framework.js';
+import { FRAMEWORK_ID_KEY } from '../../src/mesos/framework.js';
+import { Fleet } from '../../src/cluster/fleet.js';
+import { foregroundCommand, instanceSetup } from '../../src/cluster/hostops.js';
+import type { Remote } from '../../src/ssh/remote.js';
 import { openEtcd } from '../../src/state/etcd.js';
 import { capacityKey, configKey } from '../../src/state/keys.js';
 import { LocalRig } from '../helpers/local-redis.js';
@@ -405,6 +409,7 @@ let standby: http.Server;
 const standbySeen: string[] = [];
 let inv: Inventory;
 const rig = new LocalRig();
+let fleet: StandInFleet;
 const logs: string[] = [];
 
 function agent(host: string, hostname: string, ip: string): FakeAgent {
@@ -421,14 +426,28 @@ function hostSpec(name: string, address: string, etcdPort: number): Inventory['h
   };
 }
 
-/** The command the agent runs, parsed: what `ovl executor` would be told. */
-function executorArgs(info: TaskInfo): Record<string, string> {
-  const words = info.command.value.split(' ');
-  assert.equal(words[0], DEFAULT_OVL_PATH);
-  assert.equal(words[1], 'executor');
-  const out: Record<string, string> = {};
-  for (let i = 2; i < words.length; i += 2) out[words[i]!.replace(/^--/, '')] = words[i + 1]!;
-  return out;
+/** What a launch runs: its task's name is "<cluster> <ip:port>". */
+function executorArgs(info: TaskInfo): { cluster: string; instance: string } {
+  const [cluster, instance] = info.name.split(' ');
+  return { cluster: cluster!, instance: instance! };
+}
+
+/** The hosts as the scheduler reaches them: every script is recorded, and an install script is
+ * answered as a host would (its instances installed); the instances themselves run in the rig. */
+class StandInFleet extends Fleet {
+  readonly scripts: { host: string; script: string; at: number }[] = [];
+  override async remote(name: string): Promise<Remote> {
+    return {
+      connected: true,
+      exec: async (_command: string, stdin?: string | Buffer) => {
+        const script = String(stdin ?? '');
+        this.scripts.push({ host: name, script, at: master.calls.length });
+        const stdout = [...script.matchAll(/echo "@@ovl (\S+) installed"/g)].map((m) => `@@ovl ${m[1]} installed`).join('\n');
+        return { code: 0, stdout, stderr: '' };
+      },
+      close: () => {},
+    } as unknown as Remote;
+  }
 }
 
 before(async () => {
@@ -459,11 +478,12 @@ before(async () => {
     artifacts: {},
     scheduler: { resources: 'mesos', mesos_master: `127.0.0.1:${standbyPort}` },
   };
+  fleet = new StandInFleet(inv);
   // What bootstrap registers: the versions present on each host (the fleet path's capacity).
   for (const h of hosts.slice(1)) {
     await etcd.put(capacityKey(h.name)).value(JSON.stringify({ host: h.name, address: h.address, cpu: 2, memMB: 2048, ports: { from: 21000, to: 21009 }, versions: { redis: [VERSION.redis], memcache: [VERSION.memcache] } }));
   }
-  // The agent runs `ovl executor`, which starts the instance from the plan in etcd.
+  // The agent runs the instance (its files are the rig's own rendering of the plan in etcd).
   master.onLaunch = async (info) => {
     const a = executorArgs(info);
     const plan = (await getPlan(etcd, a.cluster!))!;
@@ -492,7 +512,7 @@ async function schedule(taskId: string, ms = 120_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      runScheduler({ inv, log: (l) => logs.push(l), until: taskId }),
+      runScheduler({ inv, log: (l) => logs.push(l), until: taskId, fleet }),
       new Promise((_, rej) =>
         (timer = setTimeout(() => {
           // Stop the scheduler as a signal would (it listens for SIGTERM), then fail.
@@ -579,11 +599,14 @@ test('redis_cluster created from Mesos offers: placement, launches, a failed tas
 
   for (const { info: ti, offers } of all) {
     const args = executorArgs(ti);
-    assert.deepEqual(Object.keys(args).sort(), ['cluster', 'etcd', 'instance', 'task']);
     assert.equal(args.cluster, req.name);
-    assert.equal(args.task, task.id);
-    assert.equal(args.etcd, etcdUrl);
+    // The cache server itself, in its installed directory: nothing of ovl runs in the container.
+    const inst = plan.instances.find((i) => addrOf(i) === args.instance) ?? { ...plan.instances[0]!, address: args.instance.split(':')[0]!, port: Number(args.instance.split(':')[1]) };
+    assert.equal(ti.command.value, foregroundCommand(instanceSetup(plan, inst, { task: task.id })));
     assert.equal(ti.command.shell, true);
+    // Its files were installed on its host before the ACCEPT that launched it.
+    const launchedAt = master.calls.findIndex((c) => c.type === 'ACCEPT' && (c.body.accept.operations[0].launch.task_infos as TaskInfo[]).some((x) => x.task_id.value === ti.task_id.value));
+    assert.ok(fleet.scripts.some((s) => s.host === agentOf(ti.agent_id.value).host && s.at <= launchedAt && s.script.includes(`@@ovl ${args.instance} installed`)), `${args.instance} was not installed before its launch`);
     const [address, port] = args.instance!.split(':');
     const a = agentOf(ti.agent_id.value);
     assert.equal(a.ip, address, `${args.instance} launched on agent ${a.id} (${a.ip})`);

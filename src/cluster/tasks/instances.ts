@@ -48,6 +48,27 @@ export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, passw
 }
 
 /**
+ * Install instances' files on their hosts without starting them (a Mesos agent starts them), all
+ * hosts at once. Returns why, by ip:port, for those not installed.
+ */
+export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<Map<string, string>> {
+  const setups = setupsOf(plan, insts, task, password);
+  const failed = new Map<string, string>();
+  await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
+    const r = await ctx.fleet
+      .remote(host)
+      .then((remote) => runScript(remote, installScript(list.map((i) => setups.get(addrOf(i))!))))
+      .catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
+    const reports = new Map(parseReports(r.stdout).map((x) => [x.addr, x]));
+    for (const i of list) {
+      const rep = reports.get(addrOf(i));
+      if (rep?.status !== 'installed') failed.set(addrOf(i), `not installed on ${host}: ${rep?.detail || `exit ${r.code}: ${r.stderr.trim().slice(-300)}`}`);
+    }
+  });
+  return failed;
+}
+
+/**
  * Install and start instances on their hosts, all hosts in parallel, every process released at
  * the same moment (startTogether). Reports by ip:port, and when the processes were let go;
  * `onReleased` hears of the release as it happens (the hosts' reports come later).
