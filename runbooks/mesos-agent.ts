@@ -13,6 +13,7 @@ import {
   checkOrder,
   daemonGroundwork,
   flagFile,
+  glogFiles,
   httpGet,
   MESOS_DIR,
   MESOS_LOG_DIR,
@@ -106,6 +107,7 @@ export function agentService(s: AgentSettings, isolation: string, src: MesosSour
     ],
     dir: MESOS_DIR,
     log: `${MESOS_LOG_DIR}/mesos-agent.service.log`,
+    ownLogs: glogFiles('mesos-agent'),
     env: mesosEnv(src),
   };
 }

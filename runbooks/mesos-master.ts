@@ -13,6 +13,7 @@ import {
   checkOrder,
   daemonGroundwork,
   flagFile,
+  glogFiles,
   httpGet,
   MESOS_DIR,
   MESOS_LOG_DIR,
@@ -43,6 +44,10 @@ export interface MasterSettings {
   port: number;
   workDir: string;
   logDir: string;
+  /** How soon an agent that stopped answering is removed (its tasks lost, to be moved): Mesos's
+   * default is 5 pings of 15 s. */
+  agentPingTimeout?: number;
+  maxAgentPingTimeouts?: number;
 }
 
 export function masterSettings(h: HostSpec, inv: Inventory, zk: string): MasterSettings {
@@ -56,6 +61,8 @@ export function masterSettings(h: HostSpec, inv: Inventory, zk: string): MasterS
     port: portVar(h, inv, 'mesos_master_port', 5050),
     workDir: MASTER_WORK_DIR,
     logDir: MESOS_LOG_DIR,
+    agentPingTimeout: mesosVar<number>(h, inv, 'mesos_agent_ping_timeout'),
+    maxAgentPingTimeouts: mesosVar<number>(h, inv, 'mesos_max_agent_ping_timeouts'),
   };
 }
 
@@ -72,9 +79,12 @@ export function masterService(s: MasterSettings, src: MesosSource, inv: Inventor
       `--cluster=${s.cluster}`,
       `--work_dir=${s.workDir}`,
       `--log_dir=${s.logDir}`,
+      ...(s.agentPingTimeout !== undefined ? [`--agent_ping_timeout=${s.agentPingTimeout}secs`] : []),
+      ...(s.maxAgentPingTimeouts !== undefined ? [`--max_agent_ping_timeouts=${s.maxAgentPingTimeouts}`] : []),
     ],
     dir: MESOS_DIR,
     log: `${MESOS_LOG_DIR}/mesos-master.service.log`,
+    ownLogs: glogFiles('mesos-master'),
     env: mesosEnv(src),
   };
 }
@@ -102,6 +112,8 @@ export const mesosMaster: Runbook<MesosShared> = {
         flagFile(`${MASTER_ETC}/cluster`, s.cluster, notify),
         flagFile(`${MASTER_ETC}/work_dir`, s.workDir, notify),
         flagFile(`${MASTER_ETC}/log_dir`, s.logDir, notify),
+        ...(s.agentPingTimeout !== undefined ? [flagFile(`${MASTER_ETC}/agent_ping_timeout`, `${s.agentPingTimeout}secs`, notify)] : []),
+        ...(s.maxAgentPingTimeouts !== undefined ? [flagFile(`${MASTER_ETC}/max_agent_ping_timeouts`, s.maxAgentPingTimeouts, notify)] : []),
         ...service(svc, h, 'restart'),
       ],
       handlers: { restart: owedRestart(svc) },

@@ -17,6 +17,7 @@ import { artifact, directory, file, sha256File, template } from '../src/ops/file
 import type { Operation } from '../src/ops/types.js';
 import { remote } from '../src/paths.js';
 import { render } from '../src/templates.js';
+import { shq } from '../src/shell.js';
 import { MESOS_AGENT_VARS, MESOS_MASTER_VARS } from './settings/mesos.js';
 import { readVar } from './settings/vars.js';
 
@@ -204,6 +205,12 @@ export function mesosBinary(src: MesosSource, names: string[], packaged: string,
 /** Environment of a daemon from an artifact: libraries pushed with it are found next to it. */
 export function mesosEnv(src: MesosSource): Record<string, string> | undefined {
   return src.kind === 'artifact' ? { LD_LIBRARY_PATH: src.binDir } : undefined;
+}
+
+/** The glog files a Mesos daemon writes in the log dir, a set per start (<name>.<host>.<user>.log.<level>.<time>.<pid>):
+ * the newest 30 are kept however often it restarts. */
+export function glogFiles(name: 'mesos-master' | 'mesos-agent'): { pattern: string; keep: number } {
+  return { pattern: `${shq(MESOS_LOG_DIR)}/${name}.*.log.*`, keep: 30 };
 }
 
 /** A one-line file under /etc/mesos*, from templates/single-line.hbs. */

@@ -23,6 +23,9 @@ const COMMON: VarSpecs = {
 export const MESOS_MASTER_VARS: VarSpecs = {
   ...COMMON,
   mesos_cluster: text(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a name of letters, digits, ., _ and -', 'prod-cache'),
+  /** Seconds between the master's pings of an agent, and pings missed before it is removed. */
+  mesos_agent_ping_timeout: whole(1, 3600, 15),
+  mesos_max_agent_ping_timeouts: whole(1, 100, 5),
 };
 
 export const MESOS_AGENT_VARS: VarSpecs = {
@@ -40,6 +43,8 @@ export const MESOS_AGENT_VARS: VarSpecs = {
 /** Read by the scheduler when it runs on Mesos (src/mesos/framework.ts). */
 export const MESOS_SCHEDULER_VARS: VarSpecs = {
   mesos_task_cpus: number(0.001, 4096, 0.1),
+  /** Launches per agent not running yet, at most (each costs the agent two libmesos processes). */
+  mesos_max_starting_per_agent: whole(1, 1000, 4),
 };
 
 /** Mesos is not packaged in Debian: each host running a daemon needs an artifact or a package repository. */

@@ -1,5 +1,6 @@
 // Following a task to its end, as `--wait` does: the steps as they are recorded, and the task run
 // in this process when no scheduler leads (a create --wait works without a daemon).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import type { Inventory } from '../inventory/types.js';
 import { taskKey } from '../state/keys.js';
@@ -23,7 +24,11 @@ export async function runOrFollow(inv: Inventory, etcd: Etcd3, taskId: string, o
   // leader check, and a watch that etcd dropped).
   let wake = () => {};
   let timer: NodeJS.Timeout | undefined;
-  const watcher = await etcd.watch().key(taskKey(taskId)).create().catch(() => undefined);
+  // A watch is a stream (no call deadline): one that etcd does not set up in a few seconds (a
+  // machine overloaded by the cluster being started) is done without; the reads below follow.
+  const creating = etcd.watch().key(taskKey(taskId)).create();
+  const watcher = await Promise.race([creating.catch(() => undefined), sleep(5000, undefined, { ref: false })]);
+  if (!watcher) void creating.then((w) => w.cancel()).catch(() => undefined);
   watcher?.on('put', () => wake()).on('delete', () => wake()).on('error', () => undefined);
   // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
   // the task, which runs in the scheduler: keep following for a while rather than give up.

@@ -146,7 +146,7 @@ const spawn = (s: InstanceSetup, n: number, command: string[]) =>
  * install holds the type's lock, so meta.toml never has two writers (seed 001).
  * Prints `@@ovl <addr> installed` for each instance, or `failed <why>` for all of them.
  */
-export function installScript(items: InstanceSetup[], held = false): string {
+export function installScript(items: InstanceSetup[], held = false, fresh = false): string {
   if (!items.length) return 'true';
   const typeDir = dirname(items[0]!.dir);
   // The lock lives with ovl's own state, not among the instance directories.
@@ -169,6 +169,8 @@ export function installScript(items: InstanceSetup[], held = false): string {
     ...items.flatMap((s) => {
       const once = s.files.filter((f) => f.once).map((f) => shq(`${s.dir}/${f.name}`));
       if (!once.length) return [];
+      // Never started (held at its gate through a create that moved a member): a new nodes.conf.
+      if (fresh) return [`rm -f ${once.join(' ')}`];
       const any = once.map((f) => `[ -e ${f} ]`).join(' || ');
       return [`if ${any}; then m=; { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${once.join(' ')}; fi`];
     }),
@@ -184,10 +186,33 @@ export function installScript(items: InstanceSetup[], held = false): string {
 /**
  * The instance in the foreground, for a supervisor that is not ovl's (a Mesos command task: the
  * agent's executor runs it and reports its exit). Its files are installed already
- * (installScript). The shell writes its pid and execs the cache server in place.
+ * (installScript; with `held`, its start gate too, and it waits there until releaseScript).
+ * The shell writes its pid and execs the cache server in place.
  */
-export function foregroundCommand(s: InstanceSetup): string {
-  return `cd ${shq(s.dir)} && echo $$ > ${shq(s.pidfile)} && exec ${argv(...s.command)} </dev/null >>${shq(s.dir + '/console.log')} 2>&1`;
+export function foregroundCommand(s: InstanceSetup, held = false): string {
+  const command = held && s.heldCommand ? s.heldCommand : s.command;
+  // Its output goes to the task's sandbox (stdout, stderr), where Mesos's tools show it.
+  return `cd ${shq(s.dir)} && echo $$ > ${shq(s.pidfile)} && exec ${argv(...command)} </dev/null`;
+}
+
+/**
+ * Let held instances go (as startTogetherScript does once every host is ready); gates removed.
+ * A process launched moments ago may not have reached its gate yet, or even started (a gate
+ * removed before it opens it is a missing include, and Redis exits): each is waited for, 10 s at
+ * most.
+ */
+export function releaseScript(items: Pick<InstanceSetup, 'dir' | 'pidfile'>[]): string {
+  const gates = items.map((s) => shq(gateOf(s.dir)));
+  return [
+    FUNCTIONS,
+    // Until its pid file names a process waiting at the gate, or one that is gone (a failed
+    // start): the task's shell writes it, then execs Redis, which opens the gate as it reads its
+    // config.
+    ...items.map((s) => `i=0; until { p=; read -r p < ${shq(s.pidfile)}; } 2>/dev/null && { ! live "$p" || gated "$p"; }; do i=$((i+1)); [ $i -ge 200 ] && break; sleep 0.05; done`),
+    ...gates.map((g) => `[ -p ${g} ] && : <> ${g}`),
+    `rm -f ${gates.join(' ')}`,
+    'true',
+  ].join('\n');
 }
 
 /** What startTogetherScript prints once its instances are held. */

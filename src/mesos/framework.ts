@@ -18,12 +18,12 @@
 // one that takes the leadership over, subscribes with it and fails over to the same framework,
 // whose tasks Mesos keeps for failover_timeout.
 import { foregroundCommand, instanceSetup, type HostReport } from '../cluster/hostops.js';
-import { installOnHosts } from '../cluster/tasks/instances.js';
+import { installOnHosts, releaseOnHosts } from '../cluster/tasks/instances.js';
 import { PlacementError } from '../cluster/placement.js';
 import { addrOf, getPlan, listConfigs, listInstances, listTasks, setInstanceStates, taskEnded, type CreateTask, type InstanceState, type Task } from '../cluster/store.js';
 import { beginCreate } from '../cluster/tasks/create.js';
-import { step, type MesosLauncher, type TaskContext } from '../cluster/tasks/context.js';
-import { finishCreate } from '../cluster/tasks/health.js';
+import { faultPoint, step, type MesosLauncher, type TaskContext } from '../cluster/tasks/context.js';
+import { finishCreate, firstCheckAt } from '../cluster/tasks/health.js';
 import type { Plan, PlannedInstance } from '../cluster/types.js';
 import { pollUntil, tcpOpen } from '../ops/wait.js';
 import { ROOT } from '../state/keys.js';
@@ -53,6 +53,9 @@ const RECONCILE_GRACE_MS = 3000;
 const KILL_WAIT_MS = 30_000;
 /** How long the executor has to stop its instance (redis may write its RDB) before SIGKILL. */
 const KILL_GRACE_NS = 60e9;
+/** Updates that say the task's agent is gone for good (removed by the master or an operator). */
+const GONE_STATES: ReadonlySet<string> = new Set(['TASK_GONE', 'TASK_GONE_BY_OPERATOR']);
+const AGENT_REMOVED = /^REASON_(AGENT|SLAVE)_REMOVED/;
 
 export class MesosFramework implements MesosLauncher {
   private readonly client: MesosClient;
@@ -69,6 +72,10 @@ export class MesosFramework implements MesosLauncher {
   private readonly pool = new Map<string, { offer: MesosOffer; at: number }>();
   /** Inventory host -> the agent id that offered from it (where instances can go). */
   private readonly agentSeen = new Map<string, string>();
+  /** Hosts whose agent the master removed (lost for good): nothing starts there until it offers again. */
+  private readonly hostsGone = new Set<string>();
+  /** Agent id -> our tasks launched there and not running yet (the pacing of launches). */
+  private readonly starting = new Map<string, Set<string>>();
   private readonly supervisor: Supervisor;
   /** Last REVIVE (true) or SUPPRESS (false) sent on this subscription. */
   private offersWanted?: boolean;
@@ -124,15 +131,39 @@ export class MesosFramework implements MesosLauncher {
       const states = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((i) => [addrOf(i), i.state]));
       const now = Date.now();
       for (const i of plan.instances) {
-        if (states.get(addrOf(i)) === 'up') job.running.add(i.id);
+        // Mesos runs it already (the subscription's RECONCILE may have answered before this job
+        // existed): it is this job's, as adopt() does for answers that come later.
+        const live = this.liveTask(plan.cluster, addrOf(i));
+        if (live) {
+          job.running.add(i.id);
+          job.launched.set(i.id, live);
+          this.tasks.set(live, { job: job.id, cluster: plan.cluster, instance: i.id, addr: addrOf(i), host: i.host });
+        } else if (states.get(addrOf(i)) === 'up') job.running.add(i.id);
         else job.pending.set(i.id, { since: now, readyAt: now + RECONCILE_GRACE_MS, relocate: false, exclude: new Set() });
       }
+      // Asked again now that the job exists: what runs is adopted before the grace ends.
+      this.jobs.set(job.id, job);
+      await this.serial(() => this.send({ type: 'RECONCILE', reconcile: { tasks: [] } }));
       await step(ctx, task, `resuming on Mesos: ${job.running.size} of ${plan.instances.length} instances up`);
     } else {
       await step(ctx, task, 'waiting for Mesos offers');
     }
     await this.wait(job);
-    await finishCreate(ctx, task, job.plan!, password);
+    // Every node held at its gate until all run, then all let go at once: a Redis Cluster forms
+    // from its nodes.conf as on the fleet path (nodes started one by one mark the missing ones
+    // failed, and the cluster takes node-timeout x 2 to clear it).
+    if (job.moves) {
+      // Moved members have new addresses that the held nodes' nodes.conf must name: rendered again
+      // (none of them has run yet).
+      await step(ctx, task, `rewriting the instances' files after ${job.moves} move(s)`);
+      const failed = await installOnHosts(ctx, job.plan!, job.plan!.instances, task, password, true, true);
+      if (failed.size) throw new Error([...failed].map(([a, w]) => `${a}: ${w}`).join('; '));
+    }
+    await step(ctx, task, `releasing ${job.plan!.instances.length} instances`);
+    const releasedAt = Date.now();
+    await releaseOnHosts(ctx, job.plan!, job.plan!.instances);
+    const held = new Map(job.plan!.instances.map((i) => [addrOf(i), { addr: addrOf(i), status: 'held' as const, detail: '' }]));
+    await finishCreate(ctx, task, job.plan!, password, firstCheckAt(job.plan!, held, releasedAt));
   };
 
   /**
@@ -145,7 +176,8 @@ export class MesosFramework implements MesosLauncher {
     job.wanted = new Set(insts.map((i) => i.id));
     const down: PlannedInstance[] = [];
     for (const i of insts) {
-      if (!this.liveTask(plan.cluster, addrOf(i))) down.push(i);
+      if (this.hostsGone.has(i.host)) job.failed.set(i.id, `the Mesos agent on ${i.host} is gone (removed by the master)`);
+      else if (!this.liveTask(plan.cluster, addrOf(i))) down.push(i);
       else {
         job.already.add(i.id);
         job.running.add(i.id);
@@ -202,6 +234,16 @@ export class MesosFramework implements MesosLauncher {
     }
     return new Set(this.agentSeen.keys());
   };
+
+  /** The master removed this agent: no start waits for its offers (host: where a task of it ran). */
+  private agentGone(agentId: string, host?: string): void {
+    if (host) this.hostsGone.add(host);
+    for (const [h, a] of this.agentSeen) {
+      if (a !== agentId) continue;
+      this.agentSeen.delete(h);
+      this.hostsGone.add(h);
+    }
+  }
 
   private liveTask(cluster: string, addr: string): string | undefined {
     for (const id of this.live.keys()) {
@@ -261,6 +303,7 @@ export class MesosFramework implements MesosLauncher {
           this.pool.set(offer.id.value, { offer, at: Date.now() });
           const host = hostOfOffer(offer, this.o.hosts);
           if (host) this.agentSeen.set(host.name, offer.agent_id.value);
+          if (host) this.hostsGone.delete(host.name);
         }
         this.kick();
         break;
@@ -275,7 +318,7 @@ export class MesosFramework implements MesosLauncher {
         break;
       case 'FAILURE':
         // Lost agents and executors: the tasks on them get their own TASK_LOST / TASK_FAILED.
-        if (!e.failure.executor_id) for (const [h, a] of this.agentSeen) if (a === e.failure.agent_id?.value) this.agentSeen.delete(h);
+        if (!e.failure.executor_id && e.failure.agent_id) this.agentGone(e.failure.agent_id.value);
         this.o.log(`mesos: failure of ${e.failure.executor_id ? `executor ${e.failure.executor_id.value} on ` : ''}agent ${e.failure.agent_id?.value ?? '?'}${e.failure.status !== undefined ? ` (status ${e.failure.status})` : ''}`);
         break;
       case 'ERROR':
@@ -331,6 +374,13 @@ export class MesosFramework implements MesosLauncher {
 
   private async onUpdate(s: TaskStatus): Promise<void> {
     const id = s.task_id.value;
+    if (s.state === 'TASK_RUNNING' || ENDED.has(s.state)) {
+      for (const [agent, ids] of this.starting) {
+        // A slot of the pacing is free: offers again for what waits for it.
+        if (ids.delete(id)) this.reviveNeeded = true;
+        if (!ids.size) this.starting.delete(agent);
+      }
+    }
     if (ENDED.has(s.state)) {
       this.live.delete(id);
       for (const f of this.ending.get(id) ?? []) f(s.state);
@@ -341,14 +391,16 @@ export class MesosFramework implements MesosLauncher {
     const why = statusText(s);
     if (known && job && job.launched.get(known.instance) === id) {
       await this.jobUpdate(job, known, s, why);
-    } else if (!known && s.state === 'TASK_RUNNING') {
-      this.adopt(id);
+    } else if (!known && !ENDED.has(s.state)) {
+      this.adopt(id, s.state === 'TASK_RUNNING');
     } else if (FAILED.has(s.state) && !this.killing.has(id)) {
       // An instance that ended unasked, after its job (or launched by an earlier scheduler).
       const p = known ?? parseMesosTaskId(id);
+      const gone = GONE_STATES.has(s.state) || AGENT_REMOVED.test(s.reason ?? '');
+      if (gone && s.agent_id) this.agentGone(s.agent_id.value, p ? this.o.hosts.find((h) => h.address === p.addr.split(':')[0])?.name : undefined);
       if (p) {
         await this.states(p.cluster, p.addr, 'failed', why);
-        this.supervisor.failed(p.cluster, p.addr, why);
+        this.supervisor.failed(p.cluster, p.addr, why, { agentGone: gone });
       }
     }
     if (ENDED.has(s.state)) {
@@ -392,9 +444,9 @@ export class MesosFramework implements MesosLauncher {
     this.kick();
   }
 
-  /** A task launched before this scheduler took over (it answers RECONCILE): a picked-up create
-   * that still waits for this instance has it. */
-  private adopt(id: string): void {
+  /** A task launched before this scheduler took over (it answers RECONCILE, or its updates come
+   * again): a picked-up create that still waits for this instance has it, running or not yet. */
+  private adopt(id: string, running: boolean): void {
     const parsed = parseMesosTaskId(id);
     if (!parsed) return;
     for (const job of this.jobs.values()) {
@@ -403,8 +455,8 @@ export class MesosFramework implements MesosLauncher {
       if (!inst || !p || p.relocate) continue;
       job.pending.delete(inst.id);
       job.launched.set(inst.id, id);
-      job.running.add(inst.id);
-      if (job.kind === 'start') job.already.add(inst.id);
+      if (running) job.running.add(inst.id);
+      if (job.kind === 'start' && running) job.already.add(inst.id);
       this.tasks.set(id, { job: job.id, cluster: parsed.cluster, instance: inst.id, addr: parsed.addr, host: inst.host });
       checkDone(job);
     }
@@ -475,6 +527,7 @@ export class MesosFramework implements MesosLauncher {
         taskCpus: this.o.taskCpus,
         relaunchWaitMs: this.o.relaunchWaitMs,
         launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => this.launch(launches, job, inst, agent),
+        mayLaunch: (agent: AgentResources) => (this.starting.get(agent.agentId)?.size ?? 0) < this.o.maxStartingPerAgent,
         install: (job: Job, insts: PlannedInstance[]) => this.install(job, insts),
       };
       for (const job of waiting) {
@@ -520,7 +573,7 @@ export class MesosFramework implements MesosLauncher {
       agent_id: { value: agent.agentId },
       resources: agent.take(plan, inst, this.o.taskCpus),
       // Mesos's command executor runs the cache server itself: nothing of ovl in the container.
-      command: { shell: true, value: foregroundCommand(instanceSetup(plan, inst, { task: job.task.id })) },
+      command: { shell: true, value: foregroundCommand(instanceSetup(plan, inst, { task: job.task.id }), job.kind === 'create') },
       kill_policy: { grace_period: { nanoseconds: KILL_GRACE_NS } },
     };
     const l = launches.get(agent.agentId) ?? { agent, infos: [], jobs: [] };
@@ -530,11 +583,13 @@ export class MesosFramework implements MesosLauncher {
     job.pending.delete(inst.id);
     job.launched.set(inst.id, taskId);
     this.tasks.set(taskId, { job: job.id, cluster: plan.cluster, instance: inst.id, addr, host: inst.host });
+    this.starting.set(agent.agentId, new Set([...(this.starting.get(agent.agentId) ?? []), taskId]));
   }
 
   /** Files first, over SSH: the task runs the cache server itself, and no secret goes to Mesos. */
   private async install(job: Job, insts: PlannedInstance[]): Promise<PlannedInstance[]> {
-    const failed = await installOnHosts(job.ctx, job.plan!, insts, job.task, job.password);
+    // A create's instances wait at their start gates until all run (released in `create`).
+    const failed = await installOnHosts(job.ctx, job.plan!, insts, job.task, job.password, job.kind === 'create');
     if (!failed.size) return insts;
     const why = [...failed].map(([a, w]) => `${a}: ${w}`).join('; ');
     if (job.kind === 'create') {
@@ -561,11 +616,12 @@ export class MesosFramework implements MesosLauncher {
         filters: { refuse_seconds: this.o.refuseSeconds },
       },
     });
-    if (ok) return;
+    if (ok) return faultPoint(jobs[0]!.ctx, 'mesos-launched');
     // Not launched: the instances wait for the next offers, where they were planned.
     for (const info of infos) {
       const t = this.tasks.get(info.task_id.value);
       this.tasks.delete(info.task_id.value);
+      this.starting.get(agent.agentId)?.delete(info.task_id.value);
       const job = jobs.find((j) => j.id === t?.job);
       if (!t || !job || job.launched.get(t.instance) !== info.task_id.value) continue;
       job.launched.delete(t.instance);

@@ -29,6 +29,10 @@ export interface FrameworkOptions {
   relaunchWaitMs?: number;
   /** Moves after failures allowed per create (default 3 + a tenth of its instances). */
   maxMoves?: number;
+  /** Tasks launched on one agent and not running yet, at most (default 4): each start costs the
+   * agent a containerizer and an executor process, and a burst of them on a small host outlasts
+   * the executor registration timeout. */
+  maxStartingPerAgent?: number;
   /** The relaunch of instances that end unasked (supervisor.ts): first delay (default 1 s). */
   relaunchDelayMs?: number;
   /** Passed to the client: reconnection delays, heartbeat factor, timeouts. */
@@ -52,6 +56,7 @@ export function withDefaults(o: FrameworkOptions): Settings {
     relaunchWaitMs: 30_000,
     maxMoves: -1,
     relaunchDelayMs: 1000,
+    maxStartingPerAgent: 4,
     ...given,
   };
 }

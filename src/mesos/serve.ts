@@ -18,6 +18,8 @@ export interface ServeEnv {
   relaunchWaitMs: number;
   /** Draw the instance's resources from the agent's offers and add its launch to the round's. */
   launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => void;
+  /** Whether the agent may take one more launch now (launches not running yet are paced). */
+  mayLaunch: (agent: AgentResources) => boolean;
   /** Install instances' files on their hosts before their launch; returns those installed (the
    * job hears of the others). */
   install: (job: Job, insts: PlannedInstance[]) => Promise<PlannedInstance[]>;
@@ -65,7 +67,10 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     const hostCount = new Set(plan.instances.map((i) => i.host)).size;
     await step(ctx, task, `launching ${plan.instances.length} instances on ${hostCount} Mesos agents`);
     await writeInstances(ctx, plan, 'starting');
-    for (const inst of await env.install(job, plan.instances)) launch(inst);
+    for (const inst of await env.install(job, plan.instances)) {
+      if (env.mayLaunch(agents.get(inst.host)!)) launch(inst);
+      else job.pending.set(inst.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
+    }
     return;
   }
 
@@ -76,7 +81,14 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     .filter(([, p]) => p.readyAt <= now && !p.relocate)
     .map(([id]) => plan.instances.find((i) => i.id === id)!)
     .filter((inst) => agents.get(inst.host)?.fits(plan, inst, env.taskCpus));
-  if (fit.length && !job.settled) for (const inst of job.kind === 'create' ? await env.install(job, fit) : fit) launch(inst);
+  if (fit.length && !job.settled) {
+    for (const inst of job.kind === 'create' ? await env.install(job, fit) : fit) {
+      const p = job.pending.get(inst.id);
+      if (env.mayLaunch(agents.get(inst.host)!)) launch(inst);
+      // Held back by the pacing, not by a missing offer: it does not count as waiting for one.
+      else if (p) p.since = now;
+    }
+  }
 
   let hosts: HostCapacity[] | undefined;
   for (const [id, p] of [...job.pending]) {

@@ -7,7 +7,7 @@ import { MesosFramework } from './framework.js';
 
 /**
  * The framework of an inventory with `scheduler.resources: mesos`, subscribed. Optional var:
- * `mesos_task_cpus` (CPUs per instance, default 0.1).
+ * `mesos_task_cpus` (CPUs per instance, default 0.1), `mesos_max_starting_per_agent` (default 4).
  */
 export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: string) => void): Promise<MesosFramework> {
   const master = inv.scheduler.mesos_master;
@@ -20,12 +20,14 @@ export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: st
     return v;
   };
   const cpus = setting('mesos_task_cpus');
+  const starting = setting('mesos_max_starting_per_agent');
   const fw = new MesosFramework({
     etcd,
     masters: master.split(','),
     hosts: inv.hosts.map((h) => ({ name: h.name, address: h.address })),
     log,
     taskCpus: cpus as number | undefined,
+    maxStartingPerAgent: starting as number | undefined,
   });
   await fw.start();
   return fw;

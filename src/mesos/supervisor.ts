@@ -25,6 +25,8 @@ export interface SupervisorOptions {
 
 interface Failures {
   failures: number;
+  /** Its agent is gone: move it at the next relaunch. */
+  moveNow?: boolean;
   last: number;
   timer?: NodeJS.Timeout;
   why: string;
@@ -49,12 +51,14 @@ export class Supervisor {
     return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
   }
 
-  /** An instance of `cluster` stopped running under Mesos: relaunch it after its backoff. */
-  failed(cluster: string, addr: string, why: string): void {
+  /** An instance of `cluster` stopped running under Mesos: relaunch it after its backoff (on
+   * another agent at once when its own is gone). */
+  failed(cluster: string, addr: string, why: string, o: { agentGone?: boolean } = {}): void {
     const key = `${cluster}/${addr}`;
     const now = Date.now();
     const r = this.seen.get(key);
     const rec: Failures = r && now - r.last < this.o.forgetMs ? { ...r, failures: r.failures + 1, last: now, why } : { failures: 1, last: now, why };
+    if (o.agentGone) rec.moveNow = true;
     clearTimeout(r?.timer);
     this.seen.set(key, rec);
     const ms = Supervisor.delay(rec.failures, this.o.baseDelayMs, this.o.maxDelayMs);
@@ -83,8 +87,9 @@ export class Supervisor {
       rec.timer = setTimeout(() => void this.relaunch(cluster, addr).catch(() => undefined), 2000).unref();
       return;
     }
-    const move = rec.failures >= this.o.moveAfter;
-    const task = await newTask(this.o.etcd, 'restart', cluster, { ...(move ? { move: true } : {}), reason: `relaunch of ${addr} (${rec.why})${move ? `, moved after ${rec.failures} failures` : ''}` });
+    const move = rec.moveNow || rec.failures >= this.o.moveAfter;
+    const moved = rec.moveNow ? ', moved: its agent is gone' : `, moved after ${rec.failures} failures`;
+    const task = await newTask(this.o.etcd, 'restart', cluster, { ...(move ? { move: true } : {}), reason: `relaunch of ${addr} (${rec.why})${move ? moved : ''}` });
     this.o.log(`mesos: ${cluster} ${addr}: relaunching (task ${task.id}${move ? ', moving it' : ''})`);
     // A relaunch that fails counts as a failure of its own (an agent gone gives no offer).
     for (;;) {

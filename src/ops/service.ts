@@ -16,6 +16,9 @@ export interface ServiceSpec {
   dir: string;
   log: string;
   env?: Record<string, string>;
+  /** Log files the daemon writes itself, one set per start (glog): only the newest `keep` are
+   * kept, older ones removed before each start. `pattern` is a shell glob, its directory quoted. */
+  ownLogs?: { pattern: string; keep: number };
 }
 
 const unitName = (s: ServiceSpec) => `ovl-${s.name}.service`;
@@ -86,6 +89,7 @@ function context(s: ServiceSpec) {
     env: Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, shq(v)])),
     pidfile: shq(servicePidfile(s)),
     supervisorPidfile: shq(supervisorPidfile(s)),
+    ownLogs: s.ownLogs ? { pattern: s.ownLogs.pattern, from: s.ownLogs.keep + 1 } : undefined,
   };
 }
 

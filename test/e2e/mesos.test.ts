@@ -16,7 +16,7 @@ import { bootstrapJson, fleet, onHost, ovl, ovlAsync, schedulerProcess, total, u
 import { liveWriter } from '../helpers/live-writer.js';
 import { Cluster } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
-import { listInstances } from '../../src/cluster/store.js';
+import { getTask, listInstances } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { realMesos } from '../helpers/mesos.js';
 
@@ -166,7 +166,7 @@ test('with stand-in binaries: zookeeper, then mesos-master, then mesos-agent; /e
 interface MasterState {
   leader?: string;
   slaves: { hostname: string; resources: { ports?: string; mem?: number } }[];
-  frameworks: { name: string; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
+  frameworks: { id: string; name: string; active: boolean; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
 }
 
 test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster of 16 MB instances created through offers runs as Mesos tasks (under cgroups memory limits) and passes its check', async (t) => {
@@ -180,6 +180,9 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
   // Every host an agent, h1 also the master's.
   const agents = info.hosts.map((h) => h.name);
   base.vars.mesos_cluster = 'e2e';
+  // An agent that stops answering is removed after 3 pings of 2 s (Mesos's default: 5 of 15 s).
+  base.vars.mesos_agent_ping_timeout = 2;
+  base.vars.mesos_max_agent_ping_timeouts = 3;
   base.artifacts.mesos = [{ version: mesos.version, files: mesos.files }];
   for (const h of base.hosts as { name: string; vars?: object }[]) if (agents.includes(h.name)) h.vars = { mesos_cgroups_root: CGROUPS_ROOT(h.name) };
   base.components = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
@@ -203,6 +206,8 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     assert.deepEqual(live, all, `${when}: Mesos runs every instance once (${JSON.stringify(fw.tasks.map((x) => [x.name, x.state]))})`);
     assert.deepEqual(up, all, `${when}: ovl's records say every instance is up`);
   };
+  /** What the tasks printed (their sandboxes' stdout on the agents), for failure messages. */
+  const sandboxes = (lines = 5) => agents.map((h) => onHost(info, h, `for f in $(find /data/mesos/agent -path '*/runs/*' -name stdout 2>/dev/null); do echo "== $f"; tail -n ${lines} "$f"; done`).stdout).join('');
   const children: ChildProcess[] = [];
   try {
     const r = bootstrapJson([inv]);
@@ -217,15 +222,30 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     const isolation = onHost(info, agents[0]!, 'cat /etc/mesos-slave/isolation').stdout.trim();
     const cgroups = onHost(info, agents[0]!, '[ -d /sys/fs/cgroup/memory ] && echo yes').stdout.trim() === 'yes';
     if (cgroups) assert.equal(isolation, 'cgroups/cpu,cgroups/mem');
-    // A scheduler daemon, as in production: it relaunches what fails between tasks.
+    // The scheduler killed during the create, right after its first LAUNCH: the next one (a daemon,
+    // as in production: it also relaunches what fails between tasks) fails over to the same
+    // framework and finishes the create, launching no instance twice.
+    const faulty = schedulerProcess(inv, { OVL_FAULT_PAUSE: 'mesos-launched:600000' });
+    children.push(faulty.p);
+    await until(() => /: leader;/.test(faulty.out()), 60_000);
+    const queued = ovl(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '-i', inv]);
+    assert.equal(queued.code, 0, queued.stdout + queued.stderr);
+    await until(() => faulty.out().includes('fault point mesos-launched'), 120_000);
+    assert.match(faulty.out(), /fault point mesos-launched/);
+    const frameworkId = (await state()).frameworks.find((f) => f.name === 'ovl')!.id;
+    faulty.p.kill('SIGKILL');
+    await faulty.exited;
     const sched = schedulerProcess(inv, {});
     children.push(sched.p);
-    await until(() => /: leader;/.test(sched.out()), 60_000);
-    const create = await ovlAsync(['cluster', 'create', 'onmesos', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
-    assert.equal(create.code, 0, create.stdout + create.stderr);
-    const fw = (await state()).frameworks.find((f) => f.name === 'ovl');
-    assert.ok(fw, 'the ovl framework is registered');
+    const taskId = /^task (\S+):/m.exec(queued.stdout)![1]!;
+    const taskOf = () => withEtcd(endpoints, (e) => getTask(e, taskId));
+    await until(async () => ['done', 'failed'].includes((await taskOf())?.state ?? ''), 240_000);
+    assert.equal((await taskOf())?.state, 'done', `${(await taskOf())?.error}\n${sched.out().slice(-3000)}\n${sandboxes()}`);
+    const frameworks = (await state()).frameworks.filter((f) => f.name === 'ovl');
+    assert.deepEqual(frameworks.map((f) => [f.id, f.active]), [[frameworkId, true]], 'the same framework, failed over');
+    const fw = frameworks[0]!;
     assert.equal(fw.tasks.filter((x) => x.state === 'TASK_RUNNING').length, 6, JSON.stringify(fw.tasks));
+    assert.deepEqual(fw.completed_tasks.filter((x) => x.name.startsWith('onmesos ')), [], 'no launch failed or was repeated');
     const check = () => ovlAsync(['cluster', 'check', 'onmesos', '-i', inv]);
     let c = await check();
     assert.equal(c.code, 0, c.stdout + c.stderr);
@@ -267,7 +287,7 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     try {
       const w = liveWriter(client, 'live');
       const roll = await ovlAsync(['cluster', 'restart', 'onmesos', '--rolling', '-i', inv]);
-      assert.equal(roll.code, 0, roll.stdout + roll.stderr);
+      assert.equal(roll.code, 0, roll.stdout + roll.stderr + sandboxes(15));
       await w.stop();
       assert.deepEqual(await w.lost(), [], 'every acknowledged write is there');
     } finally {
@@ -280,15 +300,33 @@ test('real Mesos: ZooKeeper, a master and three agents from the build; the agent
     assert.equal(c.code, 0, c.stdout + c.stderr);
     await agree('after the rolling restart');
 
+    // An agent lost for good (its daemon and instances gone): once the master removes it, its
+    // instances are moved to other agents, never next to a member of their shard.
+    const recs = await records();
+    const lostHost = agents.find((h) => recs.some((i) => i.host === h) && recs.filter((i) => i.host === h).every((i) => i.role === 'replica')) ?? recs.find((i) => i.role === 'replica')!.host;
+    const lostAddr = info.hosts.find((h) => h.name === lostHost)!.address;
+    const gone = onHost(info, lostHost, `${stopScript({ name: 'mesos-agent', command: [], dir: '/data/mesos', log: '' }, false)}\npkill -9 -f '[r]edis-server ${lostAddr}:' ; true`);
+    assert.equal(gone.code, 0, gone.stderr);
+    await until(async () => {
+      const now = await records();
+      return now.length === 6 && now.every((i) => i.host !== lostHost && i.state === 'up') && (await runningTasks()).size === 6 && (await check()).code === 0;
+    }, 240_000);
+    const moved = await records();
+    assert.deepEqual(moved.filter((i) => i.host === lostHost).map((i) => `${i.address}:${i.port}`), [], `nothing left on ${lostHost}: ${sched.out().slice(-3000)}`);
+    for (const i of moved) for (const j of moved) if (i !== j && i.shard === j.shard) assert.notEqual(i.host, j.host, `shard ${i.shard} on one host`);
+    c = await check();
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    await agree('after the agent was lost');
+
     const del = await ovlAsync(['cluster', 'delete', 'onmesos', '-i', inv]);
     assert.equal(del.code, 0, del.stdout + del.stderr);
     // The executors report their instances' end to the master shortly after.
     await until(async () => (await runningTasks()).size === 0, 30_000);
     assert.deepEqual([...(await runningTasks()).keys()], [], 'no task runs after the delete');
     // Killed through Mesos (its executors stopped the instances), not failed under it.
-    // Every task of the cluster but the one whose instance was killed: 6 + 1 + 6 launches.
-    const ended = (await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.filter((x) => x.name.startsWith('onmesos ') && x.id !== taskBefore);
-    assert.equal(ended.length, 13, JSON.stringify(ended));
+    // Every task of the cluster but the one whose instance was killed and those of the lost agent.
+    const ended = (await state()).frameworks.find((f) => f.name === 'ovl')!.completed_tasks.filter((x) => x.name.startsWith('onmesos ') && x.id !== taskBefore && !x.name.startsWith(`onmesos ${lostAddr}:`));
+    assert.ok(ended.length >= 6, JSON.stringify(ended));
     assert.deepEqual([...new Set(ended.map((x) => x.state))], ['TASK_KILLED'], JSON.stringify(ended));
   } finally {
     for (const p of children) p.kill('SIGKILL');

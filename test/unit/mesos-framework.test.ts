@@ -602,7 +602,8 @@ test('redis_cluster created from Mesos offers: placement, launches, a failed tas
     assert.equal(args.cluster, req.name);
     // The cache server itself, in its installed directory: nothing of ovl runs in the container.
     const inst = plan.instances.find((i) => addrOf(i) === args.instance) ?? { ...plan.instances[0]!, address: args.instance.split(':')[0]!, port: Number(args.instance.split(':')[1]) };
-    assert.equal(ti.command.value, foregroundCommand(instanceSetup(plan, inst, { task: task.id })));
+    // Held at its start gate until every instance runs (a create).
+    assert.equal(ti.command.value, foregroundCommand(instanceSetup(plan, inst, { task: task.id }), true));
     assert.equal(ti.command.shell, true);
     // Its files were installed on its host before the ACCEPT that launched it.
     const launchedAt = master.calls.findIndex((c) => c.type === 'ACCEPT' && (c.body.accept.operations[0].launch.task_infos as TaskInfo[]).some((x) => x.task_id.value === ti.task_id.value));
@@ -627,6 +628,11 @@ test('redis_cluster created from Mesos offers: placement, launches, a failed tas
   assert.ok(all.every(({ info: ti }) => agentOf(ti.agent_id.value).host !== 'stranger'));
   assert.ok([...master.declinedOffers.values()].some((d) => d.agent.host === 'stranger'), "the stranger agent's offer was not declined");
   for (const d of master.declinedOffers.values()) assert.ok(typeof d.refuse === 'number' && d.refuse > 0, 'DECLINE without filters.refuse_seconds');
+
+  // Released once all ran: every host of the plan got the release after the last launch.
+  const lastAccept = master.calls.map((c) => c.type).lastIndexOf('ACCEPT');
+  const released = new Set(fleet.scripts.filter((x) => x.at > lastAccept && x.script.includes('start.gate') && x.script.includes(': <>')).map((x) => x.host));
+  assert.deepEqual([...released].sort(), [...new Set(plan.instances.map((i) => i.host))].sort());
 
   // Anti-affinity on the agents: no master and its replica on one agent.
   const agentByAddr = new Map([...initial, relaunch].map((l) => [executorArgs(l.info).instance!, l.info.agent_id.value]));

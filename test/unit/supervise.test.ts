@@ -1,9 +1,10 @@
 // The supervisor script (templates/supervise.sh.hbs) run for real with sh, on a service that dies
-// at once: it restarts it after 1, 2, 4 s (not every second for ever), and a TERM stops it at once,
-// even in the middle of a wait, removing its pid files.
+// at once: it restarts it after 1, 2, 4 s (not every second for ever), keeps only the newest of the
+// log files the daemon writes per start (as glog does), and a TERM stops it at once, even in the
+// middle of a wait, removing its pid files.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,7 +20,7 @@ async function until(what: string, ok: () => boolean, ms: number, explain: () =>
   }
 }
 
-test('supervisor: a service that keeps dying is restarted after 1, 2, 4 s; TERM stops the supervisor during a wait', async () => {
+test('supervisor: a service that keeps dying is restarted after 1, 2, 4 s, its own log files kept to the newest one; TERM stops the supervisor during a wait', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ovl-supervise-'));
   const log = join(dir, 'svc.log');
   const script = join(dir, 'svc.supervise.sh');
@@ -29,8 +30,10 @@ test('supervisor: a service that keeps dying is restarted after 1, 2, 4 s; TERM 
       name: 'svc',
       dir: shq(dir),
       logfile: shq(log),
-      commandLine: '/bin/false',
+      // A new log file per start, as glog writes (name.host.user.log.LEVEL.time.pid), then death.
+      commandLine: `/bin/sh -c ${shq(`touch ${shq(dir)}/svc.h.root.log.INFO.$(date +%s%N).$$; exit 1`)}`,
       env: {},
+      ownLogs: { pattern: `${shq(dir)}/svc.*.log.*`, from: 2 },
       pidfile: shq(join(dir, 'svc.pid')),
       supervisorPidfile: shq(join(dir, 'svc.supervisor.pid')),
     }),
@@ -41,6 +44,10 @@ test('supervisor: a service that keeps dying is restarted after 1, 2, 4 s; TERM 
   try {
     await until('three restarts', () => delays().length >= 3, 15_000, () => (existsSync(log) ? readFileSync(log, 'utf8') : 'no log'));
     assert.deepEqual(delays().slice(0, 3), [1, 2, 4]);
+    // Pruned before each start: the newest and the one the last start wrote (three starts or more).
+    const own = readdirSync(dir).filter((f) => f.startsWith('svc.h.root.log.'));
+    assert.ok(own.length >= 1 && own.length <= 2, `own log files: ${own.join(' ')}`);
+    assert.ok(existsSync(log), 'the supervisor log is not one of them');
     const t0 = Date.now();
     sup.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -1,7 +1,7 @@
 // Instances on their hosts (start, stop) and their records in etcd, for every task kind.
 import { runScript } from '../../ssh/transport.js';
 import { mapLimit } from '../../util/semaphore.js';
-import { installScript, instanceSetup, parseReports, pidfileOf, stopScript, type HostReport, type InstanceSetup } from '../hostops.js';
+import { installScript, instanceSetup, parseReports, pidfileOf, releaseScript, stopScript, type HostReport, type InstanceSetup } from '../hostops.js';
 import { renderNodesConfs } from '../nodesconf.js';
 import { renderRedisConf } from '../redisconf.js';
 import { addrOf, dropRetired, listInstances, putInstances, type InstanceInfo, type Task } from '../store.js';
@@ -51,13 +51,13 @@ export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, passw
  * Install instances' files on their hosts without starting them (a Mesos agent starts them), all
  * hosts at once. Returns why, by ip:port, for those not installed.
  */
-export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<Map<string, string>> {
+export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined, held = false, fresh = false): Promise<Map<string, string>> {
   const setups = setupsOf(plan, insts, task, password);
   const failed = new Map<string, string>();
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const r = await ctx.fleet
       .remote(host)
-      .then((remote) => runScript(remote, installScript(list.map((i) => setups.get(addrOf(i))!))))
+      .then((remote) => runScript(remote, installScript(list.map((i) => setups.get(addrOf(i))!), held, fresh)))
       .catch((e: Error) => ({ stdout: '', stderr: e.message, code: -1 }));
     const reports = new Map(parseReports(r.stdout).map((x) => [x.addr, x]));
     for (const i of list) {
@@ -66,6 +66,15 @@ export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: Planne
     }
   });
   return failed;
+}
+
+/** Release instances held at their start gates (installOnHosts with `held`), all hosts at once. */
+export async function releaseOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[]): Promise<void> {
+  await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
+    const remote = await ctx.fleet.remote(host);
+    const r = await runScript(remote, releaseScript(list.map((i) => ({ dir: instanceDir(plan.type, i.port), pidfile: pidfileOf(plan, i.port) }))));
+    if (r.code !== 0) throw new Error(`${host}: cannot release its instances (exit ${r.code}: ${r.stderr.trim().slice(-300)})`);
+  });
 }
 
 /**
