@@ -9,8 +9,8 @@
 // timed from process start to exit (its consistency check passed), then memory read from /proc
 // (the sandbox hosts share this machine's pid namespace): each redis-server, and under Mesos the
 // processes of its container (the command executor and the containerizer's launch helper). RSS
-// counts libmesos's shared pages in every process; PSS shares them out. The CPU those Mesos processes
-// used (nearly all of it to start) is the floor under any launch through Mesos on this machine.
+// counts libmesos's shared pages in every process; PSS shares them out. Mesos's own part of the
+// create (first LAUNCH to last TASK_RUNNING, from the scheduler's log) is the floor of this path.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,22 +35,15 @@ function memOf(pid: number): Mem {
   return { rssKB: kb('Rss'), pssKB: kb('Pss') };
 }
 
-/** CPU seconds a process has used (utime + stime, at 100 ticks a second). */
-function cpuOf(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 const parentOf = (pid: number) => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const commOf = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 
 /** Per instance of the cluster on these addresses: redis-server alone, and with its Mesos container's processes. */
-function memory(addresses: string[]): { instances: number; redis: Mem; container: Mem; mesosCpuS: number } {
+function memory(addresses: string[]): { instances: number; redis: Mem; container: Mem } {
   const sum = (a: Mem, b: Mem) => ({ rssKB: a.rssKB + b.rssKB, pssKB: a.pssKB + b.pssKB });
   let redis: Mem = { rssKB: 0, pssKB: 0 };
   let container: Mem = { rssKB: 0, pssKB: 0 };
   let instances = 0;
-  let mesosCpu = 0;
   for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     const pid = Number(d);
     try {
@@ -61,16 +54,13 @@ function memory(addresses: string[]): { instances: number; redis: Mem; container
       redis = sum(redis, own);
       container = sum(container, own);
       // Up the tree while the processes are Mesos's: mesos-executor, then mesos-containerizer launch.
-      for (let p = parentOf(pid); p > 1 && /^mesos-/.test(commOf(p)); p = parentOf(p)) {
-        container = sum(container, memOf(p));
-        mesosCpu += cpuOf(p);
-      }
+      for (let p = parentOf(pid); p > 1 && /^mesos-/.test(commOf(p)); p = parentOf(p)) container = sum(container, memOf(p));
     } catch {
       // gone meanwhile
     }
   }
   const per = (m: Mem) => ({ rssKB: Math.round(m.rssKB / Math.max(1, instances)), pssKB: Math.round(m.pssKB / Math.max(1, instances)) });
-  return { instances, redis: per(redis), container: per(container), mesosCpuS: mesosCpu / Math.max(1, instances) };
+  return { instances, redis: per(redis), container: per(container) };
 }
 
 function daemon(inventory: string, log: string): ChildProcess {
@@ -106,7 +96,7 @@ export async function mesosBench(masters: number[]): Promise<void> {
   base.components = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
   base.server = { ...base.server, zookeeper: ['h1'], 'mesos-master': ['h1'], 'mesos-agent': info.hosts.map((h) => h.name) };
   writeFileSync(onMesos, toYaml({ ...base, scheduler: { resources: 'mesos', mesos_master: `${info.hosts[0]!.address}:5050` } }));
-  const rows: { masters: number; fleetS: number | null; mesosS: number | null; fleetMem?: Mem; mesosMem?: Mem; redisMem?: Mem; mesosCpuS?: number }[] = [];
+  const rows: { masters: number; fleetS: number | null; mesosS: number | null; fleetMem?: Mem; mesosMem?: Mem; redisMem?: Mem; launchS?: number }[] = [];
   try {
     const b = await timed(process.execPath, [ovlBin, 'bootstrap', onMesos]);
     if (b.code !== 0) throw new Error(`bootstrap failed:\n${b.out.slice(-3000)}`);
@@ -116,7 +106,8 @@ export async function mesosBench(masters: number[]): Promise<void> {
       for (const side of ['fleet', 'mesos'] as const) {
         // The fleet path's inventory is the same without scheduler.resources: mesos.
         const inv = side === 'mesos' ? onMesos : info.inventory;
-        const sched = daemon(inv, join(resultsDir, `mesos-create-${side}-scheduler-${stamp}.log`));
+        const schedLog = join(resultsDir, `mesos-create-${side}-scheduler-${stamp}.log`);
+        const sched = daemon(inv, schedLog);
         try {
           const name = `${side[0]}${m}`;
           const r = await timed(process.execPath, [ovlBin, 'cluster', 'create', name, '--type', 'redis_cluster', '--masters', String(m), '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', inv]);
@@ -131,10 +122,12 @@ export async function mesosBench(masters: number[]): Promise<void> {
               row.mesosS = r.s;
               row.mesosMem = mem.container;
               row.redisMem = mem.redis;
-              // What Mesos's own processes of a task (launch helper, executor) used, mostly to start.
-              row.mesosCpuS = mem.mesosCpuS;
+              // Mesos's own part: from the first LAUNCH to the last TASK_RUNNING (the scheduler's
+              // "launching" and "releasing" steps), when nothing of ovl runs.
+              const at = (step: string) => Date.parse(readFileSync(schedLog, 'utf8').split('\n').find((l) => l.includes(`create-${name}-`) && l.includes(`: ${step}`))?.split(' ')[0] ?? '');
+              row.launchS = (at('releasing') - at('launching')) / 1000;
             }
-            console.log(`  ${side}: ${r.s.toFixed(1)} s; per instance (${mem.instances}): redis-server RSS ${mem.redis.rssKB} KB, PSS ${mem.redis.pssKB} KB${side === 'mesos' ? `; with its container's Mesos processes RSS ${mem.container.rssKB} KB, PSS ${mem.container.pssKB} KB; those used ${mem.mesosCpuS.toFixed(2)} CPU s` : ''}`);
+            console.log(`  ${side}: ${r.s.toFixed(1)} s; per instance (${mem.instances}): redis-server RSS ${mem.redis.rssKB} KB, PSS ${mem.redis.pssKB} KB${side === 'mesos' ? `; with its container's Mesos processes RSS ${mem.container.rssKB} KB, PSS ${mem.container.pssKB} KB` : ''}`);
           }
           // A failed create was rolled back already.
           const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', name, '-i', inv]);
@@ -151,11 +144,11 @@ export async function mesosBench(masters: number[]): Promise<void> {
       const mem = r.fleetMem && r.mesosMem ? `${(r.mesosMem.pssKB / r.fleetMem.pssKB).toFixed(2)}x; ${(r.mesosMem.rssKB / r.fleetMem.rssKB).toFixed(2)}x` : '-';
       console.log(`${String(r.masters).padStart(7)} | ${(r.fleetS?.toFixed(1) ?? '-').padStart(9)} | ${(r.mesosS?.toFixed(1) ?? '-').padStart(9)} | ${t.padStart(13)} | ${mem}`);
     }
-    // The floor: the CPU Mesos's own per-task processes need, spread over this machine's cores.
+    // The floor: Mesos launching the tasks (nothing of ovl runs meanwhile); ovl's part is the rest.
     for (const r of rows) {
-      if (!r.mesosS || r.mesosCpuS === undefined) continue;
-      const floor = (2 * r.masters * r.mesosCpuS) / cores;
-      console.log(`M = ${r.masters}: Mesos's own processes need ${r.mesosCpuS.toFixed(2)} CPU s a task: ${floor.toFixed(1)} s for ${2 * r.masters} tasks on ${cores} cores; ovl through Mesos ${r.mesosS.toFixed(1)} s = ${(r.mesosS / floor).toFixed(2)}x that floor`);
+      if (!r.mesosS || !r.launchS || !r.fleetS) continue;
+      const own = r.mesosS - r.launchS;
+      console.log(`M = ${r.masters}: Mesos launching ${2 * r.masters} tasks (first LAUNCH to last TASK_RUNNING): ${r.launchS.toFixed(1)} s, the floor of this path here; ovl's part ${own.toFixed(1)} s = ${(own / r.fleetS).toFixed(2)}x the fleet path`);
     }
     writeFileSync(join(resultsDir, `mesos-create-${stamp}.json`), JSON.stringify({ hosts: HOSTS, mesos: mesos.version, cores, rows }, null, 2));
   } finally {

@@ -10,6 +10,8 @@ export interface NodeLine {
   master: string;
   /** The slot ranges as written ("0-5460 5461"), or ''. */
   slots: string;
+  /** The cluster bus link as this node sees it: connected or disconnected. */
+  link: string;
 }
 
 /** One line, or undefined when it has fewer than the eight fields every line has. */
@@ -23,6 +25,7 @@ export function parseNodeLine(line: string): NodeLine | undefined {
     flags: line.slice(sp[1]! + 1, sp[2]).split(','),
     master: line.slice(sp[2]! + 1, sp[3]),
     slots: sp.length === 8 ? line.slice(sp[7]! + 1) : '',
+    link: line.slice(sp[6]! + 1, sp.length === 8 ? sp[7] : undefined),
   };
 }
 

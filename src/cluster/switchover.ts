@@ -85,6 +85,13 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
     let pauseMs = 0;
     if (!already) {
       mc = await open(master, o, 'its master');
+      // Each sees the other on the cluster bus, connected and not failing: a replica restarted
+      // moments ago may not be yet, and its master would never hear the request.
+      const sees = async (c: Redis, id: string) => {
+        const n = (await nodesSeenBy(c)).get(id);
+        return !!n && n.link === 'connected' && !n.flags.some((f) => f.startsWith('fail'));
+      };
+      await until(`${addrOf(master)} and ${addrOf(replica)} seeing each other on the cluster bus`, o, async () => ((await sees(mc!, replica.id)) && (await sees(rc, master.id))) || undefined, 100);
       await catchUp(rc, mc, replica, master, o);
       const t0 = Date.now();
       let askedAt = 0;

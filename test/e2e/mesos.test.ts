@@ -169,7 +169,7 @@ interface MasterState {
   frameworks: { id: string; name: string; active: boolean; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
 }
 
-test('real Mesos: ZooKeeper, a master and three agents from the build; the agents offer the cache ports; a Redis Cluster of 16 MB instances created through offers runs as Mesos tasks (under cgroups memory limits) and passes its check', async (t) => {
+test('real Mesos: ZooKeeper, a master and an agent on every host from the build; a Redis Cluster of 16 MB instances (cgroups limits) created through offers with the scheduler killed mid-create; an instance killed is relaunched, restart and --rolling (live writer) launch through Mesos, an agent lost for good has its instances moved; Mesos and ovl agree after each; delete kills every task', async (t) => {
   const mesos = await realMesos();
   if ('skip' in mesos) return t.skip(mesos.skip);
   const info = await fleet();

@@ -12,7 +12,7 @@ const TEXT = [
   '',
 ].join('\r\n');
 
-test('CLUSTER NODES: each line by id, flags, master, slots (migrating ones as written); a malformed line left out', () => {
+test('CLUSTER NODES: each line by id, flags, master, slots (migrating ones as written), link; a malformed line left out', () => {
   const nodes = parseClusterNodes(TEXT);
   assert.equal(nodes.size, 4);
   assert.deepEqual(nodes.get('07c37dfeb235213a872192d90877d0cd55635b91'), {
@@ -21,10 +21,13 @@ test('CLUSTER NODES: each line by id, flags, master, slots (migrating ones as wr
     flags: ['slave'],
     master: 'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca',
     slots: '',
+    link: 'connected',
   });
   const self = nodes.get('e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca')!;
   assert.deepEqual(self.flags, ['myself', 'master']);
   assert.equal(self.slots, '0-5460 [5461->-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]');
+  assert.equal(self.link, 'connected');
   assert.deepEqual(nodes.get('6ec23923021cf3ffec47632106199cb7f496ce01')!.flags, ['master', 'fail']);
+  assert.equal(nodes.get('6ec23923021cf3ffec47632106199cb7f496ce01')!.link, 'disconnected');
   assert.equal(parseNodeLine('garbage line'), undefined);
 });
