@@ -1,6 +1,6 @@
 // What to run on a host for its cache instances: pure functions returning sh scripts. The
-// scheduler runs them over SSH (all instances of a host in one round trip); `ovl executor`
-// runs the same scripts locally when a Mesos agent launches it.
+// scheduler runs them over SSH (all instances of a host in one round trip); on Mesos the install
+// runs the same way and the agent starts the server (foregroundCommand).
 import { basename, dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'smol-toml';
@@ -174,10 +174,13 @@ export function installScript(items: InstanceSetup[], held = false, fresh = fals
       const any = once.map((f) => `[ -e ${f} ]`).join(' || ');
       return [`if ${any}; then m=; { while read -r k _ v; do [ "$k" = id ] && m=$v; done < ${shq(s.dir + '/meta.toml')}; } 2>/dev/null; [ "$m" != ${shq(`"${s.id}"`)} ] && rm -f ${once.join(' ')}; fi`];
     }),
+    // A pid file naming no live process is stale: a held launch writes its own, and the release
+    // must not take the old one for a start that failed.
+    ...(held ? items.map((s) => `{ p=; read -r p < ${shq(s.pidfile)}; } 2>/dev/null; [ -n "$p" ] && [ -e "/proc/$p/cwd" ] || rm -f ${shq(s.pidfile)}`) : []),
     untar(owned, ''),
     untar(once, '--skip-old-files'),
     `if [ -n "$ok" ]; then ${items.map((s) => `echo "@@ovl ${s.addr} installed"`).join('; ')}; else ${items.map((s) => `echo "@@ovl ${s.addr} failed cannot unpack its files"`).join('; ')}; fi`,
-    // Unlock now: a process started later by this shell (ovl executor) must not inherit the
+    // Unlock now: a process started later by this shell must not inherit the
     // lock and hold it for its whole life.
     'exec 9>&-',
   ].join('\n');
@@ -208,7 +211,8 @@ export function releaseScript(items: Pick<InstanceSetup, 'dir' | 'pidfile'>[]): 
     // Until its pid file names a process waiting at the gate, or one that is gone (a failed
     // start): the task's shell writes it, then execs Redis, which opens the gate as it reads its
     // config.
-    ...items.map((s) => `i=0; until { p=; read -r p < ${shq(s.pidfile)}; } 2>/dev/null && { ! live "$p" || gated "$p"; }; do i=$((i+1)); [ $i -ge 200 ] && break; sleep 0.05; done`),
+    // No gate (memcached, or released already): nothing to wait for.
+    ...items.map((s) => `i=0; [ -p ${shq(gateOf(s.dir))} ] && until { p=; read -r p < ${shq(s.pidfile)}; } 2>/dev/null && { ! live "$p" || gated "$p"; }; do i=$((i+1)); [ $i -ge 200 ] && break; sleep 0.05; done`),
     ...gates.map((g) => `[ -p ${g} ] && : <> ${g}`),
     `rm -f ${gates.join(' ')}`,
     'true',
@@ -283,20 +287,6 @@ export function startTogetherScript(items: InstanceSetup[]): string {
   return lines.join('\n');
 }
 
-/** Install and start right away (one instance: `ovl executor`; nothing to wait for). */
-export function startScript(items: InstanceSetup[]): string {
-  const lines = [installScript(items), 'set -u', FUNCTIONS, 'started='];
-  items.forEach((s, n) => {
-    lines.push(
-      `pid${n}=`,
-      `if ${alive(s)}; then echo "@@ovl ${s.addr} running $p"; else`,
-      `  ${spawn(s, n, s.command)}; started=1`,
-      'fi',
-    );
-  });
-  lines.push('[ -n "$started" ] && sleep 0.3', ...reportStarted(items));
-  return lines.join('\n');
-}
 
 /**
  * Stop instances, also strays still running in their directory: TERM, then KILL after 10 s; or

@@ -96,6 +96,7 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
       const t0 = Date.now();
       let askedAt = 0;
       let asked = 0;
+      let infoAt = 0;
       await until(`${addrOf(replica)} taking its shard over (CLUSTER FAILOVER)`, o, async () => {
         if (await ownLineSaysMaster(rc)) return true;
         // A manual failover that did not happen within Redis's 5 s is asked again, up to three
@@ -103,6 +104,8 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
         // be flagged failing, and its vote missing): each attempt holds the master's writers
         // until it times out.
         if (Date.now() - askedAt > MANUAL_FAILOVER_MS) {
+          if (asked && Date.now() - infoAt < 200) return undefined;
+          infoAt = Date.now();
           if (asked && !/cluster_state:ok/.test(String(await rc.call('CLUSTER', 'INFO')))) return undefined;
           if (asked++ >= 3) throw new Error(`${addrOf(master)} did not agree to ${addrOf(replica)}'s CLUSTER FAILOVER three times: nothing changed`);
           // Promoted between the question and the command: Redis refuses a failover to a master.

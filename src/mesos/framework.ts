@@ -34,7 +34,7 @@ import { AgentResources, hostOfOffer, type InventoryHost } from './offers.js';
 import { differences } from './reconcile.js';
 import { serve } from './serve.js';
 import { Supervisor } from './supervisor.js';
-import { ENDED, FAILED, mesosTaskId, parseMesosTaskId, statusText } from './task-ids.js';
+import { ENDED, mesosTaskId, parseMesosTaskId, statusText } from './task-ids.js';
 
 /** Where the framework id lives, so that a restarted scheduler fails over instead of registering anew. */
 export const FRAMEWORK_ID_KEY = `${ROOT}/mesos/framework_id`;
@@ -80,6 +80,11 @@ export class MesosFramework implements MesosLauncher {
   /** Last REVIVE (true) or SUPPRESS (false) sent on this subscription. */
   private offersWanted?: boolean;
   private reviveNeeded = false;
+  /** Offers wanted until then though no job waits (agentHosts). */
+  private offersWantedUntil = 0;
+  /** Tasks whose end was handled: a terminal update sent again (or answering a RECONCILE) is not a
+   * new failure. */
+  private readonly endedIds = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private queued = false;
   private tick?: NodeJS.Timeout;
@@ -125,30 +130,14 @@ export class MesosFramework implements MesosLauncher {
   readonly create = async (ctx: TaskContext, task: CreateTask): Promise<void> => {
     const { req, password, plan } = await beginCreate(ctx, task);
     const job = newJob({ id: task.id, kind: 'create', ctx, task, plan, req, password });
-    if (plan) {
-      // Picked up again: what runs stays; the rest is launched where it was planned, once Mesos
-      // has told what it knows of this framework's tasks (RECONCILE on subscribing).
-      const states = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((i) => [addrOf(i), i.state]));
-      const now = Date.now();
-      for (const i of plan.instances) {
-        // Mesos runs it already (the subscription's RECONCILE may have answered before this job
-        // existed): it is this job's, as adopt() does for answers that come later.
-        const live = this.liveTask(plan.cluster, addrOf(i));
-        if (live) {
-          job.running.add(i.id);
-          job.launched.set(i.id, live);
-          this.tasks.set(live, { job: job.id, cluster: plan.cluster, instance: i.id, addr: addrOf(i), host: i.host });
-        } else if (states.get(addrOf(i)) === 'up') job.running.add(i.id);
-        else job.pending.set(i.id, { since: now, readyAt: now + RECONCILE_GRACE_MS, relocate: false, exclude: new Set() });
-      }
-      // Asked again now that the job exists: what runs is adopted before the grace ends.
-      this.jobs.set(job.id, job);
-      await this.serial(() => this.send({ type: 'RECONCILE', reconcile: { tasks: [] } }));
-      await step(ctx, task, `resuming on Mesos: ${job.running.size} of ${plan.instances.length} instances up`);
-    } else {
-      await step(ctx, task, 'waiting for Mesos offers');
+    try {
+      if (plan) await this.resume(job, plan);
+      else await step(ctx, task, 'waiting for Mesos offers');
+      await this.wait(job);
+    } finally {
+      // Registered before its first await: it must not outlive a failed step.
+      this.jobs.delete(job.id);
     }
-    await this.wait(job);
     // Every node held at its gate until all run, then all let go at once: a Redis Cluster forms
     // from its nodes.conf as on the fleet path (nodes started one by one mark the missing ones
     // failed, and the cluster takes node-timeout x 2 to clear it).
@@ -165,6 +154,28 @@ export class MesosFramework implements MesosLauncher {
     const held = new Map(job.plan!.instances.map((i) => [addrOf(i), { addr: addrOf(i), status: 'held' as const, detail: '' }]));
     await finishCreate(ctx, task, job.plan!, password, firstCheckAt(job.plan!, held, releasedAt));
   };
+
+  /** A create picked up again: what runs stays; the rest is launched where it was planned, once
+   * Mesos has told what it knows of this framework's tasks (RECONCILE). */
+  private async resume(job: Job, plan: Plan): Promise<void> {
+    const states = new Map([...(await listInstances(job.ctx.etcd, plan.cluster)).values()].map((i) => [addrOf(i), i.state]));
+    const now = Date.now();
+    for (const i of plan.instances) {
+      // Mesos runs it already (the subscription's RECONCILE may have answered before this job
+      // existed): it is this job's, as adopt() does for answers that come later.
+      const live = this.liveTask(plan.cluster, addrOf(i));
+      if (live) {
+        job.running.add(i.id);
+        job.launched.set(i.id, live);
+        this.tasks.set(live, { job: job.id, cluster: plan.cluster, instance: i.id, addr: addrOf(i), host: i.host });
+      } else if (states.get(addrOf(i)) === 'up') job.running.add(i.id);
+      else job.pending.set(i.id, { since: now, readyAt: now + RECONCILE_GRACE_MS, relocate: false, exclude: new Set() });
+    }
+    // Asked again now that the job exists: what runs is adopted before the grace ends.
+    this.jobs.set(job.id, job);
+    await this.serial(() => this.send({ type: 'RECONCILE', reconcile: { tasks: [] } }));
+    await step(job.ctx, job.task, `resuming on Mesos: ${job.running.size} of ${plan.instances.length} instances up`);
+  }
 
   /**
    * Launch instances where the plan has them (their agents' offers), as startOnHosts does over
@@ -186,8 +197,18 @@ export class MesosFramework implements MesosLauncher {
     const now = Date.now();
     for (const i of await this.install(job, down)) job.pending.set(i.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
     const releasedAt = Date.now();
-    await this.wait(job);
-    // TASK_RUNNING says the executor runs; the instance answers a little later, or its task fails.
+    try {
+      await this.wait(job, true);
+      // TASK_RUNNING says the executor runs; the instance answers a little later, or its task
+      // fails (heard while the job stays registered).
+      await this.answering(job, insts);
+    } finally {
+      this.jobs.delete(job.id);
+    }
+    return { reports: startReports(job), releasedAt };
+  };
+
+  private async answering(job: Job, insts: PlannedInstance[]): Promise<void> {
     await Promise.all(
       insts
         .filter((i) => job.running.has(i.id) && !job.already.has(i.id))
@@ -199,8 +220,7 @@ export class MesosFramework implements MesosLauncher {
           }
         }),
     );
-    return { reports: startReports(job), releasedAt };
-  };
+  }
 
   /**
    * KILL the cluster's tasks Mesos runs (all, or those of `addrs`) and wait for each to end
@@ -217,7 +237,8 @@ export class MesosFramework implements MesosLauncher {
     const ended = ours.map(([id]) => this.ended(id, KILL_WAIT_MS));
     for (const [id, agent] of ours) {
       this.killing.add(id);
-      await this.serial(() => this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } }));
+      // Not sent: the task is not being killed (and a later KILL may be).
+      if (!(await this.serial(() => this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } })))) this.killing.delete(id);
     }
     const done = await Promise.all(ended);
     return ours.filter((_, i) => !done[i]).map(([id]) => parseMesosTaskId(id)!.addr);
@@ -227,8 +248,8 @@ export class MesosFramework implements MesosLauncher {
    * did yet (offers suppressed), offers are revived and awaited a few seconds. */
   readonly agentHosts = async (): Promise<Set<string>> => {
     if (!this.agentSeen.size) {
+      this.offersWantedUntil = Date.now() + 5000;
       this.reviveNeeded = true;
-      this.offersWanted = undefined;
       this.kick();
       for (const end = Date.now() + 5000; !this.agentSeen.size && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
     }
@@ -266,7 +287,9 @@ export class MesosFramework implements MesosLauncher {
     });
   }
 
-  private async wait(job: Job): Promise<void> {
+  /** Until the job settles; `keep`: still registered afterwards (its updates still heard), the
+   * caller removes it. */
+  private async wait(job: Job, keep = false): Promise<void> {
     this.jobs.set(job.id, job);
     checkDone(job);
     this.reviveNeeded = true;
@@ -274,7 +297,7 @@ export class MesosFramework implements MesosLauncher {
     try {
       await job.done;
     } finally {
-      this.jobs.delete(job.id);
+      if (!keep) this.jobs.delete(job.id);
       this.kick();
     }
   }
@@ -367,7 +390,7 @@ export class MesosFramework implements MesosLauncher {
     for (const [id, agent] of d.kill) {
       this.o.log(`mesos: reconciliation: task ${id} runs an instance ovl does not have; killing it`);
       this.killing.add(id);
-      await this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } });
+      if (!(await this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } }))) this.killing.delete(id);
     }
     for (const [cluster, addr] of d.relaunch) this.supervisor.failed(cluster, addr, 'not running on Mesos (reconciliation)');
   }
@@ -389,30 +412,33 @@ export class MesosFramework implements MesosLauncher {
     const known = this.tasks.get(id);
     const job = known ? this.jobs.get(known.job) : undefined;
     const why = statusText(s);
+    const p = known ?? parseMesosTaskId(id);
+    const gone = GONE_STATES.has(s.state) || AGENT_REMOVED.test(s.reason ?? '');
+    if (gone && s.agent_id) this.agentGone(s.agent_id.value, p ? this.o.hosts.find((h) => h.address === p.addr.split(':')[0])?.name : undefined);
+    // The cache server is the task: an end that ovl did not ask for (FINISHED too: Redis exits 0 on
+    // SHUTDOWN) is a failure. One already handled, or of a task another has replaced, is not new.
+    const endedUnasked = ENDED.has(s.state) && !this.killing.has(id) && !this.endedIds.has(id);
     if (known && job && job.launched.get(known.instance) === id) {
       await this.jobUpdate(job, known, s, why);
     } else if (!known && !ENDED.has(s.state)) {
       this.adopt(id, s.state === 'TASK_RUNNING');
-    } else if (FAILED.has(s.state) && !this.killing.has(id)) {
+    } else if (endedUnasked && p && [undefined, id].includes(this.liveTask(p.cluster, p.addr))) {
       // An instance that ended unasked, after its job (or launched by an earlier scheduler).
-      const p = known ?? parseMesosTaskId(id);
-      const gone = GONE_STATES.has(s.state) || AGENT_REMOVED.test(s.reason ?? '');
-      if (gone && s.agent_id) this.agentGone(s.agent_id.value, p ? this.o.hosts.find((h) => h.address === p.addr.split(':')[0])?.name : undefined);
-      if (p) {
-        await this.states(p.cluster, p.addr, 'failed', why);
-        this.supervisor.failed(p.cluster, p.addr, why, { agentGone: gone });
-      }
+      await this.states(p.cluster, p.addr, 'failed', why);
+      this.supervisor.failed(p.cluster, p.addr, why, { agentGone: gone });
     }
     if (ENDED.has(s.state)) {
       this.tasks.delete(id);
       this.killing.delete(id);
+      // Bounded: ids are unique, a resent update comes within minutes.
+      if (this.endedIds.size > 10_000) this.endedIds.clear();
+      this.endedIds.add(id);
     }
     if (s.uuid && s.agent_id) await this.send({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: s.agent_id, task_id: s.task_id, uuid: s.uuid } });
   }
 
   private async jobUpdate(job: Job, known: Launched, s: TaskStatus, why: string): Promise<void> {
-    if (s.state === 'TASK_RUNNING' || s.state === 'TASK_FINISHED') {
-      // FINISHED: the executor installed and started the instance and ended.
+    if (s.state === 'TASK_RUNNING') {
       if (!job.running.has(known.instance)) {
         job.running.add(known.instance);
         await this.states(known.cluster, known.addr, 'up');
@@ -420,7 +446,7 @@ export class MesosFramework implements MesosLauncher {
       }
       return;
     }
-    if (!FAILED.has(s.state)) return;
+    if (!ENDED.has(s.state)) return;
     job.launched.delete(known.instance);
     job.running.delete(known.instance);
     if (s.reason === 'REASON_INVALID_OFFERS') {
@@ -499,13 +525,15 @@ export class MesosFramework implements MesosLauncher {
     const now = Date.now();
     for (const job of this.jobs.values()) {
       this.checkDeadline(job, now);
-      expireStarts(job, now, this.o.relaunchWaitMs);
+      expireStarts(job, now, this.o.relaunchWaitMs, Math.min(this.o.launchTimeoutMs, 180_000));
     }
     if (!this.client.subscribed) return;
     // Offers are wanted (REVIVE, which also drops the refuse filters of declined offers) while
     // a job waits, and SUPPRESSed once none does.
     const waiting = [...this.jobs.values()].filter(waits);
-    if (waiting.length && (this.offersWanted !== true || this.reviveNeeded)) {
+    // agentHosts() wants offers too, for a moment, to learn where agents are.
+    const wanted = waiting.length > 0 || now < this.offersWantedUntil;
+    if (wanted && (this.offersWanted !== true || this.reviveNeeded)) {
       if (await this.send({ type: 'REVIVE' })) {
         this.offersWanted = true;
         this.reviveNeeded = false;
@@ -548,7 +576,7 @@ export class MesosFramework implements MesosLauncher {
       const refuse = stillWaiting ? this.o.refuseSeconds : this.o.idleRefuseSeconds;
       await this.send({ type: 'DECLINE', decline: { offer_ids: decline.map(([id]) => ({ value: id })), filters: { refuse_seconds: refuse } } });
     }
-    if (!stillWaiting && this.offersWanted !== false) {
+    if (!stillWaiting && now >= this.offersWantedUntil && this.offersWanted !== false) {
       if (await this.send({ type: 'SUPPRESS' })) this.offersWanted = false;
     }
   }
@@ -582,6 +610,7 @@ export class MesosFramework implements MesosLauncher {
     launches.set(agent.agentId, l);
     job.pending.delete(inst.id);
     job.launched.set(inst.id, taskId);
+    job.launchedAt.set(inst.id, Date.now());
     this.tasks.set(taskId, { job: job.id, cluster: plan.cluster, instance: inst.id, addr, host: inst.host });
     this.starting.set(agent.agentId, new Set([...(this.starting.get(agent.agentId) ?? []), taskId]));
   }

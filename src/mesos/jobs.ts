@@ -35,8 +35,9 @@ export interface Job {
   short?: string;
   /** Instance id -> waiting for a launch. */
   pending: Map<string, Pending>;
-  /** Instance id -> the Mesos task id of its current launch. */
+  /** Instance id -> the Mesos task id of its current launch, and when it was launched. */
   launched: Map<string, string>;
+  launchedAt: Map<string, number>;
   running: Set<string>;
   /** Starts: running under Mesos before the job (not launched again). */
   already: Set<string>;
@@ -62,6 +63,7 @@ export function newJob(fields: Pick<Job, 'id' | 'kind' | 'ctx' | 'task' | 'plan'
     started: Date.now(),
     pending: new Map(),
     launched: new Map(),
+    launchedAt: new Map(),
     running: new Set(),
     already: new Set(),
     failed: new Map(),
@@ -93,9 +95,17 @@ export function waits(job: Job): boolean {
   return !job.settled && (!job.plan || job.pending.size > 0);
 }
 
-/** A start's instances that had no offer in time failed: their agent is down or gone. */
-export function expireStarts(job: Job, now: number, waitMs: number): void {
+/**
+ * A start's instances that had no offer in time failed (their agent is down or gone), and so did
+ * those launched that never ran (no status update came: a launch lost with its master).
+ */
+export function expireStarts(job: Job, now: number, waitMs: number, runMs = Infinity): void {
   if (job.kind !== 'start' || job.settled) return;
+  for (const [id, at] of job.launchedAt) {
+    if (job.running.has(id) || job.failed.has(id) || !job.launched.has(id) || now - at <= runMs) continue;
+    job.launched.delete(id);
+    job.failed.set(id, `launched ${Math.round((now - at) / 1000)} s ago and not running: no status update from its agent`);
+  }
   for (const [id, p] of job.pending) {
     if (now - p.since <= waitMs) continue;
     const inst = job.plan!.instances.find((i) => i.id === id)!;

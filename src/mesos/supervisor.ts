@@ -81,6 +81,8 @@ export class Supervisor {
     if (!cfg?.mesos || !plan || cfg.state === 'deleting' || !plan.instances.some((i) => addrOf(i) === addr)) return void this.seen.delete(key);
     if (this.o.isLive(cluster, addr)) return;
     const open = (await listTasks(this.o.etcd)).filter((t) => t.cluster === cluster && !taskEnded(t));
+    // A failure heard meanwhile started its own wait: this one ends here.
+    if (this.seen.get(key) !== rec) return;
     // A create picks up its own instances; other tasks first (they may stop it on purpose).
     if (open.length) {
       clearTimeout(rec.timer);

@@ -63,6 +63,19 @@ test('an instance of a start that gets no offer from its agent in time fails, na
   assert.equal(job.settled, true);
 });
 
+test('an instance of a start launched but never running (no status update) fails after the run deadline', () => {
+  const job = startJob();
+  job.running.add('a');
+  job.failed.set('c', 'TASK_FAILED');
+  job.launched.set('b', 'ovl.c1.127.0.0.2_7000.x1');
+  job.launchedAt.set('b', 1000);
+  expireStarts(job, 100_000, 30_000, 180_000);
+  assert.equal(job.settled, false);
+  expireStarts(job, 182_000, 30_000, 180_000);
+  assert.match(job.failed.get('b')!, /^launched 181 s ago and not running/);
+  assert.equal(job.settled, true);
+});
+
 test('a create is never expired as a start is (it moves its instances instead)', () => {
   const job = newJob({ id: 't', kind: 'create', ctx: {} as TaskContext, task: { id: 't' } as never, plan });
   job.pending.set('a', { since: 0, readyAt: 0, relocate: false, exclude: new Set() });
