@@ -244,21 +244,6 @@ test('a master down past the node timeout: its replica takes over; restart bring
   assert.equal(ovl(['cluster', 'delete', 'failover', ...inv()]).code, 0);
 });
 
-test('ovl executor on a host (what a Mesos agent launches) brings a stopped instance back from the plan in etcd', async () => {
-  const s = show('orders');
-  const victim = s.instances.find((i) => i.role === 'replica')!;
-  const addr = `${victim.address}:${victim.port}`;
-  assert.equal(onHost(info, victim.host, `kill -9 $(cat /data/redis_cluster/${victim.port}/redis.pid)`).code, 0);
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 1);
-  const r = onHost(info, victim.host, `${process.execPath} ${join(projectRoot, 'bin/ovl.js')} executor --cluster orders --instance ${addr} --task manual --etcd ${endpoints.join(',')} --detach`);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, new RegExp(`${addr.replace(/\./g, '\\.')}: started`));
-  for (let i = 0; i < 100 && ovl(['cluster', 'check', 'orders', ...inv()]).code !== 0; i++) await new Promise((res) => setTimeout(res, 200));
-  assert.equal(ovl(['cluster', 'check', 'orders', ...inv()]).code, 0);
-  assert.equal(show('orders').instances.find((i) => `${i.address}:${i.port}` === addr)!.state, 'up');
-});
-
 test('redis 1 master + 2 replicas: a write on the master is read on both replicas', async () => {
   const r = create('sessions', ['--type', 'redis', '--masters', '1', '--replicas', '2', '--maxmemory', '32mb']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
