@@ -30,11 +30,12 @@ import { ROOT } from '../state/keys.js';
 import { withDefaults, type FrameworkOptions, type Settings } from './options.js';
 import { MesosClient, type Call, type FrameworkInfo, type MesosEvent, type MesosOffer, type TaskInfo, type TaskStatus } from './api.js';
 import { checkDone, expireStarts, newJob, settle, startReports, waits, type Job } from './jobs.js';
-import { AgentResources, hostOfOffer, type InventoryHost } from './offers.js';
+import { agentsOf, hostOfOffer, type AgentResources } from './offers.js';
 import { differences } from './reconcile.js';
 import { serve } from './serve.js';
 import { Supervisor } from './supervisor.js';
-import { ENDED, mesosTaskId, parseMesosTaskId, statusText } from './task-ids.js';
+import { TaskBook } from './task-book.js';
+import { agentRemoved, ENDED, mesosTaskId, parseMesosTaskId, statusText } from './task-ids.js';
 
 /** Where the framework id lives, so that a restarted scheduler fails over instead of registering anew. */
 export const FRAMEWORK_ID_KEY = `${ROOT}/mesos/framework_id`;
@@ -53,9 +54,6 @@ const RECONCILE_GRACE_MS = 3000;
 const KILL_WAIT_MS = 30_000;
 /** How long the executor has to stop its instance (redis may write its RDB) before SIGKILL. */
 const KILL_GRACE_NS = 60e9;
-/** Updates that say the task's agent is gone for good (removed by the master or an operator). */
-const GONE_STATES: ReadonlySet<string> = new Set(['TASK_GONE', 'TASK_GONE_BY_OPERATOR']);
-const AGENT_REMOVED = /^REASON_(AGENT|SLAVE)_REMOVED/;
 
 export class MesosFramework implements MesosLauncher {
   private readonly client: MesosClient;
@@ -63,28 +61,15 @@ export class MesosFramework implements MesosLauncher {
   private readonly jobs = new Map<string, Job>();
   /** Mesos task id -> what it runs, for the launches of this process. */
   private readonly tasks = new Map<string, Launched>();
-  /** Every task of ours Mesos says is alive (from status updates and RECONCILE): id -> agent id. */
-  private readonly live = new Map<string, string>();
-  /** Tasks this framework asked to KILL: their end is no failure. */
-  private readonly killing = new Set<string>();
-  /** Waiting for a task to end: id -> its resolvers (the final state). */
-  private readonly ending = new Map<string, ((state: string) => void)[]>();
+  /** What Mesos runs, what is being killed or started, where the agents are. */
+  private readonly book = new TaskBook();
   private readonly pool = new Map<string, { offer: MesosOffer; at: number }>();
-  /** Inventory host -> the agent id that offered from it (where instances can go). */
-  private readonly agentSeen = new Map<string, string>();
-  /** Hosts whose agent the master removed (lost for good): nothing starts there until it offers again. */
-  private readonly hostsGone = new Set<string>();
-  /** Agent id -> our tasks launched there and not running yet (the pacing of launches). */
-  private readonly starting = new Map<string, Set<string>>();
   private readonly supervisor: Supervisor;
   /** Last REVIVE (true) or SUPPRESS (false) sent on this subscription. */
   private offersWanted?: boolean;
   private reviveNeeded = false;
   /** Offers wanted until then though no job waits (agentHosts). */
   private offersWantedUntil = 0;
-  /** Tasks whose end was handled: a terminal update sent again (or answering a RECONCILE) is not a
-   * new failure. */
-  private readonly endedIds = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private queued = false;
   private tick?: NodeJS.Timeout;
@@ -94,7 +79,7 @@ export class MesosFramework implements MesosLauncher {
 
   constructor(o: FrameworkOptions) {
     this.o = withDefaults(o);
-    this.supervisor = new Supervisor({ etcd: o.etcd, log: o.log, baseDelayMs: this.o.relaunchDelayMs, isLive: (cluster, addr) => this.liveTask(cluster, addr) !== undefined });
+    this.supervisor = new Supervisor({ etcd: o.etcd, log: o.log, baseDelayMs: this.o.relaunchDelayMs, isLive: (cluster, addr) => this.book.liveTask(cluster, addr) !== undefined });
     this.client = new MesosClient({
       ...o.client,
       masters: o.masters,
@@ -163,7 +148,7 @@ export class MesosFramework implements MesosLauncher {
     for (const i of plan.instances) {
       // Mesos runs it already (the subscription's RECONCILE may have answered before this job
       // existed): it is this job's, as adopt() does for answers that come later.
-      const live = this.liveTask(plan.cluster, addrOf(i));
+      const live = this.book.liveTask(plan.cluster, addrOf(i));
       if (live) {
         job.running.add(i.id);
         job.launched.set(i.id, live);
@@ -187,8 +172,8 @@ export class MesosFramework implements MesosLauncher {
     job.wanted = new Set(insts.map((i) => i.id));
     const down: PlannedInstance[] = [];
     for (const i of insts) {
-      if (this.hostsGone.has(i.host)) job.failed.set(i.id, `the Mesos agent on ${i.host} is gone (removed by the master)`);
-      else if (!this.liveTask(plan.cluster, addrOf(i))) down.push(i);
+      if (this.book.hostGone(i.host)) job.failed.set(i.id, `the Mesos agent on ${i.host} is gone (removed by the master)`);
+      else if (!this.book.liveTask(plan.cluster, addrOf(i))) down.push(i);
       else {
         job.already.add(i.id);
         job.running.add(i.id);
@@ -230,16 +215,9 @@ export class MesosFramework implements MesosLauncher {
     // RECONCILE first: a scheduler that took over may not have heard of every task yet.
     await this.serial(() => this.send({ type: 'RECONCILE', reconcile: { tasks: [] } }));
     await new Promise((r) => setTimeout(r, 500));
-    const ours = [...this.live].filter(([id]) => {
-      const p = parseMesosTaskId(id);
-      return p?.cluster === cluster && (!addrs || addrs.includes(p.addr));
-    });
-    const ended = ours.map(([id]) => this.ended(id, KILL_WAIT_MS));
-    for (const [id, agent] of ours) {
-      this.killing.add(id);
-      // Not sent: the task is not being killed (and a later KILL may be).
-      if (!(await this.serial(() => this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } })))) this.killing.delete(id);
-    }
+    const ours = this.book.liveTasks({ cluster, addrs, killing: true });
+    const ended = ours.map(([id]) => this.book.ended(id, KILL_WAIT_MS));
+    for (const [id, agent] of ours) await this.serial(() => this.sendKill(id, agent));
     const done = await Promise.all(ended);
     return ours.filter((_, i) => !done[i]).map(([id]) => parseMesosTaskId(id)!.addr);
   };
@@ -247,44 +225,19 @@ export class MesosFramework implements MesosLauncher {
   /** Inventory hosts whose agent offered on this subscription and was not lost since; when none
    * did yet (offers suppressed), offers are revived and awaited a few seconds. */
   readonly agentHosts = async (): Promise<Set<string>> => {
-    if (!this.agentSeen.size) {
+    if (!this.book.agentHosts().size) {
       this.offersWantedUntil = Date.now() + 5000;
       this.reviveNeeded = true;
       this.kick();
-      for (const end = Date.now() + 5000; !this.agentSeen.size && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+      for (const end = Date.now() + 5000; !this.book.agentHosts().size && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
     }
-    return new Set(this.agentSeen.keys());
+    return this.book.agentHosts();
   };
 
-  /** The master removed this agent: no start waits for its offers (host: where a task of it ran). */
-  private agentGone(agentId: string, host?: string): void {
-    if (host) this.hostsGone.add(host);
-    for (const [h, a] of this.agentSeen) {
-      if (a !== agentId) continue;
-      this.agentSeen.delete(h);
-      this.hostsGone.add(h);
-    }
-  }
-
-  private liveTask(cluster: string, addr: string): string | undefined {
-    for (const id of this.live.keys()) {
-      const p = parseMesosTaskId(id);
-      if (p?.cluster === cluster && p.addr === addr && !this.killing.has(id)) return id;
-    }
-    return undefined;
-  }
-
-  private ended(id: string, ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
-      this.ending.set(id, [
-        ...(this.ending.get(id) ?? []),
-        () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-      ]);
-    });
+  /** KILL a task; one not sent leaves it killable (a later KILL may be). */
+  private async sendKill(id: string, agent: string): Promise<void> {
+    this.book.killStarted(id);
+    if (!(await this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } }))) this.book.killNotSent(id);
   }
 
   /** Until the job settles; `keep`: still registered afterwards (its updates still heard), the
@@ -325,8 +278,7 @@ export class MesosFramework implements MesosLauncher {
         for (const offer of e.offers.offers ?? []) {
           this.pool.set(offer.id.value, { offer, at: Date.now() });
           const host = hostOfOffer(offer, this.o.hosts);
-          if (host) this.agentSeen.set(host.name, offer.agent_id.value);
-          if (host) this.hostsGone.delete(host.name);
+          if (host) this.book.offered(host.name, offer.agent_id.value);
         }
         this.kick();
         break;
@@ -341,7 +293,7 @@ export class MesosFramework implements MesosLauncher {
         break;
       case 'FAILURE':
         // Lost agents and executors: the tasks on them get their own TASK_LOST / TASK_FAILED.
-        if (!e.failure.executor_id && e.failure.agent_id) this.agentGone(e.failure.agent_id.value);
+        if (!e.failure.executor_id && e.failure.agent_id) this.book.agentGone(e.failure.agent_id.value);
         this.o.log(`mesos: failure of ${e.failure.executor_id ? `executor ${e.failure.executor_id.value} on ` : ''}agent ${e.failure.agent_id?.value ?? '?'}${e.failure.status !== undefined ? ` (status ${e.failure.status})` : ''}`);
         break;
       case 'ERROR':
@@ -385,54 +337,39 @@ export class MesosFramework implements MesosLauncher {
       const plan = await getPlan(this.o.etcd, cfg.name);
       if (plan) plans.set(cfg.name, plan);
     }
-    const live = new Map([...this.live].filter(([id]) => !this.killing.has(id)));
-    const d = differences(live, configs, plans, busy);
+    const d = differences(new Map(this.book.liveTasks()), configs, plans, busy);
     for (const [id, agent] of d.kill) {
       this.o.log(`mesos: reconciliation: task ${id} runs an instance ovl does not have; killing it`);
-      this.killing.add(id);
-      if (!(await this.send({ type: 'KILL', kill: { task_id: { value: id }, agent_id: { value: agent } } }))) this.killing.delete(id);
+      await this.sendKill(id, agent);
     }
     for (const [cluster, addr] of d.relaunch) this.supervisor.failed(cluster, addr, 'not running on Mesos (reconciliation)');
   }
 
   private async onUpdate(s: TaskStatus): Promise<void> {
     const id = s.task_id.value;
-    if (s.state === 'TASK_RUNNING' || ENDED.has(s.state)) {
-      for (const [agent, ids] of this.starting) {
-        // A slot of the pacing is free: offers again for what waits for it.
-        if (ids.delete(id)) this.reviveNeeded = true;
-        if (!ids.size) this.starting.delete(agent);
-      }
-    }
-    if (ENDED.has(s.state)) {
-      this.live.delete(id);
-      for (const f of this.ending.get(id) ?? []) f(s.state);
-      this.ending.delete(id);
-    } else if (s.agent_id) this.live.set(id, s.agent_id.value);
+    // A slot of the pacing freed: offers again for what waits for it.
+    if (this.book.heard(s)) this.reviveNeeded = true;
     const known = this.tasks.get(id);
     const job = known ? this.jobs.get(known.job) : undefined;
     const why = statusText(s);
     const p = known ?? parseMesosTaskId(id);
-    const gone = GONE_STATES.has(s.state) || AGENT_REMOVED.test(s.reason ?? '');
-    if (gone && s.agent_id) this.agentGone(s.agent_id.value, p ? this.o.hosts.find((h) => h.address === p.addr.split(':')[0])?.name : undefined);
+    const gone = agentRemoved(s);
+    if (gone && s.agent_id) this.book.agentGone(s.agent_id.value, p ? this.o.hosts.find((h) => h.address === p.addr.split(':')[0])?.name : undefined);
     // The cache server is the task: an end that ovl did not ask for (FINISHED too: Redis exits 0 on
     // SHUTDOWN) is a failure. One already handled, or of a task another has replaced, is not new.
-    const endedUnasked = ENDED.has(s.state) && !this.killing.has(id) && !this.endedIds.has(id);
+    const endedUnasked = this.book.endedUnasked(s);
     if (known && job && job.launched.get(known.instance) === id) {
       await this.jobUpdate(job, known, s, why);
     } else if (!known && !ENDED.has(s.state)) {
       this.adopt(id, s.state === 'TASK_RUNNING');
-    } else if (endedUnasked && p && [undefined, id].includes(this.liveTask(p.cluster, p.addr))) {
+    } else if (endedUnasked && p && [undefined, id].includes(this.book.liveTask(p.cluster, p.addr))) {
       // An instance that ended unasked, after its job (or launched by an earlier scheduler).
       await this.states(p.cluster, p.addr, 'failed', why);
       this.supervisor.failed(p.cluster, p.addr, why, { agentGone: gone });
     }
     if (ENDED.has(s.state)) {
       this.tasks.delete(id);
-      this.killing.delete(id);
-      // Bounded: ids are unique, a resent update comes within minutes.
-      if (this.endedIds.size > 10_000) this.endedIds.clear();
-      this.endedIds.add(id);
+      this.book.closed(id);
     }
     if (s.uuid && s.agent_id) await this.send({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: s.agent_id, task_id: s.task_id, uuid: s.uuid } });
   }
@@ -540,22 +477,13 @@ export class MesosFramework implements MesosLauncher {
       }
     }
     if (waiting.length && this.pool.size) {
-      // One AgentResources per inventory host, from all its offers (of one agent id).
-      const byHost = new Map<string, { host: InventoryHost; offers: MesosOffer[] }>();
-      for (const { offer } of this.pool.values()) {
-        const host = hostOfOffer(offer, this.o.hosts);
-        if (!host) continue;
-        const cur = byHost.get(host.name);
-        if (!cur) byHost.set(host.name, { host, offers: [offer] });
-        else if (cur.offers[0]!.agent_id.value === offer.agent_id.value) cur.offers.push(offer);
-      }
-      const agents = new Map([...byHost].map(([name, a]) => [name, new AgentResources(a.host, a.offers)]));
+      const agents = agentsOf([...this.pool.values()].map((x) => x.offer), this.o.hosts);
       const launches = new Map<string, { agent: AgentResources; infos: TaskInfo[]; jobs: Job[] }>();
       const env = {
         taskCpus: this.o.taskCpus,
         relaunchWaitMs: this.o.relaunchWaitMs,
         launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => this.launch(launches, job, inst, agent),
-        mayLaunch: (agent: AgentResources) => (this.starting.get(agent.agentId)?.size ?? 0) < this.o.maxStartingPerAgent,
+        mayLaunch: (agent: AgentResources) => this.book.startingOn(agent.agentId) < this.o.maxStartingPerAgent,
         install: (job: Job, insts: PlannedInstance[]) => this.install(job, insts),
       };
       for (const job of waiting) {
@@ -612,7 +540,7 @@ export class MesosFramework implements MesosLauncher {
     job.launched.set(inst.id, taskId);
     job.launchedAt.set(inst.id, Date.now());
     this.tasks.set(taskId, { job: job.id, cluster: plan.cluster, instance: inst.id, addr, host: inst.host });
-    this.starting.set(agent.agentId, new Set([...(this.starting.get(agent.agentId) ?? []), taskId]));
+    this.book.launching(agent.agentId, taskId);
   }
 
   /** Files first, over SSH: the task runs the cache server itself, and no secret goes to Mesos. */
@@ -650,7 +578,7 @@ export class MesosFramework implements MesosLauncher {
     for (const info of infos) {
       const t = this.tasks.get(info.task_id.value);
       this.tasks.delete(info.task_id.value);
-      this.starting.get(agent.agentId)?.delete(info.task_id.value);
+      this.book.notLaunched(agent.agentId, info.task_id.value);
       const job = jobs.find((j) => j.id === t?.job);
       if (!t || !job || job.launched.get(t.instance) !== info.task_id.value) continue;
       job.launched.delete(t.instance);

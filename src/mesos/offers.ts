@@ -162,3 +162,17 @@ export class AgentResources {
     return [...bySource].map(([s, ps]) => ({ ...s.meta, name: 'ports', type: 'RANGES', ranges: { range: ps.map((p) => ({ begin: p, end: p })) } }));
   }
 }
+
+/** One AgentResources per inventory host, from all its offers (of one agent id); offers of
+ * agents no inventory host matches are left out. */
+export function agentsOf(offers: MesosOffer[], hosts: readonly InventoryHost[]): Map<string, AgentResources> {
+  const byHost = new Map<string, { host: InventoryHost; offers: MesosOffer[] }>();
+  for (const offer of offers) {
+    const host = hostOfOffer(offer, hosts);
+    if (!host) continue;
+    const cur = byHost.get(host.name);
+    if (!cur) byHost.set(host.name, { host, offers: [offer] });
+    else if (cur.offers[0]!.agent_id.value === offer.agent_id.value) cur.offers.push(offer);
+  }
+  return new Map([...byHost].map(([name, a]) => [name, new AgentResources(a.host, a.offers)]));
+}

@@ -22,3 +22,11 @@ export function parseMesosTaskId(id: string): { cluster: string; addr: string } 
 export function statusText(s: TaskStatus): string {
   return `${s.state}${s.reason ? ` (${s.reason})` : ''}${s.message ? `: ${s.message}` : ''}`;
 }
+
+/** Updates that say the task's agent is gone for good (removed by the master or an operator). */
+const GONE_STATES: ReadonlySet<string> = new Set(['TASK_GONE', 'TASK_GONE_BY_OPERATOR']);
+const AGENT_REMOVED = /^REASON_(AGENT|SLAVE)_REMOVED/;
+
+export function agentRemoved(s: TaskStatus): boolean {
+  return GONE_STATES.has(s.state) || AGENT_REMOVED.test(s.reason ?? '');
+}
