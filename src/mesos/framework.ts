@@ -483,7 +483,7 @@ export class MesosFramework implements MesosLauncher {
         taskCpus: this.o.taskCpus,
         relaunchWaitMs: this.o.relaunchWaitMs,
         launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => this.launch(launches, job, inst, agent),
-        mayLaunch: (agent: AgentResources) => this.book.startingOn(agent.agentId) < this.o.maxStartingPerAgent,
+        mayLaunch: (agent: AgentResources, more: number) => this.book.startingOn(agent.agentId) + more < this.o.maxStartingPerAgent,
         install: (job: Job, insts: PlannedInstance[]) => this.install(job, insts),
       };
       for (const job of waiting) {

@@ -18,8 +18,9 @@ export interface ServeEnv {
   relaunchWaitMs: number;
   /** Draw the instance's resources from the agent's offers and add its launch to the round's. */
   launch: (job: Job, inst: PlannedInstance, agent: AgentResources) => void;
-  /** Whether the agent may take one more launch now (launches not running yet are paced). */
-  mayLaunch: (agent: AgentResources) => boolean;
+  /** Whether the agent may take one more launch now, beside `more` chosen in this round
+   * (launches not running yet are paced). */
+  mayLaunch: (agent: AgentResources, more: number) => boolean;
   /** Install instances' files on their hosts before their launch; returns those installed (the
    * job hears of the others). */
   install: (job: Job, insts: PlannedInstance[]) => Promise<PlannedInstance[]>;
@@ -36,6 +37,15 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     return { hosts, revisions: fleet.revisions };
   };
   const launch = (inst: PlannedInstance) => env.launch(job, inst, agents.get(inst.host)!);
+  // The instances the pacing lets go this round; only those are installed and launched.
+  const chosen = new Map<string, number>();
+  const room = (inst: PlannedInstance) => {
+    const agent = agents.get(inst.host)!;
+    const n = chosen.get(agent.agentId) ?? 0;
+    if (!env.mayLaunch(agent, n)) return false;
+    chosen.set(agent.agentId, n + 1);
+    return true;
+  };
 
   if (!job.plan) {
     const req = job.req!;
@@ -67,10 +77,9 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     const hostCount = new Set(plan.instances.map((i) => i.host)).size;
     await step(ctx, task, `launching ${plan.instances.length} instances on ${hostCount} Mesos agents`);
     await writeInstances(ctx, plan, 'starting');
-    for (const inst of await env.install(job, plan.instances)) {
-      if (env.mayLaunch(agents.get(inst.host)!)) launch(inst);
-      else job.pending.set(inst.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
-    }
+    const first = plan.instances.filter(room);
+    for (const inst of plan.instances) if (!first.includes(inst)) job.pending.set(inst.id, { since: now, readyAt: 0, relocate: false, exclude: new Set() });
+    for (const inst of await env.install(job, first)) launch(inst);
     return;
   }
 
@@ -82,12 +91,10 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     .map(([id]) => plan.instances.find((i) => i.id === id)!)
     .filter((inst) => agents.get(inst.host)?.fits(plan, inst, env.taskCpus));
   if (fit.length && !job.settled) {
-    for (const inst of job.kind === 'create' ? await env.install(job, fit) : fit) {
-      const p = job.pending.get(inst.id);
-      if (env.mayLaunch(agents.get(inst.host)!)) launch(inst);
-      // Held back by the pacing, not by a missing offer: it does not count as waiting for one.
-      else if (p) p.since = now;
-    }
+    const go = fit.filter(room);
+    // Held back by the pacing, not by a missing offer: it does not count as waiting for one.
+    for (const inst of fit) if (!go.includes(inst)) job.pending.get(inst.id)!.since = now;
+    for (const inst of job.kind === 'create' ? await env.install(job, go) : go) launch(inst);
   }
 
   let hosts: HostCapacity[] | undefined;
