@@ -85,13 +85,18 @@ export async function clusterSwitchover(replica: PlannedInstance, master: Planne
     let pauseMs = 0;
     if (!already) {
       mc = await open(master, o, 'its master');
-      // Each sees the other on the cluster bus, connected and not failing: a replica restarted
-      // moments ago may not be yet, and its master would never hear the request.
+      // Every node that answers sees the replica on the cluster bus, connected and not failing,
+      // and the replica its master: a replica restarted moments ago may not be seen yet, and then
+      // its master does not hear the request or the other masters do not grant their votes.
       const sees = async (c: Redis, id: string) => {
         const n = (await nodesSeenBy(c)).get(id);
         return !!n && n.link === 'connected' && !n.flags.some((f) => f.startsWith('fail'));
       };
-      await until(`${addrOf(master)} and ${addrOf(replica)} seeing each other on the cluster bus`, o, async () => ((await sees(mc!, replica.id)) && (await sees(rc, master.id))) || undefined, 100);
+      await until(`every node seeing ${addrOf(replica)} connected on the cluster bus`, o, async () => {
+        if (!(await sees(rc, master.id))) return undefined;
+        const views = await Promise.all(members.filter((m) => m.id !== replica.id).map((m) => withClient(m, o, (c) => sees(c, replica.id))));
+        return views.every((v) => v !== false) || undefined;
+      }, 100);
       await catchUp(rc, mc, replica, master, o);
       const t0 = Date.now();
       let askedAt = 0;
