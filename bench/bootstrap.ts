@@ -1,14 +1,18 @@
 // Benchmark: `ovl bootstrap` against the equivalent Ansible playbook (bench/ansible/bootstrap.yml)
 // on sandbox fleets of 5 and 20 hosts (real sshds on this machine, see src/sandbox/sandbox.ts).
 //
-//   npx tsx bench/bootstrap.ts [--hosts 5,20] [--noop-runs 3] [--trace] [--cli dist|build]
+//   npx tsx bench/bootstrap.ts [--hosts 5,20] [--ovl-only-hosts 100] [--noop-runs 3] [--trace] [--cli dist|build]
 //
 // Per fleet size N, on its own sandbox (bench<N>, on 127.0.6.x, 127.0.7.x, ...):
 //   1. ovl: a fresh `ovl bootstrap <inventory>` (CI=1, plain output), then no-op re-runs with
 //      --json (median of --noop-runs), whose "changed" count must be 0;
-//   2. the sandbox is reset (processes killed, /data emptied), then Ansible: a fresh run of the
+//   2. the sandbox is reset and step 1 again with etcd on plain HTTP (`etcd_tls: false`): what
+//      etcd's mutual TLS costs a no-op (goal: within 1.3x);
+//   3. the sandbox is reset (processes killed, /data emptied), then Ansible: a fresh run of the
 //      playbook and one no-op re-run (its PLAY RECAP "changed" must be 0);
-//   3. the sandbox is taken down.
+//   4. the sandbox is taken down.
+// Then per --ovl-only-hosts size (100 by default), ovl alone: fresh and no-op runs; its no-op must
+// stay within 2.5x of the 20-host no-op (cost sub-linear in hosts).
 // Every run is timed from process start to exit, as a user sees it. A table and the goals
 // (pass/miss) are printed; JSON and every run's output go to bench/results/.
 //
@@ -35,13 +39,15 @@ import { sandboxDown, sandboxReset, sandboxUp, type SandboxInfo } from '../src/s
 
 interface Options {
   hosts: number[];
+  /** Fleet sizes measured for ovl alone (Ansible would take tens of minutes there). */
+  ovlOnly: number[];
   noopRuns: number;
   trace: boolean;
   cli: 'build' | 'dist';
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { hosts: [5, 20], noopRuns: 3, trace: false, cli: 'build' };
+  const o: Options = { hosts: [5, 20], ovlOnly: [100], noopRuns: 3, trace: false, cli: 'build' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -54,6 +60,12 @@ function parseArgs(argv: string[]): Options {
         .split(',')
         .map((s) => Number(s.trim()));
       if (o.hosts.some((n) => !Number.isInteger(n) || n < 1 || n > 254)) throw new Error('--hosts: comma-separated numbers from 1 to 254');
+    } else if (a === '--ovl-only-hosts' || a.startsWith('--ovl-only-hosts=')) {
+      o.ovlOnly = value()
+        .split(',')
+        .filter((x) => x.trim())
+        .map((x) => Number(x.trim()));
+      if (o.ovlOnly.some((n) => !Number.isInteger(n) || n < 1 || n > 254)) throw new Error('--ovl-only-hosts: comma-separated numbers from 1 to 254 (or "" for none)');
     } else if (a === '--noop-runs' || a.startsWith('--noop-runs=')) {
       o.noopRuns = Number(value());
       if (!Number.isInteger(o.noopRuns) || o.noopRuns < 1) throw new Error('--noop-runs: a whole number of at least 1');
@@ -64,7 +76,7 @@ function parseArgs(argv: string[]): Options {
       if (v !== 'build' && v !== 'dist') throw new Error('--cli: build or dist');
       o.cli = v;
     } else if (a === '-h' || a === '--help') {
-      console.log('usage: npx tsx bench/bootstrap.ts [--hosts 5,20] [--noop-runs 3] [--trace] [--cli build|dist]');
+      console.log('usage: npx tsx bench/bootstrap.ts [--hosts 5,20] [--ovl-only-hosts 100] [--noop-runs 3] [--trace] [--cli build|dist]');
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${a} (see --help)`);
@@ -408,12 +420,13 @@ interface SizeResult {
   ovl: {
     fresh: { s: number; phases: Record<string, number>; log: string };
     noop: { s: number; runs: number[]; internalMs: number[]; changed: number[]; phases: Record<string, number>[]; log: string };
+    noopPlain: { s: number; runs: number[]; changed: number[] };
   };
   ansible: {
     fresh: { s: number; changed: number; log: string };
     noop: { s: number; changed: number; log: string };
   };
-  ratio: { fresh: number; noop: number };
+  ratio: { fresh: number; noop: number; tls: number };
   loadavg: Record<string, number[]>;
   /** Differences between what the fresh runs left on the first and last host (expected: none). */
   layout: Record<string, { onlyOvl: string[]; onlyAnsible: string[] }>;
@@ -454,6 +467,22 @@ async function benchSize(ctx: Ctx, n: number, net: string, up: Set<string>): Pro
     noops.push(r);
   }
 
+  // The same fleet with etcd on plain HTTP (etcd_tls: false), from fresh: what TLS costs a no-op.
+  say(`${name}: sandbox reset, then ovl with etcd_tls: false`);
+  await sandboxReset(name, undefined, slog);
+  checkInterrupted();
+  const plainInv = `${info.inventory.replace(/\.yml$/, '')}-plain.yml`;
+  writeFileSync(plainInv, readFileSync(info.inventory, 'utf8').replace(/^vars:\n/m, 'vars:\n  etcd_tls: false\n'));
+  const plain = { ...f, inventory: plainInv };
+  await ovl(ctx, plain, 'plain-fresh', false);
+  const plainNoops: Awaited<ReturnType<typeof ovl>>[] = [];
+  for (let i = 1; i <= ctx.opts.noopRuns; i++) {
+    const r = await ovl(ctx, plain, `plain-noop${i}`, true);
+    say(`${name}: ovl no-op without TLS #${i} ${r.s.toFixed(2)} s (changed: ${r.changed})`);
+    plainNoops.push(r);
+  }
+  rmSync(plainInv, { force: true });
+
   say(`${name}: sandbox reset (processes stopped, /data emptied)`);
   await sandboxReset(name, undefined, slog);
   checkInterrupted();
@@ -473,6 +502,7 @@ async function benchSize(ctx: Ctx, n: number, net: string, up: Set<string>): Pro
   up.delete(name);
 
   const noopS = median(noops.map((r) => r.s));
+  const plainS = median(plainNoops.map((r) => r.s));
   return {
     hosts: n,
     sandbox: name,
@@ -487,30 +517,63 @@ async function benchSize(ctx: Ctx, n: number, net: string, up: Set<string>): Pro
         phases: noops.map(phasesOf),
         log: relative(projectRoot, noops[0]!.log),
       },
+      noopPlain: { s: plainS, runs: plainNoops.map((r) => r.s), changed: plainNoops.map((r) => r.changed!) },
     },
     ansible: {
       fresh: { s: afresh.s, changed: afresh.changed, log: relative(projectRoot, afresh.log) },
       noop: { s: anoop.s, changed: anoop.changed, log: relative(projectRoot, anoop.log) },
     },
-    ratio: { fresh: afresh.s / fresh.s, noop: anoop.s / noopS },
+    ratio: { fresh: afresh.s / fresh.s, noop: anoop.s / noopS, tls: noopS / plainS },
     loadavg: loads,
     layout: Object.fromEntries(probe.map((h) => [h.name, layoutDiff(ovlLayout[h.name]!, ansibleLayout[h.name]!)])),
   };
+}
+
+interface OvlOnlyResult {
+  hosts: number;
+  fresh: number;
+  noop: { s: number; runs: number[]; changed: number[]; phases: Record<string, number>[] };
+}
+
+/** A large fleet, ovl alone: a fresh bootstrap and no-op re-runs (the sub-linear growth goal). */
+async function benchOvlOnly(ctx: Ctx, n: number, net: string, up: Set<string>): Promise<OvlOnlyResult> {
+  const name = `bench${n}`;
+  const slog = (line: string) => writeFileSync(join(ctx.logDir, `${name}-sandbox.log`), `${line}\n`, { flag: 'a' });
+  say(`${name}: sandbox up (${n} hosts on ${net}.x), ovl only`);
+  await sandboxDown(name, undefined, slog);
+  up.add(name);
+  const info = await sandboxUp({ name, hosts: n, net, inventory: join(projectRoot, 'bench', 'results', `${name}.yml`), log: slog });
+  checkInterrupted();
+  const f = fleetOf(info);
+  const fresh = await ovl(ctx, f, 'fresh', false);
+  say(`${name}: ovl fresh ${fresh.s.toFixed(2)} s`);
+  const noops: Awaited<ReturnType<typeof ovl>>[] = [];
+  for (let i = 1; i <= ctx.opts.noopRuns; i++) {
+    const r = await ovl(ctx, f, `noop${i}`, true);
+    say(`${name}: ovl no-op #${i} ${r.s.toFixed(2)} s (ovl's own ms: ${r.ms}, changed: ${r.changed})`);
+    noops.push(r);
+  }
+  say(`${name}: sandbox down`);
+  await sandboxDown(name, undefined, slog);
+  up.delete(name);
+  return { hosts: n, fresh: fresh.s, noop: { s: median(noops.map((r) => r.s)), runs: noops.map((r) => r.s), changed: noops.map((r) => r.changed!), phases: noops.map(phasesOf) } };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
 function table(results: SizeResult[]): string {
-  const head = ['hosts', 'ovl fresh', 'ovl no-op', 'ansible fresh', 'ansible no-op', 'ratio fresh', 'ratio no-op'];
+  const head = ['hosts', 'ovl fresh', 'ovl no-op', 'no-op, etcd without TLS', 'ansible fresh', 'ansible no-op', 'ratio fresh', 'ratio no-op', 'TLS / plain no-op'];
   const rows = results.map((r) => [
     String(r.hosts),
     `${r.ovl.fresh.s.toFixed(2)} s`,
     `${r.ovl.noop.s.toFixed(2)} s`,
+    `${r.ovl.noopPlain.s.toFixed(2)} s`,
     `${r.ansible.fresh.s.toFixed(1)} s`,
     `${r.ansible.noop.s.toFixed(1)} s`,
     `${r.ratio.fresh.toFixed(1)}x`,
     `${r.ratio.noop.toFixed(1)}x`,
+    `${r.ratio.tls.toFixed(2)}`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`;
@@ -523,13 +586,19 @@ interface Goal {
   pass: boolean | null;
 }
 
-function goals(results: SizeResult[]): Goal[] {
+function goals(results: SizeResult[], large: OvlOnlyResult[]): Goal[] {
   const r20 = results.find((r) => r.hosts === 20);
   if (!r20) return [{ goal: 'the goals are about 20 hosts', value: 'not measured (add 20 to --hosts)', pass: null }];
   return [
+    ...large.map((l) => ({
+      goal: `${l.hosts}-host no-op within 2.5x the 20-host no-op (sub-linear in hosts: ${(l.hosts / 20).toFixed(0)}x the hosts)`,
+      value: `${l.noop.s.toFixed(2)} s = ${(l.noop.s / r20.ovl.noop.s).toFixed(2)}x`,
+      pass: l.noop.s / r20.ovl.noop.s <= 2.5,
+    })),
     { goal: '20-host no-op < 1.5 s', value: `${r20.ovl.noop.s.toFixed(2)} s`, pass: r20.ovl.noop.s < 1.5 },
     { goal: "20-host no-op >= 30x faster than Ansible's no-op", value: `${r20.ratio.noop.toFixed(1)}x`, pass: r20.ratio.noop >= 30 },
     { goal: '20-host fresh < 10 s', value: `${r20.ovl.fresh.s.toFixed(2)} s`, pass: r20.ovl.fresh.s < 10 },
+    { goal: '20-host no-op with etcd over TLS within 1.3x of the no-op without', value: r20.ratio.tls.toFixed(2), pass: r20.ratio.tls <= 1.3 },
   ];
 }
 
@@ -579,11 +648,13 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const results: SizeResult[] = [];
+  const large: OvlOnlyResult[] = [];
   let failure: unknown;
   try {
     ctx.cli = await prepareCli(opts, logDir);
     const nets = opts.hosts.map((_, i) => `127.0.${6 + i}`);
     for (const [i, n] of opts.hosts.entries()) results.push(await benchSize(ctx, n, nets[i]!, up));
+    for (const [i, n] of opts.ovlOnly.entries()) large.push(await benchOvlOnly(ctx, n, `127.0.${6 + opts.hosts.length + i}`, up));
   } catch (e) {
     failure = e;
   } finally {
@@ -600,8 +671,13 @@ async function main(): Promise<number> {
   }
 
   if (results.length) {
-    const g = goals(results);
+    const g = goals(results, large);
     console.log(`\n${table(results)}\n`);
+    const fmtPhases = (ph: Record<string, number>) => Object.entries(ph).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    for (const l of large) {
+      console.log(`${l.hosts} hosts (ovl only): fresh ${l.fresh.toFixed(2)} s, no-op ${l.noop.s.toFixed(2)} s (runs ${l.noop.runs.map((x) => x.toFixed(2)).join(', ')}; changed ${l.noop.changed.join('/')})`);
+      console.log(`  no-op, seconds per phase: ${fmtPhases(l.noop.phases[Math.max(0, l.noop.runs.indexOf(l.noop.s))]!)}`);
+    }
     console.log('ovl no-op: median of', opts.noopRuns, 'run(s); ratio = Ansible time / ovl time; times include process start.');
     for (const r of results) {
       const ch = r.ovl.noop.changed.every((c) => c === 0) && r.ansible.noop.changed === 0;
@@ -633,6 +709,7 @@ async function main(): Promise<number> {
           options: opts,
           cli: ctx.cli.map((p) => relative(projectRoot, p) || p),
           results,
+          large,
           goals: g,
         },
         null,

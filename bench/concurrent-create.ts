@@ -13,7 +13,7 @@ import { listTasks, type Task } from '../src/cluster/store.js';
 import { loadFleet } from '../src/inventory/fleet.js';
 import { projectRoot } from '../src/paths.js';
 import { sandboxDown, sandboxUp } from '../src/sandbox/sandbox.js';
-import { etcdEndpoints, withEtcd } from '../src/state/etcd.js';
+import { etcdAccess, withEtcd, type EtcdAccess } from '../src/state/etcd.js';
 import { mapLimit } from '../src/util/semaphore.js';
 
 const args = new Map<string, string>();
@@ -63,7 +63,7 @@ function redisCpuFloor(): number {
 }
 
 /** Start a scheduler, wait until every task of `prefix` has ended; seconds and the failed ones. */
-async function runBatch(inventory: string, endpoints: string[], prefix: string, n: number): Promise<{ s: number; failed: Task[] }> {
+async function runBatch(inventory: string, endpoints: EtcdAccess, prefix: string, n: number): Promise<{ s: number; failed: Task[] }> {
   const t0 = performance.now();
   const sched: ChildProcess = spawn(process.execPath, [ovlBin, 'scheduler', '--lease-ttl', '60', '-i', inventory], { stdio: 'ignore' });
   try {
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const inv = ['-i', info.inventory];
   try {
     await mustOvl(['bootstrap', info.inventory]);
-    const endpoints = etcdEndpoints(loadFleet(info.inventory));
+    const endpoints = etcdAccess(loadFleet(info.inventory));
     console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ${HOSTS} sandbox hosts`);
     console.log(`each create: redis_cluster ${MASTERS}x${REPLICAS}, 16 MB per instance`);
     const rows: { creates: number; s: number; failed: number; floor: number }[] = [];
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
 }
 
 /** Run the queued deletes to their end (between sizes: each batch starts on an empty fleet). */
-async function runDeletes(inventory: string, endpoints: string[]): Promise<void> {
+async function runDeletes(inventory: string, endpoints: EtcdAccess): Promise<void> {
   const sched = spawn(process.execPath, [ovlBin, 'scheduler', '-i', inventory], { stdio: 'ignore' });
   try {
     while ((await withEtcd(endpoints, listTasks)).some((t) => !ended(t))) await new Promise((r) => setTimeout(r, 200));

@@ -5,7 +5,7 @@ import { artifact } from '../src/ops/files.js';
 import type { HostFacts } from '../src/ops/facts.js';
 import { allocKey, capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
 import type { HostAlloc } from '../src/cluster/store.js';
-import { etcdEndpoints } from '../src/state/etcd.js';
+import { etcdAccess, type EtcdAccess } from '../src/state/etcd.js';
 import { getKey, putKey } from '../src/state/etcd-http.js';
 import { change, ok, type Operation } from '../src/ops/types.js';
 
@@ -29,18 +29,18 @@ export function heldOutside(alloc: HostAlloc, ports: { from: number; to: number 
 }
 
 /** The host's capacity in etcd, where the scheduler reads it. */
-function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Operation<{ registered: string; alloc: HostAlloc }> {
+function capacityRegistered(record: HostCapacityRecord, access: () => EtcdAccess): Operation<{ registered: string; alloc: HostAlloc }> {
   const key = capacityKey(record.host);
   const want = JSON.stringify(record);
   return {
     title: `capacity registered in etcd (${record.cpu} cpu, ${record.memMB} MB, ports ${record.ports.from}-${record.ports.to})`,
     read: async (ctx) => {
       try {
-        const [registered, alloc] = await Promise.all([getKey(endpoints, key), getKey(endpoints, allocKey(record.host))]);
+        const [registered, alloc] = await Promise.all([getKey(access(), key), getKey(access(), allocKey(record.host))]);
         return { registered: registered ?? '', alloc: alloc ? (JSON.parse(alloc) as HostAlloc) : {} };
       } catch (e) {
         if (ctx.check) return { registered: '', alloc: {} };
-        throw new Error(`etcd unreachable at ${endpoints.join(',')}: ${(e as Error).message}`);
+        throw new Error(`etcd unreachable: ${(e as Error).message}`);
       }
     },
     plan({ registered, alloc }) {
@@ -50,20 +50,24 @@ function capacityRegistered(record: HostCapacityRecord, endpoints: string[]): Op
       const outside = heldOutside(alloc, record.ports);
       const note = outside.length ? `; ports still held outside ${record.ports.from}-${record.ports.to} (the instances keep running; new ones get ports in the range): ${outside.join('; ')}` : '';
       return change(`${registered ? `${key} updated` : `${key} written`}${note}`, [
-        { kind: 'local', what: `put ${key}`, run: () => putKey(endpoints, key, want) },
+        { kind: 'local', what: `put ${key}`, run: () => putKey(access(), key, want) },
       ]);
     },
   };
 }
 
-export const cacheBinaries: Runbook<{ files: ArtifactFile[]; endpoints: string[] }> = {
+export const cacheBinaries: Runbook<{ files: ArtifactFile[]; access: () => EtcdAccess }> = {
   name: 'cache-binaries',
   summary: 'redis-server, redis-cli and memcached at /data/lib/<type>/<version>/bin, checksummed; capacity registered in etcd',
-  prepare: async (comp) => ({ files: await artifactFiles(comp.inv.artifacts, ['redis', 'memcache']), endpoints: etcdEndpoints(comp.inv) }),
-  host: (h, _comp, { files, endpoints }) => ({
+  prepare: async (comp) => {
+    // Read when first used: a fresh fleet's client certificate is made by the etcd runbook.
+    let access: EtcdAccess | undefined;
+    return { files: await artifactFiles(comp.inv.artifacts, ['redis', 'memcache']), access: () => (access ??= etcdAccess(comp.inv)) };
+  },
+  host: (h, _comp, { files, access }) => ({
     operations: [
       ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
-      capacityRegistered(capacityOf(h.host, h.facts, files), endpoints),
+      capacityRegistered(capacityOf(h.host, h.facts, files), access),
     ],
   }),
 };

@@ -3,20 +3,27 @@ import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file, fileState } from '../src/ops/files.js';
-import { dirExists, facts } from '../src/ops/facts.js';
-import { service, type ServiceSpec } from '../src/ops/service.js';
+import { dirExists, facts, gatherFacts } from '../src/ops/facts.js';
+import { service, stopScript, unitName, type ServiceSpec } from '../src/ops/service.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { pollUntil, waitFor } from '../src/ops/wait.js';
-import { clientURL, peerURL } from '../src/state/etcd.js';
-import { healthy, leads, memberAdd, memberList, type Member } from '../src/state/etcd-http.js';
+import { etcdCerts, type EtcdCerts } from '../src/pki/etcd-certs.js';
+import type { Issued } from '../src/pki/fleet-pki.js';
+import { at, clientURL, etcdTls, peerURL, type EtcdAccess } from '../src/state/etcd.js';
+import { healthy, leads, memberAdd, memberList, memberRemove, type Member } from '../src/state/etcd-http.js';
+import { Remote } from '../src/ssh/remote.js';
+import { argv } from '../src/shell.js';
 import { render } from '../src/templates.js';
+import { saveSnapshot } from '../src/etcd/backup.js';
 import { Semaphore } from '../src/util/semaphore.js';
 
 const DIR = '/data/etcd';
 const DATA_DIR = `${DIR}/data`;
 const CONFIG = `${DIR}/etcd.conf.yml`;
 const LOG_DIR = '/data/log/etcd';
+const TLS_DIR = `${DIR}/tls`;
+const TLS = { ca: `${TLS_DIR}/ca.crt`, cert: `${TLS_DIR}/member.crt`, key: `${TLS_DIR}/member.key` };
 
 interface Shared {
   files: ArtifactFile[];
@@ -24,6 +31,12 @@ interface Shared {
   members: Member[] | null;
   /** Member additions one at a time: etcd refuses one that would risk quorum. */
   addLock: Semaphore;
+  /** Every member's client URL, with ovl's client certificate when etcd runs TLS. */
+  access: EtcdAccess;
+  /** The CA and the certificates (undefined: etcd_tls is false). */
+  certs?: EtcdCerts;
+  /** A snapshot of the running cluster, taken once, before the run's first change to it. */
+  snapshot: () => Promise<void>;
 }
 
 /** The etcd binary of the inventory's (first) etcd artifact. */
@@ -80,6 +93,7 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
       state,
       // Like initial-cluster, the token only matters before the member has data.
       token: kept?.['initial-cluster-token'] ?? String(host.vars.etcd_cluster_token),
+      tls: shared.certs ? TLS : undefined,
     });
   };
   const probeFile = (content: string) => file(CONFIG, content, { mode: 0o644, notify: ['restart'] });
@@ -92,20 +106,129 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
   };
 }
 
+/** The member's certificate, its key (never shown) and the CA it checks clients and peers against. */
+function memberCerts(certs: EtcdCerts, cert: Issued): Operation[] {
+  const until = cert.notAfter.toISOString().slice(0, 10);
+  const restart = { notify: ['restart'] };
+  return [
+    directories([TLS_DIR], { mode: 0o700 }),
+    file(TLS.ca, certs.ca.cert, { mode: 0o644, ...restart }),
+    { ...file(TLS.cert, cert.cert, { mode: 0o644, ...restart }), title: `etcd certificate ${TLS.cert} (valid until ${until})` },
+    file(TLS.key, cert.key, { mode: 0o600, secret: true, ...restart }),
+  ];
+}
+
 /** A host joining a running cluster is added as a member before it starts. */
-function memberAdded(host: HostSpec, endpoints: string[], lock: Semaphore): Operation<string[]> {
+function memberAdded(host: HostSpec, others: EtcdAccess, lock: Semaphore): Operation<string[]> {
   const url = peerURL(host);
   return {
     title: `etcd member ${host.name} registered in the cluster`,
-    read: async () => (await memberList(endpoints)).flatMap((m) => m.peerURLs),
+    read: async () => (await memberList(others)).flatMap((m) => m.peerURLs),
     plan(peerURLs) {
       if (peerURLs.includes(url)) return ok(`${url} is a member`);
       return change(`member ${url} added`, [
         // etcd refuses a member while the cluster is not healthy (e.g. members restarting).
-        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => pollUntil(() => memberAdd(endpoints, url).then(() => true), 30_000, `etcd to accept the member ${url}`, 500).then(() => undefined)) },
+        { kind: 'local', what: `etcd member add ${url}`, run: () => lock.run(() => pollUntil(() => memberAdd(others, url).then(() => true), 30_000, `etcd to accept the member ${url}`, 500).then(() => undefined)) },
       ]);
     },
   };
+}
+
+/**
+ * A running etcd that answers plain HTTP is not rewritten for TLS: its members would restart with
+ * peer URLs the others do not know, one after the other, until none had a quorum. Stop first.
+ */
+async function refusePlainCluster(comp: ComponentRun): Promise<void> {
+  const plain = comp.allHosts.map((h) => `http://${h.address}:${h.vars.etcd_client_port}`);
+  const running = await memberList({ endpoints: plain }, 1000).catch(() => null);
+  if (!running) return;
+  throw new Error(
+    `etcd on ${comp.allHosts.map((h) => h.name).join(', ')} runs without TLS (plain HTTP answers), and moving a running etcd to TLS ` +
+      `is not done by this version: nothing was changed. Keep it as it is with etcd_tls: false under vars in ${comp.inv.file}`,
+  );
+}
+
+/**
+ * A snapshot of the running cluster (kubespray takes one before it touches a healthy cluster),
+ * through the first member this run reaches that serves: on its host and on this machine.
+ */
+async function snapshotFirst(comp: ComponentRun, access: EtcdAccess, members: Member[]): Promise<void> {
+  const names = new Set(members.map((m) => m.name));
+  for (const ctx of comp.hosts.filter((c) => names.has(c.host.name))) {
+    if (!(await healthy(access, clientURL(ctx.host)).catch(() => false))) continue;
+    await saveSnapshot(comp.inv, ctx.host, ctx.remote);
+    return;
+  }
+  throw new Error(`no member of the running etcd that this run reaches serves (${[...names].join(', ')}): a snapshot is taken before any change, and none could be`);
+}
+
+/** The operation, its change preceded by the run's snapshot of the running cluster. */
+function afterSnapshot<T>(op: Operation<T>, snapshot: () => Promise<void>): Operation<T> {
+  return {
+    ...op,
+    plan(value, ctx) {
+      const p = op.plan(value, ctx);
+      if (!p.change) return p;
+      return { ...p, steps: [{ kind: 'local', what: 'etcd snapshot before the first change (once per run)', run: () => snapshot() }, ...p.steps] };
+    },
+  };
+}
+
+/** Members of the running cluster that server.etcd no longer lists. */
+function strangers(comp: ComponentRun, members: Member[]): Member[] {
+  return members.filter((m) => !comp.allHosts.some((h) => m.peerURLs.includes(peerURL(h)) || (!!m.name && m.name === h.name)));
+}
+
+const label = (m: Member) => `${m.name || m.ID} (${m.peerURLs.join(', ')})`;
+
+/**
+ * The members are those of server.etcd: one that is not is drift, reported (the run fails, exit
+ * 2) unless `--prune` asks to remove it; then it is removed while the listed members keep a
+ * quorum, and its etcd is stopped with its data moved aside (a later re-add joins afresh).
+ */
+function membership(comp: ComponentRun, shared: Shared): Operation {
+  const extra = shared.members ? strangers(comp, shared.members) : [];
+  return {
+    title: 'etcd members are those of server.etcd',
+    plan() {
+      if (!extra.length) return ok(shared.members ? `${shared.members.length} members, as server.etcd lists` : 'no running cluster yet');
+      if (!comp.prune) {
+        throw new Error(
+          `member ${extra.map(label).join(', ')} runs but is not in server.etcd: \`ovl bootstrap --prune\` removes it ` +
+            '(only while the listed members keep a quorum), or list its host in server.etcd again',
+        );
+      }
+      return change(
+        `removed ${extra.map(label).join(', ')}`,
+        extra.map((m) => ({ kind: 'local' as const, what: `etcd member remove ${label(m)}, its etcd stopped`, run: () => removeMember(comp, shared, m) })),
+      );
+    },
+  };
+}
+
+async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Promise<void> {
+  const listed = comp.allHosts.filter((h) => shared.members!.some((x) => x.peerURLs.includes(peerURL(h))));
+  const serving = (await Promise.all(listed.map(async (h) => ((await healthy(shared.access, clientURL(h), 2000).catch(() => false)) ? h : undefined)))).filter((h): h is HostSpec => !!h);
+  const quorum = Math.floor(listed.length / 2) + 1;
+  if (serving.length < quorum) {
+    throw new Error(`removing ${label(m)} would leave ${listed.length} members of which ${serving.length} serve (${serving.map((h) => h.name).join(', ') || 'none'}): a quorum needs ${quorum}; bring the others back first`);
+  }
+  await memberRemove(at(shared.access, serving.map(clientURL)), m.ID);
+  const host = comp.inv.hosts.find((h) => h.name === m.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
+  if (!host) throw new Error(`member ${label(m)} was removed, but its host is not in ${comp.inv.file}: stop etcd there yourself`);
+  const remote = await Remote.connect(host, { acceptNewHostKeys: false });
+  try {
+    const { systemd } = await gatherFacts(remote);
+    const svc = etcdService('etcd');
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    await remote.run([
+      // Not started again at boot either.
+      systemd ? argv('systemctl', 'disable', '--now', unitName(svc)) : stopScript(svc, false),
+      `if [ -e ${DATA_DIR} ]; then ${argv('mv', DATA_DIR, `${DATA_DIR}.removed-${stamp}`)}; fi`,
+    ].join('\n'));
+  } finally {
+    remote.close();
+  }
 }
 
 export const etcd: Runbook<Shared> = {
@@ -113,29 +236,37 @@ export const etcd: Runbook<Shared> = {
   summary: 'an N-member etcd cluster on server.etcd: binary under /data/lib/etcd, data under /data/etcd, healthy before going on',
   async prepare(comp) {
     const files = await artifactFiles(comp.inv.artifacts, ['etcd']);
-    const endpoints = comp.allHosts.map(clientURL);
+    const certs = etcdTls(comp.inv.vars) ? await etcdCerts(comp.inv, comp.allHosts, { dryRun: comp.check }) : undefined;
+    const access: EtcdAccess = { endpoints: comp.allHosts.map(clientURL), tls: certs && { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key } };
     let members: Member[] | null = null;
     try {
-      members = await memberList(endpoints);
+      members = await memberList(access);
     } catch {
       members = null;
+      if (certs) await refusePlainCluster(comp);
     }
-    return { files, members, addLock: new Semaphore(1) };
+    let taken: Promise<void> | undefined;
+    const snapshot = () => (taken ??= members ? snapshotFirst(comp, access, members) : Promise.resolve());
+    return { files, members, addLock: new Semaphore(1), access, certs, snapshot };
   },
   host(h, comp, shared) {
     const bin = binaryOf(comp, shared);
     const files = shared.files.filter((f) => f.version === bin.version);
     const svc = etcdService(bin.remote);
     const isMember = shared.members?.some((m) => m.peerURLs.includes(peerURL(h.host)));
-    const endpoints = comp.allHosts.filter((x) => x !== h.host).map(clientURL);
+    const others = at(shared.access, comp.allHosts.filter((x) => x !== h.host).map(clientURL));
+    const cert = shared.certs?.members.get(h.host.name);
+    const first = comp.hosts[0] === h;
     return {
       operations: [
+        ...(first ? [membership(comp, shared)] : []),
         directories([DIR, LOG_DIR], { mode: 0o755 }),
         ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
-        ...(shared.members && !isMember ? [memberAdded(h.host, endpoints, shared.addLock)] : []),
+        ...(shared.certs && cert ? memberCerts(shared.certs, cert) : []),
+        ...(shared.members && !isMember ? [memberAdded(h.host, others, shared.addLock)] : []),
         config(h, comp, shared),
         ...service(svc, h, 'restart'),
-      ],
+      ].map((op) => afterSnapshot(op, shared.snapshot)),
       handlers: { restart: owedRestart(svc) },
     };
   },
@@ -143,11 +274,11 @@ export const etcd: Runbook<Shared> = {
   // take the fleet's state store away for a restart's length. A fresh member owes none.
   rolling: (comp, shared) => ({
     service: () => etcdService(binaryOf(comp, shared).remote),
-    leads: (h) => leads(clientURL(h.host)),
-    serves: (h) => healthy(clientURL(h.host)).catch(() => false),
+    leads: (h) => leads(shared.access, clientURL(h.host)),
+    serves: (h) => healthy(shared.access, clientURL(h.host)).catch(() => false),
     serveTimeoutMs: 90_000,
   }),
-  after: (h) => [
-    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(clientURL(h.host)), 90_000, `${LOG_DIR}/etcd.log`),
+  after: (h, _comp, shared) => [
+    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(shared.access, clientURL(h.host)), 90_000, `${LOG_DIR}/etcd.log`),
   ],
 };

@@ -19,11 +19,15 @@ const shown = JSON.parse((await $`${ovl} cluster show demo --json -i ${inventory
 const master = shown.instances.find((i) => i.role === 'master')!;
 
 const inv = parse(readFileSync(inventory, 'utf8')) as { hosts: { name: string; address: string }[]; server: { etcd: string[] } };
-const etcd = inv.hosts.filter((h) => inv.server.etcd.includes(h.name)).map((h) => `http://${h.address}:2379`);
+const etcd = inv.hosts.filter((h) => inv.server.etcd.includes(h.name)).map((h) => `https://${h.address}:2379`);
+// etcd answers only to a client certificate of the fleet CA, kept beside the inventory.
+const pki = 'inventories/sandbox.pki';
+const etcdctl = `ETCDCTL_API=3 etcdctl --cacert ${pki}/ca.crt --cert ${pki}/client.crt --key ${pki}/client.key`;
 console.log(`
 redis:       redis-cli -c -h ${master.address} -p ${master.port}        (cluster "demo": ovl cluster show demo -i ${inventory})
-etcd:        ETCDCTL_API=3 etcdctl --endpoints=${etcd.join(',')} endpoint health
-fleet state: ETCDCTL_API=3 etcdctl --endpoints=${etcd[0]} get --prefix /overlord/fleet/hosts/
+etcd:        ${etcdctl} --endpoints=${etcd.join(',')} endpoint health
+fleet state: ${etcdctl} --endpoints=${etcd[0]} get --prefix /overlord/fleet/hosts/
+snapshot:    node bin/ovl.js etcd snapshot -i ${inventory}
 a host:      ssh -i /var/lib/ovl-sandbox/sandbox/fleet_key -o UserKnownHostsFile=inventories/sandbox.known_hosts root@${inv.hosts[0]!.address}
 again:       node bin/ovl.js bootstrap ${inventory}     (changes nothing)
 stop it all: node bin/ovl.js sandbox down --name sandbox`);

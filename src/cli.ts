@@ -36,6 +36,7 @@ program
   .option('-v, --verbose', 'also print the steps that were already ok')
   .option('--json', 'print a machine-readable recap on stdout (progress goes to stderr)')
   .option('--accept-new-host-keys', 'record the SSH host keys of hosts not yet in known_hosts (never replaces a changed key)')
+  .option('--prune', 'remove what runs but the inventory no longer lists: an etcd member dropped from server.etcd (only while quorum holds afterwards)')
   .action(async (inventory: string, o) => {
     process.exitCode = await (await bootstrapCmd()).bootstrap(inventory, o);
   });
@@ -181,6 +182,24 @@ cluster
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await import('./commands/failover.js')).clusterFailover(name, o, out);
+  });
+
+const etcd = program.command('etcd').description('the fleet\'s state store: snapshots and restores');
+etcd
+  .command('snapshot')
+  .description('save a snapshot of etcd on a serving member (/data/backup/etcd) and copy it to <inventory>.backup/etcd/; the newest etcd_snapshots_kept (10) are kept on both')
+  .addOption(inventoryOption())
+  .action(async (o) => {
+    process.exitCode = await (await import('./commands/etcd.js')).etcdSnapshot(o, out);
+  });
+etcd
+  .command('restore')
+  .description('rebuild every etcd member from a snapshot file (same members, new data dirs; the old ones kept aside)')
+  .argument('<snapshot>', 'a file saved by `ovl etcd snapshot`')
+  .option('--yes', 'do it: what etcd holds now is replaced')
+  .addOption(inventoryOption())
+  .action(async (file: string, o) => {
+    process.exitCode = await (await import('./commands/etcd.js')).etcdRestore(file, o, out);
   });
 
 program

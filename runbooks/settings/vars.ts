@@ -27,6 +27,7 @@ export const number = (min: number, max: number, example: number): VarSpec => ({
   example: String(example),
 });
 export const port = (example: number): VarSpec => whole(1, 65535, example);
+export const flag = (example: boolean): VarSpec => ({ schema: z.boolean(), expect: 'true or false', example: String(example) });
 /** An absolute path of plain characters: it reaches a shell and a command line. */
 export const absPath = (example: string): VarSpec => text(/^\/[A-Za-z0-9_.\/-]*$/, 'an absolute path of letters, digits and _ . / -', example);
 

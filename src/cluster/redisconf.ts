@@ -24,6 +24,26 @@ const FIXED = new Set([
 
 const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
 
+/** Commands ovl's checks and operations send (and replication and slot moves need), by what for. */
+const NEEDED: Record<string, string> = Object.fromEntries(
+  Object.entries({
+    'its checks and settings': ['CONFIG', 'INFO', 'PING', 'ROLE', 'CLIENT', 'DBSIZE', 'COMMAND', 'HELLO', 'AUTH', 'ACL'],
+    'forming, checking and failing over a cluster': ['CLUSTER', 'FAILOVER', 'REPLICAOF', 'SLAVEOF', 'READONLY', 'ASKING'],
+    'replication': ['PSYNC', 'SYNC', 'REPLCONF', 'WAIT'],
+    'moving slots and keys': ['MIGRATE', 'RESTORE', 'RESTORE-ASKING', 'MEMORY', 'SCAN', 'TYPE', 'DUMP'],
+    'stopping and saving instances': ['SHUTDOWN', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'LASTSAVE'],
+  }).flatMap(([why, cmds]) => cmds.map((c) => [c, why])),
+);
+
+/** Why a `rename-command` value cannot be taken: it would rename or disable a command ovl needs. */
+function badRename(value: string): string | undefined {
+  const cmd = /^\s*"?([A-Za-z-]+)"?(\s|$)/.exec(value)?.[1]?.toUpperCase();
+  if (!cmd) return `rename-command ${JSON.stringify(value)}: write the command and its new name, e.g. rename-command=FLUSHALL ""`;
+  const why = NEEDED[cmd];
+  if (why) return `rename-command ${cmd}: ovl needs ${cmd} for ${why}, so it cannot be renamed or disabled (commands it does not need, e.g. FLUSHALL, FLUSHDB, KEYS, DEBUG, can be)`;
+  return undefined;
+}
+
 /** Why an extra redis.conf directive cannot be taken, or undefined when it can. */
 export function badDirective(name: string, value: unknown): string | undefined {
   if (!DIRECTIVE_RE.test(name)) return `invalid redis.conf directive ${JSON.stringify(name)} (lower-case letters, digits and -)`;
@@ -33,6 +53,7 @@ export function badDirective(name: string, value: unknown): string | undefined {
   if (name === 'loadmodule') return 'loadmodule: ovl does not deploy Redis modules, so none can be loaded';
   if (FIXED.has(name)) return `redis.conf directive ${name} is set by ovl and cannot be overridden`;
   if (typeof value !== 'string' || /[\r\n\0]/.test(value)) return `invalid value for redis.conf directive ${name} (one line of text)`;
+  if (name === 'rename-command') return badRename(value);
   return undefined;
 }
 

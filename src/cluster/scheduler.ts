@@ -3,7 +3,7 @@
 // side by side (tasks of one cluster in order).
 import { hostname } from 'node:os';
 import type { Inventory } from '../inventory/types.js';
-import { etcdEndpoints, openEtcd } from '../state/etcd.js';
+import { etcdAccess, openEtcd } from '../state/etcd.js';
 import type { Etcd3 } from 'etcd3';
 import { ELECTION, taskPrefix } from '../state/keys.js';
 import { LeadershipLost } from './errors.js';
@@ -29,7 +29,7 @@ const unfinished = (t: Task) => !taskEnded(t);
 
 
 export async function runScheduler(o: SchedulerOptions): Promise<void> {
-  const etcd = await openEtcd(etcdEndpoints(o.inv), 10_000, { patient: true });
+  const etcd = await openEtcd(etcdAccess(o.inv), 10_000, { patient: true });
   const fleet = o.fleet ?? new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);

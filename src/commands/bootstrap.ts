@@ -15,6 +15,7 @@ export interface BootstrapOptions {
   forks?: number;
   json?: boolean;
   acceptNewHostKeys?: boolean;
+  prune?: boolean;
   verbose?: boolean;
 }
 
@@ -37,6 +38,7 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
         check,
         forks,
         acceptNewHostKeys: !!o.acceptNewHostKeys,
+        prune: !!o.prune,
         components: sel.components,
         hosts: sel.hosts,
       }, events);

@@ -4,7 +4,7 @@ import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
 import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { etcdEndpoints, etcdReason, openEtcd } from '../state/etcd.js';
+import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey } from '../state/keys.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
@@ -27,7 +27,7 @@ export function inventoryPath(opt?: string): string {
 
 /** The fleet of -i, else $OVL_INVENTORY, else the default, which is relative to the directory
  * ovl runs in: from anywhere else, the way to name the inventory is the fix. */
-function loadInventory(opt?: string): Inventory {
+export function loadInventory(opt?: string): Inventory {
   const path = inventoryPath(opt);
   try {
     return loadFleet(path);
@@ -40,8 +40,9 @@ function loadInventory(opt?: string): Inventory {
 export async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
   const invPath = inventoryPath(invOpt);
   const inv = loadInventory(invOpt);
-  const endpoints = etcdEndpoints(inv);
-  const etcd = await openEtcd(endpoints, 5000);
+  const access = etcdAccess(inv);
+  const endpoints = access.endpoints;
+  const etcd = await openEtcd(access, 5000);
   try {
     return await fn(etcd, inv);
   } catch (e) {

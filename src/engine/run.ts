@@ -16,6 +16,8 @@ export interface RunOptions {
   components: string[];
   /** Hosts this run may touch. */
   hosts: Set<string>;
+  /** Remove what runs but the inventory no longer lists (`--prune`). */
+  prune?: boolean;
 }
 
 export interface HostRecap {
@@ -88,7 +90,7 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
   const componentRun = (name: string): ComponentRun => {
     const all = hostsOf(inv, name);
     const hosts = all.map((h) => contexts.get(h.name)).filter((c): c is HostContext => !!c && !recap.get(c.host.name)!.failed);
-    return { name, inv, check: opts.check, allHosts: all, hosts };
+    return { name, inv, check: opts.check, prune: !!opts.prune, allHosts: all, hosts };
   };
   try {
     const early = await prefetch(opts.components.map((n) => ({ runbook: runbooks[n]!, comp: componentRun(n) })), opts.forks);

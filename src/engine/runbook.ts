@@ -7,6 +7,8 @@ export interface ComponentRun {
   name: string;
   inv: Inventory;
   check: boolean;
+  /** `--prune`: members the inventory no longer lists may be removed. */
+  prune: boolean;
   /** Every host of the component in the inventory (also those not targeted by --limit). */
   allHosts: HostSpec[];
   /** Hosts this run works on, connected. */

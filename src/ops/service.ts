@@ -21,7 +21,7 @@ export interface ServiceSpec {
   ownLogs?: { pattern: string; keep: number };
 }
 
-const unitName = (s: ServiceSpec) => `ovl-${s.name}.service`;
+export const unitName = (s: ServiceSpec) => `ovl-${s.name}.service`;
 const unitPath = (s: ServiceSpec) => `/etc/systemd/system/${unitName(s)}`;
 const supervisorScript = (s: ServiceSpec) => `${s.dir}/${s.name}.supervise.sh`;
 export const servicePidfile = (s: ServiceSpec) => `${s.dir}/${s.name}.pid`;

@@ -8,6 +8,9 @@ import type { LocalArtifacts } from './preconditions.js';
 
 const INVENTORY_HEADER = '# Written by `ovl sandbox up`';
 
+/** The sandbox's PKI directory sits beside its known_hosts: <name>.pki. */
+const pkiOf = (knownHosts: string) => knownHosts.replace(/\.known_hosts$/, '.pki');
+
 export function writeInventory(info: SandboxInfo, art: LocalArtifacts): void {
   mkdirSync(dirname(info.inventory), { recursive: true });
   const hostKeys = info.hosts.map((h) => {
@@ -22,6 +25,7 @@ export function writeInventory(info: SandboxInfo, art: LocalArtifacts): void {
       name: info.name,
       fleetKey: info.fleetKey,
       knownHosts: basename(info.knownHosts),
+      pkiDir: basename(pkiOf(info.knownHosts)),
       versions: art.versions,
       bins: art.bins,
       hosts: info.hosts.map((h) => ({ name: h.name, address: h.address })),
@@ -42,5 +46,15 @@ export function removeWritten(inventory: string, knownHosts: string, log: Log): 
   if (existsSync(knownHosts)) {
     rmSync(knownHosts, { force: true });
     log(`removed ${knownHosts}`);
+  }
+  const pki = pkiOf(knownHosts);
+  if (existsSync(pki)) {
+    rmSync(pki, { recursive: true, force: true });
+    log(`removed ${pki} (the sandbox fleet's CA and certificates)`);
+  }
+  const backups = inventory.replace(/\.[^./]+$/, '.backup');
+  if (backups !== inventory && existsSync(backups)) {
+    rmSync(backups, { recursive: true, force: true });
+    log(`removed ${backups} (the sandbox fleet's etcd snapshots)`);
   }
 }

@@ -154,6 +154,11 @@ export class Remote {
     await this.run(`gzip -dc ${shq(`${remotePath}.gz`)} > ${shq(remotePath)} && rm -f ${shq(`${remotePath}.gz`)}`);
   }
 
+  /** Copy a remote file over SFTP to a local path. */
+  async download(remotePath: string, local: string): Promise<void> {
+    await this.channels.run(() => this.ssh.getFile(local, remotePath));
+  }
+
   get connected(): boolean {
     return this.ssh.isConnected();
   }

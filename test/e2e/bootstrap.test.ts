@@ -1,12 +1,17 @@
 // `ovl bootstrap` against a real sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadFleet } from '../../src/inventory/fleet.js';
+import { ensureCA, ensureLeaf, pkiDir } from '../../src/pki/fleet-pki.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
 import { DATA_LAYOUT } from '../../runbooks/data-layout.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { bootstrapJson, fleet, FLEET, freshFleet, onHost, ovl, ovlProcess, total } from '../helpers/fleet.js';
+import { bootstrapJson, etcdOf, fleet, FLEET, freshFleet, onHost, ovl, ovlProcess, total } from '../helpers/fleet.js';
 
 const quiet = () => {};
 const ETCD_HOSTS = ['h1', 'h2', 'h3'];
@@ -30,17 +35,17 @@ test('fresh bootstrap: every step ok or changed, a 3-member etcd answers on each
   assert.ok(total(r.recap, 'changed') > 0);
   assert.deepEqual(new Set(r.recap.results.map((x) => x.status)), new Set(['changed', 'ok']));
 
-  const endpoints = info.hosts.filter((h) => ETCD_HOSTS.includes(h.name)).map((h) => `http://${h.address}:2379`);
-  const members = await withEtcd([endpoints[0]!], (c) => c.cluster.memberList({}));
-  assert.deepEqual(members.members.map((m) => m.name).sort(), ETCD_HOSTS);
-  for (const [i, ep] of endpoints.entries()) {
-    await withEtcd([ep], (c) => c.put(`/test/written-on-${i}`).value(`v${i}`).exec());
+  const members = info.hosts.filter((h) => ETCD_HOSTS.includes(h.name));
+  const listed = await withEtcd(etcdOf(info.inventory, members.slice(0, 1)), (c) => c.cluster.memberList({}));
+  assert.deepEqual(listed.members.map((m) => m.name).sort(), ETCD_HOSTS);
+  for (const [i, m] of members.entries()) {
+    await withEtcd(etcdOf(info.inventory, [m]), (c) => c.put(`/test/written-on-${i}`).value(`v${i}`).exec());
   }
-  for (const ep of endpoints) {
-    const got = await withEtcd([ep], async (c) => Promise.all(endpoints.map((_, i) => c.get(`/test/written-on-${i}`).string())));
-    assert.deepEqual(got, endpoints.map((_, i) => `v${i}`), `every write is readable at ${ep}`);
+  for (const m of members) {
+    const got = await withEtcd(etcdOf(info.inventory, [m]), async (c) => Promise.all(members.map((_, i) => c.get(`/test/written-on-${i}`).string())));
+    assert.deepEqual(got, members.map((_, i) => `v${i}`), `every write is readable at ${m.name}`);
   }
-  const caps = await withEtcd(endpoints, (c) => c.getAll().prefix('/overlord/fleet/hosts/').json());
+  const caps = await withEtcd(etcdOf(info.inventory), (c) => c.getAll().prefix('/overlord/fleet/hosts/').json());
   assert.deepEqual(Object.keys(caps).sort(), info.hosts.map((h) => `/overlord/fleet/hosts/${h.name}`).sort());
   const h1 = caps['/overlord/fleet/hosts/h1'] as { address: string; ports: { from: number }; versions: Record<string, string[]> };
   assert.equal(h1.address, info.hosts[0]!.address);
@@ -65,6 +70,44 @@ test('second run changes nothing and says so', async () => {
   const j = bootstrapJson([info.inventory]);
   assert.equal(total(j.recap, 'changed'), 0);
   assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, 'etcd was not restarted');
+});
+
+test('etcd answers only over TLS with a client certificate of the fleet CA: curl and etcdctl without one get nothing', async () => {
+  const info = await fleet();
+  const pki = pkiDir(loadFleet(info.inventory));
+  const h1 = info.hosts[0]!.address;
+  const key = Buffer.from('/overlord/').toString('base64');
+  const curl = (url: string, ...args: string[]) =>
+    spawnSync('curl', ['-sS', '--max-time', '5', ...args, '-X', 'POST', '-d', JSON.stringify({ key }), `${url}/v3/kv/range`], { encoding: 'utf8' });
+  const ca = ['--cacert', join(pki, 'ca.crt')];
+  const mine = curl(`https://${h1}:2379`, ...ca, '--cert', join(pki, 'client.crt'), '--key', join(pki, 'client.key'));
+  assert.equal(mine.status, 0, mine.stderr);
+  assert.match(mine.stdout, /"header"/, 'the fleet client certificate is served');
+  const plain = curl(`http://${h1}:2379`);
+  assert.notEqual(plain.status, 0, 'a plain-HTTP request gets no answer');
+  assert.equal(plain.stdout, '');
+  const certless = curl(`https://${h1}:2379`, ...ca);
+  assert.notEqual(certless.status, 0, 'a request without a client certificate is refused');
+  assert.equal(certless.stdout, '');
+  // A certificate from another CA, with the right names, is refused as well.
+  const other = mkdtempSync(join(tmpdir(), 'ovl-other-ca-'));
+  try {
+    const otherCa = await ensureCA(other);
+    await ensureLeaf(other, 'client', otherCa, { name: 'ovl', ips: [], dns: [], usage: 'client', days: 30 }, 1);
+    const foreign = curl(`https://${h1}:2379`, ...ca, '--cert', join(other, 'client.crt'), '--key', join(other, 'client.key'));
+    assert.notEqual(foreign.status, 0, 'a certificate from another CA is refused');
+    assert.equal(foreign.stdout, '');
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+  const etcdctl = (...args: string[]) =>
+    spawnSync('etcdctl', [`--endpoints=https://${h1}:2379`, '--dial-timeout=3s', '--command-timeout=5s', ...args, 'get', '--prefix', '/overlord/'], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  const refused = etcdctl(`--cacert=${join(pki, 'ca.crt')}`);
+  assert.notEqual(refused.status, 0, 'etcdctl without a client certificate is refused');
+  assert.equal(refused.stdout, '');
+  const allowed = etcdctl(`--cacert=${join(pki, 'ca.crt')}`, `--cert=${join(pki, 'client.crt')}`, `--key=${join(pki, 'client.key')}`);
+  assert.equal(allowed.status, 0, allowed.stderr);
+  assert.match(allowed.stdout, /\/overlord\/fleet\/hosts\/h1/);
 });
 
 test('a config change on every member restarts them one at a time: two of three always answer, each restarted once', async () => {
@@ -133,8 +176,38 @@ test('--check on a fresh fleet lists the planned changes with diffs and changes 
   }
   const conf = r.recap.results.find((x) => x.host === 'h1' && x.title.includes('etcd.conf.yml'));
   assert.ok(conf?.diff?.includes('+initial-cluster-state: new'), 'the config diff is shown');
+  assert.ok(conf?.diff?.includes('+  client-cert-auth: true'), 'etcd is planned with mutual TLS');
+  const key = r.recap.results.find((x) => x.host === 'h1' && x.title === 'file /data/etcd/tls/member.key');
+  assert.equal(key?.diff, '(secret content not shown)');
+  assert.doesNotMatch(r.stdout, /PRIVATE KEY/, 'no key content in the output');
   assert.deepEqual(info.hosts.map((h) => dataTree(info, h.name)), before);
   assert.equal(await tcpOpen(info.hosts[0]!.address, 2379), false, 'no etcd was started');
+});
+
+test('a fleet whose etcd runs plain HTTP (etcd_tls: false) is not switched to TLS behind its back', async (t) => {
+  const info = await freshFleet();
+  const plainInv = `${info.inventory}.plain.yml`;
+  t.after(async () => {
+    rmSync(plainInv, { force: true });
+    rmSync(`${info.inventory}.plain.known_hosts`, { force: true });
+    await freshFleet(); // the next tests start from hosts without etcd
+  });
+  writeFileSync(plainInv, readFileSync(info.inventory, 'utf8').replace('  cache_ports:', '  etcd_tls: false\n  cache_ports:'));
+  copyFileSync(info.knownHosts, `${info.inventory}.plain.known_hosts`);
+  const plain = bootstrapJson([plainInv, '--only', 'data-layout,etcd']);
+  assert.equal(plain.code, 0, JSON.stringify(plain.recap.hosts));
+  const conf = onHost(info, 'h1', 'cat /data/etcd/etcd.conf.yml').stdout;
+  assert.match(conf, /listen-client-urls: http:\/\//);
+  assert.doesNotMatch(conf, /client-cert-auth/);
+  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+
+  const r = ovl(['bootstrap', info.inventory, '--only', 'etcd']);
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stdout + r.stderr, /runs without TLS .*nothing was changed.*etcd_tls: false/s);
+  assert.equal(onHost(info, 'h1', 'cat /data/etcd/etcd.conf.yml').stdout, conf, 'the config is as it was');
+  assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, 'no member restarted');
+  const listed = await withEtcd(etcdOf(plainInv), (c) => c.cluster.memberList({}));
+  assert.equal(listed.members.length, 3, 'the plain cluster still answers');
 });
 
 test('a host down: the others finish, the recap names it, exit code non-zero; once it is back a re-run converges', async () => {
@@ -157,7 +230,7 @@ test('a host down: the others finish, the recap names it, exit code non-zero; on
   assert.equal(again.code, 0, JSON.stringify(again.recap.hosts));
   assert.ok(again.recap.hosts.find((h) => h.host === 'h3')!.changed > 0);
   assert.equal(total(again.recap, 'changed'), again.recap.hosts.find((h) => h.host === 'h3')!.changed, 'only h3 had work left');
-  const members = await withEtcd([`http://${info.hosts[2]!.address}:2379`], (c) => c.cluster.memberList({}));
+  const members = await withEtcd(etcdOf(info.inventory, [info.hosts[2]!]), (c) => c.cluster.memberList({}));
   assert.deepEqual(members.members.map((m) => m.name).sort(), ETCD_HOSTS);
   assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
 });
@@ -218,23 +291,51 @@ test('bad inventories are refused before any connection, with file:line and a fi
   }
 });
 
-test('a host added to server.etcd joins the running cluster as a new member', async (t) => {
+test('an even etcd member count is refused unless allowed; a host added to server.etcd joins the running cluster', async (t) => {
   const info = await fleet();
   assert.equal(ovl(['bootstrap', info.inventory]).code, 0);
   const grown = `${info.inventory}.grown.yml`;
   t.after(() => {
     for (const f of [grown, `${info.inventory}.grown.known_hosts`]) rmSync(f, { force: true });
   });
-  writeFileSync(grown, readFileSync(info.inventory, 'utf8').replace('etcd: [h1, h2, h3]', 'etcd: [h1, h2, h3, h4]'));
+  const four = readFileSync(info.inventory, 'utf8').replace('etcd: [h1, h2, h3]', 'etcd: [h1, h2, h3, h4]');
+  writeFileSync(grown, four);
   copyFileSync(info.knownHosts, `${info.inventory}.grown.known_hosts`);
+  const refused = ovl(['bootstrap', grown, '--only', 'etcd']);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /Nothing was changed on any host/);
+  assert.match(refused.stderr, /grown\.yml:\d+:\d+: .*etcd needs an odd number of members.*lists 4/);
+  assert.match(refused.stderr, /etcd_allow_even: true/);
+  assert.equal(onHost(info, 'h4', 'test -e /data/etcd/etcd.conf.yml; echo $?').stdout.trim(), '1', 'nothing was written on h4');
+  writeFileSync(grown, four.replace('  cache_ports:', '  etcd_allow_even: true\n  cache_ports:'));
   const r = bootstrapJson([grown, '--only', 'etcd']);
   assert.equal(r.code, 0, JSON.stringify(r.recap.hosts));
   assert.equal(r.recap.results.find((x) => x.host === 'h4' && x.title.includes('registered in the cluster'))?.status, 'changed');
   assert.deepEqual(r.recap.hosts.filter((h) => h.changed).map((h) => h.host), ['h4'], 'the running members are not touched');
-  const h4 = `http://${info.hosts[3]!.address}:2379`;
-  const members = await withEtcd([h4], (c) => c.cluster.memberList({}));
+  const h4 = etcdOf(grown, [info.hosts[3]!]);
+  const members = await withEtcd(h4, (c) => c.cluster.memberList({}));
   assert.deepEqual(members.members.map((m) => m.name).sort(), ['h1', 'h2', 'h3', 'h4']);
-  await withEtcd([h4], (c) => c.put('/test/on-h4').value('joined').exec());
-  assert.equal(await withEtcd([`http://${info.hosts[0]!.address}:2379`], (c) => c.get('/test/on-h4').string()), 'joined');
+  await withEtcd(h4, (c) => c.put('/test/on-h4').value('joined').exec());
+  assert.equal(await withEtcd(etcdOf(grown, [info.hosts[0]!]), (c) => c.get('/test/on-h4').string()), 'joined');
   assert.equal(total(bootstrapJson([grown, '--only', 'etcd']).recap, 'changed'), 0);
+});
+
+test('a member dropped from server.etcd is drift (exit 2) until --prune removes it and stops its etcd', async () => {
+  const info = await fleet();
+  const h4 = etcdOf(info.inventory, [info.hosts[3]!]);
+  const members = async () => (await withEtcd(etcdOf(info.inventory), (c) => c.cluster.memberList({}))).members.map((m) => m.name).sort();
+  assert.deepEqual(await members(), ['h1', 'h2', 'h3', 'h4'], 'the test before this one made h4 a member');
+  const drift = ovl(['bootstrap', info.inventory, '--only', 'etcd']);
+  assert.equal(drift.code, 2, drift.stdout);
+  assert.match(drift.stdout, /member h4 \(https:\/\/[\d.]+:2380\) runs but is not in server\.etcd: `ovl bootstrap --prune` removes it/);
+  assert.deepEqual(await members(), ['h1', 'h2', 'h3', 'h4'], 'nothing removed without --prune');
+
+  const pruned = bootstrapJson([info.inventory, '--only', 'etcd', '--prune']);
+  assert.equal(pruned.code, 0, JSON.stringify(pruned.recap.hosts));
+  assert.match(pruned.recap.results.find((x) => x.title === 'etcd members are those of server.etcd')!.reason, /^removed h4 /);
+  assert.deepEqual(await members(), ['h1', 'h2', 'h3']);
+  assert.equal(onHost(info, 'h4', 'test -s /data/etcd/etcd.pid; echo $?').stdout.trim(), '1', 'etcd on h4 is stopped');
+  assert.match(onHost(info, 'h4', 'ls /data/etcd').stdout, /data\.removed-/, 'its data is kept aside');
+  await assert.rejects(withEtcd(h4, (c) => c.get('/test/on-h4').string(), 2000));
+  assert.equal(total(bootstrapJson([info.inventory, '--only', 'etcd']).recap, 'changed'), 0, 'a re-run has nothing to do');
 });

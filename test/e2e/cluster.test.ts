@@ -8,14 +8,14 @@ import { Cluster, Redis } from 'ioredis';
 import { projectRoot } from '../../src/paths.js';
 import { place } from '../../src/cluster/placement.js';
 import { cancelCreate, fleetCapacity, listTasks, newTask, pruneTasks, putTask, startTask, TASK_HISTORY, type CreateTask, type Task } from '../../src/cluster/store.js';
-import { withEtcd } from '../../src/state/etcd.js';
+import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import { taskKey } from '../../src/state/keys.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { FLEET, fleet, onHost, ovl, ovlProcess } from '../helpers/fleet.js';
+import { FLEET, fleet, onHost, ovl, ovlProcess, etcdOf } from '../helpers/fleet.js';
 import { memcacheTalk } from '../helpers/memcache.js';
 
 let info: SandboxInfo;
-let endpoints: string[];
+let endpoints: EtcdAccess;
 const children: ChildProcess[] = [];
 
 interface Shown {
@@ -122,7 +122,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  endpoints = etcdOf(info.inventory);
   // Clusters left by an earlier, interrupted run of these tests.
   const listed = ovl(['cluster', 'list', '--json', ...inv()]);
   for (const c of JSON.parse(listed.stdout) as { name: string }[]) ovl(['cluster', 'delete', c.name, ...inv()]);

@@ -6,14 +6,14 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { listTasks, type Task } from '../../src/cluster/store.js';
 import type { Plan } from '../../src/cluster/types.js';
-import { withEtcd } from '../../src/state/etcd.js';
+import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import { allocPrefix, ROOT } from '../../src/state/keys.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { mapLimit } from '../../src/util/semaphore.js';
-import { fleet, ovl, ovlAsync, ovlProcess } from '../helpers/fleet.js';
+import { fleet, ovl, ovlAsync, ovlProcess, etcdOf } from '../helpers/fleet.js';
 
 let info: SandboxInfo;
-let endpoints: string[];
+let endpoints: EtcdAccess;
 const children: ChildProcess[] = [];
 const inv = () => ['-i', info.inventory];
 
@@ -21,7 +21,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  endpoints = etcdOf(info.inventory);
   await deleteAll();
 });
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { Cluster } from 'ioredis';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { withEtcd } from '../../src/state/etcd.js';
-import { ask, fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
+import { ask, fleet, onHost, ovl, ovlAsync, type ShownInstance, etcdOf } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 import { memcacheTalk } from '../helpers/memcache.js';
 import { monitor } from '../helpers/port-monitor.js';
@@ -49,6 +49,7 @@ test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, re
   // Refused before anything is queued or changed.
   for (const [args, why] of [
     [['bind=1.2.3.4'], /bind is set by ovl and cannot be overridden/],
+    [['rename-command=CONFIG ""'], /rename-command CONFIG: ovl needs CONFIG/],
     [['no-such-directive=1'], /does not know no-such-directive/],
     [['maxmemory=1000000mb'], /maxmemory=1000000mb does not fit: h\d would need/],
     [['maxmemory=lots'], /a size such as 512mb/],
@@ -82,7 +83,7 @@ test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, re
   const s = show('cf');
   assert.equal(s.config.maxmemoryMB, 96);
   assert.equal(s.config.config?.['maxmemory-policy'], 'allkeys-lru');
-  const endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  const endpoints = etcdOf(info.inventory);
   const reserved = await withEtcd(endpoints, async (c) => Object.values(await c.getAll().prefix('/overlord/alloc/').strings()).flatMap((v) => Object.values(JSON.parse(v) as Record<string, { cluster: string; memMB: number }>)).filter((a) => a.cluster === 'cf').map((a) => a.memMB));
   assert.deepEqual(reserved, insts.map(() => Math.ceil(96 * 1.1)), 'the reservation follows maxmemory');
   const shown = ovl(['cluster', 'config', 'cf', '--show', ...inv()]);

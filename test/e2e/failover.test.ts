@@ -8,7 +8,7 @@ import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import type { ChildProcess } from 'node:child_process';
 import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
-import { ask, fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { ask, fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance, etcdOf } from '../helpers/fleet.js';
 import { followMaster, liveWriter } from '../helpers/live-writer.js';
 
 let info: SandboxInfo;
@@ -113,7 +113,7 @@ test('redis_cluster: failover to a replica under a live writer loses nothing; pl
     sched.p.kill('SIGKILL');
     await sched.exited;
     const id = /^task (\S+):/m.exec(q.stdout)![1]!;
-    const endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+    const endpoints = etcdOf(info.inventory);
     const taskOf = () => withEtcd(endpoints, (e) => getTask(e, id));
     assert.equal((await taskOf())?.state, 'running');
     assert.equal(show('fo').instances.find((i) => i.id === oldMaster.id)!.role, 'replica', 'the plan is not changed before the kill');

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { stopScript } from '../../src/ops/service.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { bootstrapJson, fleet, onHost, ovl, ovlAsync, schedulerProcess, total, until } from '../helpers/fleet.js';
+import { bootstrapJson, fleet, onHost, ovl, ovlAsync, schedulerProcess, total, until, etcdOf } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 import { Cluster } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
@@ -190,7 +190,7 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
   base.scheduler = { resources: 'mesos', mesos_master: `${h1}:5050` };
   writeFileSync(inv, toYaml(base));
   const state = async () => (await (await fetch(`http://${h1}:5050/master/state`)).json()) as MasterState;
-  const endpoints = [`http://${info.hosts[0]!.address}:2379`];
+  const endpoints = etcdOf(inv);
   const records = async () => [...(await withEtcd(endpoints, (e) => listInstances(e, 'onmesos'))).values()];
   /** ip:port -> the id of the Mesos task running it. */
   const runningTasks = async () => {

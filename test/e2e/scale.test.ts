@@ -5,14 +5,14 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { getTask } from '../../src/cluster/store.js';
-import { withEtcd } from '../../src/state/etcd.js';
+import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance } from '../helpers/fleet.js';
+import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance, etcdOf } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 import { memcacheTalk } from '../helpers/memcache.js';
 
 let info: SandboxInfo;
-let endpoints: string[];
+let endpoints: EtcdAccess;
 const children: ChildProcess[] = [];
 const inv = () => ['-i', info.inventory];
 
@@ -117,7 +117,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
+  endpoints = etcdOf(info.inventory);
   for (const name of ['grow', 'killed', 'reps', 'pages', 'plain']) ovl(['cluster', 'delete', name, ...inv()]);
 });
 

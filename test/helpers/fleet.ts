@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { getTask } from '../../src/cluster/store.js';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { withEtcd } from '../../src/state/etcd.js';
+import { loadFleet } from '../../src/inventory/fleet.js';
+import { at, etcdAccess, withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 
 // OVL_E2E_NAME/OVL_E2E_NET let two checkouts run their e2e tests at once on separate fleets.
 export const FLEET = {
@@ -101,14 +102,19 @@ export async function killAndFinish(sched: ReturnType<typeof schedulerProcess>, 
   sched.p.kill('SIGKILL');
   await sched.exited;
   const id = /^task (\S+):/m.exec(queued)![1]!;
-  const endpoints = info.hosts.slice(0, 3).map((h) => `http://${h.address}:2379`);
-  const taskOf = () => withEtcd(endpoints, (e) => getTask(e, id));
+  const taskOf = () => withEtcd(etcdOf(o.inventory ?? info.inventory), (e) => getTask(e, id));
   const next = schedulerProcess(o.inventory ?? info.inventory, {});
   children.push(next.p);
   await until(async () => ['done', 'failed'].includes((await taskOf())?.state ?? ''), o.ms ?? 240_000);
   next.p.kill('SIGTERM');
   await next.exited;
   return { task: await taskOf(), out: next.out(), taskOf };
+}
+
+/** How the inventory's etcd is reached (its members, or `only` these hosts), as ovl reaches it. */
+export function etcdOf(inventory: string, only?: { address: string }[]): EtcdAccess {
+  const a = etcdAccess(loadFleet(inventory));
+  return only ? at(a, only.map((h) => `https://${h.address}:2379`)) : a;
 }
 
 /** Wait until `done` holds, asking every 100 ms, at most `ms`. */

@@ -15,7 +15,7 @@ function host(ports: { from: number; to: number }): HostContext {
 
 /** The capacity operation's plan for a host with this range, given what etcd holds. */
 function planFor(ports: { from: number; to: number }, registered: string, held: object) {
-  const op = cacheBinaries.host(host(ports), {} as ComponentRun, { files: [], endpoints: ['http://127.0.0.1:1'] }).operations.at(-1)!;
+  const op = cacheBinaries.host(host(ports), {} as ComponentRun, { files: [], access: () => ({ endpoints: ['http://127.0.0.1:1'] }) }).operations.at(-1)!;
   assert.match(op.title, /^capacity registered in etcd/);
   return op.plan({ registered, alloc: held }, host(ports));
 }

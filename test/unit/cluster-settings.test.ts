@@ -16,6 +16,10 @@ test('what may be asked: create\'s rules, maxmemory as a size, memcache only its
   assert.match(badSetting(plan, 'maxmemory', '512')!, /a size such as 512mb/);
   assert.match(badSetting(plan, 'port', '1')!, /set by ovl and cannot be overridden/);
   assert.match(badSetting(plan, 'save', 'a\nb')!, /one line of text/);
+  assert.match(badSetting(plan, 'rename-command', 'CONFIG ""')!, /^rename-command CONFIG: ovl needs CONFIG for its checks and settings/);
+  assert.match(badSetting(plan, 'rename-command', 'cluster x9')!, /ovl needs CLUSTER for forming/);
+  assert.match(badSetting(plan, 'rename-command', '"MIGRATE" ""')!, /ovl needs MIGRATE for moving slots/);
+  assert.equal(badSetting(plan, 'rename-command', 'FLUSHALL ""'), undefined);
   const mc = { ...plan, type: 'memcache' as const };
   assert.match(badSetting(mc, 'maxmemory-policy', 'x')!, /a memcache cluster has one setting, its memory/);
   assert.deepEqual(['96mb', '2gb', '1024M', '0mb', 'x'].map(memoryMB), [96, 2048, 1024, undefined, undefined]);

@@ -277,6 +277,13 @@ test('an even number of zookeeper members', () => {
   expectProblem(problemsOf(t), { line: 23, column: 14, message: 'ZooKeeper needs an odd number of members (1, 3 or 5); server.zookeeper lists 2', fix: 'add or remove one host' });
 });
 
+test('an even number of etcd members is refused, unless etcd_allow_even says it is meant', () => {
+  const t = edit({ 21: '  etcd: [cache-01, cache-02]' });
+  expectProblem(problemsOf(t), { line: 18, message: 'etcd needs an odd number of members (1, 3 or 5); server.etcd lists 2', fix: 'etcd_allow_even: true' });
+  const allowed = edit({ 1: 'vars:\n  etcd_allow_even: true', 21: '  etcd: [cache-01, cache-02]' });
+  assert.deepEqual(loadInventory(write(allowed), { knownComponents: KNOWN }).server.etcd, ['cache-01', 'cache-02']);
+});
+
 test('a component without a server entry, and a server entry without a component', () => {
   const t = edit({ 22: '  cache-binaris: all' });
   const ps = problemsOf(t);
@@ -360,6 +367,7 @@ vars:
   cache_ports: "7000-7100"
   forks: 4
   redis_password: hunter2
+  etcd_allow_even: true
 artifacts:
   etcd:
     - version: "3.4.23"
@@ -396,10 +404,11 @@ server:
     zookeeper_client_port: 2181,
     forks: 4,
     redis_password: 'hunter2',
+    etcd_allow_even: true,
   });
   const [h2, h1] = inv.hosts;
   assert.equal(h2!.name, 'cache-02');
-  assert.equal(h2!.line, 18);
+  assert.equal(h2!.line, 19);
   assert.deepEqual(h2!.ssh, {
     user: 'root',
     port: 22,
@@ -409,7 +418,7 @@ server:
   });
   assert.deepEqual(h2!.vars, inv.vars);
   assert.equal(h1!.address, 'cache-01.example.internal');
-  assert.equal(h1!.line, 20);
+  assert.equal(h1!.line, 21);
   assert.deepEqual(h1!.ssh, { ...h2!.ssh, user: 'deploy', port: 2222 });
   assert.deepEqual(h1!.vars.cache_ports, { from: 7200, to: 7300 });
   assert.equal(h1!.vars.etcd_client_port, 12379);

@@ -67,7 +67,7 @@ async function startEtcd(dir: string): Promise<{ proc: ChildProcess; url: string
     ],
     { stdio: 'ignore' },
   );
-  const c = await openEtcd([url], 1000);
+  const c = await openEtcd({ endpoints: [url] }, 1000);
   try {
     for (let i = 0; ; i++) {
       try {
@@ -421,7 +421,7 @@ function hostSpec(name: string, address: string, etcdPort: number): Inventory['h
     name,
     address,
     ssh: { user: 'root', port: 22, key: '/nonexistent', knownHosts: '/nonexistent' },
-    vars: { cache_ports: { from: 21000, to: 21009 }, etcd_client_port: etcdPort, etcd_peer_port: 1, etcd_cluster_token: 't', zookeeper_client_port: 2181 },
+    vars: { cache_ports: { from: 21000, to: 21009 }, etcd_client_port: etcdPort, etcd_peer_port: 1, etcd_cluster_token: 't', zookeeper_client_port: 2181, etcd_tls: false },
     line: 1,
   };
 }
@@ -455,7 +455,7 @@ before(async () => {
   const e = await startEtcd(dir);
   etcdProc = e.proc;
   etcdUrl = e.url;
-  etcd = await openEtcd([etcdUrl], 5000);
+  etcd = await openEtcd({ endpoints: [etcdUrl] }, 5000);
   master = new FakeMaster([
     agent('h1', 'h1', `${NET}.1`),
     agent('h2', 'h2.mesos.example.net', `${NET}.2`),

@@ -72,7 +72,7 @@ function ctx(inv: Inventory, name: string, facts: Partial<HostFacts> = {}): Host
 
 async function plan<S>(rb: Runbook<S>, inv: Inventory, host: string, facts: Partial<HostFacts> = {}): Promise<{ hp: HostPlan; c: HostContext }> {
   const hosts = hostsOf(inv, rb.name).map((h) => ctx(inv, h.name, h.name === host ? facts : {}));
-  const comp: ComponentRun = { name: rb.name, inv, check: false, allHosts: hostsOf(inv, rb.name), hosts };
+  const comp: ComponentRun = { name: rb.name, inv, check: false, prune: false, allHosts: hostsOf(inv, rb.name), hosts };
   const shared = (rb.prepare ? await rb.prepare(comp) : undefined) as S;
   const c = hosts.find((h) => h.host.name === host)!;
   return { hp: rb.host(c, comp, shared), c };
@@ -152,7 +152,7 @@ test('mesos-master: operations in order: directories, binaries, /etc files, serv
       'service mesos-master running',
     ],
   );
-  const waits = mesosMaster.after!(ctx(inv, 'cache-01'), { name: 'mesos-master', inv, check: false, allHosts: [], hosts: [] }, { files: [], keys: new Map() });
+  const waits = mesosMaster.after!(ctx(inv, 'cache-01'), { name: 'mesos-master', inv, check: false, prune: false, allHosts: [], hosts: [] }, { files: [], keys: new Map() });
   assert.deepEqual(
     waits.map((w) => [w.title, w.waits]),
     [
@@ -238,7 +238,7 @@ test('mesos-agent: order; mesos_isolation overrides the fact; the agent binary m
   const sup = supervisor(hp.operations, c, 'mesos-agent', 'cgroups\n');
   assert.match(sup, /\/data\/lib\/mesos\/1\.11\.0\/bin\/mesos-slave --master=/);
   assert.match(sup, / --isolation=posix\/cpu,posix\/mem /);
-  const [wait] = mesosAgent.after!(c, { name: 'mesos-agent', inv, check: false, allHosts: [], hosts: [] }, { files: [], keys: new Map() });
+  const [wait] = mesosAgent.after!(c, { name: 'mesos-agent', inv, check: false, prune: false, allHosts: [], hosts: [] }, { files: [], keys: new Map() });
   assert.equal(wait!.title, 'mesos agent cache-04 (10.20.0.14:5051) listed by the master (/master/slaves)');
 });
 

@@ -1,0 +1,68 @@
+// etcd snapshots: what to run on a member's host to save one (and keep the newest N), and to
+// rebuild a member's data from one. Scripts only; src/etcd/backup.ts runs them.
+import { basename, dirname, extname, join } from 'node:path';
+import type { HostSpec, Inventory } from '../inventory/types.js';
+import { argv, shq } from '../shell.js';
+import { clientURL, etcdTls, peerURL } from '../state/etcd.js';
+
+export const BACKUP_DIR = '/data/backup/etcd';
+export const DATA_DIR = '/data/etcd/data';
+/** Where a member keeps the certificate it serves with; as a client it shows the same one. */
+export const MEMBER_TLS = { ca: '/data/etcd/tls/ca.crt', cert: '/data/etcd/tls/member.crt', key: '/data/etcd/tls/member.key' };
+
+/** Snapshots kept on each member's host and on the operator's machine. */
+export const keptSnapshots = (inv: Inventory) => (typeof inv.vars.etcd_snapshots_kept === 'number' ? inv.vars.etcd_snapshots_kept : 10);
+
+/** The operator's copies: `<inventory>.backup/etcd/` beside the inventory. */
+export const localBackupDir = (inv: Inventory) => join(dirname(inv.file), `${basename(inv.file, extname(inv.file))}.backup`, 'etcd');
+
+/** etcdctl of the inventory's etcd artifact, on the hosts. */
+export function etcdctlPath(inv: Inventory): string {
+  const a = inv.artifacts.etcd?.[0];
+  if (!a?.files.etcdctl) throw new Error(`the etcd artifact in ${inv.file} has no etcdctl (files: { etcd: ..., etcdctl: ... }): snapshots are taken and restored with it`);
+  return `/data/lib/etcd/${a.version}/bin/etcdctl`;
+}
+
+/** "etcd-20261205T231500Z-h1.db": names sort by time. */
+export function snapshotName(host: string, now = new Date()): string {
+  return `etcd-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${host}.db`;
+}
+
+function etcdctl(inv: Inventory, h: HostSpec, ...args: string[]): string {
+  const tls = etcdTls(h.vars) ? [`--cacert=${MEMBER_TLS.ca}`, `--cert=${MEMBER_TLS.cert}`, `--key=${MEMBER_TLS.key}`] : [];
+  return `ETCDCTL_API=3 ${argv(etcdctlPath(inv), `--endpoints=${clientURL(h)}`, '--dial-timeout=5s', '--command-timeout=60s', ...tls, ...args)}`;
+}
+
+/** Keep the newest `keep` snapshots in a directory (by name, which sorts by time). */
+export function pruneScript(dir: string, keep: number): string {
+  return `ls -1 ${shq(dir)} | grep -E '^etcd-[0-9TZ]+-.*\\.db$' | sort | head -n -${keep} | while read -r f; do rm -f -- ${shq(dir)}/"$f"; done`;
+}
+
+/** Save a snapshot of the cluster through the member on `h`, private to root, then prune. */
+export function saveScript(inv: Inventory, h: HostSpec, name: string): string {
+  const path = `${BACKUP_DIR}/${name}`;
+  return [
+    'set -e',
+    'umask 077',
+    argv('mkdir', '-p', BACKUP_DIR),
+    argv('chmod', '700', BACKUP_DIR),
+    `${etcdctl(inv, h, 'snapshot', 'save', path)} >/dev/null`,
+    pruneScript(BACKUP_DIR, keptSnapshots(inv)),
+  ].join('\n');
+}
+
+/**
+ * Rebuild the member's data directory from a snapshot already on its host: the data it had is
+ * moved aside (kept, never deleted), then etcdctl restores with the member's name and the
+ * cluster's members, as every member must.
+ */
+export function restoreScript(inv: Inventory, h: HostSpec, members: HostSpec[], snapshot: string, stamp: string): string {
+  const initial = members.map((m) => `${m.name}=${peerURL(m)}`).join(',');
+  return [
+    'set -e',
+    `if [ -e ${shq(DATA_DIR)} ]; then ${argv('mv', DATA_DIR, `${DATA_DIR}.before-restore-${stamp}`)}; fi`,
+    `ETCDCTL_API=3 ${argv(etcdctlPath(inv), 'snapshot', 'restore', snapshot, `--name=${h.name}`, `--initial-cluster=${initial}`,
+      `--initial-cluster-token=${String(h.vars.etcd_cluster_token)}`, `--initial-advertise-peer-urls=${peerURL(h)}`, `--data-dir=${DATA_DIR}`)} >/dev/null`,
+    argv('chmod', '700', DATA_DIR),
+  ].join('\n');
+}
