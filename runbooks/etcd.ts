@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
@@ -7,9 +9,9 @@ import { dirExists, facts, gatherFacts } from '../src/ops/facts.js';
 import { service, stopScript, unitName, type ServiceSpec } from '../src/ops/service.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
-import { pollUntil, waitFor } from '../src/ops/wait.js';
+import { pollUntil, tcpOpen, waitFor } from '../src/ops/wait.js';
 import { etcdCerts, type EtcdCerts } from '../src/pki/etcd-certs.js';
-import type { Issued } from '../src/pki/fleet-pki.js';
+import { pkiDir, type Issued } from '../src/pki/fleet-pki.js';
 import { at, clientURL, etcdTls, peerURL, type EtcdAccess } from '../src/state/etcd.js';
 import { healthy, leads, memberAdd, memberList, memberRemove, type Member } from '../src/state/etcd-http.js';
 import { Remote } from '../src/ssh/remote.js';
@@ -154,12 +156,20 @@ async function refusePlainCluster(comp: ComponentRun): Promise<void> {
  */
 async function snapshotFirst(comp: ComponentRun, access: EtcdAccess, members: Member[]): Promise<void> {
   const names = new Set(members.map((m) => m.name));
-  for (const ctx of comp.hosts.filter((c) => names.has(c.host.name))) {
-    if (!(await healthy(access, clientURL(ctx.host)).catch(() => false))) continue;
-    await saveSnapshot(comp.inv, ctx.host, ctx.remote);
+  // A member this run works on first; under --limit, another one of server.etcd.
+  const candidates = [...comp.hosts.map((c) => c.host), ...comp.allHosts].filter((h, i, all) => names.has(h.name) && all.indexOf(h) === i);
+  for (const h of candidates) {
+    if (!(await healthy(access, clientURL(h)).catch(() => false))) continue;
+    const ctx = comp.hosts.find((c) => c.host === h);
+    const remote = ctx?.remote ?? (await Remote.connect(h, { acceptNewHostKeys: false }));
+    try {
+      await saveSnapshot(comp.inv, h, remote);
+    } finally {
+      if (!ctx) remote.close();
+    }
     return;
   }
-  throw new Error(`no member of the running etcd that this run reaches serves (${[...names].join(', ')}): a snapshot is taken before any change, and none could be`);
+  throw new Error(`no member of the running etcd serves (${[...names].join(', ')}): a snapshot is taken before any change, and none could be`);
 }
 
 /** The operation, its change preceded by the run's snapshot of the running cluster. */
@@ -214,8 +224,11 @@ async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Prom
     throw new Error(`removing ${label(m)} would leave ${listed.length} members of which ${serving.length} serve (${serving.map((h) => h.name).join(', ') || 'none'}): a quorum needs ${quorum}; bring the others back first`);
   }
   await memberRemove(at(shared.access, serving.map(clientURL)), m.ID);
-  const host = comp.inv.hosts.find((h) => h.name === m.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
-  if (!host) throw new Error(`member ${label(m)} was removed, but its host is not in ${comp.inv.file}: stop etcd there yourself`);
+  // By name, else by address among the hosts not in server.etcd: never a listed member's host.
+  const host =
+    comp.inv.hosts.find((h) => !!m.name && h.name === m.name) ??
+    comp.inv.hosts.find((h) => !comp.allHosts.includes(h) && m.peerURLs.some((u) => new URL(u).hostname === h.address));
+  if (!host || comp.allHosts.includes(host)) throw new Error(`member ${label(m)} was removed, but its host is not one of ${comp.inv.file} outside server.etcd: stop etcd there yourself`);
   const remote = await Remote.connect(host, { acceptNewHostKeys: false });
   try {
     const { systemd } = await gatherFacts(remote);
@@ -231,19 +244,48 @@ async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Prom
   }
 }
 
+/** A CA would be made while etcd already runs: the PKI directory that bootstrapped it is elsewhere. */
+async function refuseWithoutCA(comp: ComponentRun): Promise<void> {
+  await refusePlainCluster(comp);
+  const open = await Promise.all(comp.allHosts.map((h) => tcpOpen(h.address, h.vars.etcd_client_port)));
+  const running = comp.allHosts.filter((_, i) => open[i]);
+  if (!running.length) return;
+  const dir = pkiDir(comp.inv);
+  throw new Error(
+    `etcd runs on ${running.map((h) => h.name).join(', ')} but ${dir} has no CA (ca.crt): it was bootstrapped with a PKI directory ` +
+      `that is not here. Nothing was changed: copy that directory to ${dir} (or point pki_dir at it)`,
+  );
+}
+
+/**
+ * A running etcd that refuses the TLS handshake was set up with another CA (a PKI directory lost,
+ * or replaced): new certificates would restart each member into a cluster its peers reject.
+ */
+function refuseForeignCA(comp: ComponentRun, certs: EtcdCerts, e: Error): void {
+  if (!/certificate|SSL|TLS|handshake|alert/i.test(e.message)) return;
+  throw new Error(
+    `etcd on ${comp.allHosts.map((h) => h.name).join(', ')} answers over TLS but not to the certificates in ${certs.dir} (${e.message.replace(/^.*?: (?=[^:]*$)/, '')}): ` +
+      `it was bootstrapped with another CA. Nothing was changed: put that PKI directory back at ${certs.dir} (or point pki_dir at it)`,
+  );
+}
+
 export const etcd: Runbook<Shared> = {
   name: 'etcd',
   summary: 'an N-member etcd cluster on server.etcd: binary under /data/lib/etcd, data under /data/etcd, healthy before going on',
   async prepare(comp) {
     const files = await artifactFiles(comp.inv.artifacts, ['etcd']);
+    if (etcdTls(comp.inv.vars) && !existsSync(join(pkiDir(comp.inv), 'ca.crt'))) await refuseWithoutCA(comp);
     const certs = etcdTls(comp.inv.vars) ? await etcdCerts(comp.inv, comp.allHosts, { dryRun: comp.check }) : undefined;
     const access: EtcdAccess = { endpoints: comp.allHosts.map(clientURL), tls: certs && { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key } };
     let members: Member[] | null = null;
     try {
       members = await memberList(access);
-    } catch {
+    } catch (e) {
       members = null;
-      if (certs) await refusePlainCluster(comp);
+      if (certs) {
+        await refusePlainCluster(comp);
+        refuseForeignCA(comp, certs, e as Error);
+      }
     }
     let taken: Promise<void> | undefined;
     const snapshot = () => (taken ??= members ? snapshotFirst(comp, access, members) : Promise.resolve());

@@ -11,7 +11,7 @@ import type { Remote } from '../ssh/remote.js';
 import { shq } from '../shell.js';
 import { at, clientURL, etcdAccess } from '../state/etcd.js';
 import { healthy } from '../state/etcd-http.js';
-import { BACKUP_DIR, keptSnapshots, localBackupDir, restoreScript, saveScript, snapshotName } from './snapshot.js';
+import { BACKUP_DIR, findEtcdctl, keptSnapshots, localBackupDir, restoreScript, saveScript, snapshotName, unrestoreScript } from './snapshot.js';
 
 export interface Saved {
   host: string;
@@ -69,17 +69,27 @@ export async function restoreSnapshot(inv: Inventory, file: string, remoteOf: (h
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const remotes = await Promise.all(members.map(remoteOf));
   const systemd = await Promise.all(remotes.map(async (r) => (await gatherFacts(r)).systemd));
-  const spec = ETCD_SERVICE;
+  // Everything a restore needs is checked before any member stops.
   const onHost = `${BACKUP_DIR}/restore-${stamp}-${basename(file)}`;
+  const scripts = members.map((h) => restoreScript(inv, h, members, onHost, stamp));
+  await Promise.all(remotes.map((r) => r.run(`set -e\n${findEtcdctl(inv)}`)));
+  const spec = ETCD_SERVICE;
   await Promise.all(remotes.map(async (r) => {
     await r.run(`mkdir -p ${BACKUP_DIR} && chmod 700 ${BACKUP_DIR}`);
-    await r.upload(file, onHost);
+    await r.upload(file, onHost, { secret: true });
     await r.run(`chmod 600 ${shq(onHost)}`);
   }));
   log(`snapshot ${basename(file)} copied to ${members.map((h) => h.name).join(', ')}`);
   await Promise.all(members.map((_, i) => remotes[i]!.run(stopScript(spec, systemd[i]!))));
   log(`etcd stopped on every member`);
-  await Promise.all(members.map((h, i) => remotes[i]!.run(restoreScript(inv, h, members, onHost, stamp))));
+  const restored = await Promise.allSettled(remotes.map((r, i) => r.run(scripts[i]!)));
+  const failed = restored.flatMap((r, i) => (r.status === 'rejected' ? [`${members[i]!.name}: ${(r.reason as Error).message}`] : []));
+  if (failed.length) {
+    // Back to what ran before: each member's own data, started again.
+    await Promise.allSettled(remotes.map((r) => r.run(unrestoreScript(stamp))));
+    await Promise.allSettled(remotes.map((r, i) => r.run(startScript(spec, systemd[i]!))));
+    throw new Error(`the restore failed, every member is back on its own data: ${failed.join('; ')}`);
+  }
   log(`data restored on every member (the data each had is kept as /data/etcd/data.before-restore-${stamp})`);
   // Started together: a member alone has no quorum and would not serve.
   await Promise.all(members.map((_, i) => remotes[i]!.run(startScript(spec, systemd[i]!))));

@@ -16,11 +16,18 @@ export const keptSnapshots = (inv: Inventory) => (typeof inv.vars.etcd_snapshots
 /** The operator's copies: `<inventory>.backup/etcd/` beside the inventory. */
 export const localBackupDir = (inv: Inventory) => join(dirname(inv.file), `${basename(inv.file, extname(inv.file))}.backup`, 'etcd');
 
-/** etcdctl of the inventory's etcd artifact, on the hosts. */
-export function etcdctlPath(inv: Inventory): string {
+/**
+ * Sets $e to an etcdctl on the host: the inventory's version's, else the newest one installed (a
+ * snapshot before an upgrade is taken before the new binaries are pushed); fails naming the fix.
+ */
+export function findEtcdctl(inv: Inventory): string {
   const a = inv.artifacts.etcd?.[0];
-  if (!a?.files.etcdctl) throw new Error(`the etcd artifact in ${inv.file} has no etcdctl (files: { etcd: ..., etcdctl: ... }): snapshots are taken and restored with it`);
-  return `/data/lib/etcd/${a.version}/bin/etcdctl`;
+  const wanted = a ? `/data/lib/etcd/${a.version}/bin/etcdctl` : '';
+  return [
+    `e=${shq(wanted)}`,
+    `[ -x "$e" ] || e=$(ls -1 /data/lib/etcd/*/bin/etcdctl 2>/dev/null | sort -V | tail -n 1)`,
+    `[ -n "$e" ] || { echo 'no etcdctl under /data/lib/etcd/*/bin: list it in the etcd artifact (files: { etcd: ..., etcdctl: ... }) and run ovl bootstrap' >&2; exit 1; }`,
+  ].join('\n');
 }
 
 /** "etcd-20261205T231500Z-h1.db": names sort by time. */
@@ -28,9 +35,10 @@ export function snapshotName(host: string, now = new Date()): string {
   return `etcd-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${host}.db`;
 }
 
-function etcdctl(inv: Inventory, h: HostSpec, ...args: string[]): string {
+/** etcdctl ($e, see findEtcdctl) talking to the member on h. */
+function etcdctl(h: HostSpec, ...args: string[]): string {
   const tls = etcdTls(h.vars) ? [`--cacert=${MEMBER_TLS.ca}`, `--cert=${MEMBER_TLS.cert}`, `--key=${MEMBER_TLS.key}`] : [];
-  return `ETCDCTL_API=3 ${argv(etcdctlPath(inv), `--endpoints=${clientURL(h)}`, '--dial-timeout=5s', '--command-timeout=60s', ...tls, ...args)}`;
+  return `ETCDCTL_API=3 "$e" ${argv(`--endpoints=${clientURL(h)}`, '--dial-timeout=5s', '--command-timeout=60s', ...tls, ...args)}`;
 }
 
 /** Keep the newest `keep` snapshots in a directory (by name, which sorts by time). */
@@ -46,7 +54,8 @@ export function saveScript(inv: Inventory, h: HostSpec, name: string): string {
     'umask 077',
     argv('mkdir', '-p', BACKUP_DIR),
     argv('chmod', '700', BACKUP_DIR),
-    `${etcdctl(inv, h, 'snapshot', 'save', path)} >/dev/null`,
+    findEtcdctl(inv),
+    `${etcdctl(h, 'snapshot', 'save', path)} >/dev/null`,
     pruneScript(BACKUP_DIR, keptSnapshots(inv)),
   ].join('\n');
 }
@@ -60,9 +69,16 @@ export function restoreScript(inv: Inventory, h: HostSpec, members: HostSpec[], 
   const initial = members.map((m) => `${m.name}=${peerURL(m)}`).join(',');
   return [
     'set -e',
+    findEtcdctl(inv),
     `if [ -e ${shq(DATA_DIR)} ]; then ${argv('mv', DATA_DIR, `${DATA_DIR}.before-restore-${stamp}`)}; fi`,
-    `ETCDCTL_API=3 ${argv(etcdctlPath(inv), 'snapshot', 'restore', snapshot, `--name=${h.name}`, `--initial-cluster=${initial}`,
+    `ETCDCTL_API=3 "$e" ${argv('snapshot', 'restore', snapshot, `--name=${h.name}`, `--initial-cluster=${initial}`,
       `--initial-cluster-token=${String(h.vars.etcd_cluster_token)}`, `--initial-advertise-peer-urls=${peerURL(h)}`, `--data-dir=${DATA_DIR}`)} >/dev/null`,
     argv('chmod', '700', DATA_DIR),
   ].join('\n');
+}
+
+/** Undo a restore that did not finish: the data the member had goes back in place. */
+export function unrestoreScript(stamp: string): string {
+  const kept = `${DATA_DIR}.before-restore-${stamp}`;
+  return `if [ -e ${shq(kept)} ]; then ${argv('rm', '-rf', DATA_DIR)} && ${argv('mv', kept, DATA_DIR)}; fi`;
 }

@@ -1,5 +1,6 @@
 // The certificates of a fleet's etcd: the CA, one certificate per member (its address and name,
 // for serving clients and for its peers) and one client certificate for every ovl command.
+import { isIP } from 'node:net';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import { ensureCA, ensureLeaf, pkiDir, type Issued, type KeyPair } from './fleet-pki.js';
 import type { LeafRequest } from './openssl.js';
@@ -20,8 +21,9 @@ const num = (v: unknown, dflt: number) => (typeof v === 'number' ? v : dflt);
  */
 export const memberRequest = (h: HostSpec, days: number): LeafRequest => ({
   name: h.name,
-  ips: [...new Set([h.address, '127.0.0.1'])],
-  dns: [h.name, 'localhost'],
+  // An inventory address may be a DNS name: it goes with the names then.
+  ips: [...new Set([...(isIP(h.address) ? [h.address] : []), '127.0.0.1'])],
+  dns: [...new Set([h.name, ...(isIP(h.address) ? [] : [h.address]), 'localhost'])],
   usage: 'server',
   days,
 });

@@ -92,8 +92,12 @@ export function staleness(pair: KeyPair, ca: string, want: LeafRequest, renewDay
 
 /** A certificate `name` (e.g. "etcd/h1") signed by the CA, kept or issued. */
 export async function ensureLeaf(dir: string, name: string, ca: KeyPair, want: LeafRequest, renewDays: number, o: { dryRun?: boolean } = {}): Promise<Issued> {
+  // A certificate cannot outlive its CA; one past it is refused, not issued.
+  const caLeft = Math.floor((new Date(new X509Certificate(ca.cert).validTo).getTime() - Date.now()) / DAY_MS);
+  if (caLeft < 1) throw new Error(`the fleet CA ${join(dir, 'ca.crt')} has expired: put a new CA there (every certificate is then issued again)`);
+  want = { ...want, days: Math.min(want.days, caLeft) };
   const kept = read(dir, name);
-  const why = kept ? staleness(kept, ca.cert, want, renewDays) : 'none yet';
+  const why = kept ? staleness(kept, ca.cert, want, Math.min(renewDays, caLeft - 1)) : 'none yet';
   if (kept && !why) return { ...kept, notAfter: new Date(new X509Certificate(kept.cert).validTo) };
   const target = o.dryRun ? mkdtempSync(join(dirname(dir), '.ovl-pki-dry-')) : dir;
   try {

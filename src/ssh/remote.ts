@@ -144,8 +144,9 @@ export class Remote {
    * over 1 MiB travel gzip-compressed and are unpacked on the host: SFTP through the SSH
    * library runs at tens of MB/s, and binaries compress to a third.
    */
-  async upload(local: string, remotePath: string): Promise<void> {
-    if (statSync(local).size <= 1 << 20) {
+  async upload(local: string, remotePath: string, o: { secret?: boolean } = {}): Promise<void> {
+    // A secret (an etcd snapshot) is sent as it is: the compressed copy is cached on this machine.
+    if (o.secret || statSync(local).size <= 1 << 20) {
       await this.channels.run(() => this.ssh.putFile(local, remotePath));
       return;
     }

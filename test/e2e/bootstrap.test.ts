@@ -1,7 +1,7 @@
 // `ovl bootstrap` against a real sandbox fleet over real SSH.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -108,6 +108,17 @@ test('etcd answers only over TLS with a client certificate of the fleet CA: curl
   const allowed = etcdctl(`--cacert=${join(pki, 'ca.crt')}`, `--cert=${join(pki, 'client.crt')}`, `--key=${join(pki, 'client.key')}`);
   assert.equal(allowed.status, 0, allowed.stderr);
   assert.match(allowed.stdout, /\/overlord\/fleet\/hosts\/h1/);
+
+  // The PKI directory missing on this machine: bootstrap makes no new CA for a running etcd.
+  renameSync(pki, `${pki}.away`);
+  try {
+    const r = ovl(['bootstrap', info.inventory, '--only', 'etcd']);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stdout + r.stderr, /etcd runs on h1, h2, h3 but \S+ has no CA \(ca\.crt\).*Nothing was changed: copy that directory/);
+    assert.equal(existsSync(pki), false, 'no CA was made');
+  } finally {
+    renameSync(`${pki}.away`, pki);
+  }
 });
 
 test('a config change on every member restarts them one at a time: two of three always answer, each restarted once', async () => {

@@ -2,12 +2,12 @@
 // and the pruning script run for real on a directory.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { HostSpec, Inventory } from '../../src/inventory/types.js';
-import { pruneScript, restoreScript, saveScript, snapshotName } from '../../src/etcd/snapshot.js';
+import { findEtcdctl, pruneScript, restoreScript, saveScript, snapshotName, unrestoreScript } from '../../src/etcd/snapshot.js';
 
 const host = (name: string, address: string, tls = true): HostSpec =>
   ({ name, address, ssh: {} as never, line: 1, vars: { etcd_client_port: 2379, etcd_peer_port: 2380, etcd_cluster_token: 'ovl-prod', cache_ports: { from: 7000, to: 7999 }, zookeeper_client_port: 2181, etcd_tls: tls } }) as HostSpec;
@@ -26,7 +26,8 @@ test('save: through the member over TLS with its own certificate, private, then 
       'umask 077',
       'mkdir -p /data/backup/etcd',
       'chmod 700 /data/backup/etcd',
-      'ETCDCTL_API=3 /data/lib/etcd/3.4.23/bin/etcdctl --endpoints=https://10.0.0.1:2379 --dial-timeout=5s --command-timeout=60s --cacert=/data/etcd/tls/ca.crt --cert=/data/etcd/tls/member.crt --key=/data/etcd/tls/member.key snapshot save /data/backup/etcd/etcd-20261205T231500Z-h1.db >/dev/null',
+      findEtcdctl(inv),
+      'ETCDCTL_API=3 "$e" --endpoints=https://10.0.0.1:2379 --dial-timeout=5s --command-timeout=60s --cacert=/data/etcd/tls/ca.crt --cert=/data/etcd/tls/member.crt --key=/data/etcd/tls/member.key snapshot save /data/backup/etcd/etcd-20261205T231500Z-h1.db >/dev/null',
       pruneScript('/data/backup/etcd', 3),
     ].join('\n'),
   );
@@ -38,13 +39,39 @@ test('restore: the data moved aside, then rebuilt with the member name and every
     restoreScript(inv, members[1]!, members, '/data/backup/etcd/restore-x.db', '20261205T231500Z'),
     [
       'set -e',
+      findEtcdctl(inv),
       "if [ -e /data/etcd/data ]; then mv /data/etcd/data /data/etcd/data.before-restore-20261205T231500Z; fi",
-      'ETCDCTL_API=3 /data/lib/etcd/3.4.23/bin/etcdctl snapshot restore /data/backup/etcd/restore-x.db --name=h2 ' +
+      'ETCDCTL_API=3 "$e" snapshot restore /data/backup/etcd/restore-x.db --name=h2 ' +
         '--initial-cluster=h1=https://10.0.0.1:2380,h2=https://10.0.0.2:2380,h3=https://10.0.0.3:2380 --initial-cluster-token=ovl-prod ' +
         '--initial-advertise-peer-urls=https://10.0.0.2:2380 --data-dir=/data/etcd/data >/dev/null',
       'chmod 700 /data/etcd/data',
     ].join('\n'),
   );
+});
+
+test('etcdctl: the inventory version\'s, else the newest installed (before an upgrade pushes it), else a clear failure', () => {
+  const root = mkdtempSync(join(tmpdir(), 'ovl-etcdctl-'));
+  try {
+    // The script with /data/lib/etcd pointed at a temp tree, run for real.
+    const run = () => spawnSync('sh', ['-c', `${findEtcdctl(inv).replaceAll('/data/lib/etcd', `${root}/lib`)}\necho "$e"`], { encoding: 'utf8' });
+    const none = run();
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /no etcdctl under .*list it in the etcd artifact/);
+    for (const v of ['3.4.9', '3.4.20']) {
+      mkdirSync(join(root, 'lib', v, 'bin'), { recursive: true });
+      writeFileSync(join(root, 'lib', v, 'bin', 'etcdctl'), '', { mode: 0o755 });
+    }
+    assert.equal(run().stdout.trim(), `${root}/lib/3.4.20/bin/etcdctl`, 'the newest installed (by version, not by name)');
+    mkdirSync(join(root, 'lib', '3.4.23', 'bin'), { recursive: true });
+    writeFileSync(join(root, 'lib', '3.4.23', 'bin', 'etcdctl'), '', { mode: 0o755 });
+    assert.equal(run().stdout.trim(), `${root}/lib/3.4.23/bin/etcdctl`, "the inventory's version once it is there");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('an unfinished restore is undone: the member\'s own data back in place', () => {
+  assert.equal(unrestoreScript('20261205T231500Z'), 'if [ -e /data/etcd/data.before-restore-20261205T231500Z ]; then rm -rf /data/etcd/data && mv /data/etcd/data.before-restore-20261205T231500Z /data/etcd/data; fi');
 });
 
 test('pruning keeps the newest N snapshots and nothing else is touched', () => {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ensureCA, ensureLeaf, pkiDir, staleness } from '../../src/pki/fleet-pki.js';
 import type { LeafRequest } from '../../src/pki/openssl.js';
+import { memberRequest } from '../../src/pki/etcd-certs.js';
+import type { HostSpec } from '../../src/inventory/types.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ovl-pki-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -55,6 +57,13 @@ test('issued again: another address, another CA, a key that does not match, clos
   const moved = await ensureLeaf(dir, 'etcd/h1', ca, { ...member, ips: ['127.0.2.9'] }, 30);
   assert.match(moved.issued!, /^names /);
   assert.equal(new X509Certificate(moved.cert).subjectAltName, 'IP Address:127.0.2.9, DNS:h1');
+});
+
+test('a member certificate names its address as an IP or, for a DNS name, as a name; always the loopback', () => {
+  const h = (address: string) => ({ name: 'cache-01', address }) as HostSpec;
+  assert.deepEqual(memberRequest(h('10.20.0.11'), 90), { name: 'cache-01', ips: ['10.20.0.11', '127.0.0.1'], dns: ['cache-01', 'localhost'], usage: 'server', days: 90 });
+  assert.deepEqual(memberRequest(h('cache-01.example.internal'), 90).ips, ['127.0.0.1']);
+  assert.deepEqual(memberRequest(h('cache-01.example.internal'), 90).dns, ['cache-01', 'cache-01.example.internal', 'localhost']);
 });
 
 test('a dry run issues nothing; a CA put in place first is used, a non-CA there is refused', async () => {
