@@ -18,6 +18,7 @@ import { Remote } from '../src/ssh/remote.js';
 import { argv } from '../src/shell.js';
 import { render } from '../src/templates.js';
 import { saveSnapshot } from '../src/etcd/backup.js';
+import { ensureSecretsKey } from '../src/state/secrets.js';
 import { Semaphore } from '../src/util/semaphore.js';
 
 const DIR = '/data/etcd';
@@ -276,6 +277,8 @@ export const etcd: Runbook<Shared> = {
     const files = await artifactFiles(comp.inv.artifacts, ['etcd']);
     if (etcdTls(comp.inv.vars) && !existsSync(join(pkiDir(comp.inv), 'ca.crt'))) await refuseWithoutCA(comp);
     const certs = etcdTls(comp.inv.vars) ? await etcdCerts(comp.inv, comp.allHosts, { dryRun: comp.check }) : undefined;
+    // The key cluster passwords are sealed with in etcd lives beside the CA, never in etcd.
+    if (!comp.check) ensureSecretsKey(pkiDir(comp.inv));
     const access: EtcdAccess = { endpoints: comp.allHosts.map(clientURL), tls: certs && { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key } };
     let members: Member[] | null = null;
     try {

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
+import { openRecord, sealRecord, type SecretRecord } from '../state/secrets.js';
 import { mapLimit } from '../util/semaphore.js';
 import { allocate } from './allocations.js';
 import { ConflictError, PortTaken } from './errors.js';
@@ -188,7 +189,7 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
   }
   puts.push(c.put(planKey(plan.cluster)).value(JSON.stringify(plan)));
   puts.push(c.put(configKey(plan.cluster)).value(JSON.stringify(config)));
-  if (secret !== undefined) puts.push(c.put(secretKey(plan.cluster)).value(JSON.stringify({ password: secret })));
+  if (secret !== undefined) puts.push(c.put(secretKey(plan.cluster)).value(sealRecord(c, plan.cluster, secret)));
   const res = await txn.then(...puts).commit();
   if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change`);
 }
@@ -385,7 +386,7 @@ export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
 }
 
 export async function getSecret(c: Etcd3, cluster: string): Promise<string | undefined> {
-  return (await getJson<{ password?: string }>(c, secretKey(cluster)))?.password;
+  return openRecord(c, cluster, await getJson<SecretRecord>(c, secretKey(cluster)));
 }
 
 /**

@@ -6,6 +6,7 @@ import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey } from '../state/keys.js';
+import { sealRecord } from '../state/secrets.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
@@ -246,7 +247,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     // The secret key ({} without a password) and the task together, and only while the name is
     // free: it claims the name, so of two creates that got past the checks above at the same
     // moment one is queued and the other refused, with or without passwords.
-    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: JSON.stringify(password === undefined ? {} : { password }) } };
+    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, password) } };
     let task: Task | undefined;
     for (let retried = false; !task; retried = true) {
       try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { HostSpec, Inventory, Vars } from '../inventory/types.js';
 import { hostsOf } from '../inventory/types.js';
 import { pkiDir } from '../pki/fleet-pki.js';
+import { SECRETS_KEY_FILE, attachSecretsKey, readSecretsKey } from './secrets.js';
 
 /** etcd over mutual TLS unless the inventory says `etcd_tls: false` (a fleet not moved yet). */
 export const etcdTls = (v: Vars) => v.etcd_tls !== false;
@@ -22,6 +23,8 @@ export interface EtcdTls {
 export interface EtcdAccess {
   endpoints: string[];
   tls?: EtcdTls;
+  /** The key cluster passwords are sealed with (src/state/secrets.ts), and where it is expected. */
+  secrets?: { key?: { key: Buffer; file: string }; where: string };
 }
 
 /** Client endpoints of the fleet's etcd (the hosts of `server.etcd`). */
@@ -51,7 +54,8 @@ export function clientTls(inv: Inventory): EtcdTls | undefined {
 
 /** Endpoints and credentials of the inventory's etcd. */
 export function etcdAccess(inv: Inventory): EtcdAccess {
-  return { endpoints: etcdEndpoints(inv), tls: clientTls(inv) };
+  const dir = pkiDir(inv);
+  return { endpoints: etcdEndpoints(inv), tls: clientTls(inv), secrets: { key: readSecretsKey(dir), where: join(dir, SECRETS_KEY_FILE) } };
 }
 
 /** The same credentials for other endpoints (one member). */
@@ -74,7 +78,7 @@ export async function openEtcd(access: EtcdAccess, timeoutMs = 3000, o: { patien
   const global = o.patient
     ? retry(handleWhen(isRecoverableError), { maxAttempts: 6, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 8000 }) })
     : retry(handleAll, { maxAttempts: endpoints.length - 1 });
-  return new Etcd3({
+  const client = new Etcd3({
     hosts: endpoints,
     ...(tls ? { credentials: { rootCertificate: Buffer.from(tls.ca), certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) } } : {}),
     dialTimeout: timeoutMs,
@@ -83,6 +87,8 @@ export async function openEtcd(access: EtcdAccess, timeoutMs = 3000, o: { patien
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     faultHandling: { host: () => noop, global },
   });
+  attachSecretsKey(client, access.secrets?.key, access.secrets?.where ?? 'none given');
+  return client;
 }
 
 let quieted = false;

@@ -1,0 +1,88 @@
+// Cluster passwords in etcd, sealed with a key that is not in etcd: AES-256-GCM (node:crypto) with
+// the cluster's name as associated data, so an etcd snapshot alone reveals none of them and a
+// sealed password moved to another cluster's key does not open. The key is a file in the fleet's
+// PKI directory (`secrets.key`, 0600), made by `ovl bootstrap`; the CLI and the scheduler read it.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+
+export const SECRETS_KEY_FILE = 'secrets.key';
+const VERSION = 'v1';
+
+/** The stored form of a cluster's secret: sealed, or (written before sealing existed) plain. */
+export interface SecretRecord {
+  password?: string;
+  sealed?: string;
+}
+
+/** The key file in a PKI directory, made (32 random bytes, 0600) when missing. */
+export function ensureSecretsKey(dir: string): void {
+  const file = join(dir, SECRETS_KEY_FILE);
+  if (existsSync(file)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // made by a concurrent run
+  }
+}
+
+/** The key in a PKI directory, or undefined when there is none. */
+export function readSecretsKey(dir: string): { key: Buffer; file: string } | undefined {
+  const file = join(dir, SECRETS_KEY_FILE);
+  if (!existsSync(file)) return undefined;
+  const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${file} is not a secrets key (32 bytes, base64): restore it from the machine that bootstrapped the fleet`);
+  return { key, file };
+}
+
+export function seal(key: Buffer, cluster: string, password: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(cluster));
+  const body = Buffer.concat([c.update(password, 'utf8'), c.final()]);
+  return `${VERSION}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
+}
+
+export function unseal(key: Buffer, cluster: string, sealed: string): string {
+  const [version, data = ''] = sealed.split(':');
+  if (version !== VERSION) throw new Error(`the password of ${cluster} is sealed in an unknown format (${version})`);
+  const raw = Buffer.from(data, 'base64');
+  const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+  d.setAAD(Buffer.from(cluster));
+  d.setAuthTag(raw.subarray(12, 28));
+  try {
+    return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
+  } catch {
+    throw new Error(`the password of ${cluster} does not open with this secrets key: it was sealed with another one (restore the PKI directory's secrets.key)`);
+  }
+}
+
+// The key travels with the etcd client it was opened for (openEtcd), so every reader and writer
+// of a secret gets it from the client it already holds.
+const keys = new WeakMap<Etcd3, { key: Buffer; file: string } | undefined>();
+const missingWhere = new WeakMap<Etcd3, string>();
+
+export function attachSecretsKey(c: Etcd3, key: { key: Buffer; file: string } | undefined, where: string): void {
+  keys.set(c, key);
+  missingWhere.set(c, where);
+}
+
+function keyOf(c: Etcd3): Buffer {
+  const k = keys.get(c);
+  if (!k) throw new Error(`no secrets key (${missingWhere.get(c) ?? 'no PKI directory given'}): \`ovl bootstrap\` makes it; on another machine, copy the PKI directory`);
+  return k.key;
+}
+
+/** The record to store for a password (none: an empty record, as a claim of the name). */
+export function sealRecord(c: Etcd3, cluster: string, password: string | undefined): string {
+  return JSON.stringify(password === undefined ? {} : { sealed: seal(keyOf(c), cluster, password) });
+}
+
+/** The password of a stored record. */
+export function openRecord(c: Etcd3, cluster: string, r: SecretRecord | null): string | undefined {
+  if (!r) return undefined;
+  if (r.sealed !== undefined) return unseal(keyOf(c), cluster, r.sealed);
+  return r.password;
+}
