@@ -6,27 +6,22 @@ import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file, fileState } from '../src/ops/files.js';
 import { dirExists, facts, gatherFacts } from '../src/ops/facts.js';
-import { service, stopScript, unitName, type ServiceSpec } from '../src/ops/service.js';
+import { service, stopScript, unitName } from '../src/ops/service.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { pollUntil, tcpOpen, waitFor } from '../src/ops/wait.js';
 import { etcdCerts, type EtcdCerts } from '../src/pki/etcd-certs.js';
 import { pkiDir, type Issued } from '../src/pki/fleet-pki.js';
 import { at, clientURL, etcdTls, peerURL, type EtcdAccess } from '../src/state/etcd.js';
-import { healthy, leads, memberAdd, memberList, memberRemove, type Member } from '../src/state/etcd-http.js';
+import { healthy, leads, memberAdd, memberList, memberRemove, serving, type Member } from '../src/state/etcd-http.js';
 import { Remote } from '../src/ssh/remote.js';
 import { argv } from '../src/shell.js';
 import { render } from '../src/templates.js';
 import { saveSnapshot } from '../src/etcd/backup.js';
+import { ETCD_CONFIG, ETCD_DATA_DIR, ETCD_DIR, ETCD_LOG_DIR, ETCD_TLS, etcdService, utcStamp } from '../src/etcd/layout.js';
 import { ensureSecretsKey } from '../src/state/secrets.js';
 import { Semaphore } from '../src/util/semaphore.js';
 
-const DIR = '/data/etcd';
-const DATA_DIR = `${DIR}/data`;
-const CONFIG = `${DIR}/etcd.conf.yml`;
-const LOG_DIR = '/data/log/etcd';
-const TLS_DIR = `${DIR}/tls`;
-const TLS = { ca: `${TLS_DIR}/ca.crt`, cert: `${TLS_DIR}/member.crt`, key: `${TLS_DIR}/member.key` };
 
 interface Shared {
   files: ArtifactFile[];
@@ -48,10 +43,6 @@ function binaryOf(comp: ComponentRun, shared: Shared): ArtifactFile {
   const bin = shared.files.find((f) => f.version === version && f.name === 'etcd');
   if (!bin) throw new Error(`the etcd artifact ${version} has no file named etcd`);
   return bin;
-}
-
-function etcdService(bin: string): ServiceSpec {
-  return { name: 'etcd', command: [bin, '--config-file', CONFIG], dir: DIR, log: `${LOG_DIR}/etcd.log` };
 }
 
 /** name=peerURL pairs for initial-cluster; unstarted members have no name yet, the inventory knows it. */
@@ -89,22 +80,22 @@ function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
     }
     return render('etcd.conf.yml.hbs', {
       name: host.name,
-      dataDir: DATA_DIR,
+      dataDir: ETCD_DATA_DIR,
       clientURL: clientURL(host),
       peerURL: peerURL(host),
       initialCluster: cluster,
       state,
       // Like initial-cluster, the token only matters before the member has data.
       token: kept?.['initial-cluster-token'] ?? String(host.vars.etcd_cluster_token),
-      tls: shared.certs ? TLS : undefined,
+      tls: shared.certs ? { ca: ETCD_TLS.ca, cert: ETCD_TLS.cert, key: ETCD_TLS.key } : undefined,
     });
   };
-  const probeFile = (content: string) => file(CONFIG, content, { mode: 0o644, notify: ['restart'] });
+  const probeFile = (content: string) => file(ETCD_CONFIG, content, { mode: 0o644, notify: ['restart'] });
   const base = probeFile('');
   return {
     ...base,
-    title: `etcd config ${CONFIG}`,
-    fact: facts({ hasData: dirExists(DATA_DIR + '/member'), config: fileState(CONFIG) }),
+    title: `etcd config ${ETCD_CONFIG}`,
+    fact: facts({ hasData: dirExists(ETCD_DATA_DIR + '/member'), config: fileState(ETCD_CONFIG) }),
     plan: ({ hasData, config }, ctx) => probeFile(wanted(config.content ?? '', hasData)).plan(config, ctx),
   };
 }
@@ -114,10 +105,10 @@ function memberCerts(certs: EtcdCerts, cert: Issued): Operation[] {
   const until = cert.notAfter.toISOString().slice(0, 10);
   const restart = { notify: ['restart'] };
   return [
-    directories([TLS_DIR], { mode: 0o700 }),
-    file(TLS.ca, certs.ca.cert, { mode: 0o644, ...restart }),
-    { ...file(TLS.cert, cert.cert, { mode: 0o644, ...restart }), title: `etcd certificate ${TLS.cert} (valid until ${until})` },
-    file(TLS.key, cert.key, { mode: 0o600, secret: true, ...restart }),
+    directories([ETCD_TLS.dir], { mode: 0o700 }),
+    file(ETCD_TLS.ca, certs.ca.cert, { mode: 0o644, ...restart }),
+    { ...file(ETCD_TLS.cert, cert.cert, { mode: 0o644, ...restart }), title: `etcd certificate ${ETCD_TLS.cert} (valid until ${until})` },
+    file(ETCD_TLS.key, cert.key, { mode: 0o600, secret: true, ...restart }),
   ];
 }
 
@@ -159,8 +150,8 @@ async function snapshotFirst(comp: ComponentRun, access: EtcdAccess, members: Me
   const names = new Set(members.map((m) => m.name));
   // A member this run works on first; under --limit, another one of server.etcd.
   const candidates = [...comp.hosts.map((c) => c.host), ...comp.allHosts].filter((h, i, all) => names.has(h.name) && all.indexOf(h) === i);
-  for (const h of candidates) {
-    if (!(await healthy(access, clientURL(h)).catch(() => false))) continue;
+  const [h] = await serving(access, candidates, 1000);
+  if (h) {
     const ctx = comp.hosts.find((c) => c.host === h);
     const remote = ctx?.remote ?? (await Remote.connect(h, { acceptNewHostKeys: false }));
     try {
@@ -219,12 +210,12 @@ function membership(comp: ComponentRun, shared: Shared): Operation {
 
 async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Promise<void> {
   const listed = comp.allHosts.filter((h) => shared.members!.some((x) => x.peerURLs.includes(peerURL(h))));
-  const serving = (await Promise.all(listed.map(async (h) => ((await healthy(shared.access, clientURL(h), 2000).catch(() => false)) ? h : undefined)))).filter((h): h is HostSpec => !!h);
+  const up = await serving(shared.access, listed);
   const quorum = Math.floor(listed.length / 2) + 1;
-  if (serving.length < quorum) {
-    throw new Error(`removing ${label(m)} would leave ${listed.length} members of which ${serving.length} serve (${serving.map((h) => h.name).join(', ') || 'none'}): a quorum needs ${quorum}; bring the others back first`);
+  if (up.length < quorum) {
+    throw new Error(`removing ${label(m)} would leave ${listed.length} members of which ${up.length} serve (${up.map((h) => h.name).join(', ') || 'none'}): a quorum needs ${quorum}; bring the others back first`);
   }
-  await memberRemove(at(shared.access, serving.map(clientURL)), m.ID);
+  await memberRemove(at(shared.access, up.map(clientURL)), m.ID);
   // By name, else by address among the hosts not in server.etcd: never a listed member's host.
   const host =
     comp.inv.hosts.find((h) => !!m.name && h.name === m.name) ??
@@ -233,12 +224,12 @@ async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Prom
   const remote = await Remote.connect(host, { acceptNewHostKeys: false });
   try {
     const { systemd } = await gatherFacts(remote);
-    const svc = etcdService('etcd');
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const svc = etcdService();
+    const stamp = utcStamp();
     await remote.run([
       // Not started again at boot either.
       systemd ? argv('systemctl', 'disable', '--now', unitName(svc)) : stopScript(svc, false),
-      `if [ -e ${DATA_DIR} ]; then ${argv('mv', DATA_DIR, `${DATA_DIR}.removed-${stamp}`)}; fi`,
+      `if [ -e ${ETCD_DATA_DIR} ]; then ${argv('mv', ETCD_DATA_DIR, `${ETCD_DATA_DIR}.removed-${stamp}`)}; fi`,
     ].join('\n'));
   } finally {
     remote.close();
@@ -305,7 +296,7 @@ export const etcd: Runbook<Shared> = {
     return {
       operations: [
         ...(first ? [membership(comp, shared)] : []),
-        directories([DIR, LOG_DIR], { mode: 0o755 }),
+        directories([ETCD_DIR, ETCD_LOG_DIR], { mode: 0o755 }),
         ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
         ...(shared.certs && cert ? memberCerts(shared.certs, cert) : []),
         ...(shared.members && !isMember ? [memberAdded(h.host, others, shared.addLock)] : []),
@@ -324,6 +315,6 @@ export const etcd: Runbook<Shared> = {
     serveTimeoutMs: 90_000,
   }),
   after: (h, _comp, shared) => [
-    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(shared.access, clientURL(h.host)), 90_000, `${LOG_DIR}/etcd.log`),
+    waitFor(`etcd member ${h.host.name} healthy (${clientURL(h.host)}/health)`, () => healthy(shared.access, clientURL(h.host)), 90_000, `${ETCD_LOG_DIR}/etcd.log`),
   ],
 };

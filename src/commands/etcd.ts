@@ -1,6 +1,7 @@
 // `ovl etcd snapshot` and `ovl etcd restore`: the fleet's state store saved, and rebuilt from a save.
 import { existsSync } from 'node:fs';
 import { saveSnapshot, restoreSnapshot, servingMember } from '../etcd/backup.js';
+import { localBackupDir } from '../etcd/snapshot.js';
 import { Fleet } from '../cluster/fleet.js';
 import { UsageError } from './errors.js';
 import { loadInventory } from './cluster.js';
@@ -22,7 +23,7 @@ export async function etcdSnapshot(o: { inventory?: string }, out: (line: string
 
 export async function etcdRestore(file: string, o: { inventory?: string; yes?: boolean }, out: (line: string) => void): Promise<number> {
   const inv = loadInventory(o.inventory);
-  if (!existsSync(file)) throw new UsageError(`${file}: no such snapshot file (\`ovl etcd snapshot\` saves them under ${inv.file.replace(/\.[^.]+$/, '')}.backup/etcd/)`);
+  if (!existsSync(file)) throw new UsageError(`${file}: no such snapshot file (\`ovl etcd snapshot\` saves them under ${localBackupDir(inv)}/)`);
   if (!o.yes) {
     throw new UsageError(
       `a restore replaces what etcd holds now (every cluster's plan, tasks and allocations) with what ${file} holds, on every member; ` +

@@ -5,13 +5,14 @@ import { basename, join } from 'node:path';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import { hostsOf } from '../inventory/types.js';
 import { gatherFacts } from '../ops/facts.js';
-import { startScript, stopScript, type ServiceSpec } from '../ops/service.js';
+import { startScript, stopScript } from '../ops/service.js';
 import { pollUntil } from '../ops/wait.js';
 import type { Remote } from '../ssh/remote.js';
 import { shq } from '../shell.js';
 import { at, clientURL, etcdAccess } from '../state/etcd.js';
-import { healthy } from '../state/etcd-http.js';
-import { BACKUP_DIR, findEtcdctl, keptSnapshots, localBackupDir, restoreScript, saveScript, snapshotName, unrestoreScript } from './snapshot.js';
+import { healthy, serving } from '../state/etcd-http.js';
+import { etcdService, utcStamp } from './layout.js';
+import { BACKUP_DIR, SNAPSHOT_FILE, findEtcdctl, keptSnapshots, localBackupDir, restoreScript, saveScript, snapshotName, unrestoreScript } from './snapshot.js';
 
 export interface Saved {
   host: string;
@@ -22,7 +23,7 @@ export interface Saved {
 
 /** Keep the newest `keep` local snapshots. */
 function pruneLocal(dir: string, keep: number): void {
-  const names = readdirSync(dir).filter((f) => /^etcd-[0-9TZ]+-.*\.db$/.test(f)).sort();
+  const names = readdirSync(dir).filter((f) => SNAPSHOT_FILE.test(f)).sort();
   for (const f of names.slice(0, Math.max(0, names.length - keep))) rmSync(join(dir, f), { force: true });
 }
 
@@ -48,16 +49,12 @@ export async function saveSnapshot(inv: Inventory, h: HostSpec, remote: Remote):
 
 /** The first member (in inventory order) whose etcd serves, or an error naming each one's state. */
 export async function servingMember(inv: Inventory): Promise<HostSpec> {
-  const access = etcdAccess(inv);
   const members = hostsOf(inv, 'etcd');
-  const states = await Promise.all(members.map((h) => healthy(access, clientURL(h), 2000).catch(() => false)));
-  const i = states.indexOf(true);
-  if (i < 0) throw new Error(`no etcd member serves (${members.map((h) => h.name).join(', ')}): a snapshot needs one that has a quorum`);
-  return members[i]!;
+  const [first] = await serving(etcdAccess(inv), members);
+  if (!first) throw new Error(`no etcd member serves (${members.map((h) => h.name).join(', ')}): a snapshot needs one that has a quorum`);
+  return first;
 }
 
-/** The etcd service as the runbook defines it, for stopping and starting it (its command is in the unit or supervisor already). */
-const ETCD_SERVICE: ServiceSpec = { name: 'etcd', command: [], dir: '/data/etcd', log: '/data/log/etcd/etcd.log' };
 
 /**
  * Rebuild every member from one snapshot file on this machine: all members stop, each one's data
@@ -66,14 +63,14 @@ const ETCD_SERVICE: ServiceSpec = { name: 'etcd', command: [], dir: '/data/etcd'
  */
 export async function restoreSnapshot(inv: Inventory, file: string, remoteOf: (h: HostSpec) => Promise<Remote>, log: (line: string) => void): Promise<void> {
   const members = hostsOf(inv, 'etcd');
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = utcStamp();
   const remotes = await Promise.all(members.map(remoteOf));
   const systemd = await Promise.all(remotes.map(async (r) => (await gatherFacts(r)).systemd));
   // Everything a restore needs is checked before any member stops.
   const onHost = `${BACKUP_DIR}/restore-${stamp}-${basename(file)}`;
   const scripts = members.map((h) => restoreScript(inv, h, members, onHost, stamp));
   await Promise.all(remotes.map((r) => r.run(`set -e\n${findEtcdctl(inv)}`)));
-  const spec = ETCD_SERVICE;
+  const spec = etcdService();
   await Promise.all(remotes.map(async (r) => {
     await r.run(`mkdir -p ${BACKUP_DIR} && chmod 700 ${BACKUP_DIR}`);
     await r.upload(file, onHost, { secret: true });

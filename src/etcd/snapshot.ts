@@ -4,11 +4,11 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { HostSpec, Inventory } from '../inventory/types.js';
 import { argv, shq } from '../shell.js';
 import { clientURL, etcdTls, peerURL } from '../state/etcd.js';
+import { ETCD_DATA_DIR, ETCD_TLS, utcStamp } from './layout.js';
 
 export const BACKUP_DIR = '/data/backup/etcd';
-export const DATA_DIR = '/data/etcd/data';
-/** Where a member keeps the certificate it serves with; as a client it shows the same one. */
-export const MEMBER_TLS = { ca: '/data/etcd/tls/ca.crt', cert: '/data/etcd/tls/member.crt', key: '/data/etcd/tls/member.key' };
+/** A snapshot's file name (snapshotName): what pruning counts, here and on the operator's machine. */
+export const SNAPSHOT_FILE = /^etcd-[0-9TZ]+-.*\.db$/;
 
 /** Snapshots kept on each member's host and on the operator's machine. */
 export const keptSnapshots = (inv: Inventory) => (typeof inv.vars.etcd_snapshots_kept === 'number' ? inv.vars.etcd_snapshots_kept : 10);
@@ -32,18 +32,18 @@ export function findEtcdctl(inv: Inventory): string {
 
 /** "etcd-20261205T231500Z-h1.db": names sort by time. */
 export function snapshotName(host: string, now = new Date()): string {
-  return `etcd-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${host}.db`;
+  return `etcd-${utcStamp(now)}-${host}.db`;
 }
 
 /** etcdctl ($e, see findEtcdctl) talking to the member on h. */
 function etcdctl(h: HostSpec, ...args: string[]): string {
-  const tls = etcdTls(h.vars) ? [`--cacert=${MEMBER_TLS.ca}`, `--cert=${MEMBER_TLS.cert}`, `--key=${MEMBER_TLS.key}`] : [];
+  const tls = etcdTls(h.vars) ? [`--cacert=${ETCD_TLS.ca}`, `--cert=${ETCD_TLS.cert}`, `--key=${ETCD_TLS.key}`] : [];
   return `ETCDCTL_API=3 "$e" ${argv(`--endpoints=${clientURL(h)}`, '--dial-timeout=5s', '--command-timeout=60s', ...tls, ...args)}`;
 }
 
 /** Keep the newest `keep` snapshots in a directory (by name, which sorts by time). */
 export function pruneScript(dir: string, keep: number): string {
-  return `ls -1 ${shq(dir)} | grep -E '^etcd-[0-9TZ]+-.*\\.db$' | sort | head -n -${keep} | while read -r f; do rm -f -- ${shq(dir)}/"$f"; done`;
+  return `ls -1 ${shq(dir)} | grep -E ${shq(SNAPSHOT_FILE.source)} | sort | head -n -${keep} | while read -r f; do rm -f -- ${shq(dir)}/"$f"; done`;
 }
 
 /** Save a snapshot of the cluster through the member on `h`, private to root, then prune. */
@@ -70,15 +70,15 @@ export function restoreScript(inv: Inventory, h: HostSpec, members: HostSpec[], 
   return [
     'set -e',
     findEtcdctl(inv),
-    `if [ -e ${shq(DATA_DIR)} ]; then ${argv('mv', DATA_DIR, `${DATA_DIR}.before-restore-${stamp}`)}; fi`,
+    `if [ -e ${shq(ETCD_DATA_DIR)} ]; then ${argv('mv', ETCD_DATA_DIR, `${ETCD_DATA_DIR}.before-restore-${stamp}`)}; fi`,
     `ETCDCTL_API=3 "$e" ${argv('snapshot', 'restore', snapshot, `--name=${h.name}`, `--initial-cluster=${initial}`,
-      `--initial-cluster-token=${String(h.vars.etcd_cluster_token)}`, `--initial-advertise-peer-urls=${peerURL(h)}`, `--data-dir=${DATA_DIR}`)} >/dev/null`,
-    argv('chmod', '700', DATA_DIR),
+      `--initial-cluster-token=${String(h.vars.etcd_cluster_token)}`, `--initial-advertise-peer-urls=${peerURL(h)}`, `--data-dir=${ETCD_DATA_DIR}`)} >/dev/null`,
+    argv('chmod', '700', ETCD_DATA_DIR),
   ].join('\n');
 }
 
 /** Undo a restore that did not finish: the data the member had goes back in place. */
 export function unrestoreScript(stamp: string): string {
-  const kept = `${DATA_DIR}.before-restore-${stamp}`;
-  return `if [ -e ${shq(kept)} ]; then ${argv('rm', '-rf', DATA_DIR)} && ${argv('mv', kept, DATA_DIR)}; fi`;
+  const kept = `${ETCD_DATA_DIR}.before-restore-${stamp}`;
+  return `if [ -e ${shq(kept)} ]; then ${argv('rm', '-rf', ETCD_DATA_DIR)} && ${argv('mv', kept, ETCD_DATA_DIR)}; fi`;
 }

@@ -6,7 +6,8 @@
 // times and must not pay a handshake per call (idle kept sockets do not hold the process open).
 import http from 'node:http';
 import https from 'node:https';
-import type { EtcdAccess, EtcdTls } from './etcd.js';
+import type { HostSpec } from '../inventory/types.js';
+import { clientURL, type EtcdAccess, type EtcdTls } from './etcd.js';
 
 export interface Member {
   ID: string;
@@ -92,7 +93,13 @@ export async function leads(access: EtcdAccess, clientURL: string, timeoutMs = 1
 }
 
 /** The member's own health endpoint: true when it has a leader and serves (etcd's /health). */
-export async function healthy(access: EtcdAccess, clientURL: string, timeoutMs = 1000): Promise<boolean> {
-  const res = await request(access, `${clientURL}/health`, 'GET', undefined, timeoutMs);
+export async function healthy(access: EtcdAccess, url: string, timeoutMs = 1000): Promise<boolean> {
+  const res = await request(access, `${url}/health`, 'GET', undefined, timeoutMs);
   return res.status === 200 && (JSON.parse(res.text) as { health?: string }).health === 'true';
+}
+
+/** The members of `hosts` that serve now (asked at once), in the order given. */
+export async function serving(access: EtcdAccess, hosts: HostSpec[], timeoutMs = 2000): Promise<HostSpec[]> {
+  const ok = await Promise.all(hosts.map((h) => healthy(access, clientURL(h), timeoutMs).catch(() => false)));
+  return hosts.filter((_, i) => ok[i]);
 }

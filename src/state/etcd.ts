@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { HostSpec, Inventory, Vars } from '../inventory/types.js';
 import { hostsOf } from '../inventory/types.js';
 import { pkiDir } from '../pki/fleet-pki.js';
-import { SECRETS_KEY_FILE, attachSecretsKey, readSecretsKey } from './secrets.js';
+import { attachSecretsKey, readSecretsKey, type SecretsKey } from './secrets.js';
 
 /** etcd over mutual TLS unless the inventory says `etcd_tls: false` (a fleet not moved yet). */
 export const etcdTls = (v: Vars) => v.etcd_tls !== false;
@@ -24,7 +24,7 @@ export interface EtcdAccess {
   endpoints: string[];
   tls?: EtcdTls;
   /** The key cluster passwords are sealed with (src/state/secrets.ts), and where it is expected. */
-  secrets?: { key?: { key: Buffer; file: string }; where: string };
+  secrets?: SecretsKey;
 }
 
 /** Client endpoints of the fleet's etcd (the hosts of `server.etcd`). */
@@ -54,8 +54,7 @@ export function clientTls(inv: Inventory): EtcdTls | undefined {
 
 /** Endpoints and credentials of the inventory's etcd. */
 export function etcdAccess(inv: Inventory): EtcdAccess {
-  const dir = pkiDir(inv);
-  return { endpoints: etcdEndpoints(inv), tls: clientTls(inv), secrets: { key: readSecretsKey(dir), where: join(dir, SECRETS_KEY_FILE) } };
+  return { endpoints: etcdEndpoints(inv), tls: clientTls(inv), secrets: readSecretsKey(pkiDir(inv)) };
 }
 
 /** The same credentials for other endpoints (one member). */
@@ -87,7 +86,7 @@ export async function openEtcd(access: EtcdAccess, timeoutMs = 3000, o: { patien
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     faultHandling: { host: () => noop, global },
   });
-  attachSecretsKey(client, access.secrets?.key, access.secrets?.where ?? 'none given');
+  attachSecretsKey(client, access.secrets);
   return client;
 }
 

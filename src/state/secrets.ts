@@ -28,10 +28,15 @@ export function ensureSecretsKey(dir: string): void {
   }
 }
 
-/** The key in a PKI directory, or undefined when there is none. */
-export function readSecretsKey(dir: string): { key: Buffer; file: string } | undefined {
+/** The key of a PKI directory (`key` absent when there is none), and the file it is (or belongs) in. */
+export interface SecretsKey {
+  key?: Buffer;
+  file: string;
+}
+
+export function readSecretsKey(dir: string): SecretsKey {
   const file = join(dir, SECRETS_KEY_FILE);
-  if (!existsSync(file)) return undefined;
+  if (!existsSync(file)) return { file };
   const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${file} is not a secrets key (32 bytes, base64): restore it from the machine that bootstrapped the fleet`);
   return { key, file };
@@ -61,17 +66,15 @@ export function unseal(key: Buffer, cluster: string, sealed: string): string {
 
 // The key travels with the etcd client it was opened for (openEtcd), so every reader and writer
 // of a secret gets it from the client it already holds.
-const keys = new WeakMap<Etcd3, { key: Buffer; file: string } | undefined>();
-const missingWhere = new WeakMap<Etcd3, string>();
+const keys = new WeakMap<Etcd3, SecretsKey>();
 
-export function attachSecretsKey(c: Etcd3, key: { key: Buffer; file: string } | undefined, where: string): void {
-  keys.set(c, key);
-  missingWhere.set(c, where);
+export function attachSecretsKey(c: Etcd3, k: SecretsKey | undefined): void {
+  if (k) keys.set(c, k);
 }
 
 function keyOf(c: Etcd3): Buffer {
   const k = keys.get(c);
-  if (!k) throw new Error(`no secrets key (${missingWhere.get(c) ?? 'no PKI directory given'}): \`ovl bootstrap\` makes it; on another machine, copy the PKI directory`);
+  if (!k?.key) throw new Error(`no secrets key (${k?.file ?? 'no PKI directory given'}): \`ovl bootstrap\` makes it; on another machine, copy the PKI directory`);
   return k.key;
 }
 

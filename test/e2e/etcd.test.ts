@@ -5,6 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadFleet } from '../../src/inventory/fleet.js';
+import { etcdService } from '../../src/etcd/layout.js';
 import { localBackupDir } from '../../src/etcd/snapshot.js';
 import { stopScript } from '../../src/ops/service.js';
 import { fleet, onHost, ovl } from '../helpers/fleet.js';
@@ -46,8 +47,7 @@ test('a snapshot on demand and before a bootstrap change; every member wiped, a 
   assert.equal(onHost(info, host!, `stat -c '%a %s' ${remotePath}`).stdout.trim(), `600 ${statSync(localPath!).size}`);
 
   // Every member loses its data.
-  const spec = { name: 'etcd', command: [], dir: '/data/etcd', log: '/data/log/etcd/etcd.log' };
-  for (const h of ETCD) assert.equal(onHost(info, h, `${stopScript(spec, false)}\nrm -rf /data/etcd/data`).code, 0);
+  for (const h of ETCD) assert.equal(onHost(info, h, `${stopScript(etcdService(), false)}\nrm -rf /data/etcd/data`).code, 0);
   const lost = ovl(['cluster', 'list', ...inv]);
   assert.notEqual(lost.code, 0, 'etcd is gone');
 

@@ -7,7 +7,7 @@ import { getTask } from '../../src/cluster/store.js';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { loadFleet } from '../../src/inventory/fleet.js';
-import { at, etcdAccess, withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
+import { at, clientURL, etcdAccess, withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 
 // OVL_E2E_NAME/OVL_E2E_NET let two checkouts run their e2e tests at once on separate fleets.
 export const FLEET = {
@@ -113,8 +113,9 @@ export async function killAndFinish(sched: ReturnType<typeof schedulerProcess>, 
 
 /** How the inventory's etcd is reached (its members, or `only` these hosts), as ovl reaches it. */
 export function etcdOf(inventory: string, only?: { address: string }[]): EtcdAccess {
-  const a = etcdAccess(loadFleet(inventory));
-  return only ? at(a, only.map((h) => `https://${h.address}:2379`)) : a;
+  const inv = loadFleet(inventory);
+  const a = etcdAccess(inv);
+  return only ? at(a, inv.hosts.filter((h) => only.some((o) => o.address === h.address)).map(clientURL)) : a;
 }
 
 /** Wait until `done` holds, asking every 100 ms, at most `ms`. */

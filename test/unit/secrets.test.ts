@@ -15,16 +15,16 @@ test('the key: made once, 32 bytes, private; a second call keeps it', () => {
   ensureSecretsKey(pki);
   const first = readFileSync(join(pki, 'secrets.key'), 'utf8');
   assert.equal(statSync(join(pki, 'secrets.key')).mode & 0o777, 0o600);
-  assert.equal(readSecretsKey(pki)!.key.length, 32);
+  assert.equal(readSecretsKey(pki).key!.length, 32);
   ensureSecretsKey(pki);
   assert.equal(readFileSync(join(pki, 'secrets.key'), 'utf8'), first);
-  assert.equal(readSecretsKey(join(dir, 'none.pki')), undefined);
+  assert.equal(readSecretsKey(join(dir, 'none.pki')).key, undefined);
 });
 
 test('sealed: not readable in the record, opens only with its key and for its cluster, tampering detected', () => {
   const pki = join(dir, 'b.pki');
   ensureSecretsKey(pki);
-  const { key } = readSecretsKey(pki)!;
+  const key = readSecretsKey(pki).key!;
   const s = seal(key, 'orders', 'hunter2-secret');
   assert.doesNotMatch(s, /hunter2/);
   assert.notEqual(seal(key, 'orders', 'hunter2-secret'), s, 'a fresh IV each time');
@@ -32,7 +32,7 @@ test('sealed: not readable in the record, opens only with its key and for its cl
   assert.throws(() => unseal(key, 'pages', s), /does not open with this secrets key/);
   const other = join(dir, 'c.pki');
   ensureSecretsKey(other);
-  assert.throws(() => unseal(readSecretsKey(other)!.key, 'orders', s), /does not open/);
+  assert.throws(() => unseal(readSecretsKey(other).key!, 'orders', s), /does not open/);
   const raw = Buffer.from(s.slice(3), 'base64');
   raw[raw.length - 1]! ^= 1;
   assert.throws(() => unseal(key, 'orders', `v1:${raw.toString('base64')}`), /does not open/);
@@ -42,7 +42,7 @@ test('records: sealed through the client\'s key; a record written before sealing
   const pki = join(dir, 'd.pki');
   ensureSecretsKey(pki);
   const client = {} as Etcd3;
-  attachSecretsKey(client, readSecretsKey(pki), join(pki, 'secrets.key'));
+  attachSecretsKey(client, readSecretsKey(pki));
   const rec = sealRecord(client, 'orders', 'pw');
   assert.doesNotMatch(rec, /"pw"/);
   assert.equal(openRecord(client, 'orders', JSON.parse(rec)), 'pw');
@@ -50,6 +50,6 @@ test('records: sealed through the client\'s key; a record written before sealing
   assert.equal(openRecord(client, 'orders', {}), undefined);
   assert.equal(openRecord(client, 'orders', { password: 'legacy' }), 'legacy');
   const keyless = {} as Etcd3;
-  attachSecretsKey(keyless, undefined, '/ops/prod.pki/secrets.key');
+  attachSecretsKey(keyless, readSecretsKey('/ops/prod.pki'));
   assert.throws(() => sealRecord(keyless, 'orders', 'pw'), /no secrets key \(\/ops\/prod\.pki\/secrets\.key\): `ovl bootstrap` makes it/);
 });
