@@ -62,8 +62,9 @@ cluster
   .addOption(new Option('--replicas <n>', 'redis_cluster, redis: replicas per master, default 1; not for memcache').argParser(int('--replicas', 0)))
   .addOption(new Option('--nodes <n>', 'memcache only, required: nodes').argParser(int('--nodes', 1)))
   .requiredOption('--maxmemory <size>', 'memory of each instance, with a unit, at least 1mb, e.g. 256mb, 2gb, 1.5gb')
-  .option('--password-env <NAME>', 'redis types: requirepass/masterauth from this environment variable')
-  .option('--password-file <path>', 'redis types: requirepass/masterauth from this file')
+  .option('--password-env <NAME>', 'redis types: the application\'s password (ACL user default on Redis 6+) from this environment variable')
+  .option('--password-file <path>', 'redis types: the application\'s password from this file')
+  .option('--app-acl <rules>', 'with a password: ACL rules added to the application user\'s, e.g. "+config|get" (default: every command but @admin)')
   .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
   .option('--check', 'show where its instances would go on the fleet as it is now; change nothing')
@@ -182,6 +183,21 @@ cluster
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await import('./commands/failover.js')).clusterFailover(name, o, out);
+  });
+cluster
+  .command('password')
+  .description('new passwords for a cluster with ACL users, with no failed client request: --rotate, then --drop-old once clients use the new one')
+  .argument('<name>')
+  .option('--rotate', 'accept a new application password beside the old one (give it with --password-env or --password-file)')
+  .option('--password-env <NAME>', 'the new application password from this environment variable')
+  .option('--password-file <path>', 'the new application password from this file')
+  .option('--drop-old', 'accept only the newest application password (with --rotate: replace the old one at once)')
+  .option('--rotate-admin', "give ovl's own user a new password")
+  .option('--wait', 'follow the task until it is done (schedules in-process when no scheduler runs)')
+  .option('--check', 'say what would change; change nothing')
+  .addOption(inventoryOption())
+  .action(async (name: string, o) => {
+    process.exitCode = await (await import('./commands/password.js')).clusterPassword(name, o, out);
   });
 
 const etcd = program.command('etcd').description('the fleet\'s state store: snapshots and restores');

@@ -2,16 +2,17 @@
 // timeouts, so that a node that does not answer becomes an error of that node, not a hang.
 import { Redis } from 'ioredis';
 import { parseClusterNodes, type NodeLine } from './nodes-line.js';
+import { ovlLogin, type ClusterAuth } from './auth.js';
 import type { PlannedInstance } from './types.js';
 
 export interface AdminOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Connect and command timeout, ms; default 2 s to connect, 5 s per command. */
   answerMs?: number;
 }
 
 export function adminClient(i: Pick<PlannedInstance, 'address' | 'port'>, o: AdminOptions): Redis {
-  const c = new Redis({ host: i.address, port: i.port, password: o.password, lazyConnect: true, connectTimeout: o.answerMs ?? 2000, commandTimeout: o.answerMs ?? 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
+  const c = new Redis({ host: i.address, port: i.port, ...ovlLogin(o.auth), lazyConnect: true, connectTimeout: o.answerMs ?? 2000, commandTimeout: o.answerMs ?? 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
   c.on('error', () => undefined);
   return c;
 }

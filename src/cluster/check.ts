@@ -35,6 +35,7 @@ import { crossCheckReplication, probeClusterNode, probeRedisNode } from './check
 import { untilReady } from './readiness.js';
 import { SLOT_COUNT, formatSlots } from './slots.js';
 import type { InstanceRole, Plan } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 export { instanceLabel };
 
@@ -63,7 +64,7 @@ export interface CheckReport {
 
 export interface CheckOptions {
   /** Password of the instances (Redis AUTH). Never printed. */
-  password?: string;
+  auth?: ClusterAuth;
   /** Connect timeout and command timeout per instance, ms; default 2000. */
   timeoutMs?: number;
   /** Instances checked at the same time; default 64. */
@@ -71,7 +72,7 @@ export interface CheckOptions {
 }
 
 export interface WaitOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Give up after this long (ms) and return the last report. */
   timeoutMs: number;
   /** Pause between two checks, ms; default 250. */
@@ -95,7 +96,7 @@ export async function checkCluster(plan: Plan, opts: CheckOptions = {}): Promise
   const started = performance.now();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
-  const password = opts.password === '' ? undefined : opts.password;
+  const auth = opts.auth;
 
   const ctx = new Context(plan);
   const planProblems = checkPlan(plan, ctx);
@@ -103,8 +104,8 @@ export async function checkCluster(plan: Plan, opts: CheckOptions = {}): Promise
     plan.type === 'memcache'
       ? (k: number) => probeMemcache(ctx, k, timeoutMs)
       : plan.type === 'redis_cluster'
-        ? (k: number) => probeClusterNode(ctx, k, timeoutMs, password)
-        : (k: number) => probeRedisNode(ctx, k, timeoutMs, password);
+        ? (k: number) => probeClusterNode(ctx, k, timeoutMs, auth)
+        : (k: number) => probeRedisNode(ctx, k, timeoutMs, auth);
   await mapLimit(plan.instances, concurrency, (_, k) => probe(k));
   if (plan.type === 'redis') crossCheckReplication(ctx);
   const global = ctx.finishViews();
@@ -114,7 +115,7 @@ export async function checkCluster(plan: Plan, opts: CheckOptions = {}): Promise
   problems.push(...global);
   // An instance replaced by restart --move that still serves (its host was cut off, not lost):
   // clients that knew its address may still write to it.
-  const zombies = await Promise.all((plan.retired ?? []).map(async (r) => ((await serves(plan, r, password, Math.min(timeoutMs, 1000))) ? r : undefined)));
+  const zombies = await Promise.all((plan.retired ?? []).map(async (r) => ((await serves(plan, r, auth, Math.min(timeoutMs, 1000))) ? r : undefined)));
   for (const r of zombies) if (r) problems.push(`${instanceLabel(r)}: retired (${r.movedTo ? `replaced by ${r.movedTo}, task ${r.task}` : `removed by task ${r.task}`}) but still serving: ovl cluster restart ${plan.cluster} stops it once ${r.host} answers over SSH`);
   return { healthy: problems.length === 0, problems, nodes: ctx.nodes, ms: Math.round(performance.now() - started) };
 }
@@ -125,10 +126,10 @@ export async function waitHealthy(plan: Plan, opts: WaitOptions): Promise<CheckR
   const interval = opts.intervalMs ?? 250;
   for (;;) {
     // A forming Redis Cluster is asked cheaply first; the full check confirms.
-    if (plan.type === 'redis_cluster') await untilReady(plan, { password: opts.password, deadline, signal: opts.signal });
+    if (plan.type === 'redis_cluster') await untilReady(plan, { auth: opts.auth, deadline, signal: opts.signal });
     const left = deadline - Date.now();
     const report = await checkCluster(plan, {
-      password: opts.password,
+      auth: opts.auth,
       timeoutMs: Math.max(100, Math.min(opts.nodeTimeoutMs ?? DEFAULT_TIMEOUT_MS, left)),
       concurrency: opts.concurrency,
     });
@@ -207,7 +208,7 @@ function checkPlan(plan: Plan, ctx: Context): string[] {
 
 /** Whether an instance answers its protocol's simplest question within timeoutMs: PING, or
  * memcached's `version`. A process that is there but frozen does not. */
-export async function serves(plan: Plan, i: { address: string; port: number }, password: string | undefined, timeoutMs: number): Promise<boolean> {
+export async function serves(plan: Plan, i: { address: string; port: number }, auth: ClusterAuth | undefined, timeoutMs: number): Promise<boolean> {
   if (plan.type === 'memcache') return memcacheRound(i.address, i.port, timeoutMs).then(() => true, () => false);
-  return withAdmin(i, { password, answerMs: timeoutMs }, (c) => c.ping()).then((r) => r === 'PONG', () => false);
+  return withAdmin(i, { auth, answerMs: timeoutMs }, (c) => c.ping()).then((r) => r === 'PONG', () => false);
 }

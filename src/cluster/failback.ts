@@ -7,12 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { adminClient, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 /** Redis gives a manual failover 5 s (CLUSTER_MF_TIMEOUT); a little more before asking again. */
 const MANUAL_FAILOVER_MS = 6000;
 
 export interface FailBackOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Give up waiting for a node after this long, ms. */
   timeoutMs: number;
   log?: (line: string) => void;

@@ -12,6 +12,7 @@ import { renderJoiningNodesConf, renderNodesConf } from './nodesconf.js';
 import { renderRedisConf, versionOf, type RedisConfOptions } from './redisconf.js';
 import { seedRdb } from './rdb.js';
 import { binaryType, instanceDir, type Plan, type PlannedInstance } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 export interface InstanceFile {
   name: string;
@@ -53,9 +54,9 @@ function seedsRdb(plan: Plan): boolean {
 }
 
 /** The files of a redis or redis_cluster instance in its directory. */
-export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'password' | 'dir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
+export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'auth' | 'dir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
   // Secrets only in a file that is not world-readable.
-  const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.password ? 0o640 : 0o644 }];
+  const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.auth ? 0o640 : 0o644 }];
   // A node that has not joined yet (restart --move) must not start claiming the planned roles
   // and epochs: it knows only itself.
   const nodesConf = () => (inst.joining ? renderJoiningNodesConf(inst) : (o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id)));
@@ -67,7 +68,7 @@ export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfO
 }
 
 export interface SetupOptions {
-  password?: string;
+  auth?: ClusterAuth;
   task: string;
   /** Every node's nodes.conf, rendered at once (renderNodesConfs) when setting up many. */
   nodesConfs?: Map<string, string>;
@@ -87,7 +88,7 @@ export function instanceSetup(whole: Plan, inst: PlannedInstance, o: SetupOption
   if (plan.type === 'memcache') {
     command = [bin('memcached'), ...memcacheArgs(plan, inst)];
   } else {
-    files = redisFiles(plan, inst, { password: o.password, nodesConfs: o.nodesConfs });
+    files = redisFiles(plan, inst, { auth: o.auth, nodesConfs: o.nodesConfs });
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
   const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);

@@ -7,12 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nodesSeenBy, ownLine, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 /** A full sync copies the shard's whole data set: minutes for gigabytes. */
 const SYNC_MS = 15 * 60_000;
 
 export interface JoinOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Give up after this long, ms. */
   timeoutMs: number;
   log?: (line: string) => void;

@@ -9,6 +9,7 @@
 // migrates, the source answers for every key it has), and SETSLOT NODE is the same each time.
 import { Redis } from 'ioredis';
 import { adminClient, ownLine } from './admin.js';
+import { authArgs, type ClusterAuth } from './auth.js';
 import { parseClusterNodes, type NodeLine } from './nodes-line.js';
 import { slotList, toRanges, type SlotMove } from './reshard.js';
 import { Semaphore } from '../util/semaphore.js';
@@ -26,7 +27,7 @@ export interface MoveProgress extends SlotMove {
 }
 
 export interface MigrateOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Every master after the change: each learns the new owner of every slot moved. */
   masters: SlotNode[];
   /** Moves at once (different source/target pairs); default 8. */
@@ -53,12 +54,12 @@ const MIGRATE_IDLE_MS = 60_000;
 /** One connection per node for the whole migration, with room for a big key's MIGRATE. */
 class Connections {
   private readonly open = new Map<string, Promise<Redis>>();
-  constructor(private readonly password?: string) {}
+  constructor(private readonly auth?: ClusterAuth) {}
   get(n: SlotNode): Promise<Redis> {
     const key = `${n.address}:${n.port}`;
     let c = this.open.get(key);
     if (!c) {
-      const r = adminClient(n, { password: this.password, answerMs: MIGRATE_IDLE_MS * 2 });
+      const r = adminClient(n, { auth: this.auth, answerMs: MIGRATE_IDLE_MS * 2 });
       c = r.connect().then(() => r);
       c.catch(() => this.open.delete(key));
       this.open.set(key, c);
@@ -90,7 +91,7 @@ async function ownSlots(c: Redis): Promise<Set<number>> {
  * move fails the others stop at their next slot, and the first error is thrown once all stopped.
  */
 export async function runMoves(moves: MoveProgress[], nodes: Map<string, SlotNode>, o: MigrateOptions): Promise<void> {
-  const conns = new Connections(o.password);
+  const conns = new Connections(o.auth);
   let failed: Error | undefined;
   const sem = new Semaphore(o.concurrency ?? 8);
   try {
@@ -185,7 +186,9 @@ async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: R
   await pipelined(dc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'IMPORTING', src.id]));
   await o.pause?.('importing');
   await pipelined(sc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'MIGRATING', dst.id]));
-  const auth = o.password !== undefined ? ['AUTH', o.password] : [];
+  // MIGRATE logs in on the target as ovl does: AUTH2 user password on ACL clusters (Redis 6+).
+  const login = authArgs(o.auth);
+  const auth = login.length === 2 ? ['AUTH2', ...login] : login.length ? ['AUTH', ...login] : [];
   let moved = 0;
   let pending = slots;
   while (pending.length) {
@@ -246,11 +249,11 @@ async function announce(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis
 }
 
 /** What every master holds now (its own CLUSTER NODES line), by node id. */
-export async function liveOwners(masters: SlotNode[], password?: string): Promise<Map<string, [number, number][]>> {
+export async function liveOwners(masters: SlotNode[], auth?: ClusterAuth): Promise<Map<string, [number, number][]>> {
   const out = new Map<string, [number, number][]>();
   await Promise.all(
     masters.map(async (m) => {
-      const c = adminClient(m, { password });
+      const c = adminClient(m, { auth });
       try {
         await c.connect();
         out.set(m.id, toRanges(await ownSlots(c)));
@@ -263,11 +266,11 @@ export async function liveOwners(masters: SlotNode[], password?: string): Promis
 }
 
 /** Slots left open (migrating or importing) on any of `nodes`: `slot` -> the node saying so. */
-export async function openSlots(nodes: SlotNode[], password?: string): Promise<string[]> {
+export async function openSlots(nodes: SlotNode[], auth?: ClusterAuth): Promise<string[]> {
   const out: string[] = [];
   await Promise.all(
     nodes.map(async (n) => {
-      const c = adminClient(n, { password });
+      const c = adminClient(n, { auth });
       try {
         await c.connect();
         const own = await ownLine(c);

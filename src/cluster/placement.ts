@@ -21,6 +21,7 @@
 // memcache nodes are independent: only step 1 (without the one-per-shard limit) and 2 apply.
 
 import { badDirective } from './redisconf.js';
+import { badAppRule } from './auth.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import { nodeIdSource } from './nodeid.js';
 import { divideSlots, SLOT_COUNT } from './slots.js';
@@ -103,6 +104,13 @@ export function validateRequest(req: ClusterRequest): void {
     if (req.type === 'memcache') bad('memcache takes no redis.conf settings');
     for (const [name, value] of Object.entries(req.config)) {
       const why = badDirective(name, value);
+      if (why) bad(why);
+    }
+  }
+  if (req.appAcl !== undefined) {
+    if (req.type === 'memcache') bad('memcache has no users: --app-acl is for the redis types');
+    for (const r of req.appAcl) {
+      const why = badAppRule(r);
       if (why) bad(why);
     }
   }
@@ -454,7 +462,7 @@ function placeGroups(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOpti
       instances.push({ id: nextId(), host: rh.name, address: rh.address, port: replicaPort[s]![k]!, role: 'replica', masterId: master.id, shard: s });
     });
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), instances };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,7 +485,7 @@ function placeNodes(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOptio
       }
     }
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), instances };
 }
 
 /**

@@ -5,10 +5,11 @@
 // of scheduling delays and CPU that the forming cluster needs, only to fail. What this waits
 // for is what the full check then confirms.
 import { Redis } from 'ioredis';
+import { ovlLogin, type ClusterAuth } from './auth.js';
 import type { Plan, PlannedInstance } from './types.js';
 
 export interface ReadyOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Date.now() after which to stop waiting (the full check then says what is wrong). */
   deadline: number;
   signal?: AbortSignal;
@@ -42,7 +43,7 @@ export async function untilReady(plan: Plan, o: ReadyOptions): Promise<number> {
       c = new Redis({
         host: inst.address,
         port: inst.port,
-        password: o.password,
+        ...ovlLogin(o.auth),
         lazyConnect: true,
         connectTimeout: 10_000,
         maxRetriesPerRequest: 0,

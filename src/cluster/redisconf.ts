@@ -2,11 +2,13 @@
 // caller's extra settings); templates/redis.conf.hbs holds the format and the reasons.
 
 import { render } from '../templates.js';
+import { aclUsers, REPLICA_USER, type ClusterAuth } from './auth.js';
 import { instanceDir, type Plan, type PlannedInstance } from './types.js';
 
 export interface RedisConfOptions {
-  /** requirepass and masterauth. The rendered file then holds a secret: write it 0640. */
-  password?: string;
+  /** ACL users (or, for clusters made before them, requirepass and masterauth). The rendered
+   * file then holds a secret: write it 0640. */
+  auth?: ClusterAuth;
   /** Extra directives, e.g. { 'maxmemory-policy': 'volatile-lru', save: '900 1' }. A key that is
    * one of the tunables replaces its default; any other key is appended. Values are written as
    * given (Redis config syntax: quote them yourself where needed). */
@@ -19,7 +21,7 @@ export interface RedisConfOptions {
 const FIXED = new Set([
   'bind', 'bind-source-addr', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'port', 'protected-mode', 'daemonize', 'supervised', 'dir', 'pidfile', 'logfile',
   'maxmemory', 'replicaof', 'slaveof', 'cluster-enabled', 'cluster-config-file', 'cluster-port',
-  'requirepass', 'masterauth', 'include', 'aclfile',
+  'requirepass', 'masterauth', 'masteruser', 'user', 'include', 'aclfile',
 ]);
 
 const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
@@ -144,6 +146,9 @@ export interface RedisConfContext {
   replicaof: { address: string; port: number } | null;
   clusterEnabled: boolean;
   password: string | null;
+  users: { name: string; rules: string }[];
+  masterauth: string | null;
+  masteruser: string | null;
   tunables: Tunable[];
 }
 
@@ -169,8 +174,13 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
     else tunables.push({ name, value });
   }
 
-  const password = opts.password === undefined || opts.password === '' ? null : opts.password;
-  if (password !== null && /[\r\n\0]/.test(password)) throw new Error('the password cannot contain line breaks or NUL');
+  const a = opts.auth;
+  for (const p of [...(a?.app ?? []), ...(a?.admin ?? []), ...(a?.replica === undefined ? [] : [a.replica])]) {
+    if (p === '' || /[\r\n\0]/.test(p)) throw new Error('a password cannot be empty or contain line breaks or NUL');
+  }
+  const users = aclUsers(a, plan.version, plan.appAcl);
+  // requirepass (and masterauth with it) only for clusters made before ACL users.
+  const password = a && !users.length ? a.app[0]! : null;
   return {
     cluster: plan.cluster,
     type: plan.type,
@@ -183,12 +193,15 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
     clusterAnnounceIp: plan.type === 'redis_cluster' && major >= 4,
     replicaAnnounceIp: major >= 4,
     replicaKeyword: major >= 5 ? 'replica' : 'slave',
-    protectedMode: password === null ? 'no' : 'yes',
+    protectedMode: a ? 'yes' : 'no',
     maxmemoryMB: plan.maxmemoryMB,
     replicaofKeyword: major >= 5 ? 'replicaof' : 'slaveof',
     replicaof,
     clusterEnabled: plan.type === 'redis_cluster',
     password: password === null ? null : redisQuote(password),
+    users: users.map((u) => ({ name: u.name, rules: u.rules.join(' ') })),
+    masterauth: users.length ? redisQuote(a!.replica!) : password === null ? null : redisQuote(password),
+    masteruser: users.length ? REPLICA_USER : null,
     tunables,
   };
 }

@@ -9,6 +9,7 @@ import { instanceMemMB } from './placement.js';
 import { badDirective, renderRedisConf } from './redisconf.js';
 import { addrOf, type HostAlloc } from './store.js';
 import type { HostCapacity, Plan, PlannedInstance } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 /** Directives Redis could change live that ovl changes by a rolling restart: set on every node at
  * once, appendonly starts an AOF rewrite on all of them together. */
@@ -42,10 +43,10 @@ export interface Classified {
  * Ask one node which of `names` it can change live: CONFIG SET of the value in force now changes
  * nothing, and fails for a directive Redis only reads at start. memcache has no live settings.
  */
-export async function classify(plan: Plan, names: string[], via: PlannedInstance, password?: string): Promise<Classified> {
+export async function classify(plan: Plan, names: string[], via: PlannedInstance, auth?: ClusterAuth): Promise<Classified> {
   const out: Classified = { live: [], restart: [], unknown: [] };
   if (plan.type === 'memcache') return { ...out, restart: names };
-  await withAdmin(via, { password }, async (c) => {
+  await withAdmin(via, { auth }, async (c) => {
     for (const name of names) {
       const got = (await c.call('CONFIG', 'GET', name)) as string[];
       if (!got.length) out.unknown.push(name);
@@ -129,11 +130,11 @@ export interface LiveDifferences {
 }
 
 /** CONFIG GET of `names` on every instance, compared with what the plan renders for each. */
-export async function liveDifferences(plan: Plan, names: string[], password: string | undefined): Promise<LiveDifferences> {
+export async function liveDifferences(plan: Plan, names: string[], auth: ClusterAuth | undefined): Promise<LiveDifferences> {
   const out: LiveDifferences = { differ: new Map(), unreachable: [] };
   await mapLimit(plan.instances, 32, async (i) => {
     const want = renderedSettings(plan, i);
-    await withAdmin(i, { password }, async (r) => {
+    await withAdmin(i, { auth }, async (r) => {
       for (const n of names) {
         const live = ((await r.call('CONFIG', 'GET', n)) as string[])[1];
         const w = want.get(n);

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
 import { openRecord, sealRecord, type SecretRecord } from '../state/secrets.js';
+import type { ClusterAuth } from './auth.js';
 import { mapLimit } from '../util/semaphore.js';
 import { allocate } from './allocations.js';
 import { ConflictError, PortTaken } from './errors.js';
@@ -114,8 +115,18 @@ export interface ConfigTask extends TaskRecord {
   pauseMs?: number;
 }
 
+export interface PasswordTask extends TaskRecord {
+  kind: 'password';
+  /** What was asked, said by show and --wait (the passwords themselves are in the sealed record). */
+  change: string;
+  /** Give ovl's own user a new password (made by the task). */
+  admin?: boolean;
+  /** The new admin password is recorded beside the old one: a resumed run makes no other. */
+  adminMade?: boolean;
+}
+
 /** A task of the scheduler; each kind has its module in tasks/ and its entry in tasks/registry.ts. */
-export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask | RollTask | ConfigTask;
+export type Task = CreateTask | DeleteTask | RestartTask | ScaleTask | RebalanceTask | FailoverTask | RollTask | ConfigTask | PasswordTask;
 export type TaskKind = Task['kind'];
 export type TaskOf<K extends TaskKind> = Extract<Task, { kind: K }>;
 /** What a kind's record carries beyond every task's fields. */
@@ -172,7 +183,7 @@ export interface FleetRead {
  * of that host's allocation read when placing, so two concurrent creates never share a port),
  * the plan and the cluster's config. Throws ConflictError when another change came first.
  */
-export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>, secret?: string): Promise<void> {
+export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>, secret?: ClusterAuth): Promise<void> {
   const { revisions } = read;
   const byHost = new Map<string, PlannedInstance[]>();
   for (const i of plan.instances) byHost.set(i.host, [...(byHost.get(i.host) ?? []), i]);
@@ -385,8 +396,21 @@ export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
   return getJson<Plan>(c, planKey(cluster));
 }
 
-export async function getSecret(c: Etcd3, cluster: string): Promise<string | undefined> {
-  return openRecord(c, cluster, await getJson<SecretRecord>(c, secretKey(cluster)));
+export async function getSecret(c: Etcd3, cluster: string): Promise<ClusterAuth | undefined> {
+  return (await getSecretAt(c, cluster)).auth;
+}
+
+/** The cluster's passwords and the revision of their record, for a write guarded by it. */
+export async function getSecretAt(c: Etcd3, cluster: string): Promise<{ auth?: ClusterAuth; rev?: string }> {
+  const kv = (await c.get(secretKey(cluster)).exec()).kvs[0];
+  if (!kv) return {};
+  return { auth: openRecord(c, cluster, JSON.parse(kv.value.toString()) as SecretRecord), rev: String(kv.mod_revision) };
+}
+
+/** Replace a cluster's passwords (sealed), only while its record is still at `rev`. */
+export async function putSecret(c: Etcd3, cluster: string, auth: ClusterAuth, rev: string): Promise<void> {
+  const res = await c.if(secretKey(cluster), 'Mod', '==', rev).then(c.put(secretKey(cluster)).value(sealRecord(c, cluster, auth))).commit();
+  if (!res.succeeded) throw new ConflictError(`the passwords of ${cluster} changed meanwhile (another ovl cluster password?): run it again`);
 }
 
 /**
@@ -416,6 +440,8 @@ export async function putTask(c: Etcd3, task: Task): Promise<void> {
 /** More for newTask's transaction: keys that must not exist, and keys written with the task. */
 export interface TaskGuard {
   absent?: string[];
+  /** Keys that must still be at these mod revisions. */
+  unchanged?: Record<string, string>;
   puts?: Record<string, string>;
 }
 
@@ -427,8 +453,10 @@ export async function newTask<K extends TaskKind>(c: Etcd3, kind: K, cluster: st
   const task = { id, kind, cluster, state: 'pending', step: 'waiting for the scheduler', created: stamp, updated: stamp, ...args } as TaskOf<K>;
   let txn = c.if(taskKey(id), 'Create', '==', 0);
   for (const k of guard.absent ?? []) txn = txn.and(k, 'Create', '==', 0);
+  for (const [k, rev] of Object.entries(guard.unchanged ?? {})) txn = txn.and(k, 'Mod', '==', rev);
   const puts = Object.entries(guard.puts ?? {}).map(([k, v]) => c.put(k).value(v));
   const res = await txn.then(c.put(taskKey(id)).value(JSON.stringify(task)), ...puts).commit();
+  if (!res.succeeded && guard.unchanged) throw new ConflictError(`task ${id}: ${Object.keys(guard.unchanged).join(', ')} changed meanwhile`);
   if (!res.succeeded) throw new ConflictError(guard.absent?.length ? `task ${id}: one of ${guard.absent.join(', ')} exists already` : `task ${id} exists already`);
   return task;
 }

@@ -11,9 +11,10 @@ import type { Redis } from 'ioredis';
 import { adminClient, nodesSeenBy, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
+import type { ClusterAuth } from './auth.js';
 
 export interface SwitchoverOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Give up on a step after this long, ms. */
   timeoutMs: number;
   log?: (line: string) => void;
@@ -42,7 +43,7 @@ async function masterOffset(c: Redis): Promise<number> {
 }
 
 async function open(i: PlannedInstance, o: SwitchoverOptions, what: string): Promise<Redis> {
-  const c = adminClient(i, { password: o.password });
+  const c = adminClient(i, { auth: o.auth });
   try {
     await c.connect();
     await c.ping();
@@ -148,7 +149,7 @@ async function linkedTo(x: PlannedInstance, master: PlannedInstance, o: Switchov
 
 /** `fn` on a short connection; undefined when the node does not answer (it is left to check). */
 function withClient<T>(i: PlannedInstance, o: SwitchoverOptions, fn: (c: Redis) => Promise<T>): Promise<T | undefined> {
-  return withAdmin(i, { password: o.password }, fn).catch(() => undefined);
+  return withAdmin(i, { auth: o.auth }, fn).catch(() => undefined);
 }
 
 /** How long Redis's FAILOVER may wait for the replica to have every write before it gives up, ms. */

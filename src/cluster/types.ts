@@ -48,6 +48,8 @@ export interface ClusterRequest {
   maxmemoryMB: number;
   /** redis types: extra redis.conf directives (name -> value), replacing ovl's defaults. */
   config?: Record<string, string>;
+  /** ACL clusters: rules added to the application user's (`--app-acl`, e.g. +config|get). */
+  appAcl?: string[];
 }
 
 export type InstanceRole = 'master' | 'replica' | 'node';
@@ -84,6 +86,8 @@ export interface Plan {
   maxmemoryMB: number;
   /** redis types: extra redis.conf directives (copied from the request). */
   config?: Record<string, string>;
+  /** ACL clusters: the application user's extra rules (copied from the request). */
+  appAcl?: string[];
   /** Ordered by shard; within a shard the master comes first. */
   instances: PlannedInstance[];
   /** Instances replaced by `restart --move` on a host that did not answer. Their ports stay

@@ -7,6 +7,7 @@ import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey } from '../state/keys.js';
 import { sealRecord } from '../state/secrets.js';
+import { aclSupported, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
@@ -84,6 +85,8 @@ export interface CreateOptions {
   passwordFile?: string;
   /** `name=value` redis.conf settings. */
   config?: string[];
+  /** ACL rules added to the application user's, separated by spaces. */
+  appAcl?: string;
   wait?: boolean;
   /** Show where the instances would go; write nothing. */
   check?: boolean;
@@ -103,7 +106,14 @@ export function parseConfig(settings: string[] | undefined): Record<string, stri
   return config;
 }
 
-function readPassword(o: CreateOptions): string | undefined {
+/** The password of --password-env or --password-file (none given: undefined). */
+export function readPassword(o: Pick<CreateOptions, 'passwordEnv' | 'passwordFile'>): string | undefined {
+  const v = readPasswordOption(o);
+  if (v !== undefined && /[\r\n\0]/.test(v)) throw new UsageError(`${o.passwordEnv ? `--password-env ${o.passwordEnv}` : `--password-file ${o.passwordFile}`}: the password has a line break or NUL inside; Redis takes one line`);
+  return v;
+}
+
+function readPasswordOption(o: Pick<CreateOptions, 'passwordEnv' | 'passwordFile'>): string | undefined {
   if (o.passwordEnv && o.passwordFile) throw new UsageError('give --password-env or --password-file, not both');
   if (o.passwordEnv) {
     const v = process.env[o.passwordEnv];
@@ -163,6 +173,7 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
     nodes: type === 'memcache' ? o.nodes : undefined,
     maxmemoryMB: parseSize(o.maxmemory),
     config: parseConfig(o.config),
+    ...(o.appAcl !== undefined ? { appAcl: o.appAcl.split(/\s+/).filter(Boolean) } : {}),
   };
   try {
     validateRequest(req);
@@ -231,6 +242,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     // The request first: it refuses password options for memcache before they are read.
     const req = buildRequest(name, o, versions);
     const password = readPassword(o);
+    if (req.appAcl && (password === undefined || !aclSupported(req.version))) throw new UsageError(`--app-acl: the application's ACL user exists only for clusters with a password (--password-env or --password-file) on Redis 6 or later`);
     if (await getJson<ClusterConfig>(etcd, configKey(name))) {
       const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
       if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
@@ -247,7 +259,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     // The secret key ({} without a password) and the task together, and only while the name is
     // free: it claims the name, so of two creates that got past the checks above at the same
     // moment one is queued and the other refused, with or without passwords.
-    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, password) } };
+    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, password === undefined ? undefined : newClusterAuth(password, req.version)) } };
     let task: Task | undefined;
     for (let retried = false; !task; retried = true) {
       try {
@@ -271,6 +283,13 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     out(connectHint(plan, password !== undefined));
     return 0;
   });
+}
+
+/** What `show` says of a cluster's passwords (never the passwords). */
+function authSummary(name: string, a: ClusterAuth | undefined): string {
+  if (!a) return 'no password';
+  const both = a.app.length > 1 ? `; old and new application passwords both accepted until ovl cluster password ${name} --drop-old` : '';
+  return a.admin ? `ACL users default (application), ovl, replica${both}` : 'password set (requirepass)';
 }
 
 /** Creates that have not ended, with their request (oldest first). */
@@ -367,7 +386,8 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     // The states in etcd are what the last task saw: a process killed since then is still
     // recorded "up". So show also asks every instance now (the check's one round trip each).
     const plan = o.probe === false ? null : await getPlan(etcd, name);
-    const report = plan ? await (await import('../cluster/check.js')).checkCluster(plan, { password: await getSecret(etcd, name), timeoutMs: 1000 }) : undefined;
+    const auth = cfg.auth ? await getSecret(etcd, name) : undefined;
+    const report = plan ? await (await import('../cluster/check.js')).checkCluster(plan, { auth, timeoutMs: 1000 }) : undefined;
     const nodeNow = new Map(report?.nodes.map((n) => [addrOf(n), n]));
     if (o.json) {
       const now = report && { healthy: report.healthy, problems: report.problems, ms: report.ms };
@@ -375,7 +395,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
       out(JSON.stringify({ config: cfg, task, instances, now }, null, 2));
       return 0;
     }
-    out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${shape(cfg)}, maxmemory ${cfg.maxmemoryMB}mb, ${cfg.auth ? 'password set' : 'no password'}`);
+    out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${shape(cfg)}, maxmemory ${cfg.maxmemoryMB}mb, ${authSummary(name, auth)}`);
     if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
     // A later restart or delete (failed, or still queued) says more about the cluster now.
@@ -433,7 +453,7 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
       if (o.all && busy) return { name, skipped: `not checked: being ${BEING[busy.kind]} (task ${busy.id}, ${busy.state})` };
       const plan = await getPlan(etcd, name);
       if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${configs.get(name)!.task})` };
-      return { name, report: await checkCluster(plan, { password: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };
+      return { name, report: await checkCluster(plan, { auth: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };
     });
     const unhealthy = outcomes.filter((c) => 'report' in c && !c.report.healthy).map((c) => c.name);
     const verdict = () => (unhealthy.length ? 1 : !o.all && outcomes.some((c) => 'skipped' in c) ? CHECK_FAILED : 0);

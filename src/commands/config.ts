@@ -8,6 +8,7 @@ import type { Plan } from '../cluster/types.js';
 import type { Out } from '../ui/follow.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
+import type { ClusterAuth } from '../cluster/auth.js';
 
 export interface ConfigOptions {
   inventory?: string;
@@ -36,8 +37,8 @@ export async function clusterConfig(name: string, args: string[], o: ConfigOptio
   return withState(o.inventory, async (etcd, inv) => {
     const plan = await getPlan(etcd, name);
     if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
-    const password = await getSecret(etcd, name);
-    if (o.show) return show(plan, password, out);
+    const auth = await getSecret(etcd, name);
+    if (o.show) return show(plan, auth, out);
     if (!args.length) throw new UsageError(`say what to change (name=value ...), or --show the settings of ${name}`);
     const set = parseSettings(plan, args);
     const mb = set.maxmemory !== undefined ? memoryMB(set.maxmemory) : undefined;
@@ -48,7 +49,7 @@ export async function clusterConfig(name: string, args: string[], o: ConfigOptio
     }
     if (plan.type === 'memcache' && !o.yes && !o.check) throw new UsageError(`memcached takes its memory (-m) only at start, and a restart empties the node: give --yes to restart ${name}'s nodes one at a time`);
     const via = plan.instances.find((i) => i.role !== 'replica')!;
-    const k = await classify(plan, Object.keys(set), via, password).catch((e: Error) => {
+    const k = await classify(plan, Object.keys(set), via, auth).catch((e: Error) => {
       throw new UsageError(`${addrOf(via)} does not answer (${e.message}): it is asked which settings this Redis takes live`);
     });
     if (k.unknown.length) throw new UsageError(`redis ${plan.version} does not know ${k.unknown.join(', ')} (CONFIG GET answers nothing)`);
@@ -77,15 +78,15 @@ export async function clusterConfig(name: string, args: string[], o: ConfigOptio
 
 /** `--show`: each directive ovl renders (its own default, or the cluster's setting), and the
  * instances whose live value differs. */
-async function show(plan: Plan, password: string | undefined, out: Out): Promise<number> {
+async function show(plan: Plan, auth: ClusterAuth | undefined, out: Out): Promise<number> {
   if (plan.type === 'memcache') {
     out(`maxmemory\t${plan.maxmemoryMB}mb\t(memcached -m; set by ovl)`);
     return 0;
   }
   const rendered = renderedSettings(plan, plan.instances[0]!);
-  const skip = new Set(['bind', 'port', 'dir', 'pidfile', 'logfile', 'include', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'replicaof', 'slaveof', 'requirepass', 'masterauth']);
+  const skip = new Set(['bind', 'port', 'dir', 'pidfile', 'logfile', 'include', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'replicaof', 'slaveof', 'requirepass', 'masterauth', 'masteruser', 'user']);
   const names = [...rendered.keys()].filter((n) => !skip.has(n));
-  const { differ, unreachable } = await liveDifferences(plan, names, password);
+  const { differ, unreachable } = await liveDifferences(plan, names, auth);
   out(['DIRECTIVE', 'VALUE', 'SET BY', 'LIVE VALUE WHERE IT DIFFERS'].join('\t'));
   for (const n of names) out([n, rendered.get(n), plan.config?.[n] !== undefined ? 'cluster' : 'ovl', (differ.get(n) ?? []).map((d) => `${d.addr}: ${d.live}`).join('; ')].join('\t'));
   for (const u of unreachable) out(`not answering: ${u}`);

@@ -35,13 +35,13 @@ export async function clusterFailover(name: string, o: FailoverOptions, out: Out
     const why = cannotPromote(plan, replica);
     if (why) throw new UsageError(`--instance ${o.instance}: ${why}`);
     // The replica must answer and be in sync now: refused here rather than by the task.
-    const password = await getSecret(etcd, name);
-    const role = await withAdmin(replica, { password }, roleOf).catch((e: Error) => {
+    const auth = await getSecret(etcd, name);
+    const role = await withAdmin(replica, { auth }, roleOf).catch((e: Error) => {
       throw new UsageError(`--instance ${o.instance} (${replica.host}) does not answer (${e.message}): a replica that is down cannot take over (ovl cluster restart ${name} brings it back)`);
     });
     // A switch Redis made but the plan does not show yet (a failover that failed after it) is
     // queued again: the task finds it made and records it.
-    const madeAlready = role[0] === 'master' && (await withAdmin(master, { password }, roleOf).catch(() => undefined))?.[0] === 'slave';
+    const madeAlready = role[0] === 'master' && (await withAdmin(master, { auth }, roleOf).catch(() => undefined))?.[0] === 'slave';
     if (!madeAlready && (role[0] !== 'slave' || `${role[1]}:${role[2]}` !== addrOf(master) || role[3] !== 'connected')) {
       throw new UsageError(`--instance ${o.instance} is not replicating ${addrOf(master)} with its link up (ROLE: ${role.slice(0, 4).join(' ')}): ovl cluster check ${name} says why`);
     }

@@ -83,11 +83,11 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
   for (const i of ch.add) out(`add\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
   for (const i of ch.remove) out(`remove\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
   if (plan.type !== 'redis_cluster' || ![...ch.add, ...ch.remove].some((i) => i.role === 'master')) return 0;
-  const password = await getSecret(etcd, plan.cluster);
+  const auth = await getSecret(etcd, plan.cluster);
   const masters = plan.instances.filter((i) => i.role === 'master');
   const added = ch.add.filter((i) => i.role === 'master');
   const kept = [...masters.filter((m) => !ch.remove.includes(m)), ...added];
-  const moves = reshardMoves(await liveOwners(masters, password), kept.map((m) => m.id));
+  const moves = reshardMoves(await liveOwners(masters, auth), kept.map((m) => m.id));
   const label = (id: string) => {
     const i = [...masters, ...added].find((x) => x.id === id)!;
     return `${addrOf(i)} (${i.host}${added.includes(i) ? ', new' : ''})`;
@@ -95,7 +95,7 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
   let keys = 0;
   for (const m of moves) {
     const src = masters.find((x) => x.id === m.from)!;
-    const n = await withAdmin(src, { password }, async (c) => {
+    const n = await withAdmin(src, { auth }, async (c) => {
       const p = c.pipeline();
       for (const s of slotList(m.slots)) p.call('CLUSTER', 'COUNTKEYSINSLOT', String(s));
       return ((await p.exec()) ?? []).reduce((t, [, v]) => t + Number(v ?? 0), 0);

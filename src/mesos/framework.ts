@@ -36,6 +36,7 @@ import { serve } from './serve.js';
 import { Supervisor } from './supervisor.js';
 import { TaskBook } from './task-book.js';
 import { agentRemoved, ENDED, mesosTaskId, parseMesosTaskId, statusText } from './task-ids.js';
+import type { ClusterAuth } from '../cluster/auth.js';
 
 /** Where the framework id lives, so that a restarted scheduler fails over instead of registering anew. */
 export const FRAMEWORK_ID_KEY = `${ROOT}/mesos/framework_id`;
@@ -113,8 +114,8 @@ export class MesosFramework implements MesosLauncher {
 
   /** A create task placed on and started by Mesos. */
   readonly create = async (ctx: TaskContext, task: CreateTask): Promise<void> => {
-    const { req, password, plan } = await beginCreate(ctx, task);
-    const job = newJob({ id: task.id, kind: 'create', ctx, task, plan, req, password });
+    const { req, auth, plan } = await beginCreate(ctx, task);
+    const job = newJob({ id: task.id, kind: 'create', ctx, task, plan, req, auth });
     try {
       if (plan) await this.resume(job, plan);
       else await step(ctx, task, 'waiting for Mesos offers');
@@ -130,14 +131,14 @@ export class MesosFramework implements MesosLauncher {
       // Moved members have new addresses that the held nodes' nodes.conf must name: rendered again
       // (none of them has run yet).
       await step(ctx, task, `rewriting the instances' files after ${job.moves} move(s)`);
-      const failed = await installOnHosts(ctx, job.plan!, job.plan!.instances, task, password, true, true);
+      const failed = await installOnHosts(ctx, job.plan!, job.plan!.instances, task, auth, true, true);
       if (failed.size) throw new Error([...failed].map(([a, w]) => `${a}: ${w}`).join('; '));
     }
     await step(ctx, task, `releasing ${job.plan!.instances.length} instances`);
     const releasedAt = Date.now();
     await releaseOnHosts(ctx, job.plan!, job.plan!.instances);
     const held = new Map(job.plan!.instances.map((i) => [addrOf(i), { addr: addrOf(i), status: 'held' as const, detail: '' }]));
-    await finishCreate(ctx, task, job.plan!, password, firstCheckAt(job.plan!, held, releasedAt));
+    await finishCreate(ctx, task, job.plan!, auth, firstCheckAt(job.plan!, held, releasedAt));
   };
 
   /** A create picked up again: what runs stays; the rest is launched where it was planned, once
@@ -167,8 +168,8 @@ export class MesosFramework implements MesosLauncher {
    * SSH; an instance Mesos runs already is `running`. Returns once each answers on its port or
    * failed (its status update's reason, or no offer from its agent in time).
    */
-  readonly startInstances = async (ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> => {
-    const job = newJob({ id: `${task.id}/start-${++this.starts}`, kind: 'start', ctx, task, plan, password });
+  readonly startInstances = async (ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, auth: ClusterAuth | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> => {
+    const job = newJob({ id: `${task.id}/start-${++this.starts}`, kind: 'start', ctx, task, plan, auth });
     job.wanted = new Set(insts.map((i) => i.id));
     const down: PlannedInstance[] = [];
     for (const i of insts) {
@@ -546,7 +547,7 @@ export class MesosFramework implements MesosLauncher {
   /** Files first, over SSH: the task runs the cache server itself, and no secret goes to Mesos. */
   private async install(job: Job, insts: PlannedInstance[]): Promise<PlannedInstance[]> {
     // A create's instances wait at their start gates until all run (released in `create`).
-    const failed = await installOnHosts(job.ctx, job.plan!, insts, job.task, job.password, job.kind === 'create');
+    const failed = await installOnHosts(job.ctx, job.plan!, insts, job.task, job.auth, job.kind === 'create');
     if (!failed.size) return insts;
     const why = [...failed].map(([a, w]) => `${a}: ${w}`).join('; ');
     if (job.kind === 'create') {

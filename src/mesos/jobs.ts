@@ -5,6 +5,7 @@ import type { HostReport } from '../cluster/hostops.js';
 import { addrOf, type Task } from '../cluster/store.js';
 import type { TaskContext } from '../cluster/tasks/context.js';
 import type { ClusterRequest, Plan } from '../cluster/types.js';
+import type { ClusterAuth } from '../cluster/auth.js';
 
 export interface Pending {
   /** When it started waiting (for relaunchWaitMs). */
@@ -26,7 +27,7 @@ export interface Job {
   task: Task;
   /** Creates: what to place. */
   req?: ClusterRequest;
-  password?: string;
+  auth?: ClusterAuth;
   plan: Plan | null;
   /** Instance ids the job is about (a create: all of the plan's, once placed). */
   wanted: Set<string>;
@@ -50,7 +51,7 @@ export interface Job {
   done: Promise<void>;
 }
 
-export function newJob(fields: Pick<Job, 'id' | 'kind' | 'ctx' | 'task' | 'plan'> & Partial<Pick<Job, 'req' | 'password'>>): Job {
+export function newJob(fields: Pick<Job, 'id' | 'kind' | 'ctx' | 'task' | 'plan'> & Partial<Pick<Job, 'req' | 'auth'>>): Job {
   let resolve!: () => void;
   let reject!: (e: Error) => void;
   const done = new Promise<void>((res, rej) => {

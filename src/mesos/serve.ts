@@ -51,7 +51,7 @@ export async function serve(env: ServeEnv, job: Job, agents: Map<string, AgentRe
     const req = job.req!;
     let plan: Plan;
     try {
-      plan = await commitPlacement(ctx, task as CreateTask, req, job.password, async () => {
+      plan = await commitPlacement(ctx, task as CreateTask, req, job.auth, async () => {
         const c = await capacities();
         if (!c.hosts.length) {
           const need = `a port, ${taskMemMB(req.maxmemoryMB)} MB (the instance's ${instanceMemMB(req.maxmemoryMB)} and its executor's ${EXECUTOR_MEM_MB}) and ${env.taskCpus} cpus`;

@@ -6,9 +6,12 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
+import type { ClusterAuth } from '../cluster/auth.js';
 
 export const SECRETS_KEY_FILE = 'secrets.key';
-const VERSION = 'v1';
+// v1 sealed one password (requirepass); v2 seals a cluster's ClusterAuth as JSON.
+const VERSIONS = ['v1', 'v2'] as const;
+type Version = (typeof VERSIONS)[number];
 
 /** The stored form of a cluster's secret: sealed, or (written before sealing existed) plain. */
 export interface SecretRecord {
@@ -42,23 +45,23 @@ export function readSecretsKey(dir: string): SecretsKey {
   return { key, file };
 }
 
-export function seal(key: Buffer, cluster: string, password: string): string {
+export function seal(key: Buffer, cluster: string, text: string, version: Version = 'v2'): string {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', key, iv);
   c.setAAD(Buffer.from(cluster));
-  const body = Buffer.concat([c.update(password, 'utf8'), c.final()]);
-  return `${VERSION}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
+  const body = Buffer.concat([c.update(text, 'utf8'), c.final()]);
+  return `${version}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
 }
 
-export function unseal(key: Buffer, cluster: string, sealed: string): string {
+export function unseal(key: Buffer, cluster: string, sealed: string): { version: Version; text: string } {
   const [version, data = ''] = sealed.split(':');
-  if (version !== VERSION) throw new Error(`the password of ${cluster} is sealed in an unknown format (${version})`);
+  if (!VERSIONS.includes(version as Version)) throw new Error(`the password of ${cluster} is sealed in an unknown format (${version})`);
   const raw = Buffer.from(data, 'base64');
   const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
   d.setAAD(Buffer.from(cluster));
   d.setAuthTag(raw.subarray(12, 28));
   try {
-    return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
+    return { version: version as Version, text: Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8') };
   } catch {
     throw new Error(`the password of ${cluster} does not open with this secrets key: it was sealed with another one (restore the PKI directory's secrets.key)`);
   }
@@ -78,14 +81,17 @@ function keyOf(c: Etcd3): Buffer {
   return k.key;
 }
 
-/** The record to store for a password (none: an empty record, as a claim of the name). */
-export function sealRecord(c: Etcd3, cluster: string, password: string | undefined): string {
-  return JSON.stringify(password === undefined ? {} : { sealed: seal(keyOf(c), cluster, password) });
+/** The record to store for a cluster's passwords (none: an empty record, as a claim of the name). */
+export function sealRecord(c: Etcd3, cluster: string, auth: ClusterAuth | undefined): string {
+  return JSON.stringify(auth === undefined ? {} : { sealed: seal(keyOf(c), cluster, JSON.stringify(auth)) });
 }
 
-/** The password of a stored record. */
-export function openRecord(c: Etcd3, cluster: string, r: SecretRecord | null): string | undefined {
+/** The passwords of a stored record (a v1 or plain record: one requirepass password). */
+export function openRecord(c: Etcd3, cluster: string, r: SecretRecord | null): ClusterAuth | undefined {
   if (!r) return undefined;
-  if (r.sealed !== undefined) return unseal(keyOf(c), cluster, r.sealed);
-  return r.password;
+  if (r.sealed !== undefined) {
+    const { version, text } = unseal(keyOf(c), cluster, r.sealed);
+    return version === 'v1' ? { app: [text] } : (JSON.parse(text) as ClusterAuth);
+  }
+  return r.password === undefined ? undefined : { app: [r.password] };
 }

@@ -520,7 +520,7 @@ test('a password from the environment: required by every node, never shown, its 
   for (const [k, v] of Object.entries(stored)) assert.ok(!v.includes('secret'), k);
   // Its own key holds it sealed with the key beside the CA: etcd (or a snapshot of it) alone does not reveal it.
   const sealed = await withEtcd(endpoints, (e) => e.get('/overlord/secrets/vault').string());
-  assert.match(sealed!, /^\{"sealed":"v1:[A-Za-z0-9+/=]+"\}$/);
+  assert.match(sealed!, /^\{"sealed":"v2:[A-Za-z0-9+/=]+"\}$/);
   assert.ok(!sealed!.includes('secret'));
   assert.equal(ovl(['cluster', 'delete', 'vault', ...inv()]).code, 0);
 });

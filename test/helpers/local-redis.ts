@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
 import { redisFiles } from '../../src/cluster/hostops.js';
 import type { HostCapacity, Plan, PlannedInstance } from '../../src/cluster/types.js';
+import type { ClusterAuth } from '../../src/cluster/auth.js';
 
 export const REDIS_SERVER = process.env.OVL_REDIS_SERVER ?? '/usr/bin/redis-server';
 export const MEMCACHED = process.env.OVL_MEMCACHED ?? '/usr/bin/memcached';
@@ -38,7 +39,7 @@ process.once('exit', () => {
 });
 
 export interface StartOptions {
-  password?: string;
+  auth?: ClusterAuth;
   /** Extra redis.conf directives (RedisConfOptions.extra). */
   extra?: Record<string, string>;
 }
@@ -65,7 +66,7 @@ export class LocalRig {
       cmd = MEMCACHED;
       args = memcacheArgs(plan, inst);
     } else {
-      const files = redisFiles(opts.extra ? { ...plan, config: { ...plan.config, ...opts.extra } } : plan, inst, { dir, password: opts.password });
+      const files = redisFiles(opts.extra ? { ...plan, config: { ...plan.config, ...opts.extra } } : plan, inst, { dir, auth: opts.auth });
       for (const f of files) writeFileSync(join(dir, f.name), f.content, { mode: f.mode });
       cmd = REDIS_SERVER;
       args = [join(dir, 'redis.conf')];

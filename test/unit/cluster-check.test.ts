@@ -108,15 +108,15 @@ test('redis_cluster 3x1 from pre-rendered nodes.conf: healthy, slot map compared
 
 test('redis_cluster with a password: healthy with it; without or wrong, named and the password never shown; failover reported', async () => {
   const p = plan('redis_cluster', 21100, 3, 1);
-  const password = 'pa ss"w0rd';
+  const auth = { app: ['pa ss"w0rd'] };
   const r = rig();
   // A short node timeout, so that the failover below happens within the test.
-  r.start(p, { password, extra: { 'cluster-node-timeout': '1000' } });
-  assertHealthy(await waitHealthy(p, { password, timeoutMs: 20_000 }), r, p);
+  r.start(p, { auth, extra: { 'cluster-node-timeout': '1000' } });
+  assertHealthy(await waitHealthy(p, { auth, timeoutMs: 20_000 }), r, p);
   const none = await checkCluster(p);
   assert.equal(none.problems.length, p.instances.length);
   assertProblem(none, /: requires a password \(NOAUTH\), none was given$/);
-  const wrong = await checkCluster(p, { password: 'nope-secret' });
+  const wrong = await checkCluster(p, { auth: { app: ['nope-secret'] } });
   assertProblem(wrong, /: rejects the password \(WRONGPASS\)$/);
   assert.ok(!JSON.stringify(wrong).includes('nope-secret'));
   assert.ok(wrong.nodes.every((n) => n.answered));
@@ -133,7 +133,7 @@ test('redis_cluster with a password: healthy with it; without or wrong, named an
   // The failover and its gossip take a few node timeouts; wait until every node has seen it.
   let last: CheckReport | undefined;
   for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((res) => setTimeout(res, 200))) {
-    last = await checkCluster(p, { password });
+    last = await checkCluster(p, { auth });
     if (expected.every((re) => last!.problems.some((x) => re.test(x)))) break;
   }
   for (const re of expected) assertProblem(last!, re);

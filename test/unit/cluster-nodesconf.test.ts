@@ -162,7 +162,7 @@ test('redis.conf: cluster instance', () => {
 
 test('redis.conf: password, extra settings, forbidden overrides', () => {
   const plan = placeChunk(clusterReq(3, 1), fleet(3));
-  const conf = renderRedisConf(plan, plan.instances[0]!, { password: 'p@ss w"rd', extra: { hz: '50', 'io-threads': '2' } });
+  const conf = renderRedisConf(plan, plan.instances[0]!, { auth: { app: ['p@ss w"rd'] }, extra: { hz: '50', 'io-threads': '2' } });
   assert.match(conf, /^requirepass "p@ss w\\"rd"$/m);
   assert.match(conf, /^masterauth "p@ss w\\"rd"$/m);
   assert.match(conf, /^protected-mode yes$/m);

@@ -28,7 +28,7 @@ test('sealed: not readable in the record, opens only with its key and for its cl
   const s = seal(key, 'orders', 'hunter2-secret');
   assert.doesNotMatch(s, /hunter2/);
   assert.notEqual(seal(key, 'orders', 'hunter2-secret'), s, 'a fresh IV each time');
-  assert.equal(unseal(key, 'orders', s), 'hunter2-secret');
+  assert.deepEqual(unseal(key, 'orders', s), { version: 'v2', text: 'hunter2-secret' });
   assert.throws(() => unseal(key, 'pages', s), /does not open with this secrets key/);
   const other = join(dir, 'c.pki');
   ensureSecretsKey(other);
@@ -43,13 +43,16 @@ test('records: sealed through the client\'s key; a record written before sealing
   ensureSecretsKey(pki);
   const client = {} as Etcd3;
   attachSecretsKey(client, readSecretsKey(pki));
-  const rec = sealRecord(client, 'orders', 'pw');
-  assert.doesNotMatch(rec, /"pw"/);
-  assert.equal(openRecord(client, 'orders', JSON.parse(rec)), 'pw');
+  const auth = { app: ['pw-app'], admin: ['pw-admin'], replica: 'pw-repl' };
+  const rec = sealRecord(client, 'orders', auth);
+  assert.doesNotMatch(rec, /pw-/);
+  assert.deepEqual(openRecord(client, 'orders', JSON.parse(rec)), auth);
+  // Sealed before ACL users (v1: one requirepass password).
+  assert.deepEqual(openRecord(client, 'orders', { sealed: seal(readSecretsKey(pki).key!, 'orders', 'old-pw', 'v1') }), { app: ['old-pw'] });
   assert.equal(sealRecord(client, 'orders', undefined), '{}');
   assert.equal(openRecord(client, 'orders', {}), undefined);
-  assert.equal(openRecord(client, 'orders', { password: 'legacy' }), 'legacy');
+  assert.deepEqual(openRecord(client, 'orders', { password: 'legacy' }), { app: ['legacy'] });
   const keyless = {} as Etcd3;
   attachSecretsKey(keyless, readSecretsKey('/ops/prod.pki'));
-  assert.throws(() => sealRecord(keyless, 'orders', 'pw'), /no secrets key \(\/ops\/prod\.pki\/secrets\.key\): `ovl bootstrap` makes it/);
+  assert.throws(() => sealRecord(keyless, 'orders', auth), /no secrets key \(\/ops\/prod\.pki\/secrets\.key\): `ovl bootstrap` makes it/);
 });

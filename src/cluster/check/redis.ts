@@ -1,6 +1,7 @@
 // The check's questions to Redis instances (both types): one pipelined round trip each, and what
 // the answers say against the plan.
 import { Redis } from 'ioredis';
+import { authArgs, type ClusterAuth } from '../auth.js';
 import { plural } from '../../util/plural.js';
 import { SLOT_COUNT } from '../slots.js';
 import type { PlannedInstance } from '../types.js';
@@ -68,10 +69,11 @@ async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs
  * answers common to both redis types. Returns the replies of `commands`, or null when the node
  * did not answer or refused us (the problem is recorded).
  */
-async function redisCommon(ctx: Context, k: number, timeoutMs: number, password: string | undefined, commands: string[][]): Promise<Reply[] | null> {
+async function redisCommon(ctx: Context, k: number, timeoutMs: number, auth: ClusterAuth | undefined, commands: string[][]): Promise<Reply[] | null> {
   const inst = ctx.inst(k);
   const node = ctx.nodes[k]!;
-  const head: string[][] = [...(password === undefined ? [] : [['AUTH', password]]), ['PING'], ['INFO', 'server']];
+  const login = authArgs(auth);
+  const head: string[][] = [...(login.length ? [['AUTH', ...login]] : []), ['PING'], ['INFO', 'server']];
   const res = await redisRound(inst, [...head, ...commands], timeoutMs);
   if (typeof res === 'string') {
     node.problems.push(`does not answer (${res})`);
@@ -89,12 +91,12 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, password:
     return null;
   }
   let r = 0;
-  if (password !== undefined) {
-    const auth = res[r++]!;
-    if (auth instanceof Error) {
+  if (login.length) {
+    const authed = res[r++]!;
+    if (authed instanceof Error) {
       // Redis's messages never contain the password.
-      if (/no password is set|without any password configured/i.test(auth.message)) node.problems.push('has no password set, but the check was given one');
-      else node.problems.push(`rejects the password (${short(auth.message.split(' ')[0] ?? 'error', 40)})`);
+      if (/no password is set|without any password configured/i.test(authed.message)) node.problems.push('has no password set, but the check was given one');
+      else node.problems.push(`rejects ${login.length === 2 ? `user ${login[0]}'s` : 'the'} password (${short(authed.message.split(' ')[0] ?? 'error', 40)})`);
       return null;
     }
   }
@@ -116,11 +118,11 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, password:
 }
 
 /** redis_cluster: PING, CLUSTER INFO, CLUSTER NODES (+ INFO replication on replicas). */
-export async function probeClusterNode(ctx: Context, k: number, timeoutMs: number, password: string | undefined): Promise<void> {
+export async function probeClusterNode(ctx: Context, k: number, timeoutMs: number, auth: ClusterAuth | undefined): Promise<void> {
   const inst = ctx.inst(k);
   const node = ctx.nodes[k]!;
   const replica = inst.role === 'replica';
-  const res = await redisCommon(ctx, k, timeoutMs, password, [
+  const res = await redisCommon(ctx, k, timeoutMs, auth, [
     ['CLUSTER', 'INFO'],
     ['CLUSTER', 'NODES'],
     ...(replica ? [['INFO', 'replication']] : []),
@@ -177,10 +179,10 @@ function checkReplicaInfo(ctx: Context, k: number, f: Map<string, string>, clust
 }
 
 /** redis (standalone master/replica groups): PING, INFO replication. */
-export async function probeRedisNode(ctx: Context, k: number, timeoutMs: number, password: string | undefined): Promise<void> {
+export async function probeRedisNode(ctx: Context, k: number, timeoutMs: number, auth: ClusterAuth | undefined): Promise<void> {
   const inst = ctx.inst(k);
   const node = ctx.nodes[k]!;
-  const res = await redisCommon(ctx, k, timeoutMs, password, [['INFO', 'replication']]);
+  const res = await redisCommon(ctx, k, timeoutMs, auth, [['INFO', 'replication']]);
   if (!res) return;
   const repl = res[0]!;
   if (repl instanceof Error) {

@@ -18,16 +18,16 @@ async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
   const c = ctx.etcd;
   let plan = await getPlan(c, task.cluster);
   if (!plan) throw new Error(`no cluster named ${task.cluster}`);
-  const password = await getSecret(c, task.cluster);
+  const auth = await getSecret(c, task.cluster);
   const names = Object.keys(task.set);
   const mb = task.set.maxmemory !== undefined ? memoryMB(task.set.maxmemory) : undefined;
   if (task.live === undefined) {
     const via = plan.instances.find((i) => i.role !== 'replica')!;
-    const k = await classify(plan, names, via, password);
+    const k = await classify(plan, names, via, auth);
     if (k.unknown.length) throw new Error(`redis ${plan.version} does not know ${k.unknown.join(', ')} (CONFIG GET answers nothing); nothing was changed`);
     if (plan.type === 'memcache' && !task.yes) throw new Error('memcached takes its memory (-m) only at start, and a restart empties the node: give --yes to restart the nodes one at a time; nothing was changed');
     // Redis's own word on each value, on one node: refused, nothing changed anywhere.
-    if (k.live.length) await withAdmin(via, { password }, (r) => setLive(r, k.live.map((n) => [n, task.set[n]!])));
+    if (k.live.length) await withAdmin(via, { auth }, (r) => setLive(r, k.live.map((n) => [n, task.set[n]!])));
     task.live = k.live;
     task.restart = k.restart;
     await putTask(c, task);
@@ -52,21 +52,21 @@ async function runConfig(ctx: TaskContext, task: ConfigTask): Promise<void> {
     await step(ctx, task, `setting ${live.map(([n, v]) => `${n}=${v}`).join(' ')} on ${plan.instances.length} instances (CONFIG SET)`);
     await mapLimit(plan.instances, 32, (i) =>
       // One that does not answer now gets it from its redis.conf when it starts again.
-      withAdmin(i, { password }, (r) => setLive(r, live)).catch((e: Error) => void missed.push(`${addrOf(i)} (${e.message})`)),
+      withAdmin(i, { auth }, (r) => setLive(r, live)).catch((e: Error) => void missed.push(`${addrOf(i)} (${e.message})`)),
     );
   }
   await step(ctx, task, `writing redis.conf of ${plan.instances.length} instances on their hosts`);
-  const setups = setupsOf(plan, plan.instances, task, password);
-  if (plan.type !== 'memcache') await rewriteFiles(ctx, plan, plan.instances, task, password, setups);
-  await writeInstances(ctx, plan, 'starting', { setups, password });
+  const setups = setupsOf(plan, plan.instances, task, auth);
+  if (plan.type !== 'memcache') await rewriteFiles(ctx, plan, plan.instances, task, auth, setups);
+  await writeInstances(ctx, plan, 'starting', { setups, auth });
   if (task.restart?.length) {
     await step(ctx, task, `${task.restart.join(', ')} ${task.restart.length === 1 ? 'needs' : 'need'} a restart: rolling restart`);
     await rollCluster(ctx, task);
   } else {
     await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-    await settle(ctx, plan, password);
+    await settle(ctx, plan, auth);
   }
-  const found = plan.type === 'memcache' ? undefined : await liveDifferences(plan, names, password);
+  const found = plan.type === 'memcache' ? undefined : await liveDifferences(plan, names, auth);
   const differ = found ? [...[...found.differ].flatMap(([n, list]) => list.map((d) => `${d.addr} ${n}=${d.live}`)), ...found.unreachable] : [];
   await step(ctx, task, `settings in force: ${names.map((n) => `${n}=${task.set[n]}`).join(' ')}${task.live?.length ? ` (live: ${task.live.join(', ')})` : ''}${task.restart?.length ? ` (by a rolling restart: ${task.restart.join(', ')}${task.pauseMs !== undefined ? `; writes paused at most ${task.pauseMs} ms` : ''})` : ''}${missed.length ? `; not set live on ${missed.join('; ')}` : ''}${differ.length ? `; still different: ${differ.join('; ')}` : ''}`);
 }

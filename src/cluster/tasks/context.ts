@@ -6,6 +6,7 @@ import type { Fleet } from '../fleet.js';
 import { fleetCapacity, putTask, type CreateTask, type FleetRead, type Task } from '../store.js';
 import type { Plan, PlannedInstance } from '../types.js';
 import type { HostReport } from '../hostops.js';
+import type { ClusterAuth } from '../auth.js';
 
 export interface TaskContext {
   etcd: Etcd3;
@@ -20,7 +21,7 @@ export interface MesosLauncher {
   /** Runs create tasks instead of placement and start over SSH. */
   create(ctx: TaskContext, task: CreateTask): Promise<void>;
   /** Launches instances where the plan has them (startOnHosts's reports). */
-  startInstances(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }>;
+  startInstances(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, auth: ClusterAuth | undefined): Promise<{ reports: Map<string, HostReport>; releasedAt: number }>;
   /** Kills the cluster's tasks (all, or those of addrs) and waits for them to end; returns the
    * addresses of those that did not end in time. */
   kill(cluster: string, addrs?: string[]): Promise<string[]>;

@@ -24,15 +24,16 @@ import { awaitHealthy, checkStep, finishCreate, firstCheckAt, recordHealth, runn
 import { setupsOf, startOnHosts, stopOnHosts, writeInstances } from './instances.js';
 import type { TaskKindModule } from './registry.js';
 import { allocate } from '../allocations.js';
+import type { ClusterAuth } from '../auth.js';
 
 /** What every create starts from: its request, its secret, and the plan when one was committed
  * already (a task picked up again). Refuses a name another task holds. */
-export async function beginCreate(ctx: TaskContext, task: CreateTask): Promise<{ req: ClusterRequest; password?: string; plan: Plan | null }> {
+export async function beginCreate(ctx: TaskContext, task: CreateTask): Promise<{ req: ClusterRequest; auth?: ClusterAuth; plan: Plan | null }> {
   const req = task.request;
   const c = ctx.etcd;
   const cfg = await getJson<ClusterConfig>(c, configKey(req.name));
   if (cfg && cfg.task !== task.id) throw new Error(`cluster ${req.name} exists already (state ${cfg.state}); delete it first or pick another name`);
-  return { req, password: await getSecret(c, req.name), plan: await getPlan(c, req.name) };
+  return { req, auth: await getSecret(c, req.name), plan: await getPlan(c, req.name) };
 }
 
 /**
@@ -43,7 +44,7 @@ export async function commitPlacement(
   ctx: TaskContext,
   task: CreateTask,
   req: ClusterRequest,
-  password: string | undefined,
+  auth: ClusterAuth | undefined,
   capacity: () => Promise<FleetRead>,
 ): Promise<Plan> {
   let conflicted = false;
@@ -55,7 +56,7 @@ export async function commitPlacement(
     }
     const read = await capacity();
     const candidate = place(req, read.hosts);
-    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: password !== undefined, created: new Date().toISOString(), ...(ctx.mesos ? { mesos: true } : {}) };
+    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: auth !== undefined, created: new Date().toISOString(), ...(ctx.mesos ? { mesos: true } : {}) };
     try {
       await commitPlan(ctx.etcd, candidate, config, read);
     } catch (e) {
@@ -72,11 +73,11 @@ const CONFIG_REFUSED = /Reading the configuration file|FATAL CONFIG FILE ERROR/;
 /** Placement and start over SSH (the Mesos framework starts through offers instead: ctx.mesos). */
 async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> {
   const c = ctx.etcd;
-  const { req, password, plan: committed } = await beginCreate(ctx, task);
+  const { req, auth, plan: committed } = await beginCreate(ctx, task);
   let plan = committed;
   if (!plan) {
     await step(ctx, task, 'placing');
-    plan = await commitPlacement(ctx, task, req, password, async () => {
+    plan = await commitPlacement(ctx, task, req, auth, async () => {
       const fleet = await fleetCapacity(c);
       if (!fleet.hosts.length) throw new PlacementError('the fleet has no registered hosts: run `ovl bootstrap` with the cache-binaries component first');
       return fleet;
@@ -85,7 +86,7 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
   await faultPoint(ctx, 'placed');
   const hostCount = new Set(plan.instances.map((i) => i.host)).size;
   await step(ctx, task, `starting ${plural(plan.instances.length, 'instance')} on ${plural(hostCount, 'host')}`);
-  const setups = setupsOf(plan, plan.instances, task, password);
+  const setups = setupsOf(plan, plan.instances, task, auth);
   // Three things at once, since none needs another: the instance records (for operators and
   // executors; starting does not read them), the start on every host, and from the release on
   // the consistency check. The hosts' reports come seconds after the release when the
@@ -94,8 +95,8 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
   const stop = new AbortController();
   let early: Promise<CheckReport | Error> | undefined;
   const [written, first] = await Promise.allSettled([
-    writeInstances(ctx, plan, 'starting', { setups, password }),
-    startOnHosts(ctx, plan, plan.instances, task, password, {
+    writeInstances(ctx, plan, 'starting', { setups, auth }),
+    startOnHosts(ctx, plan, plan.instances, task, auth, {
       setups,
       onReleased: (at, launched) => {
         const p = plan!;
@@ -106,7 +107,7 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
           throw e;
         });
         // Both settled before anything else is written: a later step must not be overtaken by this one.
-        early = Promise.allSettled([noted, awaitHealthy(ctx, p, password, firstCheckAt(p, launched, at), stop.signal)]).then(([n, r]) =>
+        early = Promise.allSettled([noted, awaitHealthy(ctx, p, auth, firstCheckAt(p, launched, at), stop.signal)]).then(([n, r]) =>
           n.status === 'rejected' ? (n.reason as Error) : r.status === 'rejected' ? (r.reason as Error) : r.value,
         );
       },
@@ -127,7 +128,7 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
   if (refused) throw new Error(`redis-server ${plan.version} refuses the configuration (check the --config settings): ${refused.replace(/^.*?>>> /, '').slice(0, 300)}`);
   if (failedOf().length) {
     await step(ctx, task, `retrying ${failedOf().length} instance(s) that did not start: ${failedOf().map((i) => `${addrOf(i)} (${reports.get(addrOf(i))!.detail})`).join('; ')}`);
-    const again = await startOnHosts(ctx, plan, failedOf(), task, password, { setups });
+    const again = await startOnHosts(ctx, plan, failedOf(), task, auth, { setups });
     for (const [k, v] of again.reports) reports.set(k, v);
     releasedAt = again.releasedAt;
   }
@@ -149,7 +150,7 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
     // a moved node's address from its own first ping.)
     const followers = plan.type === 'redis' && inst.role === 'master' ? plan.instances.filter((i) => i.masterId === inst.id) : [];
     if (followers.length) await stopOnHosts(ctx, plan, followers, false);
-    const r = await startOnHosts(ctx, plan, [moved, ...followers], task, password);
+    const r = await startOnHosts(ctx, plan, [moved, ...followers], task, auth);
     for (const [k, v] of r.reports) reports.set(k, v);
     releasedAt = r.releasedAt;
     const lost = [moved, ...followers].filter((i) => r.reports.get(addrOf(i))?.status === 'failed');
@@ -158,7 +159,7 @@ async function placeAndStart(ctx: TaskContext, task: CreateTask): Promise<void> 
 
   const checked = await early;
   if (checked instanceof Error) throw checked;
-  if (!checked) return finishCreate(ctx, task, plan, password, firstCheckAt(plan, reports, releasedAt));
+  if (!checked) return finishCreate(ctx, task, plan, auth, firstCheckAt(plan, reports, releasedAt));
   await recordHealth(ctx, plan, checked);
   await step(ctx, task, runningStep(plan, checked));
 }

@@ -13,12 +13,12 @@ async function runFailover(ctx: TaskContext, task: FailoverTask): Promise<void> 
   let plan = await getPlan(ctx.etcd, task.cluster);
   if (!plan) throw new Error(`no cluster named ${task.cluster}`);
   if (plan.type === 'memcache') throw new Error(`${task.cluster} is memcache: its nodes have no masters or replicas`);
-  const password = await getSecret(ctx.etcd, task.cluster);
+  const auth = await getSecret(ctx.etcd, task.cluster);
   const replica = plan.instances.find((i) => addrOf(i) === task.instance);
   if (!replica) throw new Error(`${task.instance} is not an instance of ${task.cluster} (ovl cluster show ${task.cluster})`);
   const master = shardMasterOf(plan, replica);
   if (!master) throw new Error(`shard ${replica.shard} of ${task.cluster} has no master in the plan`);
-  const o = { password, timeoutMs: checkTimeout(plan), log: (l: string) => ctx.log(`${task.id}: ${l}`) };
+  const o = { auth, timeoutMs: checkTimeout(plan), log: (l: string) => ctx.log(`${task.id}: ${l}`) };
   let pauseMs: number | undefined;
   // The plan names the replica master already: the switch was made and recorded by an earlier run.
   if (master.id !== replica.id) {
@@ -32,10 +32,10 @@ async function runFailover(ctx: TaskContext, task: FailoverTask): Promise<void> 
   }
   const shard = plan.instances.filter((i) => i.shard === replica.shard);
   await step(ctx, task, `recording the new roles: redis.conf and meta.toml of ${shard.map(addrOf).join(', ')}, instance records`);
-  await rewriteFiles(ctx, plan, shard, task, password);
-  await repairRecords(ctx, task, plan, password);
+  await rewriteFiles(ctx, plan, shard, task, auth);
+  await repairRecords(ctx, task, plan, auth);
   await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-  await settle(ctx, plan, password);
+  await settle(ctx, plan, auth);
   const old = shard.filter((i) => i.id !== replica.id).map(addrOf);
   await step(ctx, task, `failed over: ${addrOf(replica)} (${replica.host}) is the master of shard ${replica.shard}${old.length ? `, ${old.join(', ')} ${old.length === 1 ? 'replicates' : 'replicate'} it` : ''}; ${pauseMs !== undefined ? `writes paused ${pauseMs} ms` : 'switched by an earlier run of this task'}`);
 }

@@ -6,6 +6,7 @@ import { addrOf, setInstanceStates, updateConfig } from '../store.js';
 import type { Plan } from '../types.js';
 import { checkTimeout, formatProblems, step, type TaskContext } from './context.js';
 import type { Task } from '../store.js';
+import type { ClusterAuth } from '../auth.js';
 
 /**
  * When the first consistency check is worth making: a Redis Cluster master says
@@ -22,12 +23,12 @@ export function firstCheckAt(plan: Plan, launched: Map<string, HostReport>, rele
  * Check until healthy (or the time is up, or `signal` stops it), not before `notBefore`. Stopped
  * while it waits for `notBefore`, it rejects at once rather than make a check nobody reads.
  */
-export async function awaitHealthy(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore: number, signal?: AbortSignal): Promise<CheckReport> {
+export async function awaitHealthy(ctx: TaskContext, plan: Plan, auth: ClusterAuth | undefined, notBefore: number, signal?: AbortSignal): Promise<CheckReport> {
   const wait = notBefore - Date.now();
   if (wait > 0) await sleep(wait, undefined, { signal });
   const t0 = Date.now();
   return waitHealthy(plan, {
-    password,
+    auth,
     signal,
     timeoutMs: checkTimeout(plan),
     onReport: (r) => ctx.log(`check at ${Date.now() - t0} ms took ${r.ms} ms: ${r.problems.length ? `${r.problems.length} problem(s), e.g. ${r.problems[0]}` : 'healthy'}`),
@@ -42,8 +43,8 @@ export async function recordHealth(ctx: TaskContext, plan: Plan, report: CheckRe
 }
 
 /** Wait for the consistency check, record each instance's state, and mark the cluster running (or throw). */
-export async function settle(ctx: TaskContext, plan: Plan, password: string | undefined, notBefore = 0): Promise<CheckReport> {
-  const report = await awaitHealthy(ctx, plan, password, notBefore);
+export async function settle(ctx: TaskContext, plan: Plan, auth: ClusterAuth | undefined, notBefore = 0): Promise<CheckReport> {
+  const report = await awaitHealthy(ctx, plan, auth, notBefore);
   await recordHealth(ctx, plan, report);
   return report;
 }
@@ -52,9 +53,9 @@ export const checkStep = (plan: Plan) => `consistency check of ${plan.instances.
 export const runningStep = (plan: Plan, report: CheckReport) => `running: ${plan.instances.length} instances healthy (check ${report.ms} ms)`;
 
 /** The end of every create once all its instances run: consistency check, states, running. */
-export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined, notBefore = 0): Promise<void> {
+export async function finishCreate(ctx: TaskContext, task: Task, plan: Plan, auth: ClusterAuth | undefined, notBefore = 0): Promise<void> {
   await step(ctx, task, checkStep(plan));
-  const report = await settle(ctx, plan, password, notBefore);
+  const report = await settle(ctx, plan, auth, notBefore);
   await step(ctx, task, runningStep(plan, report));
 }
 

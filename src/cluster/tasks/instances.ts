@@ -8,6 +8,7 @@ import { addrOf, dropRetired, listInstances, putInstances, type InstanceInfo, ty
 import { startTogether, type TogetherOptions } from '../together.js';
 import { instanceDir, type Plan, type PlannedInstance, type RetiredInstance } from '../types.js';
 import { faultPoint, step, type TaskContext } from './context.js';
+import type { ClusterAuth } from '../auth.js';
 
 export function byHost<T extends { host: string }>(items: T[]): Map<string, T[]> {
   const m = new Map<string, T[]>();
@@ -42,17 +43,17 @@ export async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedIn
 }
 
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
-export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, password?: string): Map<string, InstanceSetup> {
+export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, auth?: ClusterAuth): Map<string, InstanceSetup> {
   const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
-  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { password, task: task.id, nodesConfs })]));
+  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { auth, task: task.id, nodesConfs })]));
 }
 
 /**
  * Install instances' files on their hosts without starting them (a Mesos agent starts them), all
  * hosts at once. Returns why, by ip:port, for those not installed.
  */
-export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined, held = false, fresh = false): Promise<Map<string, string>> {
-  const setups = setupsOf(plan, insts, task, password);
+export async function installOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, auth: ClusterAuth | undefined, held = false, fresh = false): Promise<Map<string, string>> {
+  const setups = setupsOf(plan, insts, task, auth);
   const failed = new Map<string, string>();
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const r = await ctx.fleet
@@ -87,12 +88,12 @@ export async function startOnHosts(
   plan: Plan,
   insts: PlannedInstance[],
   task: Task,
-  password: string | undefined,
+  auth: ClusterAuth | undefined,
   opts: { setups?: Map<string, InstanceSetup>; onReleased?: TogetherOptions['onReleased'] } = {},
 ): Promise<{ reports: Map<string, HostReport>; releasedAt: number }> {
   // On Mesos the agents' executors render and start them, from the plan in etcd.
-  if (ctx.mesos) return ctx.mesos.startInstances(ctx, plan, insts, task, password);
-  const setups = opts.setups ?? setupsOf(plan, insts, task, password);
+  if (ctx.mesos) return ctx.mesos.startInstances(ctx, plan, insts, task, auth);
+  const setups = opts.setups ?? setupsOf(plan, insts, task, auth);
   const groups = [...byHost(insts)].map(([host, list]) => ({ host, remote: () => ctx.fleet.remote(host), setups: list.map((i) => setups.get(addrOf(i))!) }));
   const faulty = process.env.OVL_FAULT_PAUSE?.startsWith('after-first-host:');
   const r = await startTogether(groups, {
@@ -113,9 +114,9 @@ export async function startOnHosts(
  * The instance records (seed 001: info, server.conf, nodes.conf). `started` are the files
  * rendered to start the instances, reused but for a redis.conf that holds the password.
  */
-export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; password?: string }): Promise<void> {
+export async function writeInstances(ctx: TaskContext, plan: Plan, state: InstanceInfo['state'], started?: { setups: Map<string, InstanceSetup>; auth?: ClusterAuth }): Promise<void> {
   const file = (i: PlannedInstance, name: string) => started?.setups.get(addrOf(i))?.files.find((f) => f.name === name)?.content.toString();
-  const secret = started?.password !== undefined;
+  const secret = started?.auth !== undefined;
   let confs: Map<string, string> | undefined;
   const nodesConf = (i: PlannedInstance) => file(i, 'nodes.conf') ?? (confs ??= renderNodesConfs(plan)).get(i.id);
   await putInstances(
@@ -156,13 +157,13 @@ export async function stopRetired(ctx: TaskContext, task: Task, plan: Plan): Pro
  * instance, a replica following a moved master; scale: slots moved) and a task stopped before
  * writing them.
  */
-export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, auth: ClusterAuth | undefined): Promise<void> {
   const recorded = new Map([...(await listInstances(ctx.etcd, plan.cluster)).values()].map((r) => [addrOf(r), r]));
   const stale = plan.instances.filter((i) => {
     const r = recorded.get(addrOf(i));
     return r?.id !== i.id || r.role !== i.role || r.version !== (i.version ?? plan.version) || r.masterId !== i.masterId || JSON.stringify(r.slots ?? []) !== JSON.stringify(i.slots ?? []);
   });
-  if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, password), password });
+  if (stale.length) await writeInstances(ctx, { ...plan, instances: stale }, 'starting', { setups: setupsOf(plan, stale, task, auth), auth });
 }
 
 
@@ -171,7 +172,7 @@ export async function repairRecords(ctx: TaskContext, task: Task, plan: Plan, pa
  * restarted: their roles changed, and a process started again by its supervisor must come back
  * in the role the plan gives it (a plain Redis master's redis.conf has no `replicaof`).
  */
-export async function rewriteFiles(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, password: string | undefined, setups = setupsOf(plan, insts, task, password)): Promise<void> {
+export async function rewriteFiles(ctx: TaskContext, plan: Plan, insts: PlannedInstance[], task: Task, auth: ClusterAuth | undefined, setups = setupsOf(plan, insts, task, auth)): Promise<void> {
   const failed: string[] = [];
   await mapLimit([...byHost(insts)], 64, async ([host, list]) => {
     const r = await ctx.fleet

@@ -7,6 +7,7 @@ import { configTask } from './config.js';
 import { createTask } from './create.js';
 import { deleteTask } from './delete.js';
 import { failoverTask } from './failover.js';
+import { passwordTask } from './password.js';
 import { rebalanceTask, scaleTask } from './reshape.js';
 import { restartTask } from './restart.js';
 import { rollTask } from './roll.js';
@@ -29,6 +30,7 @@ export const TASK_KINDS: Registry = {
   failover: failoverTask,
   roll: rollTask,
   config: configTask,
+  password: passwordTask,
 };
 
 function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {

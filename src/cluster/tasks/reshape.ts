@@ -20,14 +20,15 @@ import { checkTimeout, faultPoint, placeableCapacity, step, type TaskContext } f
 import { settle } from './health.js';
 import { repairRecords, startOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
+import type { ClusterAuth } from '../auth.js';
 /** Slots per part of a move; parts move at once, MOVES_AT_ONCE of them. */
 const SLOTS_PER_PART = 256;
 const MOVES_AT_ONCE = 16;
 
-async function begin(ctx: TaskContext, task: Task): Promise<{ plan: Plan; password?: string }> {
+async function begin(ctx: TaskContext, task: Task): Promise<{ plan: Plan; auth?: ClusterAuth }> {
   const plan = await getPlan(ctx.etcd, task.cluster);
   if (!plan) throw new Error(`no cluster named ${task.cluster}`);
-  return { plan, password: await getSecret(ctx.etcd, task.cluster) };
+  return { plan, auth: await getSecret(ctx.etcd, task.cluster) };
 }
 
 /** Who holds which slot: what a slot migration changes (and an interrupted one leaves). */
@@ -38,16 +39,16 @@ const SLOT_LAYOUT = /owns slots|owning slots|\[\d+-[<>]-/;
  * which the task reads from the masters themselves (a scale or rebalance interrupted by a
  * failure is finished by the next one).
  */
-async function mustBeHealthy(plan: Plan, password: string | undefined, what: string): Promise<void> {
-  const report = await checkCluster(plan, { password });
+async function mustBeHealthy(plan: Plan, auth: ClusterAuth | undefined, what: string): Promise<void> {
+  const report = await checkCluster(plan, { auth });
   const problems = report.problems.filter((p) => !SLOT_LAYOUT.test(p));
   if (problems.length) throw new Error(`${plan.cluster} is not healthy, so nothing was changed: ${problems.slice(0, 20).join('; ')} (ovl cluster restart ${plan.cluster} first, then ${what} again)`);
 }
 
 async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
-  let { plan, password } = await begin(ctx, task);
-  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
-  if (task.added === undefined) plan = await decide(ctx, task, plan, password);
+  let { plan, auth } = await begin(ctx, task);
+  const o = { auth, timeoutMs: checkTimeout(plan), log: ctx.log };
+  if (task.added === undefined) plan = await decide(ctx, task, plan, auth);
   const added = () => plan.instances.filter((i) => task.added!.includes(i.id));
   // By id: the plan is read again after each change.
   const removing = plan.instances.filter((i) => task.removing!.includes(i.id));
@@ -55,8 +56,8 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
 
   if (added().length) {
     await step(ctx, task, `starting ${plural(added().length, 'new instance')} on ${plural(new Set(added().map((i) => i.host)).size, 'host')}`);
-    await repairRecords(ctx, task, plan, password);
-    const { reports } = await startOnHosts(ctx, plan, added(), task, password);
+    await repairRecords(ctx, task, plan, auth);
+    const { reports } = await startOnHosts(ctx, plan, added(), task, auth);
     const failed = [...reports.values()].filter((r) => r.status === 'failed');
     if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (ovl cluster scale ${task.cluster} again goes on from here once they can)`);
   }
@@ -83,7 +84,7 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
       );
     }
     // The new nodes know the whole slot map (cluster_state:ok) before any slot is moved to them.
-    const waiting = await untilReady({ ...plan, instances: plan.instances.filter((i) => i.role === 'master') }, { password, deadline: Date.now() + checkTimeout(plan) });
+    const waiting = await untilReady({ ...plan, instances: plan.instances.filter((i) => i.role === 'master') }, { auth, deadline: Date.now() + checkTimeout(plan) });
     if (waiting) throw new Error(`${plural(waiting, 'master')} did not reach cluster_state:ok after the new nodes joined (ovl cluster check ${plan.cluster})`);
     plan = await markJoined(ctx.etcd, plan.cluster, joining.map((i) => i.id));
   }
@@ -92,23 +93,23 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
   if (plan.type === 'redis_cluster' && mastersChange) {
     // A master that gives its last slot away would become a replica of the taker (Redis 7):
     // the removed ones stay empty masters until they are forgotten.
-    await Promise.all(removing.filter((i) => i.role === 'master').map((m) => withAdmin(m, { password }, (c) => c.call('CONFIG', 'SET', 'cluster-allow-replica-migration', 'no')).catch(() => undefined)));
+    await Promise.all(removing.filter((i) => i.role === 'master').map((m) => withAdmin(m, { auth }, (c) => c.call('CONFIG', 'SET', 'cluster-allow-replica-migration', 'no')).catch(() => undefined)));
     const kept = plan.instances.filter((i) => i.role === 'master' && !goes(i));
-    plan = await moveSlots(ctx, task, plan, kept, password, 0);
+    plan = await moveSlots(ctx, task, plan, kept, auth, 0);
   }
-  if (removing.length) plan = await remove(ctx, task, plan, removing, password);
+  if (removing.length) plan = await remove(ctx, task, plan, removing, auth);
   const shape = shapeOf(plan);
   await updateConfig(ctx.etcd, plan.cluster, plan.type === 'memcache' ? { nodes: shape.nodes } : { masters: shape.masters, replicas: shape.replicas });
   await step(ctx, task, 'consistency check');
-  await settle(ctx, plan, password);
+  await settle(ctx, plan, auth);
   const said = plan.type === 'memcache' ? `${plural(shape.nodes, 'node')}: clients must be given the new node list (ovl cluster show ${plan.cluster})` : `${plural(shape.masters, 'master')} x ${plural(shape.replicas, 'replica')}`;
   await step(ctx, task, `scaled to ${said}: ${task.added!.length} added, ${task.removing!.length} removed`);
 }
 
 /** What the scale adds (placed, ports taken) and removes, committed with the task at once. */
-async function decide(ctx: TaskContext, task: ScaleTask, plan: Plan, password: string | undefined): Promise<Plan> {
+async function decide(ctx: TaskContext, task: ScaleTask, plan: Plan, auth: ClusterAuth | undefined): Promise<Plan> {
   await step(ctx, task, 'checking the cluster before changing it');
-  await mustBeHealthy(plan, password, `ovl cluster scale ${plan.cluster}`);
+  await mustBeHealthy(plan, auth, `ovl cluster scale ${plan.cluster}`);
   return allocate(`placing the scale of ${plan.cluster}`, async () => {
     const kv = (await ctx.etcd.get(planKey(plan.cluster)).exec()).kvs[0];
     if (!kv) throw new Error(`no cluster named ${plan.cluster}`);
@@ -133,12 +134,12 @@ async function decide(ctx: TaskContext, task: ScaleTask, plan: Plan, password: s
  * Slots moved so that `kept` hold them evenly: the moves and their progress are in etcd before
  * the first key moves; a run picked up again goes on from the progress recorded.
  */
-async function moveSlots(ctx: TaskContext, task: Task, plan: Plan, kept: PlannedInstance[], password: string | undefined, threshold: number): Promise<Plan> {
+async function moveSlots(ctx: TaskContext, task: Task, plan: Plan, kept: PlannedInstance[], auth: ClusterAuth | undefined, threshold: number): Promise<Plan> {
   const masters = plan.instances.filter((i) => i.role === 'master');
   let rec = await getMigration(ctx.etcd, plan.cluster);
   if (rec?.task !== task.id) {
-    await closeOpen(ctx, task, plan, password);
-    const owners = await liveOwners(masters, password);
+    await closeOpen(ctx, task, plan, auth);
+    const owners = await liveOwners(masters, auth);
     const moves = splitMoves(reshardMoves(owners, kept.map((m) => m.id), threshold), SLOTS_PER_PART).map((m): MoveProgress => ({ ...m, done: 0, keys: 0 }));
     rec = { task: task.id, moves };
     await putMigration(ctx.etcd, plan.cluster, rec);
@@ -156,7 +157,7 @@ async function moveSlots(ctx: TaskContext, task: Task, plan: Plan, kept: Planned
     const shower = new Coalesced(() => step(ctx, task, progress()));
     const nodes = new Map<string, SlotNode>(masters.map((m) => [m.id, m]));
     await runMoves(rec.moves, nodes, {
-      password,
+      auth,
       masters,
       concurrency: MOVES_AT_ONCE,
       pause: (p) => faultPoint(ctx, `slots-${p}`),
@@ -170,8 +171,8 @@ async function moveSlots(ctx: TaskContext, task: Task, plan: Plan, kept: Planned
     }).finally(() => Promise.all([saver.flush(), shower.flush()]));
     await step(ctx, task, `moved ${doneSlots()} slots, ${keys()} keys, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  const next = await setPlanSlots(ctx.etcd, plan.cluster, await liveOwners(masters, password));
-  await repairRecords(ctx, task, next, password);
+  const next = await setPlanSlots(ctx.etcd, plan.cluster, await liveOwners(masters, auth));
+  await repairRecords(ctx, task, next, auth);
   await dropMigration(ctx.etcd, plan.cluster);
   return next;
 }
@@ -181,12 +182,12 @@ async function moveSlots(ctx: TaskContext, task: Task, plan: Plan, kept: Planned
  * (`[slot->-id]` on the owner, `[slot-<-id]` on the importer): finished toward the importer, as
  * `redis-cli --cluster fix` does, before new moves are planned.
  */
-async function closeOpen(ctx: TaskContext, task: Task, plan: Plan, password: string | undefined): Promise<void> {
+async function closeOpen(ctx: TaskContext, task: Task, plan: Plan, auth: ClusterAuth | undefined): Promise<void> {
   const masters = plan.instances.filter((i) => i.role === 'master');
-  const open = await openSlots(masters, password);
+  const open = await openSlots(masters, auth);
   if (!open.length) return;
   await step(ctx, task, `finishing ${plural(open.length, 'open slot')} left by an interrupted migration: ${open.slice(0, 5).join(', ')}`);
-  const owners = await liveOwners(masters, password);
+  const owners = await liveOwners(masters, auth);
   const ownerOf = (slot: number) => [...owners].find(([, r]) => r.some(([a, b]) => a <= slot && slot <= b))?.[0];
   const moves = new Map<string, MoveProgress>();
   for (const o of open) {
@@ -198,17 +199,17 @@ async function closeOpen(ctx: TaskContext, task: Task, plan: Plan, password: str
     if (!from || !to || from === to || moves.has(`${slot}`)) continue;
     moves.set(`${slot}`, { from, to, slots: [[slot, slot]], done: 0, keys: 0 });
   }
-  await runMoves([...moves.values()], new Map(masters.map((x) => [x.id, x])), { password, masters });
+  await runMoves([...moves.values()], new Map(masters.map((x) => [x.id, x])), { auth, masters });
 }
 
 /** Removed instances forgotten by every node that stays, retired, stopped; their ports freed. */
-async function remove(ctx: TaskContext, task: Task, plan: Plan, removing: PlannedInstance[], password: string | undefined): Promise<Plan> {
-  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
+async function remove(ctx: TaskContext, task: Task, plan: Plan, removing: PlannedInstance[], auth: ClusterAuth | undefined): Promise<Plan> {
+  const o = { auth, timeoutMs: checkTimeout(plan), log: ctx.log };
   const gone = new Set(removing.map((i) => i.id));
   const staying = plan.instances.filter((i) => !gone.has(i.id));
   let forgotten = true;
   if (plan.type === 'redis_cluster') {
-    const owners = await liveOwners(removing.filter((i) => i.role === 'master'), password);
+    const owners = await liveOwners(removing.filter((i) => i.role === 'master'), auth);
     const holding = [...owners].filter(([, r]) => countSlots(r) > 0).map(([id]) => id);
     if (holding.length) throw new Error(`${holding.join(', ')} still hold slots: not removed (ovl cluster rebalance ${plan.cluster} moves them)`);
     await step(ctx, task, `forgetting ${plural(removing.length, 'node')} on the ${plural(staying.length, 'node')} that stay`);
@@ -228,13 +229,13 @@ async function remove(ctx: TaskContext, task: Task, plan: Plan, removing: Planne
 }
 
 async function runRebalance(ctx: TaskContext, task: RebalanceTask): Promise<void> {
-  const { plan, password } = await begin(ctx, task);
+  const { plan, auth } = await begin(ctx, task);
   if (plan.type !== 'redis_cluster') throw new Error(`${plan.cluster} is ${plan.type}: only a redis_cluster has slots to rebalance`);
-  if ((await getMigration(ctx.etcd, plan.cluster))?.task !== task.id) await mustBeHealthy(plan, password, `ovl cluster rebalance ${plan.cluster}`);
+  if ((await getMigration(ctx.etcd, plan.cluster))?.task !== task.id) await mustBeHealthy(plan, auth, `ovl cluster rebalance ${plan.cluster}`);
   const masters = plan.instances.filter((i) => i.role === 'master');
-  const next = await moveSlots(ctx, task, plan, masters, password, task.threshold ?? 2);
+  const next = await moveSlots(ctx, task, plan, masters, auth, task.threshold ?? 2);
   await step(ctx, task, 'consistency check');
-  await settle(ctx, next, password);
+  await settle(ctx, next, auth);
   const counts = next.instances.filter((i) => i.role === 'master').map((m) => slotList(m.slots ?? []).length);
   await step(ctx, task, `balanced: ${Math.min(...counts)}..${Math.max(...counts)} slots per master`);
 }

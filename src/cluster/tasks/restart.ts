@@ -12,13 +12,14 @@ import { firstCheckAt, settle } from './health.js';
 import { repairRecords, startOnHosts, stopOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
 import { allocate } from '../allocations.js';
+import type { ClusterAuth } from '../auth.js';
 
 async function runRestart(ctx: TaskContext, task: RestartTask): Promise<void> {
   const c = ctx.etcd;
   const found = await getPlan(c, task.cluster);
   if (!found) throw new Error(`no cluster named ${task.cluster}`);
   let plan = found;
-  const password = await getSecret(c, task.cluster);
+  const auth = await getSecret(c, task.cluster);
   const wanted = task.instances?.length ? plan.instances.filter((i) => task.instances!.includes(addrOf(i))) : plan.instances;
   const unknown = (task.instances ?? []).filter((a) => !found.instances.some((i) => addrOf(i) === a));
   if (unknown.length) throw new Error(`${unknown.join(', ')}: not an instance of ${task.cluster} (see ovl cluster show ${task.cluster})`);
@@ -29,11 +30,11 @@ async function runRestart(ctx: TaskContext, task: RestartTask): Promise<void> {
     await stopOnHosts(ctx, plan, wanted, false);
   }
   await step(ctx, task, `starting what is down among ${wanted.length} instances (data and identity kept)`);
-  const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, password);
+  const { reports, releasedAt } = await startOnHosts(ctx, plan, wanted, task, auth);
   // A host whose SSH is down may still run its instances: those that answer are running.
   const notStarted = [...reports.values()].filter((r) => r.status === 'failed');
   const instOf = (r: HostReport) => plan.instances.find((i) => addrOf(i) === r.addr)!;
-  const answering = await Promise.all(notStarted.map((r) => serves(plan, instOf(r), password, 2000)));
+  const answering = await Promise.all(notStarted.map((r) => serves(plan, instOf(r), auth, 2000)));
   const running = notStarted.filter((_, k) => answering[k]);
   for (const r of running) reports.set(r.addr, { ...r, status: 'running' });
   if (running.length) await step(ctx, task, `running, though their hosts could not be reached to start them: ${running.map((r) => `${r.addr} (${r.detail})`).join('; ')}`);
@@ -44,17 +45,17 @@ async function runRestart(ctx: TaskContext, task: RestartTask): Promise<void> {
   if (failed.length && task.move) {
     // No instance goes to a host this run could not reach.
     const unreachable = new Set(notStarted.map((r) => instOf(r).host));
-    ({ plan, moved } = await moveInstances(ctx, task, plan, failed, unreachable, password));
+    ({ plan, moved } = await moveInstances(ctx, task, plan, failed, unreachable, auth));
   } else if (failed.length) {
     throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (a host lost for good: ovl cluster restart ${task.cluster} --move puts its instances on other hosts)`);
   }
-  await repairRecords(ctx, task, plan, password);
-  plan = await finishJoins(ctx, task, plan, password);
+  await repairRecords(ctx, task, plan, auth);
+  plan = await finishJoins(ctx, task, plan, auth);
   // A master down longer than the node timeout is a replica now: its role back first.
-  const back = await failBack(plan, { password, timeoutMs: checkTimeout(plan), log: ctx.log });
+  const back = await failBack(plan, { auth, timeoutMs: checkTimeout(plan), log: ctx.log });
   if (back.length) await step(ctx, task, `failed back: ${back.join(', ')} master again, as planned`);
   await step(ctx, task, 'consistency check');
-  await settle(ctx, plan, password, firstCheckAt(plan, reports, releasedAt));
+  await settle(ctx, plan, auth, firstCheckAt(plan, reports, releasedAt));
   const count = (s: string) => [...reports.values()].filter((r) => r.status === s).length;
   await step(ctx, task, `restarted: ${count('started')} started, ${count('running')} were running${moved ? `, ${moved} moved to other hosts` : ''}${back.length ? `, ${back.length} failed back to master` : ''}`);
 }
@@ -68,8 +69,8 @@ async function runRestart(ctx: TaskContext, task: RestartTask): Promise<void> {
  * replica takes over after cluster-node-timeout). A moved Redis Cluster node is placed
  * `joining`: finishJoins makes it part of the cluster.
  */
-async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, failed: HostReport[], unreachable: Set<string>, password: string | undefined): Promise<{ plan: Plan; moved: number }> {
-  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
+async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, failed: HostReport[], unreachable: Set<string>, auth: ClusterAuth | undefined): Promise<{ plan: Plan; moved: number }> {
+  const o = { auth, timeoutMs: checkTimeout(plan), log: ctx.log };
   const why = new Map(failed.map((f) => [f.addr, f.detail]));
   const lost = plan.instances.filter((i) => why.has(addrOf(i)));
   const live = plan.instances.filter((i) => !lost.includes(i) && !i.joining);
@@ -103,8 +104,8 @@ async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, fa
     await step(ctx, task, `moving ${addrOf(from)} (${from.host}: ${why.get(addrOf(from))}) to ${addrOf(to)} (${to.host})`);
     const before = plan;
     plan = await allocate(`moving ${addrOf(from)}`, () => replaceInstance(ctx.etcd, before, from, to, { task: task.id }));
-    await repairRecords(ctx, task, plan, password);
-    const r = await startOnHosts(ctx, plan, [to], task, password);
+    await repairRecords(ctx, task, plan, auth);
+    const r = await startOnHosts(ctx, plan, [to], task, auth);
     const report = r.reports.get(addrOf(to));
     if (report?.status !== 'started' && report?.status !== 'running') throw new Error(`${addrOf(to)} (${to.host}) did not start: ${report?.detail ?? 'no report'} (ovl cluster restart ${plan.cluster} --move again finishes the move)`);
   }
@@ -119,9 +120,9 @@ async function moveInstances(ctx: TaskContext, task: RestartTask, plan: Plan, fa
  * do not answer are asked again next time), and each node placed `joining` meets the cluster and
  * replicates its shard's master (join.ts).
  */
-async function finishJoins(ctx: TaskContext, task: RestartTask, plan: Plan, password: string | undefined): Promise<Plan> {
+async function finishJoins(ctx: TaskContext, task: RestartTask, plan: Plan, auth: ClusterAuth | undefined): Promise<Plan> {
   if (plan.type !== 'redis_cluster') return plan;
-  const o = { password, timeoutMs: checkTimeout(plan), log: ctx.log };
+  const o = { auth, timeoutMs: checkTimeout(plan), log: ctx.log };
   const live = plan.instances.filter((i) => !i.joining);
   const forgotten: string[] = [];
   for (const r of (plan.retired ?? []).filter((x) => !x.forgotten)) {

@@ -30,8 +30,8 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
   const found = await getPlan(c, task.cluster);
   if (!found) throw new Error(`no cluster named ${task.cluster}`);
   let plan = found;
-  const password = await getSecret(c, task.cluster);
-  const o: SwitchoverOptions = { password, timeoutMs: checkTimeout(plan), log: (l) => ctx.log(`${task.id}: ${l}`) };
+  const auth = await getSecret(c, task.cluster);
+  const o: SwitchoverOptions = { auth, timeoutMs: checkTimeout(plan), log: (l) => ctx.log(`${task.id}: ${l}`) };
   const done = new Set(task.restarted ?? []);
   if (task.restarted === undefined) {
     const order = rollOrder(plan);
@@ -46,7 +46,7 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
       const why = versionProblem(plan, version, (await fleetCapacity(c)).hosts);
       if (why) throw new Error(`${why}; nothing was restarted`);
     }
-    const report = await checkCluster(plan, { password });
+    const report = await checkCluster(plan, { auth });
     const problems = report.problems.filter((x) => !VERSION_MIX.test(x));
     if (problems.length) throw new Error(`${plan.cluster} is not healthy, so nothing was restarted: ${problems.slice(0, 20).join('; ')} (ovl cluster restart ${plan.cluster} first)`);
     // The layout the roll restores, and from here on a roll under way: a resumed run goes on.
@@ -70,8 +70,8 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
   const record = async (m: PlannedInstance) => {
     if (shardMasterOf(plan, m)?.id === m.id) return;
     plan = await changePlan(c, task.cluster, `${addrOf(m)} master of shard ${m.shard}`, async (p) => ({ next: promote(p, m.id) }));
-    await rewriteFiles(ctx, plan, members(m.shard), task, password);
-    await repairRecords(ctx, task, plan, password);
+    await rewriteFiles(ctx, plan, members(m.shard), task, auth);
+    await repairRecords(ctx, task, plan, auth);
   };
   const switchTo = async (replica: PlannedInstance, master: PlannedInstance) => {
     await step(ctx, task, `switching shard ${replica.shard} to ${addrOf(replica)} (${replica.host})`);
@@ -83,7 +83,7 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
   /** Every other member of the shard answers: stopping `inst` leaves its data somewhere. */
   const othersUp = async (inst: PlannedInstance) => {
     const others = members(inst.shard).filter((i) => i.id !== inst.id);
-    const up = await Promise.all(others.map((i) => serves(plan, i, password, 2000)));
+    const up = await Promise.all(others.map((i) => serves(plan, i, auth, 2000)));
     const down = others.filter((_, k) => !up[k]);
     if (down.length) throw new Error(`${down.map(addrOf).join(', ')} of shard ${inst.shard} does not answer: ${addrOf(inst)} is not stopped (the roll stopped; ovl cluster restart ${plan.cluster}, then the same command again)`);
   };
@@ -97,14 +97,14 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
     const cur = byId(inst.id);
     await stopOnHosts(ctx, plan, [cur], false);
     await faultPoint(ctx, 'roll-stopped');
-    const { reports } = await startOnHosts(ctx, plan, [cur], task, password);
+    const { reports } = await startOnHosts(ctx, plan, [cur], task, auth);
     const r = reports.get(addrOf(cur));
     if (r?.status !== 'started' && r?.status !== 'running') throw new Error(`${addrOf(cur)} (${cur.host}) did not start: ${r?.detail ?? 'no report'}; the roll stopped there (ovl cluster restart ${plan.cluster} brings it back, the same command again goes on)`);
     if (master) await waitInSync(cur, master, o);
     else if (plan.type === 'redis_cluster') {
-      if (await untilReady({ ...plan, instances: [cur] }, { password, deadline: Date.now() + o.timeoutMs })) throw new Error(`${addrOf(cur)} does not say cluster_state:ok after its restart`);
+      if (await untilReady({ ...plan, instances: [cur] }, { auth, deadline: Date.now() + o.timeoutMs })) throw new Error(`${addrOf(cur)} does not say cluster_state:ok after its restart`);
     } else {
-      await pollUntil(() => serves(plan, cur, password, 2000), o.timeoutMs, `${addrOf(cur)} to answer after its restart`, 200);
+      await pollUntil(() => serves(plan, cur, auth, 2000), o.timeoutMs, `${addrOf(cur)} to answer after its restart`, 200);
     }
     done.add(inst.id);
     task.restarted = [...done];
@@ -138,16 +138,16 @@ export async function rollCluster(ctx: TaskContext, task: RollTask | ConfigTask,
     const now = await masterNow(s.shard);
     await record(now);
     if (now.id !== s.master.id) await switchTo(byId(s.master.id), now);
-    await rewriteFiles(ctx, plan, members(s.shard), task, password);
-    await repairRecords(ctx, task, plan, password);
+    await rewriteFiles(ctx, plan, members(s.shard), task, auth);
+    await repairRecords(ctx, task, plan, auth);
   }
   if (version) {
     if (plan.version !== version || plan.instances.some((i) => i.version)) plan = await changePlan(c, task.cluster, `upgrade to ${version}`, async (p) => ({ next: allOn(p, version) }));
     await updateConfig(c, task.cluster, { version });
-    await repairRecords(ctx, task, plan, password);
+    await repairRecords(ctx, task, plan, auth);
   }
   await step(ctx, task, `consistency check of ${plan.instances.length} instances`);
-  await settle(ctx, plan, password);
+  await settle(ctx, plan, auth);
   return { total };
 }
 

@@ -1,0 +1,83 @@
+// `ovl cluster password NAME`: new passwords for a cluster with ACL users, with no failed client
+// request. --rotate makes every instance accept the new application password beside the old one
+// (clients move over at their pace); --drop-old then leaves the new one alone; --rotate-admin gives
+// ovl's own user a new password. The passwords go into the sealed record here; the task (which
+// holds none) sets them live on every instance and in every redis.conf.
+import { aclSupported, type ClusterAuth } from '../cluster/auth.js';
+import { getPlan, getSecretAt, newTask } from '../cluster/store.js';
+import { secretKey } from '../state/keys.js';
+import { sealRecord } from '../state/secrets.js';
+import type { Out } from '../ui/follow.js';
+import { readPassword, taskDone, warnWithoutScheduler, withState } from './cluster.js';
+import { UsageError } from './errors.js';
+
+export interface PasswordOptions {
+  inventory?: string;
+  rotate?: boolean;
+  dropOld?: boolean;
+  rotateAdmin?: boolean;
+  passwordEnv?: string;
+  passwordFile?: string;
+  wait?: boolean;
+  check?: boolean;
+}
+
+/** The record after the change asked for, and what to say of it. */
+export function passwordChange(name: string, auth: ClusterAuth, o: PasswordOptions, next: string | undefined): { auth: ClusterAuth; says: string[] } {
+  let app = auth.app;
+  const says: string[] = [];
+  if (o.rotate) {
+    if (next === undefined) throw new UsageError('--rotate: give the new application password with --password-env NAME or --password-file PATH');
+    if (app.length > 1 && !o.dropOld) throw new UsageError(`${name} accepts two application passwords already (a rotation is under way): end it first with ovl cluster password ${name} --drop-old`);
+    if (app.includes(next)) throw new UsageError(`--rotate: ${name} accepts that password already; give a new one`);
+    app = o.dropOld ? [next] : [next, app[0]!];
+    says.push(o.dropOld ? 'the new application password replaces the old one at once (clients still using the old one are refused on their next login)' : 'the new application password is accepted beside the old one');
+  } else if (next !== undefined) {
+    throw new UsageError('--password-env/--password-file: the new application password goes with --rotate');
+  } else if (o.dropOld) {
+    says.push(app.length > 1 ? 'the old application password is dropped; only the new one is accepted' : 'one application password is recorded: every instance is made to accept only it');
+    app = [app[0]!];
+  }
+  if (o.rotateAdmin) says.push("ovl's own user gets a new password (its old one is dropped once every instance has the new)");
+  if (!says.length) throw new UsageError('say what to change: --rotate with --password-env NAME (or --password-file PATH), --drop-old, or --rotate-admin');
+  return { auth: { ...auth, app }, says };
+}
+
+export async function clusterPassword(name: string, o: PasswordOptions, out: Out): Promise<number> {
+  return withState(o.inventory, async (etcd, inv) => {
+    const plan = await getPlan(etcd, name);
+    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
+    if (plan.type === 'memcache') throw new UsageError(`${name} is memcache: memcached runs without passwords`);
+    const next = readPassword(o);
+    const { auth, rev } = await getSecretAt(etcd, name);
+    if (!auth || !rev) throw new UsageError(`${name} was created without a password; passwords are set when a cluster is created (--password-env)`);
+    if (!auth.admin) {
+      const why = aclSupported(plan.version) ? 'it was created before ovl made ACL users' : `redis ${plan.version} has no ACL users`;
+      throw new UsageError(`${name} has one requirepass password (${why}): a rotation needs ACL users, which accept two passwords at once; create the cluster again on Redis 6 or later to get them`);
+    }
+    const change = passwordChange(name, auth, o, next);
+    const what = `passwords of ${name}: ${change.says.join('; ')}`;
+    if (o.check) {
+      out(`would change: ${what}`);
+      return 0;
+    }
+    const kinds = [o.rotate && 'rotate', o.dropOld && 'drop old', o.rotateAdmin && 'rotate admin'].filter(Boolean).join(', ');
+    const task = await newTask(etcd, 'password', name, { change: kinds, ...(o.rotateAdmin ? { admin: true } : {}) }, {
+      unchanged: { [secretKey(name)]: rev },
+      puts: { [secretKey(name)]: sealRecord(etcd, name, change.auth) },
+    });
+    out(`task ${task.id}: ${what}`);
+    const after = change.auth.app.length > 1 ? `once every client logs in with the new password: ovl cluster password ${name} --drop-old` : undefined;
+    if (!o.wait) {
+      out(`queued; follow it with: ovl cluster show ${name}`);
+      if (after) out(`then, ${after}`);
+      await warnWithoutScheduler(etcd, out);
+      return 0;
+    }
+    const done = await taskDone(`password change of ${name}`, inv, etcd, task.id, out);
+    if (!done) return 2;
+    out(done.step);
+    if (after) out(after);
+    return 0;
+  });
+}
