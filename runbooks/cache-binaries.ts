@@ -1,7 +1,10 @@
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
 import type { Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
-import { artifact } from '../src/ops/files.js';
+import { artifact, directories, file } from '../src/ops/files.js';
+import { remote } from '../src/paths.js';
+import type { Issued } from '../src/pki/fleet-pki.js';
+import { redisCerts, type RedisCerts } from '../src/pki/redis-certs.js';
 import type { HostFacts } from '../src/ops/facts.js';
 import { allocKey, capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
 import type { HostAlloc } from '../src/cluster/store.js';
@@ -56,18 +59,35 @@ function capacityRegistered(record: HostCapacityRecord, access: () => EtcdAccess
   };
 }
 
-export const cacheBinaries: Runbook<{ files: ArtifactFile[]; access: () => EtcdAccess }> = {
+/** The host's certificate for TLS clusters (its key never shown) and the CA it trusts. Instances
+ * read them when they start: a renewed one is taken by the next (rolling) restart. */
+function hostCerts(certs: RedisCerts, cert: Issued): Operation[] {
+  const until = cert.notAfter.toISOString().slice(0, 10);
+  return [
+    directories([remote.tls.dir], { mode: 0o700 }),
+    file(remote.tls.ca, certs.ca.cert, { mode: 0o644 }),
+    { ...file(remote.tls.cert, cert.cert, { mode: 0o644 }), title: `TLS certificate for Redis ${remote.tls.cert} (valid until ${until})` },
+    file(remote.tls.key, cert.key, { mode: 0o600, secret: true }),
+  ];
+}
+
+export const cacheBinaries: Runbook<{ files: ArtifactFile[]; access: () => EtcdAccess; certs?: RedisCerts }> = {
   name: 'cache-binaries',
-  summary: 'redis-server, redis-cli and memcached at /data/lib/<type>/<version>/bin, checksummed; capacity registered in etcd',
+  summary: 'redis-server, redis-cli and memcached at /data/lib/<type>/<version>/bin, checksummed; TLS certificate for Redis; capacity registered in etcd',
   prepare: async (comp) => {
     // Read when first used: a fresh fleet's client certificate is made by the etcd runbook.
     let access: EtcdAccess | undefined;
-    return { files: await artifactFiles(comp.inv.artifacts, ['redis', 'memcache']), access: () => (access ??= etcdAccess(comp.inv)) };
+    const certs = await redisCerts(comp.inv, comp.allHosts, { dryRun: comp.check });
+    return { files: await artifactFiles(comp.inv.artifacts, ['redis', 'memcache']), access: () => (access ??= etcdAccess(comp.inv)), certs };
   },
-  host: (h, _comp, { files, access }) => ({
-    operations: [
-      ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
-      capacityRegistered(capacityOf(h.host, h.facts, files), access),
-    ],
-  }),
+  host: (h, _comp, { files, access, certs }) => {
+    const cert = certs?.hosts.get(h.host.name);
+    return {
+      operations: [
+        ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
+        ...(certs && cert ? hostCerts(certs, cert) : []),
+        capacityRegistered(capacityOf(h.host, h.facts, files), access),
+      ],
+    };
+  },
 };

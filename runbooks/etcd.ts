@@ -6,14 +6,15 @@ import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file, fileState } from '../src/ops/files.js';
 import { dirExists, facts, gatherFacts } from '../src/ops/facts.js';
-import { service, stopScript, unitName } from '../src/ops/service.js';
+import { service, startScript, stopScript, unitName } from '../src/ops/service.js';
+import { applyNow } from '../src/engine/host.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
 import { pollUntil, tcpOpen, waitFor } from '../src/ops/wait.js';
 import { etcdCerts, type EtcdCerts } from '../src/pki/etcd-certs.js';
 import { pkiDir, type Issued } from '../src/pki/fleet-pki.js';
 import { at, clientURL, etcdTls, peerURL, type EtcdAccess } from '../src/state/etcd.js';
-import { healthy, leads, memberAdd, memberList, memberRemove, serving, type Member } from '../src/state/etcd-http.js';
+import { healthy, leads, memberAdd, memberList, memberRemove, memberUpdate, serving, type Member } from '../src/state/etcd-http.js';
 import { Remote } from '../src/ssh/remote.js';
 import { argv } from '../src/shell.js';
 import { render } from '../src/templates.js';
@@ -35,6 +36,8 @@ interface Shared {
   certs?: EtcdCerts;
   /** A snapshot of the running cluster, taken once, before the run's first change to it. */
   snapshot: () => Promise<void>;
+  /** What moving a plain-HTTP etcd to TLS did (or, checking, would do). */
+  moved?: string;
 }
 
 /** The etcd binary of the inventory's (first) etcd artifact. */
@@ -56,40 +59,48 @@ function memberNames(comp: ComponentRun, members: Member[]): { name: string; url
   );
 }
 
+/** The steps of moving a running plain-HTTP etcd to TLS (move-to-tls.ts); 'tls' is the end. */
+export type TlsStage = 'clients' | 'peers' | 'tls';
+
 /**
  * etcd.conf.yml. What it says depends on the host (does the member already have data?) and
  * on the cluster (fresh: every inventory member, state new; running: its members, state
  * existing), so it reads both in its probe and then plans like any file.
  */
+function etcdConf(host: HostSpec, comp: ComponentRun, shared: Shared, current: string, hasData: boolean, stage: TlsStage = 'tls'): string {
+  const plain = (u: string) => u.replace(/^https:/, 'http:');
+  let cluster: string;
+  let state: 'new' | 'existing';
+  const kept = hasData && current ? (parseYaml(current) as Record<string, string> | null) : null;
+  if (kept?.['initial-cluster'] && kept['initial-cluster-state']) {
+    cluster = kept['initial-cluster'];
+    state = kept['initial-cluster-state'] === 'existing' ? 'existing' : 'new';
+  } else if (shared.members) {
+    const known = memberNames(comp, shared.members).filter((m) => m.url !== peerURL(host));
+    cluster = initialCluster([...known, { name: host.name, url: peerURL(host) }]);
+    state = 'existing';
+  } else {
+    cluster = initialCluster(comp.allHosts.map((x) => ({ name: x.name, url: peerURL(x) })));
+    state = 'new';
+  }
+  const moving = shared.certs && stage !== 'tls';
+  return render('etcd.conf.yml.hbs', {
+    name: host.name,
+    dataDir: ETCD_DATA_DIR,
+    listenClientURLs: moving ? `${plain(clientURL(host))},${clientURL(host)}` : clientURL(host),
+    clientURL: clientURL(host),
+    peerURL: stage === 'clients' ? plain(peerURL(host)) : peerURL(host),
+    moving: moving ? (stage === 'clients' ? 'step 1 of 3: clients on TLS, peers still plain' : 'step 2 of 3: peers on TLS') : undefined,
+    initialCluster: cluster,
+    state,
+    // Like initial-cluster, the token only matters before the member has data.
+    token: kept?.['initial-cluster-token'] ?? String(host.vars.etcd_cluster_token),
+    tls: shared.certs ? { ca: ETCD_TLS.ca, cert: ETCD_TLS.cert, key: ETCD_TLS.key } : undefined,
+  });
+}
+
 function config(h: HostContext, comp: ComponentRun, shared: Shared): Operation {
-  const host = h.host;
-  const wanted = (current: string, hasData: boolean): string => {
-    let cluster: string;
-    let state: 'new' | 'existing';
-    const kept = hasData && current ? (parseYaml(current) as Record<string, string> | null) : null;
-    if (kept?.['initial-cluster'] && kept['initial-cluster-state']) {
-      cluster = kept['initial-cluster'];
-      state = kept['initial-cluster-state'] === 'existing' ? 'existing' : 'new';
-    } else if (shared.members) {
-      const known = memberNames(comp, shared.members).filter((m) => m.url !== peerURL(host));
-      cluster = initialCluster([...known, { name: host.name, url: peerURL(host) }]);
-      state = 'existing';
-    } else {
-      cluster = initialCluster(comp.allHosts.map((x) => ({ name: x.name, url: peerURL(x) })));
-      state = 'new';
-    }
-    return render('etcd.conf.yml.hbs', {
-      name: host.name,
-      dataDir: ETCD_DATA_DIR,
-      clientURL: clientURL(host),
-      peerURL: peerURL(host),
-      initialCluster: cluster,
-      state,
-      // Like initial-cluster, the token only matters before the member has data.
-      token: kept?.['initial-cluster-token'] ?? String(host.vars.etcd_cluster_token),
-      tls: shared.certs ? { ca: ETCD_TLS.ca, cert: ETCD_TLS.cert, key: ETCD_TLS.key } : undefined,
-    });
-  };
+  const wanted = (current: string, hasData: boolean) => etcdConf(h.host, comp, shared, current, hasData);
   const probeFile = (content: string) => file(ETCD_CONFIG, content, { mode: 0o644, notify: ['restart'] });
   const base = probeFile('');
   return {
@@ -128,34 +139,73 @@ function memberAdded(host: HostSpec, others: EtcdAccess, lock: Semaphore): Opera
   };
 }
 
+const plainURL = (u: string) => u.replace(/^https:/, 'http:');
+
+/** The members of a running etcd that answers plain HTTP (null: none answers so). */
+async function plainMembers(comp: ComponentRun): Promise<Member[] | null> {
+  return memberList({ endpoints: comp.allHosts.map((h) => plainURL(clientURL(h))) }, 1000).catch(() => null);
+}
+
+const stageOf = (conf: string): TlsStage | 'plain' => {
+  const c = (parseYaml(conf) ?? {}) as Record<string, string>;
+  const peerTls = String(c['listen-peer-urls'] ?? '').startsWith('https:');
+  const plainClients = String(c['listen-client-urls'] ?? '').split(',').some((u) => u.startsWith('http:'));
+  const clientTls = String(c['listen-client-urls'] ?? '').includes('https:');
+  return peerTls ? (plainClients ? 'peers' : 'tls') : clientTls ? 'clients' : 'plain';
+};
+
 /**
- * A running etcd that answers plain HTTP is not rewritten for TLS: its members would restart with
- * peer URLs the others do not know, one after the other, until none had a quorum. Stop first.
+ * A running plain-HTTP etcd moved to TLS with its quorum kept throughout: three rounds, each one
+ * member at a time (the leader last), each member serving again before the next goes, since a
+ * member can serve plain and TLS clients on one port but a peer listener is one or the other:
+ * (1) certificates in place, clients served both ways, the peer transport able to dial TLS;
+ * (2) the member's peer URL updated to https, then it listens TLS for peers; (3) the plain
+ * client listener dropped. A run stopped midway goes on from each member's own config. Returns
+ * what it did.
  */
-async function refusePlainCluster(comp: ComponentRun): Promise<void> {
-  const plain = comp.allHosts.map((h) => `http://${h.address}:${h.vars.etcd_client_port}`);
-  const running = await memberList({ endpoints: plain }, 1000).catch(() => null);
-  if (!running) return;
-  throw new Error(
-    `etcd on ${comp.allHosts.map((h) => h.name).join(', ')} runs without TLS (plain HTTP answers), and moving a running etcd to TLS ` +
-      `is not done by this version: nothing was changed. Keep it as it is with etcd_tls: false under vars in ${comp.inv.file}`,
-  );
+async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]): Promise<string> {
+  const svc = etcdService(binaryOf(comp, shared).remote);
+  const certs = shared.certs!;
+  const both: EtcdAccess = { ...shared.access, endpoints: [...shared.access.endpoints, ...shared.access.endpoints.map(plainURL)] };
+  const memberOf = (h: HostSpec) => members.find((m) => m.name === h.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
+  const ctxs = comp.hosts.filter((h) => memberOf(h.host));
+  const leading = await Promise.all(ctxs.map((h) => leads(both, plainURL(clientURL(h.host))).catch(() => leads(both, clientURL(h.host))).catch(() => false)));
+  const order = ctxs.map((h, i) => ({ h, last: leading[i]! })).sort((a, b) => Number(a.last) - Number(b.last)).map((x) => x.h);
+  const rank: Record<TlsStage | 'plain', number> = { plain: 0, clients: 1, peers: 2, tls: 3 };
+  let restarts = 0;
+  for (const stage of ['clients', 'peers', 'tls'] as const) {
+    for (const h of order) {
+      const current = await h.remote.run(`cat ${ETCD_CONFIG} 2>/dev/null || true`);
+      if (rank[stageOf(current)] >= rank[stage]) continue;
+      const m = memberOf(h.host)!;
+      if (stage === 'peers' && !m.peerURLs.includes(peerURL(h.host))) await memberUpdate(both, m.ID, [peerURL(h.host)]);
+      await applyNow(h, [...memberCerts(certs, certs.members.get(h.host.name)!), file(ETCD_CONFIG, etcdConf(h.host, comp, shared, current, true, stage), { mode: 0o644 })]);
+      await h.remote.run(`${stopScript(svc, h.facts.systemd)}\n${startScript(svc, h.facts.systemd)}`);
+      const url = stage === 'tls' ? clientURL(h.host) : plainURL(clientURL(h.host));
+      await pollUntil(() => healthy(both, url), 90_000, `etcd on ${h.host.name} to serve again (${stage === 'tls' ? 'TLS only' : `step ${rank[stage]} of 3 of the move to TLS`})`, 500);
+      restarts++;
+    }
+  }
+  return `etcd moved from plain HTTP to mutual TLS, one member at a time, the leader last: ${order.map((h) => h.host.name).join(', ')} (${restarts} restarts in 3 rounds: clients, peers, plain listener off); quorum kept throughout`;
 }
 
 /**
  * A snapshot of the running cluster (kubespray takes one before it touches a healthy cluster),
  * through the first member this run reaches that serves: on its host and on this machine.
  */
-async function snapshotFirst(comp: ComponentRun, access: EtcdAccess, members: Member[]): Promise<void> {
+async function snapshotFirst(comp: ComponentRun, access: EtcdAccess, members: Member[], plain = false): Promise<void> {
   const names = new Set(members.map((m) => m.name));
   // A member this run works on first; under --limit, another one of server.etcd.
   const candidates = [...comp.hosts.map((c) => c.host), ...comp.allHosts].filter((h, i, all) => names.has(h.name) && all.indexOf(h) === i);
-  const [h] = await serving(access, candidates, 1000);
+  // Before a move to TLS: through a member that still serves plain HTTP.
+  const asPlain = (x: HostSpec) => ({ ...x, vars: { ...x.vars, etcd_tls: false } });
+  const [found] = await serving(plain ? { endpoints: [] } : access, plain ? candidates.map(asPlain) : candidates, 1000);
+  const h = found && candidates.find((c) => c.name === found.name);
   if (h) {
     const ctx = comp.hosts.find((c) => c.host === h);
     const remote = ctx?.remote ?? (await Remote.connect(h, { acceptNewHostKeys: false }));
     try {
-      await saveSnapshot(comp.inv, h, remote);
+      await saveSnapshot(comp.inv, plain ? asPlain(h) : h, remote);
     } finally {
       if (!ctx) remote.close();
     }
@@ -174,6 +224,11 @@ function afterSnapshot<T>(op: Operation<T>, snapshot: () => Promise<void>): Oper
       return { ...p, steps: [{ kind: 'local', what: 'etcd snapshot before the first change (once per run)', run: () => snapshot() }, ...p.steps] };
     },
   };
+}
+
+/** The run's report of the move to TLS, made before the members' own checklists. */
+function movedToTls(what: string): Operation {
+  return { title: 'etcd over mutual TLS', plan: () => change(what, []) };
 }
 
 /** Members of the running cluster that server.etcd no longer lists. */
@@ -238,7 +293,8 @@ async function removeMember(comp: ComponentRun, shared: Shared, m: Member): Prom
 
 /** A CA would be made while etcd already runs: the PKI directory that bootstrapped it is elsewhere. */
 async function refuseWithoutCA(comp: ComponentRun): Promise<void> {
-  await refusePlainCluster(comp);
+  // A plain-HTTP etcd has no CA yet: it gets one, and moves to TLS.
+  if (await plainMembers(comp)) return;
   const open = await Promise.all(comp.allHosts.map((h) => tcpOpen(h.address, h.vars.etcd_client_port)));
   const running = comp.allHosts.filter((_, i) => open[i]);
   if (!running.length) return;
@@ -271,31 +327,47 @@ export const etcd: Runbook<Shared> = {
     // The key cluster passwords are sealed with in etcd lives beside the CA, never in etcd.
     if (!comp.check) ensureSecretsKey(pkiDir(comp.inv));
     const access: EtcdAccess = { endpoints: comp.allHosts.map(clientURL), tls: certs && { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key } };
-    let members: Member[] | null = null;
+    let taken: Promise<void> | undefined;
+    const shared: Shared = { files, members: null, addLock: new Semaphore(1), access, certs, snapshot: () => (taken ??= shared.members ? snapshotFirst(comp, access, shared.members) : Promise.resolve()) };
+    let moving: Member[] | null = null;
     try {
-      members = await memberList(access);
+      shared.members = await memberList(access);
+      // A move to TLS stopped midway: members serve TLS clients, some peers are still plain.
+      if (certs && shared.members.some((m) => m.peerURLs.some((u) => u.startsWith('http:')))) moving = shared.members;
     } catch (e) {
-      members = null;
       if (certs) {
-        await refusePlainCluster(comp);
-        refuseForeignCA(comp, certs, e as Error);
+        moving = await plainMembers(comp);
+        if (!moving) refuseForeignCA(comp, certs, e as Error);
       }
     }
-    let taken: Promise<void> | undefined;
-    const snapshot = () => (taken ??= members ? snapshotFirst(comp, access, members) : Promise.resolve());
-    return { files, members, addLock: new Semaphore(1), access, certs, snapshot };
+    if (moving) {
+      if (comp.hosts.length < comp.allHosts.length) {
+        throw new Error(`etcd on ${comp.allHosts.map((h) => h.name).join(', ')} runs plain HTTP and moves to TLS, which restarts every member (one at a time): run without --limit. Nothing was changed`);
+      }
+      shared.members = moving;
+      if (comp.check) shared.moved = 'from plain HTTP to mutual TLS, one member at a time in 3 rounds (clients, peers, plain listener off), after a snapshot';
+      else {
+        taken = snapshotFirst(comp, access, moving, true);
+        await taken;
+        shared.moved = await moveToTls(comp, shared, moving);
+        shared.members = await memberList(access);
+      }
+    }
+    return shared;
   },
   host(h, comp, shared) {
     const bin = binaryOf(comp, shared);
     const files = shared.files.filter((f) => f.version === bin.version);
     const svc = etcdService(bin.remote);
-    const isMember = shared.members?.some((m) => m.peerURLs.includes(peerURL(h.host)));
+    // By address and port: a member of a plain cluster moving to TLS is one too.
+    const isMember = shared.members?.some((m) => m.peerURLs.some((u) => plainURL(u) === plainURL(peerURL(h.host))));
     const others = at(shared.access, comp.allHosts.filter((x) => x !== h.host).map(clientURL));
     const cert = shared.certs?.members.get(h.host.name);
     const first = comp.hosts[0] === h;
     return {
       operations: [
         ...(first ? [membership(comp, shared)] : []),
+        ...(first && shared.moved ? [movedToTls(shared.moved)] : []),
         directories([ETCD_DIR, ETCD_LOG_DIR], { mode: 0o755 }),
         ...files.map((f) => artifact(f.local, f.remote, f.sha256, { mode: 0o755 })),
         ...(shared.certs && cert ? memberCerts(shared.certs, cert) : []),

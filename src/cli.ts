@@ -64,6 +64,7 @@ cluster
   .requiredOption('--maxmemory <size>', 'memory of each instance, with a unit, at least 1mb, e.g. 256mb, 2gb, 1.5gb')
   .option('--password-env <NAME>', 'redis types: the application\'s password (ACL user default on Redis 6+) from this environment variable')
   .option('--password-file <path>', 'redis types: the application\'s password from this file')
+  .option('--tls', 'redis types, Redis 6+: clients, replication and the cluster bus over TLS only, certificates from the fleet CA')
   .option('--app-acl <rules>', 'with a password: ACL rules added to the application user\'s, e.g. "+config|get" (default: every command but @admin)')
   .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')

@@ -23,4 +23,6 @@ export const remote = {
   log: (component: string) => `${DATA}/log/${component}`,
   /** ovl's own bookkeeping on a host: pending handlers, supervisors. */
   state: `${DATA}/var/ovl`,
+  /** The host's certificate for clusters created with --tls (the fleet CA's, from cache-binaries). */
+  tls: { dir: `${DATA}/lib/tls`, ca: `${DATA}/lib/tls/ca.crt`, cert: `${DATA}/lib/tls/host.crt`, key: `${DATA}/lib/tls/host.key` },
 };

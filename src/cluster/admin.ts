@@ -2,7 +2,7 @@
 // timeouts, so that a node that does not answer becomes an error of that node, not a hang.
 import { Redis } from 'ioredis';
 import { parseClusterNodes, type NodeLine } from './nodes-line.js';
-import { ovlLogin, type ClusterAuth } from './auth.js';
+import { connectOptions, type ClusterAuth } from './auth.js';
 import type { PlannedInstance } from './types.js';
 
 export interface AdminOptions {
@@ -12,7 +12,7 @@ export interface AdminOptions {
 }
 
 export function adminClient(i: Pick<PlannedInstance, 'address' | 'port'>, o: AdminOptions): Redis {
-  const c = new Redis({ host: i.address, port: i.port, ...ovlLogin(o.auth), lazyConnect: true, connectTimeout: o.answerMs ?? 2000, commandTimeout: o.answerMs ?? 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
+  const c = new Redis({ host: i.address, port: i.port, ...connectOptions(o.auth), lazyConnect: true, connectTimeout: o.answerMs ?? 2000, commandTimeout: o.answerMs ?? 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, disableClientInfo: true });
   c.on('error', () => undefined);
   return c;
 }

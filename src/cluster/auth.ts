@@ -8,6 +8,7 @@
 // redis.conf holds the passwords as SHA-256 hashes (ACL's #<hex>) except masterauth, which a
 // replica must send in clear. Clusters created before ACL users (or on Redis 5) keep requirepass.
 import { createHash, randomBytes } from 'node:crypto';
+import type { RedisTls } from '../pki/redis-certs.js';
 import { versionOf } from './redisconf.js';
 
 export interface ClusterAuth {
@@ -17,6 +18,17 @@ export interface ClusterAuth {
   admin?: string[];
   /** ACL clusters: the replication user's password. */
   replica?: string;
+  /** Clusters created with --tls: the CA and ovl's client certificate (read from the PKI directory
+   * when the record is opened; the sealed record says only `tls: true`). */
+  tls?: RedisTls;
+}
+
+/** A password for the application is set (a TLS cluster without one has a record all the same). */
+export const hasPassword = (a: ClusterAuth | undefined): boolean => (a?.app.length ?? 0) > 0;
+
+/** ioredis options for ovl's connections: its login, and TLS where the cluster has it. */
+export function connectOptions(a: ClusterAuth | undefined): { username?: string; password?: string; tls?: { ca: string; cert: string; key: string } } {
+  return { ...ovlLogin(a), ...(a?.tls ? { tls: { ca: a.tls.ca, cert: a.tls.client.cert, key: a.tls.client.key } } : {}) };
 }
 
 export const OVL_USER = 'ovl';
@@ -40,7 +52,7 @@ export function newClusterAuth(app: string, version: string): ClusterAuth {
 
 /** The user and password ovl logs in with (no user: requirepass's default user). */
 export function ovlLogin(a: ClusterAuth | undefined): { username?: string; password?: string } {
-  if (!a) return {};
+  if (!a || (!a.admin && !hasPassword(a))) return {};
   return a.admin ? { username: OVL_USER, password: a.admin[0] } : { password: a.app[0] };
 }
 

@@ -54,7 +54,7 @@ function seedsRdb(plan: Plan): boolean {
 }
 
 /** The files of a redis or redis_cluster instance in its directory. */
-export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'auth' | 'dir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
+export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'auth' | 'dir' | 'tlsDir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
   // Secrets only in a file that is not world-readable.
   const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.auth ? 0o640 : 0o644 }];
   // A node that has not joined yet (restart --move) must not start claiming the planned roles

@@ -20,7 +20,7 @@
 //     masters first.
 // memcache nodes are independent: only step 1 (without the one-per-shard limit) and 2 apply.
 
-import { badDirective } from './redisconf.js';
+import { badDirective, versionOf } from './redisconf.js';
 import { badAppRule } from './auth.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import { nodeIdSource } from './nodeid.js';
@@ -106,6 +106,10 @@ export function validateRequest(req: ClusterRequest): void {
       const why = badDirective(name, value);
       if (why) bad(why);
     }
+  }
+  if (req.tls) {
+    if (req.type === 'memcache') bad('--tls is for the redis types: ovl runs memcached without TLS');
+    else if (versionOf(req.version)[0] < 6) bad(`--tls: redis ${req.version} has no TLS (Redis 6 or later)`);
   }
   if (req.appAcl !== undefined) {
     if (req.type === 'memcache') bad('memcache has no users: --app-acl is for the redis types');
@@ -462,7 +466,7 @@ function placeGroups(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOpti
       instances.push({ id: nextId(), host: rh.name, address: rh.address, port: replicaPort[s]![k]!, role: 'replica', masterId: master.id, shard: s });
     });
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), ...(req.tls ? { tls: true } : {}), instances };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,7 +489,7 @@ function placeNodes(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOptio
       }
     }
   }
-  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), instances };
+  return { cluster: req.name, type: req.type, version: req.version, maxmemoryMB: req.maxmemoryMB, ...(req.config ? { config: req.config } : {}), ...(req.appAcl?.length ? { appAcl: req.appAcl } : {}), ...(req.tls ? { tls: true } : {}), instances };
 }
 
 /**

@@ -5,7 +5,7 @@
 // of scheduling delays and CPU that the forming cluster needs, only to fail. What this waits
 // for is what the full check then confirms.
 import { Redis } from 'ioredis';
-import { ovlLogin, type ClusterAuth } from './auth.js';
+import { connectOptions, type ClusterAuth } from './auth.js';
 import type { Plan, PlannedInstance } from './types.js';
 
 export interface ReadyOptions {
@@ -43,7 +43,7 @@ export async function untilReady(plan: Plan, o: ReadyOptions): Promise<number> {
       c = new Redis({
         host: inst.address,
         port: inst.port,
-        ...ovlLogin(o.auth),
+        ...connectOptions(o.auth),
         lazyConnect: true,
         connectTimeout: 10_000,
         maxRetriesPerRequest: 0,

@@ -2,7 +2,8 @@
 // caller's extra settings); templates/redis.conf.hbs holds the format and the reasons.
 
 import { render } from '../templates.js';
-import { aclUsers, REPLICA_USER, type ClusterAuth } from './auth.js';
+import { remote } from '../paths.js';
+import { aclUsers, hasPassword, REPLICA_USER, type ClusterAuth } from './auth.js';
 import { instanceDir, type Plan, type PlannedInstance } from './types.js';
 
 export interface RedisConfOptions {
@@ -15,6 +16,8 @@ export interface RedisConfOptions {
   extra?: Record<string, string>;
   /** Working directory; default /data/<type>/<port>. Only test rigs change it. */
   dir?: string;
+  /** TLS clusters: where ca.crt, host.crt and host.key are; default remote.tls. Only test rigs change it. */
+  tlsDir?: string;
 }
 
 /** Directives ovl owns: the layout, the identity and the memory accounting depend on them. */
@@ -22,6 +25,8 @@ const FIXED = new Set([
   'bind', 'bind-source-addr', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'port', 'protected-mode', 'daemonize', 'supervised', 'dir', 'pidfile', 'logfile',
   'maxmemory', 'replicaof', 'slaveof', 'cluster-enabled', 'cluster-config-file', 'cluster-port',
   'requirepass', 'masterauth', 'masteruser', 'user', 'include', 'aclfile',
+  'tls-port', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-ca-cert-dir', 'tls-replication', 'tls-cluster',
+  'tls-client-cert-file', 'tls-client-key-file',
 ]);
 
 const DIRECTIVE_RE = /^[a-z][a-z0-9-]*$/;
@@ -113,6 +118,7 @@ export function defaultTunables(plan: Plan): Tunable[] {
     ['slowlog-log-slower-than', 10000],
     ['slowlog-max-len', 128],
   ];
+  if (plan.tls) t.push(['tls-auth-clients', 'optional']);
   if (plan.type === 'redis_cluster') {
     t.push(
       // A node is failed after this long without answers (then its replica takes over): Redis's
@@ -147,6 +153,9 @@ export interface RedisConfContext {
   clusterEnabled: boolean;
   password: string | null;
   users: { name: string; rules: string }[];
+  /** TLS clusters: the host's certificate files (remote.tls); plain `port` is 0 then. */
+  tls: { cert: string; key: string; ca: string } | null;
+  plainPort: number;
   masterauth: string | null;
   masteruser: string | null;
   tunables: Tunable[];
@@ -180,7 +189,7 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
   }
   const users = aclUsers(a, plan.version, plan.appAcl);
   // requirepass (and masterauth with it) only for clusters made before ACL users.
-  const password = a && !users.length ? a.app[0]! : null;
+  const password = hasPassword(a) && !users.length ? a!.app[0]! : null;
   return {
     cluster: plan.cluster,
     type: plan.type,
@@ -193,7 +202,9 @@ export function redisConfContext(plan: Plan, instance: PlannedInstance, opts: Re
     clusterAnnounceIp: plan.type === 'redis_cluster' && major >= 4,
     replicaAnnounceIp: major >= 4,
     replicaKeyword: major >= 5 ? 'replica' : 'slave',
-    protectedMode: a ? 'yes' : 'no',
+    protectedMode: hasPassword(a) || users.length ? 'yes' : 'no',
+    tls: !plan.tls ? null : opts.tlsDir ? { cert: `${opts.tlsDir}/host.crt`, key: `${opts.tlsDir}/host.key`, ca: `${opts.tlsDir}/ca.crt` } : { cert: remote.tls.cert, key: remote.tls.key, ca: remote.tls.ca },
+    plainPort: plan.tls ? 0 : instance.port,
     maxmemoryMB: plan.maxmemoryMB,
     replicaofKeyword: major >= 5 ? 'replicaof' : 'slaveof',
     replicaof,

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
-import { openRecord, sealRecord, type SecretRecord } from '../state/secrets.js';
+import { openRecord, pkiDirOf, sealRecord, type SecretRecord } from '../state/secrets.js';
+import { readRedisTls } from '../pki/redis-certs.js';
 import type { ClusterAuth } from './auth.js';
 import { mapLimit } from '../util/semaphore.js';
 import { allocate } from './allocations.js';
@@ -404,7 +405,9 @@ export async function getSecret(c: Etcd3, cluster: string): Promise<ClusterAuth 
 export async function getSecretAt(c: Etcd3, cluster: string): Promise<{ auth?: ClusterAuth; rev?: string }> {
   const kv = (await c.get(secretKey(cluster)).exec()).kvs[0];
   if (!kv) return {};
-  return { auth: openRecord(c, cluster, JSON.parse(kv.value.toString()) as SecretRecord), rev: String(kv.mod_revision) };
+  const sealed = openRecord(c, cluster, JSON.parse(kv.value.toString()) as SecretRecord);
+  const auth = sealed && { ...sealed, tls: sealed.tls ? readRedisTls(pkiDirOf(c)) : undefined };
+  return { auth, rev: String(kv.mod_revision) };
 }
 
 /** Replace a cluster's passwords (sealed), only while its record is still at `rev`. */

@@ -50,6 +50,8 @@ export interface ClusterRequest {
   config?: Record<string, string>;
   /** ACL clusters: rules added to the application user's (`--app-acl`, e.g. +config|get). */
   appAcl?: string[];
+  /** redis types, Redis 6+: clients, replication and the cluster bus over TLS only (`--tls`). */
+  tls?: boolean;
 }
 
 export type InstanceRole = 'master' | 'replica' | 'node';
@@ -88,6 +90,8 @@ export interface Plan {
   config?: Record<string, string>;
   /** ACL clusters: the application user's extra rules (copied from the request). */
   appAcl?: string[];
+  /** TLS only (copied from the request). */
+  tls?: boolean;
   /** Ordered by shard; within a shard the master comes first. */
   instances: PlannedInstance[];
   /** Instances replaced by `restart --move` on a host that did not answer. Their ports stay

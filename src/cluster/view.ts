@@ -47,16 +47,18 @@ export function portRanges(sorted: number[]): string {
 }
 
 /** How to reach a cluster, printed when a create is done: a line per master of a redis cluster
- * (each with its own replicas), the nodes of a memcache cluster. */
-export function connectHint(plan: Plan, auth: boolean): string {
+ * (each with its own replicas), the nodes of a memcache cluster. A TLS cluster's clients need the
+ * fleet CA (`caFile`, on the operator's machine). */
+export function connectHint(plan: Plan, auth: boolean, caFile?: string): string {
   const a = auth ? ' -a "$PASSWORD"' : '';
+  const t = plan.tls && caFile ? ` --tls --cacert ${caFile}` : '';
   const masters = plan.instances.filter((i) => i.role === 'master');
-  if (plan.type === 'redis_cluster') return `connect: redis-cli -c -h ${masters[0]!.address} -p ${masters[0]!.port}${a}`;
+  if (plan.type === 'redis_cluster') return `connect: redis-cli${t} -c -h ${masters[0]!.address} -p ${masters[0]!.port}${a}`;
   if (plan.type === 'redis') {
     return masters
       .map((m) => {
         const replicas = plan.instances.filter((i) => i.masterId === m.id).map(addrOf);
-        return `connect: redis-cli -h ${m.address} -p ${m.port}${a}   (master; ${replicas.length ? `replicas: ${replicas.join(', ')}` : 'no replicas'})`;
+        return `connect: redis-cli${t} -h ${m.address} -p ${m.port}${a}   (master; ${replicas.length ? `replicas: ${replicas.join(', ')}` : 'no replicas'})`;
       })
       .join('\n');
   }

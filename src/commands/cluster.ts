@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readRedisTls } from '../pki/redis-certs.js';
 import type { Etcd3 } from 'etcd3';
 import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
@@ -6,8 +8,8 @@ import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
 import { configKey, secretKey } from '../state/keys.js';
-import { sealRecord } from '../state/secrets.js';
-import { aclSupported, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
+import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
+import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
 import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
@@ -87,6 +89,8 @@ export interface CreateOptions {
   config?: string[];
   /** ACL rules added to the application user's, separated by spaces. */
   appAcl?: string;
+  /** Clients, replication and the cluster bus over TLS only. */
+  tls?: boolean;
   wait?: boolean;
   /** Show where the instances would go; write nothing. */
   check?: boolean;
@@ -174,6 +178,7 @@ export function buildRequest(name: string, o: CreateOptions, fleetVersions: Reco
     maxmemoryMB: parseSize(o.maxmemory),
     config: parseConfig(o.config),
     ...(o.appAcl !== undefined ? { appAcl: o.appAcl.split(/\s+/).filter(Boolean) } : {}),
+    ...(o.tls ? { tls: true } : {}),
   };
   try {
     validateRequest(req);
@@ -255,11 +260,12 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
       const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
       throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
     }
+    if (req.tls) refuseWithoutTls(etcd, hosts);
     if (o.check) return previewCreate(req, hosts, out);
     // The secret key ({} without a password) and the task together, and only while the name is
     // free: it claims the name, so of two creates that got past the checks above at the same
     // moment one is queued and the other refused, with or without passwords.
-    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, password === undefined ? undefined : newClusterAuth(password, req.version)) } };
+    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, secretOf(req, password)) } };
     let task: Task | undefined;
     for (let retried = false; !task; retried = true) {
       try {
@@ -280,16 +286,37 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     if (!(await taskDone(`create ${name}`, inv, etcd, task.id, out))) return 2;
     const plan = (await getPlan(etcd, name))!;
     out(`cluster ${name} is running: ${spread(plan)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    out(connectHint(plan, password !== undefined));
+    out(connectHint(plan, password !== undefined, join(pkiDirOf(etcd), 'ca.crt')));
     return 0;
   });
 }
 
+/** The sealed record of a new cluster: its passwords (ACL users on Redis 6+), and whether it has TLS. */
+function secretOf(req: ClusterRequest, password: string | undefined): SealedAuth | undefined {
+  if (password === undefined) return req.tls ? { app: [], tls: true } : undefined;
+  const { app, admin, replica } = newClusterAuth(password, req.version);
+  return { app, admin, replica, ...(req.tls ? { tls: true } : {}) };
+}
+
+/** A TLS cluster needs what bootstrap makes: the CA and ovl's client certificate here, a
+ * certificate on every host (cache-binaries). Checked before anything is queued. */
+function refuseWithoutTls(etcd: Etcd3, hosts: HostCapacity[]): void {
+  const dir = pkiDirOf(etcd);
+  try {
+    readRedisTls(dir);
+  } catch (e) {
+    throw new UsageError(`--tls: ${(e as Error).message}`);
+  }
+  const missing = hosts.filter((h) => !existsSync(join(dir, 'redis', `${h.name}.crt`))).map((h) => h.name);
+  if (missing.length) throw new UsageError(`--tls: no TLS certificate for Redis on ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''} (${join(dir, 'redis')}): run ovl bootstrap, whose cache-binaries component puts one on every host`);
+}
+
 /** What `show` says of a cluster's passwords (never the passwords). */
 function authSummary(name: string, a: ClusterAuth | undefined): string {
-  if (!a) return 'no password';
-  const both = a.app.length > 1 ? `; old and new application passwords both accepted until ovl cluster password ${name} --drop-old` : '';
-  return a.admin ? `ACL users default (application), ovl, replica${both}` : 'password set (requirepass)';
+  const tls = a?.tls ? '; TLS only' : '';
+  if (!hasPassword(a)) return `no password${tls}`;
+  const both = a!.app.length > 1 ? `; old and new application passwords both accepted until ovl cluster password ${name} --drop-old` : '';
+  return `${a!.admin ? `ACL users default (application), ovl, replica${both}` : 'password set (requirepass)'}${tls}`;
 }
 
 /** Creates that have not ended, with their request (oldest first). */
@@ -386,7 +413,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     // The states in etcd are what the last task saw: a process killed since then is still
     // recorded "up". So show also asks every instance now (the check's one round trip each).
     const plan = o.probe === false ? null : await getPlan(etcd, name);
-    const auth = cfg.auth ? await getSecret(etcd, name) : undefined;
+    const auth = await getSecret(etcd, name);
     const report = plan ? await (await import('../cluster/check.js')).checkCluster(plan, { auth, timeoutMs: 1000 }) : undefined;
     const nodeNow = new Map(report?.nodes.map((n) => [addrOf(n), n]));
     if (o.json) {

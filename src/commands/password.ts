@@ -3,7 +3,7 @@
 // (clients move over at their pace); --drop-old then leaves the new one alone; --rotate-admin gives
 // ovl's own user a new password. The passwords go into the sealed record here; the task (which
 // holds none) sets them live on every instance and in every redis.conf.
-import { aclSupported, type ClusterAuth } from '../cluster/auth.js';
+import { aclSupported, hasPassword, type ClusterAuth } from '../cluster/auth.js';
 import { getPlan, getSecretAt, newTask } from '../cluster/store.js';
 import { secretKey } from '../state/keys.js';
 import { sealRecord } from '../state/secrets.js';
@@ -50,7 +50,7 @@ export async function clusterPassword(name: string, o: PasswordOptions, out: Out
     if (plan.type === 'memcache') throw new UsageError(`${name} is memcache: memcached runs without passwords`);
     const next = readPassword(o);
     const { auth, rev } = await getSecretAt(etcd, name);
-    if (!auth || !rev) throw new UsageError(`${name} was created without a password; passwords are set when a cluster is created (--password-env)`);
+    if (!auth || !rev || !hasPassword(auth)) throw new UsageError(`${name} was created without a password; passwords are set when a cluster is created (--password-env)`);
     if (!auth.admin) {
       const why = aclSupported(plan.version) ? 'it was created before ovl made ACL users' : `redis ${plan.version} has no ACL users`;
       throw new UsageError(`${name} has one requirepass password (${why}): a rotation needs ACL users, which accept two passwords at once; create the cluster again on Redis 6 or later to get them`);

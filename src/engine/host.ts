@@ -30,6 +30,16 @@ export async function probeAll(ctx: HostContext, ops: readonly Operation[]): Pro
   return out;
 }
 
+/** Converge `ops` on the host now, outside a run's checklist (their notifications are the
+ * caller's): a runbook's own sequence, such as moving etcd to TLS one member at a time. */
+export async function applyNow(ctx: HostContext, ops: readonly Operation[]): Promise<void> {
+  const probed = await probeAll(ctx, ops);
+  for (const [i, op] of ops.entries()) {
+    const p = op.plan(await factFor(ctx, op, probed, i), ctx);
+    if (p.change) await runSteps(ctx, p.steps ?? []);
+  }
+}
+
 async function runSteps(ctx: HostContext, steps: Step[]): Promise<void> {
   for (const step of steps) {
     if (step.kind === 'exec') await ctx.remote.run(step.script, step.stdin);

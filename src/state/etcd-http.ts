@@ -72,6 +72,10 @@ export async function memberAdd(access: EtcdAccess, peerURL: string, timeoutMs =
   await post(access, '/v3/cluster/member/add', { peerURLs: [peerURL] }, timeoutMs);
 }
 
+export async function memberUpdate(access: EtcdAccess, id: string, peerURLs: string[], timeoutMs = 5000): Promise<void> {
+  await post(access, '/v3/cluster/member/update', { ID: id, peerURLs }, timeoutMs);
+}
+
 export async function memberRemove(access: EtcdAccess, id: string, timeoutMs = 5000): Promise<void> {
   await post(access, '/v3/cluster/member/remove', { ID: id }, timeoutMs);
 }

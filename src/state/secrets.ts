@@ -4,7 +4,7 @@
 // PKI directory (`secrets.key`, 0600), made by `ovl bootstrap`; the CLI and the scheduler read it.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterAuth } from '../cluster/auth.js';
 
@@ -81,17 +81,30 @@ function keyOf(c: Etcd3): Buffer {
   return k.key;
 }
 
+/** What is sealed: the passwords, and whether the cluster has TLS (its certificates are files). */
+export type SealedAuth = Omit<ClusterAuth, 'tls'> & { tls?: boolean };
+
 /** The record to store for a cluster's passwords (none: an empty record, as a claim of the name). */
-export function sealRecord(c: Etcd3, cluster: string, auth: ClusterAuth | undefined): string {
-  return JSON.stringify(auth === undefined ? {} : { sealed: seal(keyOf(c), cluster, JSON.stringify(auth)) });
+export function sealRecord(c: Etcd3, cluster: string, auth: ClusterAuth | SealedAuth | undefined): string {
+  if (auth === undefined) return '{}';
+  const { app, admin, replica, tls } = auth;
+  const body: SealedAuth = { app, ...(admin ? { admin } : {}), ...(replica !== undefined ? { replica } : {}), ...(tls ? { tls: true } : {}) };
+  return JSON.stringify({ sealed: seal(keyOf(c), cluster, JSON.stringify(body)) });
 }
 
 /** The passwords of a stored record (a v1 or plain record: one requirepass password). */
-export function openRecord(c: Etcd3, cluster: string, r: SecretRecord | null): ClusterAuth | undefined {
+export function openRecord(c: Etcd3, cluster: string, r: SecretRecord | null): SealedAuth | undefined {
   if (!r) return undefined;
   if (r.sealed !== undefined) {
     const { version, text } = unseal(keyOf(c), cluster, r.sealed);
-    return version === 'v1' ? { app: [text] } : (JSON.parse(text) as ClusterAuth);
+    return version === 'v1' ? { app: [text] } : (JSON.parse(text) as SealedAuth);
   }
   return r.password === undefined ? undefined : { app: [r.password] };
+}
+
+/** The PKI directory the client's secrets key belongs to (TLS clusters' CA and client certificate). */
+export function pkiDirOf(c: Etcd3): string {
+  const k = keys.get(c);
+  if (!k) throw new Error('no PKI directory given: open etcd through the inventory');
+  return dirname(k.file);
 }

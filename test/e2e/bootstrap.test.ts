@@ -11,7 +11,10 @@ import { withEtcd } from '../../src/state/etcd.js';
 import { tcpOpen } from '../../src/ops/wait.js';
 import { DATA_LAYOUT } from '../../runbooks/data-layout.js';
 import { sandboxStartHost, sandboxStopHost, type SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { bootstrapJson, etcdOf, fleet, FLEET, freshFleet, onHost, ovl, ovlProcess, total } from '../helpers/fleet.js';
+import { bootstrapJson, etcdOf, fleet, FLEET, freshFleet, onHost, ovl, ovlAsync, ovlProcess, total } from '../helpers/fleet.js';
+import { liveWriter } from '../helpers/live-writer.js';
+import { getKey } from '../../src/state/etcd-http.js';
+import { Redis } from 'ioredis';
 
 const quiet = () => {};
 const ETCD_HOSTS = ['h1', 'h2', 'h3'];
@@ -143,6 +146,44 @@ test('a config change on every member restarts them one at a time: two of three 
   assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
 });
 
+test('certificates near their end are issued again and the members restart one at a time; --check shows the expiry dates', async (t) => {
+  const info = await fleet();
+  // Renewing 900 days ahead makes every 825-day certificate due now.
+  const renewInv = `${info.inventory}.renew.yml`;
+  t.after(() => {
+    rmSync(renewInv, { force: true });
+    rmSync(`${info.inventory}.renew.known_hosts`, { force: true });
+  });
+  writeFileSync(renewInv, readFileSync(info.inventory, 'utf8').replace('  cache_ports:', '  tls_renew_days: 900\n  cache_ports:'));
+  copyFileSync(info.knownHosts, `${info.inventory}.renew.known_hosts`);
+  const certOf = (h: string) => onHost(info, h, 'cat /data/etcd/tls/member.crt').stdout;
+  const before = ETCD_HOSTS.map(certOf);
+  const check = ovl(['bootstrap', info.inventory, '--only', 'etcd', '--check']);
+  assert.equal(check.code, 0);
+  assert.match(check.stdout, /etcd certificate \/data\/etcd\/tls\/member\.crt \(valid until 20\d\d-\d\d-\d\d\)/);
+  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+  const members = ETCD_HOSTS.map((h) => info.hosts.find((x) => x.name === h)!.address);
+  const run = ovlProcess(['bootstrap', renewInv, '--only', 'etcd'], 'ignore');
+  const exited = new Promise<number>((r) => run.once('exit', (code) => r(code ?? -1)));
+  let done = false;
+  void exited.then(() => (done = true));
+  let fewest = members.length;
+  while (!done) {
+    const up = (await Promise.all(members.map((a) => tcpOpen(a, 2379, 200)))).filter(Boolean).length;
+    fewest = Math.min(fewest, up);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(await exited, 0);
+  assert.ok(fewest >= 2, `at one moment only ${fewest} of 3 etcd members answered`);
+  ETCD_HOSTS.forEach((h, i) => {
+    assert.notEqual(certOf(h), before[i], `${h} has a new certificate`);
+    assert.notEqual(etcdPid(info, h), pids[i], `${h} restarted`);
+  });
+  // Back at 30 days: the new certificates are good, nothing changes; ovl still reaches etcd.
+  assert.equal(total(bootstrapJson([info.inventory, '--only', 'etcd']).recap, 'changed'), 0);
+  assert.equal((await withEtcd(etcdOf(info.inventory), (c) => c.cluster.memberList({}))).members.length, 3);
+});
+
 test('a config change restarts etcd exactly once; a restart owed by a failed run happens on the next run', async () => {
   const info = await fleet();
   const before = etcdPid(info, 'h1');
@@ -195,7 +236,7 @@ test('--check on a fresh fleet lists the planned changes with diffs and changes 
   assert.equal(await tcpOpen(info.hosts[0]!.address, 2379), false, 'no etcd was started');
 });
 
-test('a fleet whose etcd runs plain HTTP (etcd_tls: false) is not switched to TLS behind its back', async (t) => {
+test('a fleet whose etcd runs plain HTTP moves to TLS member by member: etcd keeps a quorum and a cluster keeps serving throughout', async (t) => {
   const info = await freshFleet();
   const plainInv = `${info.inventory}.plain.yml`;
   t.after(async () => {
@@ -205,20 +246,67 @@ test('a fleet whose etcd runs plain HTTP (etcd_tls: false) is not switched to TL
   });
   writeFileSync(plainInv, readFileSync(info.inventory, 'utf8').replace('  cache_ports:', '  etcd_tls: false\n  cache_ports:'));
   copyFileSync(info.knownHosts, `${info.inventory}.plain.known_hosts`);
-  const plain = bootstrapJson([plainInv, '--only', 'data-layout,etcd']);
+  const plain = bootstrapJson([plainInv, '--only', 'data-layout,etcd,cache-binaries']);
   assert.equal(plain.code, 0, JSON.stringify(plain.recap.hosts));
   const conf = onHost(info, 'h1', 'cat /data/etcd/etcd.conf.yml').stdout;
   assert.match(conf, /listen-client-urls: http:\/\//);
   assert.doesNotMatch(conf, /client-cert-auth/);
-  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+  const made = ovl(['cluster', 'create', 'moving', '--type', 'redis', '--masters', '1', '--replicas', '1', '--maxmemory', '16mb', '--wait', '-i', plainInv]);
+  assert.equal(made.code, 0, made.stdout + made.stderr);
 
-  const r = ovl(['bootstrap', info.inventory, '--only', 'etcd']);
-  assert.notEqual(r.code, 0, r.stdout);
-  assert.match(r.stdout + r.stderr, /runs without TLS .*nothing was changed.*etcd_tls: false/s);
-  assert.equal(onHost(info, 'h1', 'cat /data/etcd/etcd.conf.yml').stdout, conf, 'the config is as it was');
-  assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, 'no member restarted');
-  const listed = await withEtcd(etcdOf(plainInv), (c) => c.cluster.memberList({}));
-  assert.equal(listed.members.length, 3, 'the plain cluster still answers');
+  // --check says what would happen, and changes nothing.
+  const pids = ETCD_HOSTS.map((h) => etcdPid(info, h));
+  const check = ovl(['bootstrap', info.inventory, '--only', 'etcd', '--check']);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /etcd over mutual TLS \(would be from plain HTTP to mutual TLS, one member at a time/);
+  assert.deepEqual(ETCD_HOSTS.map((h) => etcdPid(info, h)), pids, '--check restarted nothing');
+
+  // While it moves: a Redis client writes, and etcd is read every 50 ms through any member, plain or TLS.
+  const tlsAccess = etcdOf(info.inventory);
+  const anyMember = { ...tlsAccess, endpoints: [...tlsAccess.endpoints, ...tlsAccess.endpoints.map((u) => u.replace('https:', 'http:'))] };
+  const planKey = '/overlord/clusters/moving/plan';
+  const [m] = (JSON.parse(ovl(['cluster', 'show', 'moving', '--json', '--no-probe', '-i', plainInv]).stdout) as { instances: { address: string; port: number; role: string }[] }).instances.filter((i) => i.role === 'master');
+  const redis = new Redis({ host: m!.address, port: m!.port });
+  const w = liveWriter(redis, 'tlsmove');
+  let reads = 0;
+  const missed: string[] = [];
+  let stop = false;
+  const monitor = (async () => {
+    while (!stop) {
+      const t0 = Date.now();
+      await getKey(anyMember, planKey, 1000).then((v) => (v ? reads++ : missed.push('plan key empty')), (e: Error) => missed.push(e.message));
+      await new Promise((r) => setTimeout(r, Math.max(0, 50 - (Date.now() - t0))));
+    }
+  })();
+  let r;
+  try {
+    r = await ovlAsync(['bootstrap', info.inventory, '--only', 'etcd']);
+  } finally {
+    stop = true;
+    await monitor;
+    await w.stop();
+  }
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /etcd moved from plain HTTP to mutual TLS, one member at a time, the leader last: .*\(9 restarts in 3 rounds/);
+  assert.deepEqual(missed, [], 'etcd answered every read during the move');
+  assert.ok(reads > 20, `${reads} reads`);
+  assert.deepEqual(w.errors, []);
+  assert.deepEqual(await w.lost(), [], 'every acknowledged write is there');
+  redis.disconnect();
+
+  // After: TLS only, every peer URL https, the cluster seen through TLS, and a re-run changes nothing.
+  for (const h of info.hosts.filter((x) => ETCD_HOSTS.includes(x.name))) {
+    const curl = spawnSync('curl', ['-s', '-m', '3', `http://${h.address}:2379/health`], { encoding: 'utf8' });
+    assert.doesNotMatch(curl.stdout, /health/, `${h.name} serves no plain HTTP`);
+  }
+  const members = await withEtcd(tlsAccess, (c) => c.cluster.memberList({}));
+  assert.equal(members.members.length, 3);
+  for (const mm of members.members) assert.match(mm.peerURLs.join(','), /^https:\/\/[^,]+$/);
+  assert.equal(ovl(['cluster', 'check', 'moving', '-i', info.inventory]).code, 0);
+  const again = bootstrapJson([info.inventory, '--only', 'etcd']);
+  assert.equal(again.code, 0);
+  assert.equal(total(again.recap, 'changed'), 0, JSON.stringify(again.recap.hosts));
+  assert.equal(ovl(['cluster', 'delete', 'moving', '-i', info.inventory]).code, 0);
 });
 
 test('a host down: the others finish, the recap names it, exit code non-zero; once it is back a re-run converges', async () => {

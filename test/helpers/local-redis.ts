@@ -40,6 +40,8 @@ process.once('exit', () => {
 
 export interface StartOptions {
   auth?: ClusterAuth;
+  /** TLS plans: the directory of each host's ca.crt, host.crt and host.key. */
+  tlsDirOf?: (host: string) => string;
   /** Extra redis.conf directives (RedisConfOptions.extra). */
   extra?: Record<string, string>;
 }
@@ -66,7 +68,7 @@ export class LocalRig {
       cmd = MEMCACHED;
       args = memcacheArgs(plan, inst);
     } else {
-      const files = redisFiles(opts.extra ? { ...plan, config: { ...plan.config, ...opts.extra } } : plan, inst, { dir, auth: opts.auth });
+      const files = redisFiles(opts.extra ? { ...plan, config: { ...plan.config, ...opts.extra } } : plan, inst, { dir, auth: opts.auth, tlsDir: opts.tlsDirOf?.(inst.host) });
       for (const f of files) writeFileSync(join(dir, f.name), f.content, { mode: f.mode });
       cmd = REDIS_SERVER;
       args = [join(dir, 'redis.conf')];

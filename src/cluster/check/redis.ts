@@ -1,7 +1,7 @@
 // The check's questions to Redis instances (both types): one pipelined round trip each, and what
 // the answers say against the plan.
 import { Redis } from 'ioredis';
-import { authArgs, type ClusterAuth } from '../auth.js';
+import { authArgs, connectOptions, type ClusterAuth } from '../auth.js';
 import { plural } from '../../util/plural.js';
 import { SLOT_COUNT } from '../slots.js';
 import type { PlannedInstance } from '../types.js';
@@ -14,10 +14,11 @@ type Reply = string | Error;
  * One connection, one pipelined round trip. Returns the replies in order (an Error for each
  * command Redis refused or that timed out), or a string saying why the instance did not answer.
  */
-async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs: number): Promise<Reply[] | string> {
+async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs: number, tls: ReturnType<typeof connectOptions>['tls']): Promise<Reply[] | string> {
   const client = new Redis({
     host: inst.address,
     port: inst.port,
+    ...(tls ? { tls } : {}),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -74,7 +75,7 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, auth: Clu
   const node = ctx.nodes[k]!;
   const login = authArgs(auth);
   const head: string[][] = [...(login.length ? [['AUTH', ...login]] : []), ['PING'], ['INFO', 'server']];
-  const res = await redisRound(inst, [...head, ...commands], timeoutMs);
+  const res = await redisRound(inst, [...head, ...commands], timeoutMs, connectOptions(auth).tls);
   if (typeof res === 'string') {
     node.problems.push(`does not answer (${res})`);
     return null;

@@ -24,7 +24,7 @@ import { awaitHealthy, checkStep, finishCreate, firstCheckAt, recordHealth, runn
 import { setupsOf, startOnHosts, stopOnHosts, writeInstances } from './instances.js';
 import type { TaskKindModule } from './registry.js';
 import { allocate } from '../allocations.js';
-import type { ClusterAuth } from '../auth.js';
+import { hasPassword, type ClusterAuth } from '../auth.js';
 
 /** What every create starts from: its request, its secret, and the plan when one was committed
  * already (a task picked up again). Refuses a name another task holds. */
@@ -56,7 +56,7 @@ export async function commitPlacement(
     }
     const read = await capacity();
     const candidate = place(req, read.hosts);
-    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: auth !== undefined, created: new Date().toISOString(), ...(ctx.mesos ? { mesos: true } : {}) };
+    const config: ClusterConfig = { ...req, state: 'creating', task: task.id, auth: hasPassword(auth), created: new Date().toISOString(), ...(ctx.mesos ? { mesos: true } : {}) };
     try {
       await commitPlan(ctx.etcd, candidate, config, read);
     } catch (e) {
