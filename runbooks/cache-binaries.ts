@@ -65,8 +65,8 @@ function hostCerts(certs: RedisCerts, cert: Issued): Operation[] {
   const until = cert.notAfter.toISOString().slice(0, 10);
   return [
     directories([remote.tls.dir], { mode: 0o700 }),
-    file(remote.tls.ca, certs.ca.cert, { mode: 0o644 }),
-    { ...file(remote.tls.cert, cert.cert, { mode: 0o644 }), title: `TLS certificate for Redis ${remote.tls.cert} (valid until ${until})` },
+    file(remote.tls.ca, certs.ca.cert, { mode: 0o644, secret: true }),
+    { ...file(remote.tls.cert, cert.cert, { mode: 0o644, secret: true }), title: `TLS certificate for Redis ${remote.tls.cert} (valid until ${until})`, notable: true },
     file(remote.tls.key, cert.key, { mode: 0o600, secret: true }),
   ];
 }

@@ -117,8 +117,9 @@ function memberCerts(certs: EtcdCerts, cert: Issued): Operation[] {
   const restart = { notify: ['restart'] };
   return [
     directories([ETCD_TLS.dir], { mode: 0o700 }),
-    file(ETCD_TLS.ca, certs.ca.cert, { mode: 0o644, ...restart }),
-    { ...file(ETCD_TLS.cert, cert.cert, { mode: 0o644, ...restart }), title: `etcd certificate ${ETCD_TLS.cert} (valid until ${until})` },
+    // Certificates are public, but their PEM in a diff says nothing a reader can use: not shown.
+    file(ETCD_TLS.ca, certs.ca.cert, { mode: 0o644, secret: true, ...restart }),
+    { ...file(ETCD_TLS.cert, cert.cert, { mode: 0o644, secret: true, ...restart }), title: `etcd certificate ${ETCD_TLS.cert} (valid until ${until})`, notable: true },
     file(ETCD_TLS.key, cert.key, { mode: 0o600, secret: true, ...restart }),
   ];
 }

@@ -30,7 +30,7 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   const log = o.json ? process.stderr : process.stdout;
   // listr2 is loaded only for a terminal.
   const tree = tty ? (await import('../ui/listr.js')).listrEvents(sel.components) : undefined;
-  const events: RunEvents = tree ?? plainEvents(log, { diff: check || !!o.diff, verbose: !!o.verbose });
+  const events: RunEvents = tree ?? plainEvents(log, { diff: check || !!o.diff, verbose: !!o.verbose, check });
 
   let result: RunResult;
   try {

@@ -70,7 +70,7 @@ async function runOne(
 ): Promise<Outcome> {
   const t0 = Date.now();
   const done = (status: Status, reason: string, extra: Partial<OpResult> = {}): Outcome => {
-    report({ component, host: ctx.host.name, title: op.title, status, reason, ms: Date.now() - t0, ...extra });
+    report({ component, host: ctx.host.name, title: op.title, status, reason, ms: Date.now() - t0, ...(op.notable ? { notable: true } : {}), ...extra });
     return { status };
   };
   if (ctx.check && op.waits) return done('skipped', 'not waited for in --check mode');
@@ -223,7 +223,7 @@ async function runBatch(ctx: HostContext, component: string, batch: Planned[], r
   const ms = Date.now() - t0;
   for (let j = 0; j < batch.length; j++) {
     const { op, plan } = batch[j]!;
-    const base = { component, host: ctx.host.name, title: op.title, ms };
+    const base = { component, host: ctx.host.name, title: op.title, ms, ...(op.notable ? { notable: true } : {}) };
     if (!plan.change) {
       report({ ...base, status: 'ok', reason: plan.reason });
       continue;

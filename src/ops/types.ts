@@ -51,6 +51,8 @@ export interface Operation<T = unknown> {
   notify?: string[];
   /** Operations whose change is a wait or check, not a modification: a no-op in --check mode. */
   waits?: boolean;
+  /** Worth a line in --check even when nothing changes (a certificate's end date in its title). */
+  notable?: boolean;
 }
 
 export interface OpResult {
@@ -62,6 +64,8 @@ export interface OpResult {
   diff?: string;
   error?: string;
   ms: number;
+  /** From Operation.notable. */
+  notable?: boolean;
 }
 
 export function ok(reason: string): Plan {
