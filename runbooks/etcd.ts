@@ -36,8 +36,8 @@ interface Shared {
   certs?: EtcdCerts;
   /** A snapshot of the running cluster, taken once, before the run's first change to it. */
   snapshot: () => Promise<void>;
-  /** What moving a plain-HTTP etcd to TLS did (or, checking, would do). */
-  moved?: string;
+  /** What moving a plain-HTTP etcd to TLS did (or, checking, would do), and whether it changed anything. */
+  moved?: { what: string; changed: boolean };
 }
 
 /** The etcd binary of the inventory's (first) etcd artifact. */
@@ -59,7 +59,7 @@ function memberNames(comp: ComponentRun, members: Member[]): { name: string; url
   );
 }
 
-/** The steps of moving a running plain-HTTP etcd to TLS (move-to-tls.ts); 'tls' is the end. */
+/** The steps of moving a running plain-HTTP etcd to TLS (moveToTls); 'tls' is the end. */
 export type TlsStage = 'clients' | 'peers' | 'tls';
 
 /**
@@ -164,7 +164,7 @@ const stageOf = (conf: string): TlsStage | 'plain' => {
  * client listener dropped. A run stopped midway goes on from each member's own config. Returns
  * what it did.
  */
-async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]): Promise<string> {
+async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]): Promise<{ what: string; restarts: number }> {
   const svc = etcdService(binaryOf(comp, shared).remote);
   const certs = shared.certs!;
   const both: EtcdAccess = { ...shared.access, endpoints: [...shared.access.endpoints, ...shared.access.endpoints.map(plainURL)] };
@@ -173,11 +173,20 @@ async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]):
   const leading = await Promise.all(ctxs.map((h) => leads(both, plainURL(clientURL(h.host))).catch(() => leads(both, clientURL(h.host))).catch(() => false)));
   const order = ctxs.map((h, i) => ({ h, last: leading[i]! })).sort((a, b) => Number(a.last) - Number(b.last)).map((x) => x.h);
   const rank: Record<TlsStage | 'plain', number> = { plain: 0, clients: 1, peers: 2, tls: 3 };
+  const serves = async (h: HostSpec) => (await healthy(both, plainURL(clientURL(h)), 2000).catch(() => false)) || (await healthy(both, clientURL(h), 2000).catch(() => false));
+  // A member already moved part-way trusts the CA it got then: another one here (a PKI
+  // directory lost and made again) would split the cluster.
+  const theirs = await Promise.all(order.map((h) => h.remote.run(`cat ${ETCD_TLS.ca} 2>/dev/null || true`)));
+  const foreign = order.filter((_, i) => theirs[i]!.trim() && theirs[i]!.trim() !== certs.ca.cert.trim()).map((h) => h.host.name);
+  if (foreign.length) throw new Error(`etcd on ${foreign.join(', ')} was moved part-way to TLS with another CA than ${certs.dir}/ca.crt: nothing was changed; put that PKI directory back (or point pki_dir at it)`);
   let restarts = 0;
   for (const stage of ['clients', 'peers', 'tls'] as const) {
     for (const h of order) {
       const current = await h.remote.run(`cat ${ETCD_CONFIG} 2>/dev/null || true`);
       if (rank[stageOf(current)] >= rank[stage]) continue;
+      // One member down at a time, and only while every other one serves: a quorum without it.
+      const down = (await Promise.all(order.filter((o) => o !== h).map(async (o) => ((await serves(o.host)) ? '' : o.host.name)))).filter(Boolean);
+      if (down.length) throw new Error(`etcd on ${down.join(', ')} does not serve: the move to TLS stops one member at a time and only while every other one serves; bring ${down.length === 1 ? 'it' : 'them'} back and run again (the move goes on where it stopped)`);
       const m = memberOf(h.host)!;
       if (stage === 'peers' && !m.peerURLs.includes(peerURL(h.host))) await memberUpdate(both, m.ID, [peerURL(h.host)]);
       await applyNow(h, [...memberCerts(certs, certs.members.get(h.host.name)!), file(ETCD_CONFIG, etcdConf(h.host, comp, shared, current, true, stage), { mode: 0o644 })]);
@@ -187,7 +196,8 @@ async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]):
       restarts++;
     }
   }
-  return `etcd moved from plain HTTP to mutual TLS, one member at a time, the leader last: ${order.map((h) => h.host.name).join(', ')} (${restarts} restarts in 3 rounds: clients, peers, plain listener off); quorum kept throughout`;
+  const kept = order.length >= 3 ? '; a quorum served throughout' : '';
+  return { what: `etcd moved from plain HTTP to mutual TLS, one member at a time, the leader last: ${order.map((h) => h.host.name).join(', ')} (${restarts} restarts in 3 rounds: clients, peers, plain listener off)${kept}`, restarts };
 }
 
 /**
@@ -228,8 +238,8 @@ function afterSnapshot<T>(op: Operation<T>, snapshot: () => Promise<void>): Oper
 }
 
 /** The run's report of the move to TLS, made before the members' own checklists. */
-function movedToTls(what: string): Operation {
-  return { title: 'etcd over mutual TLS', plan: () => change(what, []) };
+function movedToTls(moved: { what: string; changed: boolean }): Operation {
+  return { title: 'etcd over mutual TLS', plan: () => (moved.changed ? change(moved.what, []) : ok(moved.what)) };
 }
 
 /** Members of the running cluster that server.etcd no longer lists. */
@@ -333,8 +343,9 @@ export const etcd: Runbook<Shared> = {
     let moving: Member[] | null = null;
     try {
       shared.members = await memberList(access);
-      // A move to TLS stopped midway: members serve TLS clients, some peers are still plain.
-      if (certs && shared.members.some((m) => m.peerURLs.some((u) => u.startsWith('http:')))) moving = shared.members;
+      // A move to TLS stopped midway: members serve TLS clients, some listed peers are still plain.
+      const listed = (m: Member) => comp.allHosts.some((h) => m.name === h.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
+      if (certs && shared.members.some((m) => listed(m) && m.peerURLs.some((u) => u.startsWith('http:')))) moving = shared.members;
     } catch (e) {
       if (certs) {
         moving = await plainMembers(comp);
@@ -342,15 +353,19 @@ export const etcd: Runbook<Shared> = {
       }
     }
     if (moving) {
-      if (comp.hosts.length < comp.allHosts.length) {
-        throw new Error(`etcd on ${comp.allHosts.map((h) => h.name).join(', ')} runs plain HTTP and moves to TLS, which restarts every member (one at a time): run without --limit. Nothing was changed`);
+      // Restarts belong at the component's turn, after the components before it, not ahead of it.
+      if (comp.early && !comp.check) throw new Error('etcd moves to TLS: prepared at its turn');
+      const missing = comp.allHosts.filter((h) => !comp.hosts.some((c) => c.host === h)).map((h) => h.name);
+      if (missing.length) {
+        throw new Error(`etcd runs plain HTTP and moves to TLS, which restarts every member one at a time; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not part of this run (unreachable, or left out by --limit). Nothing was changed`);
       }
       shared.members = moving;
-      if (comp.check) shared.moved = 'from plain HTTP to mutual TLS, one member at a time in 3 rounds (clients, peers, plain listener off), after a snapshot';
+      if (comp.check) shared.moved = { what: 'from plain HTTP to mutual TLS, one member at a time in 3 rounds (clients, peers, plain listener off), after a snapshot', changed: true };
       else {
         taken = snapshotFirst(comp, access, moving, true);
         await taken;
-        shared.moved = await moveToTls(comp, shared, moving);
+        const { what, restarts } = await moveToTls(comp, shared, moving);
+        shared.moved = { what, changed: restarts > 0 };
         shared.members = await memberList(access);
       }
     }

@@ -8,6 +8,7 @@
 // redis.conf holds the passwords as SHA-256 hashes (ACL's #<hex>) except masterauth, which a
 // replica must send in clear. Clusters created before ACL users (or on Redis 5) keep requirepass.
 import { createHash, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import type { RedisTls } from '../pki/redis-certs.js';
 import { versionOf } from './redisconf.js';
 
@@ -23,6 +24,15 @@ export interface ClusterAuth {
   tls?: RedisTls;
 }
 
+/** The record as read from etcd, made to print as nothing: one logged or serialised by mistake (a
+ * debug line, a job dump) shows no password. Its fields read as usual. */
+export function unprintable(a: ClusterAuth): ClusterAuth {
+  const hidden = () => '[ClusterAuth: passwords not shown]';
+  Object.defineProperty(a, 'toJSON', { value: hidden, enumerable: false });
+  Object.defineProperty(a, inspect.custom, { value: hidden, enumerable: false });
+  return a;
+}
+
 /** A password for the application is set (a TLS cluster without one has a record all the same). */
 export const hasPassword = (a: ClusterAuth | undefined): boolean => (a?.app.length ?? 0) > 0;
 
@@ -36,8 +46,12 @@ export const REPLICA_USER = 'replica';
 
 /** Redis's @admin commands a cluster's application may not run. Its own redis-cli --cluster
  * clients and ioredis's Cluster need CLUSTER's reading subcommands, which Redis 6 files under
- * @admin with the rest of CLUSTER (Redis 7 does not). */
-const APP_RULES_6 = ['+cluster|slots', '+cluster|nodes', '+cluster|info', '+cluster|keyslot', '+cluster|countkeysinslot', '+cluster|getkeysinslot', '+cluster|myid'];
+ * @admin with the rest of CLUSTER (Redis 7 does not)... */
+const APP_RULES_6 = [
+  '+cluster|slots', '+cluster|nodes', '+cluster|info', '+cluster|keyslot', '+cluster|countkeysinslot', '+cluster|getkeysinslot', '+cluster|myid',
+  // ...and the whole of CLIENT, which client libraries send as they connect (SETNAME) or track keys.
+  '+client|setname', '+client|getname', '+client|id', '+client|info', '+client|tracking', '+client|trackinginfo', '+client|caching', '+client|getredir', '+client|reply',
+];
 
 /** Whether a cluster of this version gets ACL users. */
 export const aclSupported = (version: string) => versionOf(version)[0] >= 6;

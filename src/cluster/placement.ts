@@ -20,7 +20,7 @@
 //     masters first.
 // memcache nodes are independent: only step 1 (without the one-per-shard limit) and 2 apply.
 
-import { badDirective, versionOf } from './redisconf.js';
+import { badDirective } from './redisconf.js';
 import { badAppRule } from './auth.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import { nodeIdSource } from './nodeid.js';
@@ -109,7 +109,8 @@ export function validateRequest(req: ClusterRequest): void {
   }
   if (req.tls) {
     if (req.type === 'memcache') bad('--tls is for the redis types: ovl runs memcached without TLS');
-    else if (versionOf(req.version)[0] < 6) bad(`--tls: redis ${req.version} has no TLS (Redis 6 or later)`);
+    // tls-auth-clients optional (ovl shows a certificate, applications need not) came in 6.0.6.
+    else if (!atLeast(req.version, [6, 0, 6])) bad(`--tls: redis ${req.version} has no TLS with optional client certificates (Redis 6.0.6 or later)`);
   }
   if (req.appAcl !== undefined) {
     if (req.type === 'memcache') bad('memcache has no users: --app-acl is for the redis types');
@@ -118,6 +119,13 @@ export function validateRequest(req: ClusterRequest): void {
       if (why) bad(why);
     }
   }
+}
+
+/** Whether a version string ("6.0.16", "7.0.15-ovl1") is at least major.minor.patch. */
+function atLeast(version: string, want: [number, number, number]): boolean {
+  const got = version.split(/[.+-]/).slice(0, 3).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) if ((got[i] ?? 0) !== want[i]) return (got[i] ?? 0) > want[i]!;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
 import { openRecord, pkiDirOf, sealRecord, type SecretRecord } from '../state/secrets.js';
 import { readRedisTls } from '../pki/redis-certs.js';
-import type { ClusterAuth } from './auth.js';
+import { unprintable, type ClusterAuth } from './auth.js';
 import { mapLimit } from '../util/semaphore.js';
 import { allocate } from './allocations.js';
 import { ConflictError, PortTaken } from './errors.js';
@@ -184,7 +184,7 @@ export interface FleetRead {
  * of that host's allocation read when placing, so two concurrent creates never share a port),
  * the plan and the cluster's config. Throws ConflictError when another change came first.
  */
-export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>, secret?: ClusterAuth): Promise<void> {
+export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>): Promise<void> {
   const { revisions } = read;
   const byHost = new Map<string, PlannedInstance[]>();
   for (const i of plan.instances) byHost.set(i.host, [...(byHost.get(i.host) ?? []), i]);
@@ -201,7 +201,6 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
   }
   puts.push(c.put(planKey(plan.cluster)).value(JSON.stringify(plan)));
   puts.push(c.put(configKey(plan.cluster)).value(JSON.stringify(config)));
-  if (secret !== undefined) puts.push(c.put(secretKey(plan.cluster)).value(sealRecord(c, plan.cluster, secret)));
   const res = await txn.then(...puts).commit();
   if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change`);
 }
@@ -406,7 +405,7 @@ export async function getSecretAt(c: Etcd3, cluster: string): Promise<{ auth?: C
   const kv = (await c.get(secretKey(cluster)).exec()).kvs[0];
   if (!kv) return {};
   const sealed = openRecord(c, cluster, JSON.parse(kv.value.toString()) as SecretRecord);
-  const auth = sealed && { ...sealed, tls: sealed.tls ? readRedisTls(pkiDirOf(c)) : undefined };
+  const auth = sealed && unprintable({ ...sealed, tls: sealed.tls ? readRedisTls(pkiDirOf(c)) : undefined });
   return { auth, rev: String(kv.mod_revision) };
 }
 

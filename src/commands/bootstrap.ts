@@ -49,6 +49,8 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   if (tty && (check || o.diff)) {
     for (const r of result.results) if (r.diff) log.write(`--- ${r.host}: ${r.title}\n${r.diff}\n`);
   }
+  // The tree shows steps that change; a certificate's end date is worth a line in --check anyway.
+  if (tty && check) for (const r of result.results) if (r.notable && r.status === 'ok') log.write(`${r.host}: ${r.title}\n`);
   const failed = result.recap.some((h) => h.failed);
   if (o.json) {
     process.stdout.write(JSON.stringify(redact({ inventory: inv.file, check, ok: !failed, ms: result.ms, hosts: result.recap, results: result.results }), null, 2) + '\n');

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readRedisTls } from '../pki/redis-certs.js';
+import { readRedisTls, REDIS_CA } from '../pki/redis-certs.js';
 import type { Etcd3 } from 'etcd3';
 import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
@@ -12,7 +12,7 @@ import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
 import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
+import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task, type TaskKind } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { runOrFollow } from '../cluster/follow.js';
 import { ConflictError } from '../cluster/errors.js';
@@ -286,7 +286,7 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
     if (!(await taskDone(`create ${name}`, inv, etcd, task.id, out))) return 2;
     const plan = (await getPlan(etcd, name))!;
     out(`cluster ${name} is running: ${spread(plan)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    out(connectHint(plan, password !== undefined, join(pkiDirOf(etcd), 'ca.crt')));
+    out(connectHint(plan, password !== undefined, join(pkiDirOf(etcd), `${REDIS_CA}.crt`)));
     return 0;
   });
 }
@@ -445,7 +445,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
 }
 
 /** What `check --all` says of a cluster a task is changing. */
-const BEING: Record<string, string> = { create: 'created', delete: 'deleted', scale: 'scaled', rebalance: 'rebalanced' };
+const BEING: Record<TaskKind, string> = { create: 'created', delete: 'deleted', scale: 'scaled', rebalance: 'rebalanced', restart: 'restarted', failover: 'failed over', roll: 'restarted in turn', config: 'reconfigured', password: 'given new passwords' };
 
 /** Problems printed per cluster when several are checked; `check NAME` prints them all. */
 const PROBLEMS_SHOWN = 10;

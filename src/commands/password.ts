@@ -28,10 +28,16 @@ export function passwordChange(name: string, auth: ClusterAuth, o: PasswordOptio
   const says: string[] = [];
   if (o.rotate) {
     if (next === undefined) throw new UsageError('--rotate: give the new application password with --password-env NAME or --password-file PATH');
-    if (app.length > 1 && !o.dropOld) throw new UsageError(`${name} accepts two application passwords already (a rotation is under way): end it first with ovl cluster password ${name} --drop-old`);
-    if (app.includes(next)) throw new UsageError(`--rotate: ${name} accepts that password already; give a new one`);
-    app = o.dropOld ? [next] : [next, app[0]!];
-    says.push(o.dropOld ? 'the new application password replaces the old one at once (clients still using the old one are refused on their next login)' : 'the new application password is accepted beside the old one');
+    if (app.length > 1 && app[0] === next) {
+      // The same rotation again (the first did not reach every instance): set again.
+      if (o.dropOld) app = [next];
+      says.push(o.dropOld ? 'the new application password (recorded already) replaces the old one at once' : 'the new application password (recorded already beside the old one) is set again on every instance');
+    } else {
+      if (app.length > 1 && !o.dropOld) throw new UsageError(`${name} accepts two application passwords already (a rotation is under way): end it first with ovl cluster password ${name} --drop-old`);
+      if (app.includes(next)) throw new UsageError(`--rotate: ${name} accepts that password already; give a new one (to set the recorded passwords on every instance again: ovl cluster password ${name} --drop-old)`);
+      app = o.dropOld ? [next] : [next, app[0]!];
+      says.push(o.dropOld ? 'the new application password replaces the old one at once (clients still using the old one are refused on their next login)' : 'the new application password is accepted beside the old one');
+    }
   } else if (next !== undefined) {
     throw new UsageError('--password-env/--password-file: the new application password goes with --rotate');
   } else if (o.dropOld) {

@@ -93,7 +93,7 @@ export async function runComponents(inv: Inventory, runbooks: Record<string, Any
     return { name, inv, check: opts.check, prune: !!opts.prune, allHosts: all, hosts };
   };
   try {
-    const early = await prefetch(opts.components.map((n) => ({ runbook: runbooks[n]!, comp: componentRun(n) })), opts.forks);
+    const early = await prefetch(opts.components.map((n) => ({ runbook: runbooks[n]!, comp: { ...componentRun(n), early: true } })), opts.forks);
     trace(t0, `every component prepared and probed (${early.size} of ${opts.components.length})`);
     // Prepared and probed state stays true until something changes or fails.
     let pristine = true;

@@ -13,6 +13,9 @@ export interface ComponentRun {
   allHosts: HostSpec[];
   /** Hosts this run works on, connected. */
   hosts: HostContext[];
+  /** Prepared ahead of its turn (to probe every component at once): a prepare that would change
+   * something must throw instead, and is prepared again at its turn, after the components before it. */
+  early?: boolean;
 }
 
 export interface HostPlan {

@@ -60,17 +60,18 @@ async function make(dir: string, name: string, argvFor: (keyFile: string, certFi
  * The fleet CA: `ca.crt`/`ca.key` in the directory (an organisation's own CA is used when put
  * there first), else made. `dryRun` makes it in a temporary directory and keeps nothing.
  */
-export async function ensureCA(dir: string, o: { dryRun?: boolean } = {}): Promise<KeyPair & { made: boolean }> {
-  const kept = read(dir, 'ca');
+export async function ensureCA(dir: string, o: { dryRun?: boolean; name?: string } = {}): Promise<KeyPair & { made: boolean }> {
+  const name = o.name ?? 'ca';
+  const kept = read(dir, name);
   if (kept) {
     const c = new X509Certificate(kept.cert);
-    if (!c.ca) throw new Error(`${join(dir, 'ca.crt')} is not a CA certificate (basicConstraints CA:TRUE): put the fleet's CA there, or remove it to have one made`);
-    if (!c.checkPrivateKey(createPrivateKey(kept.key))) throw new Error(`${join(dir, 'ca.key')} is not the key of ${join(dir, 'ca.crt')}: put the CA's own key there`);
+    if (!c.ca) throw new Error(`${join(dir, `${name}.crt`)} is not a CA certificate (basicConstraints CA:TRUE): put the fleet's CA there, or remove it to have one made`);
+    if (!c.checkPrivateKey(createPrivateKey(kept.key))) throw new Error(`${join(dir, `${name}.key`)} is not the key of ${join(dir, `${name}.crt`)}: put the CA's own key there`);
     return { ...kept, made: false };
   }
   const target = o.dryRun ? mkdtempSync(join(dirname(dir), '.ovl-pki-dry-')) : dir;
   try {
-    const pair = await make(target, 'ca', (k, c) => caArgv(k, c, CA_DAYS, `ovl fleet CA (${basename(dir)})`));
+    const pair = await make(target, name, (k, c) => caArgv(k, c, CA_DAYS, `ovl fleet ${name === 'ca' ? 'CA' : name} (${basename(dir)})`));
     return { ...pair, made: true };
   } finally {
     if (o.dryRun) rmSync(target, { recursive: true, force: true });
@@ -91,17 +92,17 @@ export function staleness(pair: KeyPair, ca: string, want: LeafRequest, renewDay
 }
 
 /** A certificate `name` (e.g. "etcd/h1") signed by the CA, kept or issued. */
-export async function ensureLeaf(dir: string, name: string, ca: KeyPair, want: LeafRequest, renewDays: number, o: { dryRun?: boolean } = {}): Promise<Issued> {
+export async function ensureLeaf(dir: string, name: string, ca: KeyPair, want: LeafRequest, renewDays: number, o: { dryRun?: boolean; caName?: string } = {}): Promise<Issued> {
   // A certificate cannot outlive its CA; one past it is refused, not issued.
   const caLeft = Math.floor((new Date(new X509Certificate(ca.cert).validTo).getTime() - Date.now()) / DAY_MS);
-  if (caLeft < 1) throw new Error(`the fleet CA ${join(dir, 'ca.crt')} has expired: put a new CA there (every certificate is then issued again)`);
+  if (caLeft < 1) throw new Error(`the fleet CA ${join(dir, `${o.caName ?? 'ca'}.crt`)} has expired: put a new CA there (every certificate is then issued again)`);
   want = { ...want, days: Math.min(want.days, caLeft) };
   const kept = read(dir, name);
   const why = kept ? staleness(kept, ca.cert, want, Math.min(renewDays, caLeft - 1)) : 'none yet';
   if (kept && !why) return { ...kept, notAfter: new Date(new X509Certificate(kept.cert).validTo) };
   const target = o.dryRun ? mkdtempSync(join(dirname(dir), '.ovl-pki-dry-')) : dir;
   try {
-    const caFiles = paths(dir, 'ca');
+    const caFiles = paths(dir, o.caName ?? 'ca');
     const withCa = o.dryRun && !existsSync(caFiles.certFile) ? writeCa(target, ca) : caFiles;
     const pair = await make(join(target, dirname(name)), basename(name), (k, c) => leafArgv(withCa, k, c, want));
     return { ...pair, notAfter: new Date(new X509Certificate(pair.cert).validTo), issued: why };

@@ -45,10 +45,14 @@ export function readSecretsKey(dir: string): SecretsKey {
   return { key, file };
 }
 
+// The format is bound to the record as the cluster is: v2 and later authenticate their version
+// (a v2 record relabelled v1 does not open as one requirepass password).
+const aad = (version: Version, cluster: string) => Buffer.from(version === 'v1' ? cluster : `${version}:${cluster}`);
+
 export function seal(key: Buffer, cluster: string, text: string, version: Version = 'v2'): string {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(cluster));
+  c.setAAD(aad(version, cluster));
   const body = Buffer.concat([c.update(text, 'utf8'), c.final()]);
   return `${version}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
 }
@@ -58,7 +62,7 @@ export function unseal(key: Buffer, cluster: string, sealed: string): { version:
   if (!VERSIONS.includes(version as Version)) throw new Error(`the password of ${cluster} is sealed in an unknown format (${version})`);
   const raw = Buffer.from(data, 'base64');
   const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-  d.setAAD(Buffer.from(cluster));
+  d.setAAD(aad(version as Version, cluster));
   d.setAuthTag(raw.subarray(12, 28));
   try {
     return { version: version as Version, text: Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8') };

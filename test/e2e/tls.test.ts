@@ -22,7 +22,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  caFile = `${pkiDir(loadFleet(info.inventory))}/ca.crt`;
+  caFile = `${pkiDir(loadFleet(info.inventory))}/redis-ca.crt`;
   ovl(['cluster', 'delete', 'sec', ...inv()]);
 });
 
@@ -43,6 +43,9 @@ test('a --tls cluster: redis-cli --tls reaches it, --cluster check --tls passes,
   assert.equal(onHost(info, h.name, 'stat -c %a /data/lib/tls/host.key').stdout.trim(), '600');
   const sans = onHost(info, h.name, 'openssl x509 -in /data/lib/tls/host.crt -noout -ext subjectAltName').stdout;
   assert.match(sans, new RegExp(`IP Address:${h.address.replace(/\./g, '\\.')}`));
+  // Root on a cache host has its Redis key, which must not open etcd (another CA signed it).
+  const stolen = onHost(info, h.name, `curl -s -m 5 -o /dev/null -w '%{http_code}' --cacert /data/etcd/tls/ca.crt --cert /data/lib/tls/host.crt --key /data/lib/tls/host.key -X POST -d '{"key":"Lw=="}' https://${h.address}:2379/v3/kv/range`);
+  assert.notEqual(stolen.stdout.trim(), '200', 'etcd refuses a Redis host certificate');
 
   const made = ovl(['cluster', 'create', 'sec', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '32mb', '--tls', '--password-env', 'PW', '--wait', ...inv()], { PW });
   assert.equal(made.code, 0, made.stdout + made.stderr);

@@ -6,7 +6,8 @@ import { createHash, randomInt } from 'node:crypto';
 import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { withAdmin } from '../../src/cluster/admin.js';
-import { aclUsers, badAppRule, newClusterAuth, ovlLogin, passwordCommands, type ClusterAuth } from '../../src/cluster/auth.js';
+import { inspect } from 'node:util';
+import { aclUsers, badAppRule, newClusterAuth, ovlLogin, passwordCommands, unprintable, type ClusterAuth } from '../../src/cluster/auth.js';
 import { waitHealthy } from '../../src/cluster/check.js';
 import { place } from '../../src/cluster/placement.js';
 import { renderRedisConf } from '../../src/cluster/redisconf.js';
@@ -44,7 +45,8 @@ test('redis.conf of an ACL cluster: three users with hashed passwords, masteruse
 
 test('ACL rules follow the version: Redis 6.0 has no channel rules and files CLUSTER reads under @admin; --app-acl rules are checked', () => {
   const [app60] = aclUsers(AUTH, '6.0.16');
-  assert.deepEqual(app60!.rules.slice(2), ['~*', '+@all', '-@admin', '+cluster|slots', '+cluster|nodes', '+cluster|info', '+cluster|keyslot', '+cluster|countkeysinslot', '+cluster|getkeysinslot', '+cluster|myid']);
+  assert.deepEqual(app60!.rules.slice(2, 12), ['~*', '+@all', '-@admin', '+cluster|slots', '+cluster|nodes', '+cluster|info', '+cluster|keyslot', '+cluster|countkeysinslot', '+cluster|getkeysinslot', '+cluster|myid']);
+  assert.ok(app60!.rules.includes('+client|setname'), 'Redis 6 files CLIENT under @admin: SETNAME is given back');
   assert.deepEqual(aclUsers(AUTH, '6.2.14')[0]!.rules.slice(2, 4), ['~*', '&*']);
   assert.deepEqual(aclUsers(AUTH, '7.2.4', ['+config|get'])[0]!.rules.slice(-1), ['+config|get']);
   assert.deepEqual(aclUsers({ app: ['x'] }, '7.0.15'), [], 'no users for requirepass clusters');
@@ -67,6 +69,10 @@ test('live password commands: one ACL SETUSER per user with exactly the recorded
     ['CONFIG', 'SET', 'masterauth', 'rep'],
   ]);
   assert.deepEqual(passwordCommands({ app: ['x'] }), []);
+  // Read from etcd, a record prints as nothing, by JSON or console.log.
+  const read = unprintable({ app: ['app-secret'], admin: ['adm-secret'], replica: 'rep-secret' });
+  assert.doesNotMatch(JSON.stringify({ job: read }) + inspect(read) + inspect({ job: read }), /secret/);
+  assert.equal(read.admin![0], 'adm-secret');
 });
 
 test('rotation requests: --rotate keeps the old password beside the new, --drop-old leaves the newest, mistakes refused', () => {
@@ -78,6 +84,9 @@ test('rotation requests: --rotate keeps the old password beside the new, --drop-
   assert.throws(() => passwordChange('orders', a, { rotate: true }, undefined), /--rotate: give the new application password with --password-env/);
   assert.throws(() => passwordChange('orders', a, { rotate: true }, 'old'), /accepts that password already/);
   assert.throws(() => passwordChange('orders', { ...a, app: ['n', 'o'] }, { rotate: true }, 'newer'), /rotation is under way.*--drop-old/);
+  assert.throws(() => passwordChange('orders', { ...a, app: ['n', 'o'] }, { rotate: true }, 'o'), /rotation is under way/);
+  // The same rotation again (the first missed an instance): the record stays, the task sets it again.
+  assert.deepEqual(passwordChange('orders', { ...a, app: ['n', 'o'] }, { rotate: true }, 'n').auth.app, ['n', 'o']);
   assert.throws(() => passwordChange('orders', a, {}, undefined), /say what to change/);
   assert.throws(() => passwordChange('orders', a, {}, 'x'), /goes with --rotate/);
 });

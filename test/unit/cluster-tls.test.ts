@@ -13,7 +13,7 @@ import { waitHealthy, checkCluster } from '../../src/cluster/check.js';
 import { place, validateRequest } from '../../src/cluster/placement.js';
 import { renderRedisConf } from '../../src/cluster/redisconf.js';
 import { ensureCA, ensureLeaf } from '../../src/pki/fleet-pki.js';
-import { hostRequest, readRedisTls } from '../../src/pki/redis-certs.js';
+import { hostRequest, readRedisTls, REDIS_CA } from '../../src/pki/redis-certs.js';
 import type { ClusterRequest } from '../../src/cluster/types.js';
 import { LocalRig, loopbackHosts } from '../helpers/local-redis.js';
 
@@ -47,15 +47,20 @@ test('redis.conf of a TLS cluster: no plain port, TLS on the port for clients, r
   assert.throws(() => renderRedisConf({ ...p, config: { 'tls-port': '1' } }, p.instances[0]!), /set by ovl/);
   assert.throws(() => validateRequest(req({ type: 'memcache', nodes: 2, masters: 0, replicas: 0 })), /--tls is for the redis types/);
   assert.throws(() => validateRequest(req({ version: '5.0.14' })), /redis 5\.0\.14 has no TLS/);
+  assert.throws(() => validateRequest(req({ version: '6.0.5' })), /Redis 6\.0\.6 or later/);
+  assert.doesNotThrow(() => validateRequest(req({ version: '6.0.16' })));
 });
 
 test('a real TLS Redis Cluster: forms and replicates over TLS, ovl checks it with its client certificate, clients need the CA, nothing in clear', async () => {
   const hosts = loopbackHosts(3, NET, { from: 21500, to: 21509 });
   const pki = join(tmp, 'pki');
-  const ca = await ensureCA(pki);
-  await ensureLeaf(pki, 'client', ca, { name: 'ovl', ips: [], dns: [], usage: 'client', days: 30 }, 1);
+  // As bootstrap makes them: a Redis CA apart from the fleet's (etcd's) CA.
+  const fleetCa = await ensureCA(pki);
+  await ensureLeaf(pki, 'client', fleetCa, { name: 'ovl', ips: [], dns: [], usage: 'client', days: 30 }, 1);
+  const ca = await ensureCA(pki, { name: REDIS_CA });
+  await ensureLeaf(pki, 'redis/client', ca, { name: 'ovl', ips: [], dns: [], usage: 'client', days: 30 }, 1, { caName: REDIS_CA });
   for (const h of hosts) {
-    const pair = await ensureLeaf(pki, `redis/${h.name}`, ca, hostRequest(h, 30), 1);
+    const pair = await ensureLeaf(pki, `redis/${h.name}`, ca, hostRequest(h, 30), 1, { caName: REDIS_CA });
     mkdirSync(join(tmp, h.name), { recursive: true });
     writeFileSync(join(tmp, h.name, 'ca.crt'), ca.cert);
     writeFileSync(join(tmp, h.name, 'host.crt'), pair.cert);
@@ -89,4 +94,25 @@ test('a real TLS Redis Cluster: forms and replicates over TLS, ovl checks it wit
   await assert.rejects(wrong.connect());
   wrong.disconnect();
   assert.match(seen.join('; '), /self[- ]signed|unable to verify|certificate/i);
+});
+
+test('a TLS instance still serving a certificate near its end is named by the check, with the restart that renews it', async () => {
+  const hosts = loopbackHosts(1, NET, { from: 21520, to: 21529 });
+  const pki = join(tmp, 'pki-old');
+  const ca = await ensureCA(pki, { name: REDIS_CA });
+  await ensureLeaf(pki, 'redis/client', ca, { name: 'ovl', ips: [], dns: [], usage: 'client', days: 30 }, 1, { caName: REDIS_CA });
+  const pair = await ensureLeaf(pki, 'redis/h1', ca, hostRequest(hosts[0]!, 5), 1, { caName: REDIS_CA });
+  const dir = join(tmp, 'old-h1');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ca.crt'), ca.cert);
+  writeFileSync(join(dir, 'host.crt'), pair.cert);
+  writeFileSync(join(dir, 'host.key'), pair.key, { mode: 0o600 });
+  const p = place(req({ name: 'old', type: 'redis', masters: 1, replicas: 0 }), hosts);
+  const r = new LocalRig();
+  rigs.push(r);
+  r.start(p, { tlsDirOf: () => dir });
+  const auth = { app: [], tls: readRedisTls(pki) };
+  let last = await checkCluster(p, { auth, timeoutMs: 1000 });
+  for (const until = Date.now() + 10_000; !last.nodes[0]!.answered && Date.now() < until; await new Promise((res) => setTimeout(res, 100))) last = await checkCluster(p, { auth, timeoutMs: 1000 });
+  assert.deepEqual(last.problems.map((x) => x.replace(/^\S+ \(h1\): /, '')), [`serves a TLS certificate that ends ${pair.notAfter.toISOString().slice(0, 10)}: ovl bootstrap renews the host's, ovl cluster restart old --rolling makes Redis read it`]);
 });

@@ -34,8 +34,9 @@ test('sealed: not readable in the record, opens only with its key and for its cl
   ensureSecretsKey(other);
   assert.throws(() => unseal(readSecretsKey(other).key!, 'orders', s), /does not open/);
   const raw = Buffer.from(s.slice(3), 'base64');
+  assert.throws(() => unseal(key, 'orders', `v1:${raw.toString('base64')}`), /does not open/, 'a v2 record relabelled v1 does not open');
   raw[raw.length - 1]! ^= 1;
-  assert.throws(() => unseal(key, 'orders', `v1:${raw.toString('base64')}`), /does not open/);
+  assert.throws(() => unseal(key, 'orders', `v2:${raw.toString('base64')}`), /does not open/);
 });
 
 test('records: sealed through the client\'s key; a record written before sealing still opens; no key is a clear error', () => {

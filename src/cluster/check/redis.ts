@@ -1,5 +1,6 @@
 // The check's questions to Redis instances (both types): one pipelined round trip each, and what
 // the answers say against the plan.
+import type { TLSSocket } from 'node:tls';
 import { Redis } from 'ioredis';
 import { authArgs, connectOptions, type ClusterAuth } from '../auth.js';
 import { plural } from '../../util/plural.js';
@@ -10,11 +11,14 @@ import { describeError, infoFields, instanceLabel, sameVersion, short, type Cont
 
 type Reply = string | Error;
 
+/** Days before a served certificate's end from which the check names it (bootstrap renews at 30). */
+const CERT_WARN_DAYS = 14;
+
 /**
  * One connection, one pipelined round trip. Returns the replies in order (an Error for each
  * command Redis refused or that timed out), or a string saying why the instance did not answer.
  */
-async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs: number, tls: ReturnType<typeof connectOptions>['tls']): Promise<Reply[] | string> {
+async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs: number, tls: ReturnType<typeof connectOptions>['tls'], served?: { certEnd?: Date }): Promise<Reply[] | string> {
   const client = new Redis({
     host: inst.address,
     port: inst.port,
@@ -46,6 +50,8 @@ async function redisRound(inst: PlannedInstance, commands: string[][], timeoutMs
     } catch (e) {
       return describeError(lastError ?? e, timeoutMs);
     }
+    const peer = tls && served ? (client.stream as TLSSocket).getPeerCertificate?.() : undefined;
+    if (peer?.valid_to) served!.certEnd = new Date(peer.valid_to);
     const p = client.pipeline();
     for (const [cmd, ...args] of commands) p.call(cmd!, ...args);
     const res = await p.exec();
@@ -75,7 +81,13 @@ async function redisCommon(ctx: Context, k: number, timeoutMs: number, auth: Clu
   const node = ctx.nodes[k]!;
   const login = authArgs(auth);
   const head: string[][] = [...(login.length ? [['AUTH', ...login]] : []), ['PING'], ['INFO', 'server']];
-  const res = await redisRound(inst, [...head, ...commands], timeoutMs, connectOptions(auth).tls);
+  const served: { certEnd?: Date } = {};
+  const res = await redisRound(inst, [...head, ...commands], timeoutMs, connectOptions(auth).tls, served);
+  // A renewed host certificate is read by Redis when it starts: one near its end still served
+  // means the instance has not restarted since the renewal.
+  if (served.certEnd && served.certEnd.getTime() < Date.now() + CERT_WARN_DAYS * 86_400_000) {
+    node.problems.push(`serves a TLS certificate that ends ${served.certEnd.toISOString().slice(0, 10)}: ovl bootstrap renews the host's, ovl cluster restart ${ctx.plan.cluster} --rolling makes Redis read it`);
+  }
   if (typeof res === 'string') {
     node.problems.push(`does not answer (${res})`);
     return null;

@@ -15,17 +15,20 @@ import { settle } from './health.js';
 import { rewriteFiles } from './instances.js';
 import type { TaskKindModule } from './registry.js';
 
-/** ACL SETUSER on every instance (ovl logs in with the password it sets first); throws naming
- * those that did not take it. */
-async function applyLive(plan: Plan, target: ClusterAuth): Promise<void> {
+/** ACL SETUSER on every instance (ovl logs in with the password it sets first), then every
+ * redis.conf rendered again, those of instances that did not answer too (started again, they take
+ * the passwords from it); throws naming what missed. */
+async function apply(ctx: TaskContext, task: PasswordTask, plan: Plan, target: ClusterAuth): Promise<void> {
   const missed: string[] = [];
   await mapLimit(plan.instances, 32, async (i) => {
     await withAdmin(i, { auth: target }, async (c) => {
       for (const cmd of passwordCommands(target)) await c.call(cmd[0]!, ...cmd.slice(1));
     }).catch((e: Error) => void missed.push(`${addrOf(i)} (${i.host}): ${e.message}`));
   });
-  if (missed.length) {
-    throw new Error(`${plural(missed.length, 'instance')} did not take the passwords (${missed.slice(0, 5).join('; ')}${missed.length > 5 ? '; ...' : ''}); their redis.conf is not rewritten yet: bring them back (ovl cluster restart ${plan.cluster}) and run the same ovl cluster password again`);
+  const files = await rewriteFiles(ctx, plan, plan.instances, task, target).then(() => '', (e: Error) => `; ${e.message}`);
+  if (missed.length || files) {
+    const live = missed.length ? `${plural(missed.length, 'instance')} did not take the passwords live (${missed.slice(0, 5).join('; ')}${missed.length > 5 ? '; ...' : ''})` : 'every instance took the passwords live';
+    throw new Error(`${live}${files}: bring them back (ovl cluster restart ${plan.cluster}) and run the same ovl cluster password again`);
   }
 }
 
@@ -45,16 +48,14 @@ async function runPassword(ctx: TaskContext, task: PasswordTask): Promise<void> 
   }
   const n = plural(plan.instances.length, 'instance');
   await step(ctx, task, `${task.change}: passwords set live on ${n} (ACL SETUSER), then their redis.conf`);
-  await applyLive(plan, auth);
-  await rewriteFiles(ctx, plan, plan.instances, task, auth);
+  await apply(ctx, task, plan, auth);
   await faultPoint(ctx, 'passwords-applied');
   if (auth.admin!.length > 1) {
     // Every instance takes both admin passwords now: ovl moves to the new one, then drops the old.
     const next: ClusterAuth = { ...auth, admin: [auth.admin!.at(-1)!] };
     await putSecret(ctx.etcd, task.cluster, next, rev!);
     await step(ctx, task, `${task.change}: ovl's old password dropped on ${n}`);
-    await applyLive(plan, next);
-    await rewriteFiles(ctx, plan, plan.instances, task, next);
+    await apply(ctx, task, plan, next);
     auth = next;
   }
   await step(ctx, task, `consistency check of ${n}`);
