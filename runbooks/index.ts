@@ -6,6 +6,9 @@ import { etcd } from './etcd.js';
 import { mesosAgent } from './mesos-agent.js';
 import { mesosMaster } from './mesos-master.js';
 import { zookeeper } from './zookeeper.js';
+import { nodeExporter } from './node-exporter.js';
+import { prometheus } from './prometheus.js';
+import { redisExporter } from './redis-exporter.js';
 
 /** Every component an inventory may list (COMPONENTS), by name. */
 export const RUNBOOKS: Record<string, AnyRunbook> = {
@@ -15,4 +18,7 @@ export const RUNBOOKS: Record<string, AnyRunbook> = {
   zookeeper,
   'mesos-master': mesosMaster,
   'mesos-agent': mesosAgent,
+  'node-exporter': nodeExporter,
+  'redis-exporter': redisExporter,
+  prometheus,
 } satisfies Record<ComponentName, AnyRunbook>;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ovl and its sandbox need on a Debian machine, only what is missing:
-# Debian packages (openssh, etcd, redis, memcached, zookeeper), npm dependencies, the compiled CLI.
+# Debian packages (openssh, etcd, redis, memcached, zookeeper, prometheus), npm dependencies, the compiled CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 declare -A PKG=(
   [sshd]=openssh-server [ssh]=openssh-client [etcd]=etcd-server [etcdctl]=etcd-client
   [redis-server]=redis-server [redis-cli]=redis-tools [memcached]=memcached
+  # promtool tests the alert rules ovl ships; the dashboard's test scrapes Redis with redis_exporter.
+  [promtool]=prometheus [prometheus-redis-exporter]=prometheus-redis-exporter
 )
 # Debian packages with no command of their own on the PATH, checked with dpkg: zookeeper (the
 # zookeeper component runs its jar from /usr/share/java; it brings a JRE).

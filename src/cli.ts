@@ -220,6 +220,16 @@ etcd
   });
 
 program
+  .command('monitoring')
+  .description("Prometheus's view of the fleet")
+  .command('sync')
+  .description('write the scrape targets again from etcd on every host of server.prometheus (the scheduler does after each task)')
+  .addOption(inventoryOption())
+  .action(async (o) => {
+    process.exitCode = await (await import('./commands/monitoring.js')).monitoringSync(o, out);
+  });
+
+program
   .command('scheduler')
   .description('run the scheduler: one leader at a time (etcd election), runs every task')
   .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int('--lease-ttl', 5)))

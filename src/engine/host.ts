@@ -32,12 +32,17 @@ export async function probeAll(ctx: HostContext, ops: readonly Operation[]): Pro
 
 /** Converge `ops` on the host now, outside a run's checklist (their notifications are the
  * caller's): a runbook's own sequence, such as moving etcd to TLS one member at a time. */
-export async function applyNow(ctx: HostContext, ops: readonly Operation[]): Promise<void> {
+export async function applyNow(ctx: HostContext, ops: readonly Operation[]): Promise<boolean> {
   const probed = await probeAll(ctx, ops);
+  let changed = false;
   for (const [i, op] of ops.entries()) {
     const p = op.plan(await factFor(ctx, op, probed, i), ctx);
-    if (p.change) await runSteps(ctx, p.steps ?? []);
+    if (p.change) {
+      await runSteps(ctx, p.steps ?? []);
+      changed = true;
+    }
   }
+  return changed;
 }
 
 async function runSteps(ctx: HostContext, steps: Step[]): Promise<void> {

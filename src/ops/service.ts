@@ -74,7 +74,7 @@ export function stopScript(s: ServiceSpec, systemd: boolean): string {
   ].join('\n');
 }
 
-function restartScript(s: ServiceSpec, systemd: boolean): string {
+export function restartScript(s: ServiceSpec, systemd: boolean): string {
   if (systemd) return `systemctl daemon-reload && ${argv('systemctl', 'restart', unitName(s))}`;
   return `${stopScript(s, false)}\n${startScript(s, false)}`;
 }
@@ -109,6 +109,26 @@ export function service(s: ServiceSpec, ctx: HostContext, restartHandler: string
     },
   };
   return [definition, running];
+}
+
+/** Marker of a reload owed to a config change (a daemon that rereads its files on SIGHUP). */
+export const reloadMarker = (s: ServiceSpec) => `${remote.state}/pending/${s.name}.reload`;
+
+/** Handler: SIGHUP to the service if a reload is owed (Prometheus rereads its config and rules):
+ * its data and its scrapes go on. A service not running yet reads the files when it starts. */
+export function reloadHandler(s: ServiceSpec, systemd: boolean): Handler {
+  const operation: HandlerOperation = {
+    title: `reload ${s.name}`,
+    fact: { probe: `[ -e ${shq(reloadMarker(s))} ] && echo pending || echo none`, parse: (out) => out.trim() === 'pending' },
+    plan(owed) {
+      if (!owed) return ok('no reload pending');
+      const hup = systemd
+        ? `${argv('systemctl', 'kill', '-s', 'HUP', unitName(s))} 2>/dev/null || true`
+        : `if ${alive(servicePidfile(s))}; then kill -HUP "$(cat ${shq(servicePidfile(s))})"; fi`;
+      return change('reloaded (SIGHUP)', [exec(`${hup}\nrm -f ${shq(reloadMarker(s))}`)]);
+    },
+  };
+  return { marker: reloadMarker(s), operation };
 }
 
 /** Handler: restart the service if a restart is owed (marker on the host). */

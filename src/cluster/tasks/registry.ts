@@ -1,8 +1,10 @@
 // Every task kind the scheduler runs, in one table: adding a kind is its module, its entry here
 // and its CLI command. The scheduler dispatches through runTask and knows no kind by name.
 import { configKey } from '../../state/keys.js';
-import { getJson, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
+import { getJson, getPlan, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
 import type { TaskContext } from './context.js';
+import { hostsOf } from '../../inventory/types.js';
+import { syncTargets } from '../../monitoring/sync.js';
 import { configTask } from './config.js';
 import { createTask } from './create.js';
 import { deleteTask } from './delete.js';
@@ -37,10 +39,32 @@ function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {
   return TASK_KINDS[kind];
 }
 
+/** Prometheus's targets follow the instances a task changed (created, moved, removed, or rolled
+ * back). Best effort: a Prometheus host that does not answer is named in the log, and `ovl
+ * monitoring sync` or the next task writes them. */
+async function followTargets(ctx: TaskContext, task: Task, before: Set<string>): Promise<void> {
+  // The exporters' password files of the hosts the cluster was or is on (a cache host's file lists
+  // only its own instances); the targets of every Prometheus host.
+  const hosts = new Set([...before, ...(await clusterHosts(ctx, task.cluster))]);
+  const r = await syncTargets(ctx.fleet.inv, ctx.etcd, hosts).catch((e: Error) => ({ failed: [e.message], targets: 0 }));
+  if (r.failed.length) ctx.log(`${task.id}: scrape targets not written: ${r.failed.join('; ')} (ovl monitoring sync writes them)`);
+}
+
+/** Kinds whose runs add, move or remove instances, change their roles or ovl's password. */
+const CHANGES_TARGETS = new Set<TaskKind>(['create', 'delete', 'restart', 'scale', 'failover', 'roll', 'password']);
+
+async function clusterHosts(ctx: TaskContext, cluster: string): Promise<Set<string>> {
+  const plan = await getPlan(ctx.etcd, cluster).catch(() => null);
+  return new Set([...(plan?.instances ?? []), ...(plan?.retired ?? [])].map((i) => i.host));
+}
+
+const monitored = (ctx: TaskContext, task: Task) => CHANGES_TARGETS.has(task.kind) && hostsOf(ctx.fleet.inv, 'prometheus').length > 0;
+
 /** Run a task to its end and record the outcome. */
 export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
   if (!(await startTask(ctx.etcd, task))) return task;
   const kind = moduleOf(task.kind) as TaskKindModule<Task>;
+  const before = monitored(ctx, task) ? await clusterHosts(ctx, task.cluster) : undefined;
   try {
     await kind.run(ctx, task);
     task.state = 'done';
@@ -52,6 +76,7 @@ export async function runTask(ctx: TaskContext, task: Task): Promise<Task> {
     await kind.onFailure?.(ctx, task, e);
   }
   await putTask(ctx.etcd, task);
+  if (before) await followTargets(ctx, task, before);
   // The create that `show` names stays, however old.
   const cfg = await getJson<ClusterConfig>(ctx.etcd, configKey(task.cluster));
   await pruneTasks(ctx.etcd, task.cluster, new Set([task.id, ...(cfg ? [cfg.task] : [])]));

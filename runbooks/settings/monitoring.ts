@@ -1,0 +1,20 @@
+// The monitoring components' vars and inventory rules: node-exporter on every host, redis-exporter
+// on the cache hosts, prometheus where server.prometheus says. Ports are each on the host's own
+// address.
+import type { ComponentRules } from './rules.js';
+import { port, text } from './vars.js';
+
+const duration = (example: string) => text(/^[1-9][0-9]*(ms|s|m|h|d|w|y)$/, 'a Prometheus duration like "15s", "15d"', `"${example}"`);
+
+export const NODE_EXPORTER_RULES: ComponentRules = { vars: { node_exporter_port: port(9100) } };
+export const REDIS_EXPORTER_RULES: ComponentRules = { vars: { redis_exporter_port: port(9121) } };
+export const PROMETHEUS_RULES: ComponentRules = {
+  vars: {
+    prometheus_port: port(9090),
+    prometheus_retention: duration('15d'),
+    prometheus_scrape_interval: duration('15s'),
+    // Read by prometheus from every host's settings: where each host's exporters listen.
+    node_exporter_port: port(9100),
+    redis_exporter_port: port(9121),
+  },
+};

@@ -1,0 +1,89 @@
+// The scrape targets kept in step with etcd: read every cluster's plan (and, for the exporters'
+// logins, its passwords), write targets/redis.json on every Prometheus host and each cache host's
+// exporter password file, only where they differ (Prometheus rereads its file on change; an
+// exporter reads its own when it starts, so it is restarted). Run by the prometheus and
+// redis-exporter components, after every task of the scheduler that changes instances, and by
+// `ovl monitoring sync`.
+import type { Etcd3 } from 'etcd3';
+import type { ClusterAuth } from '../cluster/auth.js';
+import { getPlan, getSecret, listConfigs } from '../cluster/store.js';
+import type { Plan } from '../cluster/types.js';
+import { applyNow } from '../engine/host.js';
+import { hostsOf, type HostSpec, type Inventory } from '../inventory/types.js';
+import { gatherFacts } from '../ops/facts.js';
+import { file } from '../ops/files.js';
+import { restartScript } from '../ops/service.js';
+import { Remote } from '../ssh/remote.js';
+import { mapLimit } from '../util/semaphore.js';
+import { exporterPasswords, exporterPasswordsOp, redisExporterSpec } from './exporter.js';
+import { exporterOf, REDIS_TARGETS, redisTargets, targetFile } from './targets.js';
+
+export interface FleetView {
+  plans: Plan[];
+  /** Each cluster's passwords (undefined: none). */
+  auths: Map<string, ClusterAuth | undefined>;
+}
+
+/** Every cluster's plan and passwords, as etcd has them now. */
+export async function fleetView(c: Etcd3): Promise<FleetView> {
+  const plans = (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
+  const auths = new Map(await mapLimit(plans, 16, async (p) => [p.cluster, await getSecret(c, p.cluster)] as const));
+  return { plans, auths };
+}
+
+/** Why a cluster's instances are not scraped yet, or undefined when they are. */
+function notScraped(plan: Plan, auth: ClusterAuth | undefined): string | undefined {
+  if (plan.tls) return 'TLS: not scraped yet';
+  if (auth?.app.length && !auth.admin) return 'one requirepass password (created before ACL users): not scraped';
+  return undefined;
+}
+
+/** targets/redis.json for the fleet, and the instances it leaves out, with why. */
+export function redisTargetFile(inv: Inventory, view: FleetView): { content: string; unscraped: string[] } {
+  const left = view.plans.filter((p) => p.type !== 'memcache' && notScraped(p, view.auths.get(p.cluster)));
+  const { groups, unscraped } = redisTargets(view.plans.filter((p) => !left.includes(p)), exporterOf(hostsOf(inv, 'redis-exporter'), 'redis_exporter_port', 9121));
+  return { content: targetFile(groups), unscraped: [...left.map((p) => `${p.cluster} (${notScraped(p, view.auths.get(p.cluster))})`), ...unscraped] };
+}
+
+/** The target file operation of a Prometheus host (written atomically, 0644). */
+export const redisTargetsOp = (content: string) => file(REDIS_TARGETS, content, { mode: 0o644 });
+
+export interface SyncResult {
+  hosts: string[];
+  targets: number;
+  unscraped: string[];
+  failed: string[];
+}
+
+/** Run `fn` on a host over a connection of its own. */
+async function onHost(inv: Inventory, host: HostSpec, fn: (ctx: Parameters<typeof applyNow>[0]) => Promise<void>): Promise<void> {
+  const remote = await Remote.connect(host, { acceptNewHostKeys: false });
+  try {
+    await fn({ host, inv, remote, check: false, facts: await gatherFacts(remote) });
+  } finally {
+    remote.close();
+  }
+}
+
+/**
+ * Write the targets on every Prometheus host, and the password files of the exporters on
+ * `exporterHosts` (default: every host of server.redis-exporter); a host that fails is named.
+ */
+export async function syncTargets(inv: Inventory, c: Etcd3, exporterHosts?: Set<string>): Promise<SyncResult> {
+  const view = await fleetView(c);
+  const { content, unscraped } = redisTargetFile(inv, view);
+  const failed: string[] = [];
+  const exporters = hostsOf(inv, 'redis-exporter').filter((h) => !exporterHosts || exporterHosts.has(h.name));
+  await mapLimit(exporters, 16, (host) =>
+    onHost(inv, host, async (ctx) => {
+      if (await applyNow(ctx, [exporterPasswordsOp(exporterPasswords(host.name, view.plans, view.auths))])) {
+        await ctx.remote.run(restartScript(redisExporterSpec(host), ctx.facts.systemd));
+      }
+    }).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
+  );
+  const prometheus = hostsOf(inv, 'prometheus');
+  await mapLimit(prometheus, 8, (host) =>
+    onHost(inv, host, async (ctx) => void (await applyNow(ctx, [redisTargetsOp(content)]))).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
+  );
+  return { hosts: prometheus.map((h) => h.name), targets: (JSON.parse(content) as unknown[]).length, unscraped, failed };
+}

@@ -1,0 +1,54 @@
+// What Prometheus scrapes, as file_sd target files: every instance of every cluster in etcd through
+// the redis_exporter of its host (multi-target: /scrape?target=redis://ADDRESS:PORT), labelled as
+// ovl knows it; every host's node_exporter. Pure: plans and hosts in, file content out.
+import type { HostSpec } from '../inventory/types.js';
+import type { Plan } from '../cluster/types.js';
+
+export interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+export const TARGETS_DIR = '/data/prometheus/targets';
+export const REDIS_TARGETS = `${TARGETS_DIR}/redis.json`;
+export const NODE_TARGETS = `${TARGETS_DIR}/node.json`;
+
+/** Where a host's exporter of `portVar` listens (its own address), or undefined when it runs none. */
+export type ExporterOf = (host: string) => string | undefined;
+
+export function exporterOf(hosts: HostSpec[], portVar: string, dflt: number): ExporterOf {
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  return (name) => {
+    const h = byName.get(name);
+    return h && `${h.address}:${(h.vars[portVar] as number | undefined) ?? dflt}`;
+  };
+}
+
+/** One group per Redis instance (memcache has no exporter here yet), sorted: the same fleet gives
+ * the same bytes, so a sync that changes nothing writes nothing. */
+export function redisTargets(plans: Plan[], exporter: ExporterOf): { groups: TargetGroup[]; unscraped: string[] } {
+  const groups: TargetGroup[] = [];
+  const unscraped: string[] = [];
+  for (const plan of [...plans].sort((a, b) => a.cluster.localeCompare(b.cluster))) {
+    if (plan.type === 'memcache') continue;
+    for (const i of plan.instances) {
+      const at = exporter(i.host);
+      const addr = `${i.address}:${i.port}`;
+      if (!at) {
+        unscraped.push(`${plan.cluster} ${addr} (${i.host} runs no redis-exporter)`);
+        continue;
+      }
+      groups.push({
+        targets: [at],
+        labels: { __param_target: `redis://${addr}`, instance: addr, cluster: plan.cluster, type: plan.type, role: i.role, shard: String(i.shard), host: i.host },
+      });
+    }
+  }
+  return { groups, unscraped };
+}
+
+export function nodeTargets(hosts: HostSpec[], exporter: ExporterOf): TargetGroup[] {
+  return hosts.map((h) => ({ targets: [exporter(h.name)!], labels: { host: h.name } }));
+}
+
+export const targetFile = (groups: TargetGroup[]) => `${JSON.stringify(groups, null, 1)}\n`;

@@ -1,0 +1,71 @@
+// Prometheus's targets and config as ovl writes them (no host): every Redis instance through its
+// host's redis_exporter with ovl's labels, in a stable order; the rendered prometheus.yml and the
+// shipped rules accepted by promtool.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { place } from '../../src/cluster/placement.js';
+import type { HostSpec } from '../../src/inventory/types.js';
+import { exporterOf, nodeTargets, redisTargets, targetFile } from '../../src/monitoring/targets.js';
+import { exporterPasswords } from '../../src/monitoring/exporter.js';
+import { redisTargetFile } from '../../src/monitoring/sync.js';
+import type { ClusterAuth } from '../../src/cluster/auth.js';
+import type { Inventory } from '../../src/inventory/types.js';
+import { projectRoot } from '../../src/paths.js';
+import { render } from '../../src/templates.js';
+import { loopbackHosts } from '../helpers/local-redis.js';
+
+const capacity = loopbackHosts(3, '10.0.0', { from: 7000, to: 7009 });
+const hosts = capacity.map((h) => ({ name: h.name, address: h.address, vars: h.name === 'h3' ? { redis_exporter_port: 9200 } : {} })) as unknown as HostSpec[];
+const orders = place({ name: 'orders', type: 'redis_cluster', version: '7.0.15', masters: 3, replicas: 1, maxmemoryMB: 16 }, capacity);
+const pages = place({ name: 'pages', type: 'memcache', version: '1.6.18', masters: 0, replicas: 0, nodes: 2, maxmemoryMB: 16 }, capacity);
+
+test('redis targets: one per instance, through its own host\'s exporter, labelled as ovl knows it; memcache left out', () => {
+  const { groups, unscraped } = redisTargets([pages, orders], exporterOf(hosts, 'redis_exporter_port', 9121));
+  assert.deepEqual(unscraped, []);
+  assert.equal(groups.length, orders.instances.length);
+  for (const [k, i] of orders.instances.entries()) {
+    assert.deepEqual(groups[k], {
+      targets: [`${i.address}:${i.host === 'h3' ? 9200 : 9121}`],
+      labels: { __param_target: `redis://${i.address}:${i.port}`, instance: `${i.address}:${i.port}`, cluster: 'orders', type: 'redis_cluster', role: i.role, shard: String(i.shard), host: i.host },
+    });
+  }
+  // A host without an exporter is named, not silently skipped.
+  const partial = redisTargets([orders], exporterOf(hosts.filter((h) => h.name !== 'h2'), 'redis_exporter_port', 9121));
+  assert.equal(partial.unscraped.length, orders.instances.filter((i) => i.host === 'h2').length);
+  assert.match(partial.unscraped[0]!, /^orders 10\.0\.0\.2:\d+ \(h2 runs no redis-exporter\)$/);
+  // The same fleet, the same bytes (a sync that changes nothing writes nothing).
+  assert.equal(targetFile(redisTargets([orders, pages], exporterOf(hosts, 'redis_exporter_port', 9121)).groups), targetFile(groups));
+  assert.deepEqual(nodeTargets(hosts, exporterOf(hosts, 'node_exporter_port', 9100)).map((g) => g.targets[0]), ['10.0.0.1:9100', '10.0.0.2:9100', '10.0.0.3:9100']);
+});
+
+test('exporters log in as ovl to ACL clusters; TLS and requirepass clusters are named, not scraped with a wrong login', () => {
+  const vault = { ...orders, cluster: 'vault' };
+  const old = { ...orders, cluster: 'old' };
+  const sec = { ...orders, cluster: 'sec', tls: true };
+  const auths = new Map<string, ClusterAuth | undefined>([['vault', { app: ['app'], admin: ['adm'], replica: 'rep' }], ['old', { app: ['legacy'] }], ['orders', undefined], ['sec', { app: [], tls: undefined }]]);
+  const on1 = vault.instances.filter((i) => i.host === 'h1').map((i) => `redis://${i.address}:${i.port}`).sort();
+  assert.deepEqual(JSON.parse(exporterPasswords('h1', [orders, vault, old, pages], auths)), Object.fromEntries(on1.map((a) => [a, 'adm'])));
+  const inv = { hosts, server: { 'redis-exporter': hosts.map((h) => h.name) } } as unknown as Inventory;
+  const { content, unscraped } = redisTargetFile(inv, { plans: [orders, vault, old, sec], auths });
+  const clusters = new Set((JSON.parse(content) as { labels: { cluster: string } }[]).map((g) => g.labels.cluster));
+  assert.deepEqual([...clusters].sort(), ['orders', 'vault']);
+  assert.deepEqual(unscraped, ['old (one requirepass password (created before ACL users): not scraped)', 'sec (TLS: not scraped yet)']);
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'ovl-prom-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('prometheus.yml as rendered, with the shipped rules, passes promtool check config', () => {
+  mkdirSync(join(dir, 'rules'));
+  copyFileSync(join(projectRoot, 'templates', 'prometheus', 'ovl.rules.yml'), join(dir, 'rules', 'ovl.rules.yml'));
+  const conf = render('prometheus/prometheus.yml.hbs', { host: 'h1', listen: '10.0.0.1:9090', scrapeInterval: '15s', rulesDir: join(dir, 'rules'), targetsDir: join(dir, 'targets') });
+  writeFileSync(join(dir, 'prometheus.yml'), conf);
+  const r = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
+  if (r.error) throw new Error("promtool is missing (Debian's prometheus package): bash scripts/setup.sh installs it");
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /SUCCESS: 10 rules found/);
+});
