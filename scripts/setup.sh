@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 declare -A PKG=(
   [sshd]=openssh-server [ssh]=openssh-client [etcd]=etcd-server [etcdctl]=etcd-client
   [redis-server]=redis-server [redis-cli]=redis-tools [memcached]=memcached
-  # promtool tests the alert rules ovl ships; the dashboard's test scrapes Redis with redis_exporter.
+  # The monitoring components (the sandbox's hosts share this machine's packages); promtool tests
+  # the alert rules ovl ships.
   [promtool]=prometheus [prometheus-redis-exporter]=prometheus-redis-exporter
+  [prometheus-node-exporter]=prometheus-node-exporter [prometheus-alertmanager]=prometheus-alertmanager
 )
 # Debian packages with no command of their own on the PATH, checked with dpkg: zookeeper (the
 # zookeeper component runs its jar from /usr/share/java; it brings a JRE).
