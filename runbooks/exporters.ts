@@ -18,12 +18,14 @@ export function packageServiceOff(unit: string, h: HostContext): Operation<boole
   };
 }
 
-/** Whether an exporter serves /metrics at ADDRESS:PORT. */
-export async function exporterUp(at: string): Promise<boolean> {
+/** Whether a URL answers 2xx within 2 s (an exporter's /metrics, Prometheus's /-/ready). */
+export async function answers(url: string): Promise<boolean> {
   try {
-    const r = await fetch(`http://${at}/metrics`, { signal: AbortSignal.timeout(2000) });
-    return r.ok;
+    return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
   } catch {
     return false;
   }
 }
+
+/** Whether an exporter serves /metrics at ADDRESS:PORT. */
+export const exporterUp = (at: string) => answers(`http://${at}/metrics`);

@@ -7,6 +7,7 @@ import { mesosAgent } from './mesos-agent.js';
 import { mesosMaster } from './mesos-master.js';
 import { zookeeper } from './zookeeper.js';
 import { nodeExporter } from './node-exporter.js';
+import { alertmanager } from './alertmanager.js';
 import { prometheus } from './prometheus.js';
 import { redisExporter } from './redis-exporter.js';
 
@@ -20,5 +21,6 @@ export const RUNBOOKS: Record<string, AnyRunbook> = {
   'mesos-agent': mesosAgent,
   'node-exporter': nodeExporter,
   'redis-exporter': redisExporter,
+  alertmanager,
   prometheus,
 } satisfies Record<ComponentName, AnyRunbook>;

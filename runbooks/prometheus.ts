@@ -15,7 +15,7 @@ import { templatesDir } from '../src/paths.js';
 import { etcdAccess, withEtcd } from '../src/state/etcd.js';
 import { NODE_TARGETS, nodeTargets, exporterOf, targetFile, TARGETS_DIR } from '../src/monitoring/targets.js';
 import { fleetView, redisTargetFile, redisTargetsOp } from '../src/monitoring/sync.js';
-import { packageServiceOff } from './exporters.js';
+import { answers, packageServiceOff } from './exporters.js';
 import { PROMETHEUS_RULES } from './settings/monitoring.js';
 import { readVar } from './settings/vars.js';
 
@@ -43,13 +43,7 @@ function spec(h: HostSpec, inv: Inventory): ServiceSpec {
   };
 }
 
-async function ready(listen: string): Promise<boolean> {
-  try {
-    return (await fetch(`http://${listen}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok;
-  } catch {
-    return false;
-  }
-}
+const ready = (listen: string) => answers(`http://${listen}/-/ready`);
 
 interface Shared {
   /** targets/redis.json as etcd says now. */
@@ -88,6 +82,7 @@ export const prometheus: Runbook<Shared> = {
           scrapeInterval: setting(h.host, comp.inv, 'prometheus_scrape_interval', '15s'),
           rulesDir: RULES_DIR,
           targetsDir: TARGETS_DIR,
+          alertmanagers: hostsOf(comp.inv, 'alertmanager').map((a) => `${a.address}:${setting(a, comp.inv, 'alertmanager_port', 9093)}`),
         }, { mode: 0o644, ...reload }),
         file(`${RULES_DIR}/ovl.rules.yml`, shared.rules, { mode: 0o644, ...reload }),
         file(NODE_TARGETS, shared.node, { mode: 0o644 }),

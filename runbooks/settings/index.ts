@@ -5,7 +5,7 @@ import type { ComponentName } from '../components.js';
 import { CACHE_BINARIES_RULES } from './cache-binaries.js';
 import { ETCD_RULES } from './etcd.js';
 import { MESOS_AGENT_RULES, MESOS_MASTER_RULES, MESOS_SCHEDULER_VARS } from './mesos.js';
-import { NODE_EXPORTER_RULES, PROMETHEUS_RULES, REDIS_EXPORTER_RULES } from './monitoring.js';
+import { ALERTMANAGER_RULES, NODE_EXPORTER_RULES, PROMETHEUS_RULES, REDIS_EXPORTER_RULES } from './monitoring.js';
 import type { ComponentRules } from './rules.js';
 import type { VarSpecs } from './vars.js';
 import { ZOOKEEPER_RULES } from './zookeeper.js';
@@ -19,6 +19,7 @@ export const COMPONENT_RULES: Record<ComponentName, ComponentRules> = {
   'mesos-agent': MESOS_AGENT_RULES,
   'node-exporter': NODE_EXPORTER_RULES,
   'redis-exporter': REDIS_EXPORTER_RULES,
+  alertmanager: ALERTMANAGER_RULES,
   prometheus: PROMETHEUS_RULES,
 };
 

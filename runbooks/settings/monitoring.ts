@@ -8,6 +8,15 @@ const duration = (example: string) => text(/^[1-9][0-9]*(ms|s|m|h|d|w|y)$/, 'a P
 
 export const NODE_EXPORTER_RULES: ComponentRules = { vars: { node_exporter_port: port(9100) } };
 export const REDIS_EXPORTER_RULES: ComponentRules = { vars: { redis_exporter_port: port(9121) } };
+export const ALERTMANAGER_RULES: ComponentRules = {
+  vars: {
+    alertmanager_port: port(9093),
+    // Where alerts go: a webhook (a chat bridge, a pager's integration); none, and they stay in Alertmanager.
+    alertmanager_webhook_url: text(/^https?:\/\/[A-Za-z0-9.:\[\]_-]+(\/[A-Za-z0-9._~\/%?&=+-]*)?$/, 'an http(s) URL', '"https://pager.example.com/hooks/ovl"'),
+    alertmanager_group_wait: duration('30s'),
+  },
+};
+
 export const PROMETHEUS_RULES: ComponentRules = {
   vars: {
     prometheus_port: port(9090),
@@ -16,5 +25,6 @@ export const PROMETHEUS_RULES: ComponentRules = {
     // Read by prometheus from every host's settings: where each host's exporters listen.
     node_exporter_port: port(9100),
     redis_exporter_port: port(9121),
+    alertmanager_port: port(9093),
   },
 };

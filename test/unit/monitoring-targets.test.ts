@@ -62,10 +62,21 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('prometheus.yml as rendered, with the shipped rules, passes promtool check config', () => {
   mkdirSync(join(dir, 'rules'));
   copyFileSync(join(projectRoot, 'templates', 'prometheus', 'ovl.rules.yml'), join(dir, 'rules', 'ovl.rules.yml'));
-  const conf = render('prometheus/prometheus.yml.hbs', { host: 'h1', listen: '10.0.0.1:9090', scrapeInterval: '15s', rulesDir: join(dir, 'rules'), targetsDir: join(dir, 'targets') });
+  const conf = render('prometheus/prometheus.yml.hbs', { host: 'h1', listen: '10.0.0.1:9090', scrapeInterval: '15s', rulesDir: join(dir, 'rules'), targetsDir: join(dir, 'targets'), alertmanagers: ['10.0.0.1:9093', '10.0.0.2:9093'] });
+  assert.match(conf, /targets: \["10\.0\.0\.1:9093", "10\.0\.0\.2:9093"\]/);
   writeFileSync(join(dir, 'prometheus.yml'), conf);
   const r = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
   if (r.error) throw new Error("promtool is missing (Debian's prometheus package): bash scripts/setup.sh installs it");
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /SUCCESS: 10 rules found/);
+});
+
+test('alertmanager.yml as rendered, with and without a webhook, passes amtool check-config', () => {
+  for (const webhook of ['http://127.0.0.1:8080/alerts', undefined]) {
+    writeFileSync(join(dir, 'alertmanager.yml'), render('prometheus/alertmanager.yml.hbs', { host: 'h1', webhook, groupWait: '30s' }));
+    const r = spawnSync('amtool', ['check-config', join(dir, 'alertmanager.yml')], { encoding: 'utf8' });
+    if (r.error) throw new Error("amtool is missing (Debian's prometheus-alertmanager): bash scripts/setup.sh installs it");
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /SUCCESS[\s\S]*1 receivers/);
+  }
 });
