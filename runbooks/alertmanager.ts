@@ -56,7 +56,7 @@ export const alertmanager: Runbook = {
           host: h.host.name,
           webhook: setting<string>(h.host, comp.inv, 'alertmanager_webhook_url'),
           groupWait: setting(h.host, comp.inv, 'alertmanager_group_wait', '30s'),
-        }, { mode: 0o644, notify: ['reload'] }),
+        }, { mode: 0o600, secret: true, notify: ['reload'] }),
         ...service(s, h, 'restart'),
       ],
       handlers: { restart: restartHandler(s, h), reload: reloadHandler(s, h.facts.systemd) },

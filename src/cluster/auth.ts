@@ -19,6 +19,8 @@ export interface ClusterAuth {
   admin?: string[];
   /** ACL clusters: the replication user's password. */
   replica?: string;
+  /** ACL clusters: the monitoring user's (redis_exporter's) password: INFO and the like, no key. */
+  monitor?: string;
   /** Clusters created with --tls: the CA and ovl's client certificate (read from the PKI directory
    * when the record is opened; the sealed record says only `tls: true`). */
   tls?: RedisTls;
@@ -43,6 +45,10 @@ export function connectOptions(a: ClusterAuth | undefined): { username?: string;
 
 export const OVL_USER = 'ovl';
 export const REPLICA_USER = 'replica';
+/** The exporters' login: what they read (INFO, CONFIG GET, CLUSTER INFO, SLOWLOG, LATENCY), no key:
+ * redis_exporter takes key patterns from its scrape URL, which anyone reaching its port can set. */
+export const MONITOR_USER = 'monitor';
+const MONITOR_RULES = ['-@all', '+ping', '+info', '+config|get', '+cluster|info', '+client|setname', '+client|list', '+slowlog', '+latency', '+select', '+dbsize'];
 
 /** Redis's @admin commands a cluster's application may not run. Its own redis-cli --cluster
  * clients and ioredis's Cluster need CLUSTER's reading subcommands, which Redis 6 files under
@@ -61,7 +67,7 @@ export const newSecret = () => randomBytes(32).toString('hex');
 
 /** What a new cluster's instances accept: ACL users on Redis 6+, requirepass before. */
 export function newClusterAuth(app: string, version: string): ClusterAuth {
-  return aclSupported(version) ? { app: [app], admin: [newSecret()], replica: newSecret() } : { app: [app] };
+  return aclSupported(version) ? { app: [app], admin: [newSecret()], replica: newSecret(), monitor: newSecret() } : { app: [app] };
 }
 
 /** The user and password ovl logs in with (no user: requirepass's default user). */
@@ -112,6 +118,7 @@ export function aclUsers(a: ClusterAuth | undefined, version: string, appRules: 
     { name: 'default', rules: ['on', ...a.app.map(hashOf), ...all, ...app] },
     { name: OVL_USER, rules: ['on', ...a.admin.map(hashOf), ...all, '+@all'] },
     { name: REPLICA_USER, rules: ['on', hashOf(a.replica), '+psync', '+replconf', '+ping'] },
+    ...(a.monitor === undefined ? [] : [{ name: MONITOR_USER, rules: ['on', hashOf(a.monitor), ...MONITOR_RULES] }]),
   ];
 }
 
@@ -124,6 +131,7 @@ export function passwordCommands(a: ClusterAuth): string[][] {
     ['ACL', 'SETUSER', 'default', 'on', 'resetpass', ...a.app.map(hashOf)],
     ['ACL', 'SETUSER', OVL_USER, 'on', 'resetpass', ...a.admin.map(hashOf)],
     ['ACL', 'SETUSER', REPLICA_USER, 'on', 'resetpass', hashOf(a.replica)],
+    ...(a.monitor === undefined ? [] : [['ACL', 'SETUSER', MONITOR_USER, 'on', 'resetpass', hashOf(a.monitor)]]),
     ['CONFIG', 'SET', 'masterauth', a.replica],
   ];
 }

@@ -294,8 +294,8 @@ export async function clusterCreate(name: string, o: CreateOptions, out: Out): P
 /** The sealed record of a new cluster: its passwords (ACL users on Redis 6+), and whether it has TLS. */
 function secretOf(req: ClusterRequest, password: string | undefined): SealedAuth | undefined {
   if (password === undefined) return req.tls ? { app: [], tls: true } : undefined;
-  const { app, admin, replica } = newClusterAuth(password, req.version);
-  return { app, admin, replica, ...(req.tls ? { tls: true } : {}) };
+  const { app, admin, replica, monitor } = newClusterAuth(password, req.version);
+  return { app, admin, replica, monitor, ...(req.tls ? { tls: true } : {}) };
 }
 
 /** A TLS cluster needs what bootstrap makes: the CA and ovl's client certificate here, a

@@ -11,8 +11,9 @@ export async function monitoringSync(o: { inventory?: string }, out: (line: stri
     if (!hostsOf(inv, 'prometheus').length) throw new UsageError(`${inv.file} lists no host in server.prometheus: there is no Prometheus to write targets for`);
     const r = await syncTargets(inv, etcd);
     for (const u of r.unscraped) out(`not scraped: ${u}`);
-    for (const f of r.failed) out(`failed: ${f}`);
+    for (const f of r.failed) out(`targets not written: ${f}`);
+    for (const f of r.exportersFailed) out(`exporter passwords not written: ${f}`);
     out(`${plural(r.targets, 'Redis target')} on ${r.hosts.length - r.failed.length} of ${plural(r.hosts.length, 'Prometheus host')}`);
-    return r.failed.length ? 2 : 0;
+    return r.failed.length || r.exportersFailed.length ? 2 : 0;
   });
 }

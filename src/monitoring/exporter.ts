@@ -1,10 +1,14 @@
 // redis_exporter as ovl runs it on a cache host (the redis-exporter runbook and the targets' sync
-// share it): multi-target, logging in as ovl's own ACL user with each instance's password from a
-// file of the host (only the clusters with instances there), which it reads when it starts.
+// share it): multi-target, logging in as the clusters' monitoring user (no key, no admin command)
+// with each instance's password from a file of the host (only the clusters with instances there),
+// which it reads when it starts.
+import { dirname } from 'node:path';
 import type { HostSpec } from '../inventory/types.js';
-import type { ServiceSpec } from '../ops/service.js';
-import { file } from '../ops/files.js';
-import { OVL_USER, type ClusterAuth } from '../cluster/auth.js';
+import { restartMarker, restartScript, type ServiceSpec } from '../ops/service.js';
+import { file, type FileState } from '../ops/files.js';
+import { exec, type Operation } from '../ops/types.js';
+import { shq } from '../shell.js';
+import { MONITOR_USER, type ClusterAuth } from '../cluster/auth.js';
 import type { Plan } from '../cluster/types.js';
 
 export const REDIS_EXPORTER_DIR = '/data/redis-exporter';
@@ -20,7 +24,7 @@ export function redisExporterSpec(h: HostSpec): ServiceSpec {
       '/usr/bin/prometheus-redis-exporter',
       `--web.listen-address=${h.address}:${redisExporterPort(h)}`,
       '--redis.addr=',
-      `--redis.user=${OVL_USER}`,
+      `--redis.user=${MONITOR_USER}`,
       `--redis.password-file=${EXPORTER_PASSWORDS}`,
     ],
     dir: REDIS_EXPORTER_DIR,
@@ -28,17 +32,38 @@ export function redisExporterSpec(h: HostSpec): ServiceSpec {
   };
 }
 
-/** The password file of a host: ovl's password for each instance of an ACL cluster on it, by the
- * target's address (sorted: the same fleet, the same bytes). */
+/** The password file of a host: the monitoring user's password for each instance of an ACL cluster
+ * on it, by the target's address (sorted: the same fleet, the same bytes). */
 export function exporterPasswords(host: string, plans: Plan[], auths: Map<string, ClusterAuth | undefined>): string {
   const entries: [string, string][] = [];
   for (const plan of plans) {
-    const admin = auths.get(plan.cluster)?.admin?.[0];
-    if (!admin || plan.type === 'memcache') continue;
-    for (const i of plan.instances) if (i.host === host) entries.push([`redis://${i.address}:${i.port}`, admin]);
+    const monitor = auths.get(plan.cluster)?.monitor;
+    if (!monitor || plan.type === 'memcache') continue;
+    for (const i of plan.instances) if (i.host === host) entries.push([`redis://${i.address}:${i.port}`, monitor]);
   }
   return `${JSON.stringify(Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b))), null, 1)}\n`;
 }
 
-/** The file, never shown (it holds passwords), readable by root only. */
+/** The file, never shown (it holds passwords), readable by root only. The runbook's restart handler
+ * follows a change; outside a run (the sync), `owingRestart` marks the debt in the same step. */
 export const exporterPasswordsOp = (content: string) => file(EXPORTER_PASSWORDS, content, { mode: 0o600, secret: true, notify: ['restart'] });
+
+/** The file's operation with the exporter's restart marker set before it is written: a sync cut
+ * between the write and the restart leaves the debt, and the next one pays it. */
+export function owingRestart(content: string, h: HostSpec): Operation<FileState> {
+  const op = exporterPasswordsOp(content);
+  const marker = restartMarker(redisExporterSpec(h));
+  return {
+    ...op,
+    plan(v, ctx) {
+      const p = op.plan(v, ctx);
+      return p.change ? { ...p, steps: [exec(`mkdir -p ${shq(dirname(marker))} && touch ${shq(marker)}`), ...p.steps] } : p;
+    },
+  };
+}
+
+/** Restart the exporter if its marker says a restart is owed, and clear the marker. */
+export const payRestart = (h: HostSpec, systemd: boolean) => {
+  const s = redisExporterSpec(h);
+  return `if [ -e ${shq(restartMarker(s))} ]; then\n${restartScript(s, systemd)}\nrm -f ${shq(restartMarker(s))}\nfi`;
+};

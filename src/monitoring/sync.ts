@@ -12,10 +12,9 @@ import { applyNow } from '../engine/host.js';
 import { hostsOf, type HostSpec, type Inventory } from '../inventory/types.js';
 import { gatherFacts } from '../ops/facts.js';
 import { file } from '../ops/files.js';
-import { restartScript } from '../ops/service.js';
 import { Remote } from '../ssh/remote.js';
-import { mapLimit } from '../util/semaphore.js';
-import { exporterPasswords, exporterPasswordsOp, redisExporterSpec } from './exporter.js';
+import { mapLimit, Semaphore } from '../util/semaphore.js';
+import { exporterPasswords, owingRestart, payRestart } from './exporter.js';
 import { exporterOf, REDIS_TARGETS, redisTargets, targetFile } from './targets.js';
 
 export interface FleetView {
@@ -35,6 +34,7 @@ export async function fleetView(c: Etcd3): Promise<FleetView> {
 function notScraped(plan: Plan, auth: ClusterAuth | undefined): string | undefined {
   if (plan.tls) return 'TLS: not scraped yet';
   if (auth?.app.length && !auth.admin) return 'one requirepass password (created before ACL users): not scraped';
+  if (auth?.admin && auth.monitor === undefined) return 'no monitoring user (created before it): not scraped';
   return undefined;
 }
 
@@ -52,38 +52,54 @@ export interface SyncResult {
   hosts: string[];
   targets: number;
   unscraped: string[];
+  /** Prometheus hosts whose targets were not written, and exporter hosts whose passwords were not. */
   failed: string[];
+  exportersFailed: string[];
 }
 
-/** Run `fn` on a host over a connection of its own. */
-async function onHost(inv: Inventory, host: HostSpec, fn: (ctx: Parameters<typeof applyNow>[0]) => Promise<void>): Promise<void> {
+/** A host's connection: the caller's (the scheduler's pooled ones) or one of its own. */
+export type RemoteOf = (host: HostSpec) => Promise<{ remote: Remote; close(): void }>;
+
+const ownRemote: RemoteOf = async (host) => {
   const remote = await Remote.connect(host, { acceptNewHostKeys: false });
+  return { remote, close: () => remote.close() };
+};
+
+async function onHost(inv: Inventory, host: HostSpec, remoteOf: RemoteOf, fn: (ctx: Parameters<typeof applyNow>[0]) => Promise<void>): Promise<void> {
+  const { remote, close } = await remoteOf(host);
   try {
     await fn({ host, inv, remote, check: false, facts: await gatherFacts(remote) });
   } finally {
-    remote.close();
+    close();
   }
 }
 
+// One sync at a time in a process, each reading etcd once it runs: two tasks ending together must
+// not have the one that read first write last.
+const oneAtATime = new Semaphore(1);
+
 /**
  * Write the targets on every Prometheus host, and the password files of the exporters on
- * `exporterHosts` (default: every host of server.redis-exporter); a host that fails is named.
+ * `exporterHosts` (default: every host of server.redis-exporter), restarting an exporter whose file
+ * changed (or whose restart an earlier sync owes); a host that fails is named.
  */
-export async function syncTargets(inv: Inventory, c: Etcd3, exporterHosts?: Set<string>): Promise<SyncResult> {
-  const view = await fleetView(c);
-  const { content, unscraped } = redisTargetFile(inv, view);
-  const failed: string[] = [];
-  const exporters = hostsOf(inv, 'redis-exporter').filter((h) => !exporterHosts || exporterHosts.has(h.name));
-  await mapLimit(exporters, 16, (host) =>
-    onHost(inv, host, async (ctx) => {
-      if (await applyNow(ctx, [exporterPasswordsOp(exporterPasswords(host.name, view.plans, view.auths))])) {
-        await ctx.remote.run(restartScript(redisExporterSpec(host), ctx.facts.systemd));
-      }
-    }).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
-  );
-  const prometheus = hostsOf(inv, 'prometheus');
-  await mapLimit(prometheus, 8, (host) =>
-    onHost(inv, host, async (ctx) => void (await applyNow(ctx, [redisTargetsOp(content)]))).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
-  );
-  return { hosts: prometheus.map((h) => h.name), targets: (JSON.parse(content) as unknown[]).length, unscraped, failed };
+export function syncTargets(inv: Inventory, c: Etcd3, exporterHosts?: Set<string>, remoteOf: RemoteOf = ownRemote): Promise<SyncResult> {
+  return oneAtATime.run(async () => {
+    const view = await fleetView(c);
+    const { content, unscraped } = redisTargetFile(inv, view);
+    const failed: string[] = [];
+    const exportersFailed: string[] = [];
+    const exporters = hostsOf(inv, 'redis-exporter').filter((h) => !exporterHosts || exporterHosts.has(h.name));
+    await mapLimit(exporters, 16, (host) =>
+      onHost(inv, host, remoteOf, async (ctx) => {
+        await applyNow(ctx, [owingRestart(exporterPasswords(host.name, view.plans, view.auths), host)]);
+        await ctx.remote.run(payRestart(host, ctx.facts.systemd));
+      }).catch((e: Error) => void exportersFailed.push(`${host.name}: ${e.message}`)),
+    );
+    const prometheus = hostsOf(inv, 'prometheus');
+    await mapLimit(prometheus, 8, (host) =>
+      onHost(inv, host, remoteOf, async (ctx) => void (await applyNow(ctx, [redisTargetsOp(content)]))).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
+    );
+    return { hosts: prometheus.map((h) => h.name), targets: (JSON.parse(content) as unknown[]).length, unscraped, failed, exportersFailed };
+  });
 }

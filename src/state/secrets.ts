@@ -91,8 +91,8 @@ export type SealedAuth = Omit<ClusterAuth, 'tls'> & { tls?: boolean };
 /** The record to store for a cluster's passwords (none: an empty record, as a claim of the name). */
 export function sealRecord(c: Etcd3, cluster: string, auth: ClusterAuth | SealedAuth | undefined): string {
   if (auth === undefined) return '{}';
-  const { app, admin, replica, tls } = auth;
-  const body: SealedAuth = { app, ...(admin ? { admin } : {}), ...(replica !== undefined ? { replica } : {}), ...(tls ? { tls: true } : {}) };
+  const { app, admin, replica, monitor, tls } = auth;
+  const body: SealedAuth = { app, ...(admin ? { admin } : {}), ...(replica !== undefined ? { replica } : {}), ...(monitor !== undefined ? { monitor } : {}), ...(tls ? { tls: true } : {}) };
   return JSON.stringify({ sealed: seal(keyOf(c), cluster, JSON.stringify(body)) });
 }
 

@@ -50,12 +50,16 @@ test('ACL rules follow the version: Redis 6.0 has no channel rules and files CLU
   assert.deepEqual(aclUsers(AUTH, '6.2.14')[0]!.rules.slice(2, 4), ['~*', '&*']);
   assert.deepEqual(aclUsers(AUTH, '7.2.4', ['+config|get'])[0]!.rules.slice(-1), ['+config|get']);
   assert.deepEqual(aclUsers({ app: ['x'] }, '7.0.15'), [], 'no users for requirepass clusters');
+  const monitor = aclUsers({ ...AUTH, monitor: 'm'.repeat(64) }, '7.0.15')[3]!;
+  assert.equal(monitor.name, 'monitor');
+  assert.ok(monitor.rules.includes('-@all') && monitor.rules.includes('+info') && !monitor.rules.some((r) => r.startsWith('~')), 'the monitoring user reads INFO and no key');
   assert.throws(() => aclUsers(AUTH, '5.0.14'), /redis 5\.0\.14 has no ACL users/);
   for (const bad of ['>pw', 'nopass', 'on', '~secret*', 'resetpass', '+config get']) assert.match(badAppRule(bad) ?? '', /--app-acl/, bad);
   for (const good of ['+config|get', '-keys', '+@admin', '-@dangerous']) assert.equal(badAppRule(good), undefined, good);
   assert.equal(newClusterAuth('pw', '5.0.14').admin, undefined, 'Redis 5: requirepass');
   const made = newClusterAuth('pw', '7.0.15');
   assert.match(made.admin![0]!, /^[0-9a-f]{64}$/);
+  assert.match(made.monitor!, /^[0-9a-f]{64}$/);
   assert.deepEqual(ovlLogin(made), { username: 'ovl', password: made.admin![0] });
   assert.deepEqual(ovlLogin({ app: ['pw'] }), { password: 'pw' });
 });

@@ -42,18 +42,25 @@ test('redis targets: one per instance, through its own host\'s exporter, labelle
   assert.deepEqual(nodeTargets(hosts, exporterOf(hosts, 'node_exporter_port', 9100)).map((g) => g.targets[0]), ['10.0.0.1:9100', '10.0.0.2:9100', '10.0.0.3:9100']);
 });
 
-test('exporters log in as ovl to ACL clusters; TLS and requirepass clusters are named, not scraped with a wrong login', () => {
+test('exporters log in as the monitoring user to ACL clusters; TLS and requirepass clusters are named, not scraped with a wrong login', () => {
   const vault = { ...orders, cluster: 'vault' };
   const old = { ...orders, cluster: 'old' };
+  const early = { ...orders, cluster: 'early' };
   const sec = { ...orders, cluster: 'sec', tls: true };
-  const auths = new Map<string, ClusterAuth | undefined>([['vault', { app: ['app'], admin: ['adm'], replica: 'rep' }], ['old', { app: ['legacy'] }], ['orders', undefined], ['sec', { app: [], tls: undefined }]]);
+  const auths = new Map<string, ClusterAuth | undefined>([
+    ['vault', { app: ['app'], admin: ['adm'], replica: 'rep', monitor: 'mon' }],
+    ['early', { app: ['app'], admin: ['adm'], replica: 'rep' }],
+    ['old', { app: ['legacy'] }],
+    ['orders', undefined],
+    ['sec', { app: [], tls: undefined }],
+  ]);
   const on1 = vault.instances.filter((i) => i.host === 'h1').map((i) => `redis://${i.address}:${i.port}`).sort();
-  assert.deepEqual(JSON.parse(exporterPasswords('h1', [orders, vault, old, pages], auths)), Object.fromEntries(on1.map((a) => [a, 'adm'])));
+  assert.deepEqual(JSON.parse(exporterPasswords('h1', [orders, vault, old, early, pages], auths)), Object.fromEntries(on1.map((a) => [a, 'mon'])));
   const inv = { hosts, server: { 'redis-exporter': hosts.map((h) => h.name) } } as unknown as Inventory;
-  const { content, unscraped } = redisTargetFile(inv, { plans: [orders, vault, old, sec], auths });
+  const { content, unscraped } = redisTargetFile(inv, { plans: [orders, vault, old, early, sec], auths });
   const clusters = new Set((JSON.parse(content) as { labels: { cluster: string } }[]).map((g) => g.labels.cluster));
   assert.deepEqual([...clusters].sort(), ['orders', 'vault']);
-  assert.deepEqual(unscraped, ['old (one requirepass password (created before ACL users): not scraped)', 'sec (TLS: not scraped yet)']);
+  assert.deepEqual(unscraped, ['old (one requirepass password (created before ACL users): not scraped)', 'early (no monitoring user (created before it): not scraped)', 'sec (TLS: not scraped yet)']);
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'ovl-prom-'));
@@ -68,7 +75,7 @@ test('prometheus.yml as rendered, with the shipped rules, passes promtool check 
   const r = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
   if (r.error) throw new Error("promtool is missing (Debian's prometheus package): bash scripts/setup.sh installs it");
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /SUCCESS: 10 rules found/);
+  assert.match(r.stdout, /SUCCESS: 8 rules found/);
 });
 
 test('alertmanager.yml as rendered, with and without a webhook, passes amtool check-config', () => {

@@ -1,7 +1,7 @@
 // Every task kind the scheduler runs, in one table: adding a kind is its module, its entry here
 // and its CLI command. The scheduler dispatches through runTask and knows no kind by name.
 import { configKey } from '../../state/keys.js';
-import { getJson, getPlan, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
+import { getJson, getPlan, getSecret, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
 import type { TaskContext } from './context.js';
 import { hostsOf } from '../../inventory/types.js';
 import { syncTargets } from '../../monitoring/sync.js';
@@ -42,20 +42,31 @@ function moduleOf<K extends TaskKind>(kind: K): TaskKindModule<TaskOf<K>> {
 /** Prometheus's targets follow the instances a task changed (created, moved, removed, or rolled
  * back). Best effort: a Prometheus host that does not answer is named in the log, and `ovl
  * monitoring sync` or the next task writes them. */
-async function followTargets(ctx: TaskContext, task: Task, before: Set<string>): Promise<void> {
+async function followTargets(ctx: TaskContext, task: Task, before: ClusterHosts): Promise<void> {
   // The exporters' password files of the hosts the cluster was or is on (a cache host's file lists
-  // only its own instances); the targets of every Prometheus host.
-  const hosts = new Set([...before, ...(await clusterHosts(ctx, task.cluster))]);
-  const r = await syncTargets(ctx.fleet.inv, ctx.etcd, hosts).catch((e: Error) => ({ failed: [e.message], targets: 0 }));
-  if (r.failed.length) ctx.log(`${task.id}: scrape targets not written: ${r.failed.join('; ')} (ovl monitoring sync writes them)`);
+  // only its own instances; none to write for a cluster without a monitoring password); the
+  // targets of every Prometheus host. Over the scheduler's own connections.
+  const now = await clusterHosts(ctx, task.cluster);
+  const hosts = new Set(before.secret || now.secret ? [...before.hosts, ...now.hosts] : []);
+  const remoteOf = async (h: { name: string }) => ({ remote: await ctx.fleet.remote(h.name), close: () => {} });
+  const r = await syncTargets(ctx.fleet.inv, ctx.etcd, hosts, remoteOf).catch((e: Error) => ({ failed: [e.message], exportersFailed: [] as string[] }));
+  const missed = [...r.failed, ...r.exportersFailed];
+  if (missed.length) ctx.log(`${task.id}: scrape targets or exporter passwords not written: ${missed.join('; ')} (the next task, or ovl monitoring sync, writes them)`);
 }
 
 /** Kinds whose runs add, move or remove instances, change their roles or ovl's password. */
 const CHANGES_TARGETS = new Set<TaskKind>(['create', 'delete', 'restart', 'scale', 'failover', 'roll', 'password']);
 
-async function clusterHosts(ctx: TaskContext, cluster: string): Promise<Set<string>> {
+interface ClusterHosts {
+  hosts: Set<string>;
+  /** The cluster has a monitoring user's password (its exporters log in). */
+  secret: boolean;
+}
+
+async function clusterHosts(ctx: TaskContext, cluster: string): Promise<ClusterHosts> {
   const plan = await getPlan(ctx.etcd, cluster).catch(() => null);
-  return new Set([...(plan?.instances ?? []), ...(plan?.retired ?? [])].map((i) => i.host));
+  const secret = (await getSecret(ctx.etcd, cluster).catch(() => undefined))?.monitor !== undefined;
+  return { hosts: new Set([...(plan?.instances ?? []), ...(plan?.retired ?? [])].map((i) => i.host)), secret };
 }
 
 const monitored = (ctx: TaskContext, task: Task) => CHANGES_TARGETS.has(task.kind) && hostsOf(ctx.fleet.inv, 'prometheus').length > 0;
