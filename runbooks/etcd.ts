@@ -6,7 +6,7 @@ import type { ComponentRun, Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file, fileState } from '../src/ops/files.js';
 import { dirExists, facts, gatherFacts } from '../src/ops/facts.js';
-import { service, startScript, stopScript, unitName } from '../src/ops/service.js';
+import { restartScript, service, stopScript, unitName } from '../src/ops/service.js';
 import { applyNow } from '../src/engine/host.js';
 import { owedRestart } from '../src/engine/rolling.js';
 import { change, ok, type HostContext, type Operation } from '../src/ops/types.js';
@@ -59,6 +59,11 @@ function memberNames(comp: ComponentRun, members: Member[]): { name: string; url
   );
 }
 
+const plainURL = (u: string) => u.replace(/^https:/, 'http:');
+
+/** A member is a host's when it has its name or a peer URL at its address (whatever the scheme). */
+const memberOfHost = (m: Member, h: HostSpec) => m.name === h.name || m.peerURLs.some((u) => new URL(u).hostname === h.address);
+
 /** The steps of moving a running plain-HTTP etcd to TLS (moveToTls); 'tls' is the end. */
 export type TlsStage = 'clients' | 'peers' | 'tls';
 
@@ -68,7 +73,6 @@ export type TlsStage = 'clients' | 'peers' | 'tls';
  * existing), so it reads both in its probe and then plans like any file.
  */
 function etcdConf(host: HostSpec, comp: ComponentRun, shared: Shared, current: string, hasData: boolean, stage: TlsStage = 'tls'): string {
-  const plain = (u: string) => u.replace(/^https:/, 'http:');
   let cluster: string;
   let state: 'new' | 'existing';
   const kept = hasData && current ? (parseYaml(current) as Record<string, string> | null) : null;
@@ -87,9 +91,9 @@ function etcdConf(host: HostSpec, comp: ComponentRun, shared: Shared, current: s
   return render('etcd.conf.yml.hbs', {
     name: host.name,
     dataDir: ETCD_DATA_DIR,
-    listenClientURLs: moving ? `${plain(clientURL(host))},${clientURL(host)}` : clientURL(host),
+    listenClientURLs: moving ? `${plainURL(clientURL(host))},${clientURL(host)}` : clientURL(host),
     clientURL: clientURL(host),
-    peerURL: stage === 'clients' ? plain(peerURL(host)) : peerURL(host),
+    peerURL: stage === 'clients' ? plainURL(peerURL(host)) : peerURL(host),
     moving: moving ? (stage === 'clients' ? 'step 1 of 3: clients on TLS, peers still plain' : 'step 2 of 3: peers on TLS') : undefined,
     initialCluster: cluster,
     state,
@@ -140,8 +144,6 @@ function memberAdded(host: HostSpec, others: EtcdAccess, lock: Semaphore): Opera
   };
 }
 
-const plainURL = (u: string) => u.replace(/^https:/, 'http:');
-
 /** The members of a running etcd that answers plain HTTP (null: none answers so). */
 async function plainMembers(comp: ComponentRun): Promise<Member[] | null> {
   return memberList({ endpoints: comp.allHosts.map((h) => plainURL(clientURL(h))) }, 1000).catch(() => null);
@@ -168,7 +170,7 @@ async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]):
   const svc = etcdService(binaryOf(comp, shared).remote);
   const certs = shared.certs!;
   const both: EtcdAccess = { ...shared.access, endpoints: [...shared.access.endpoints, ...shared.access.endpoints.map(plainURL)] };
-  const memberOf = (h: HostSpec) => members.find((m) => m.name === h.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
+  const memberOf = (h: HostSpec) => members.find((m) => memberOfHost(m, h));
   const ctxs = comp.hosts.filter((h) => memberOf(h.host));
   const leading = await Promise.all(ctxs.map((h) => leads(both, plainURL(clientURL(h.host))).catch(() => leads(both, clientURL(h.host))).catch(() => false)));
   const order = ctxs.map((h, i) => ({ h, last: leading[i]! })).sort((a, b) => Number(a.last) - Number(b.last)).map((x) => x.h);
@@ -190,7 +192,7 @@ async function moveToTls(comp: ComponentRun, shared: Shared, members: Member[]):
       const m = memberOf(h.host)!;
       if (stage === 'peers' && !m.peerURLs.includes(peerURL(h.host))) await memberUpdate(both, m.ID, [peerURL(h.host)]);
       await applyNow(h, [...memberCerts(certs, certs.members.get(h.host.name)!), file(ETCD_CONFIG, etcdConf(h.host, comp, shared, current, true, stage), { mode: 0o644 })]);
-      await h.remote.run(`${stopScript(svc, h.facts.systemd)}\n${startScript(svc, h.facts.systemd)}`);
+      await h.remote.run(restartScript(svc, h.facts.systemd));
       const url = stage === 'tls' ? clientURL(h.host) : plainURL(clientURL(h.host));
       await pollUntil(() => healthy(both, url), 90_000, `etcd on ${h.host.name} to serve again (${stage === 'tls' ? 'TLS only' : `step ${rank[stage]} of 3 of the move to TLS`})`, 500);
       restarts++;
@@ -344,7 +346,7 @@ export const etcd: Runbook<Shared> = {
     try {
       shared.members = await memberList(access);
       // A move to TLS stopped midway: members serve TLS clients, some listed peers are still plain.
-      const listed = (m: Member) => comp.allHosts.some((h) => m.name === h.name || m.peerURLs.some((u) => new URL(u).hostname === h.address));
+      const listed = (m: Member) => comp.allHosts.some((h) => memberOfHost(m, h));
       if (certs && shared.members.some((m) => listed(m) && m.peerURLs.some((u) => u.startsWith('http:')))) moving = shared.members;
     } catch (e) {
       if (certs) {

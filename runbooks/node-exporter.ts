@@ -6,11 +6,11 @@ import { directories } from '../src/ops/files.js';
 import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js';
 import { waitFor } from '../src/ops/wait.js';
 import type { HostSpec } from '../src/inventory/types.js';
+import { nodeExporterPort } from '../src/monitoring/exporter.js';
 import { exporterUp, packageServiceOff } from './exporters.js';
 
 export const NODE_EXPORTER_DIR = '/data/node-exporter';
 const LOG_DIR = '/data/log/node-exporter';
-export const nodeExporterPort = (h: HostSpec) => (h.vars.node_exporter_port as number | undefined) ?? 9100;
 
 function spec(h: HostSpec): ServiceSpec {
   return {

@@ -15,6 +15,7 @@ import { templatesDir } from '../src/paths.js';
 import { etcdAccess, withEtcd } from '../src/state/etcd.js';
 import { NODE_TARGETS, nodeTargets, exporterOf, targetFile, TARGETS_DIR } from '../src/monitoring/targets.js';
 import { fleetView, redisTargetFile, redisTargetsOp } from '../src/monitoring/sync.js';
+import { nodeExporterPort } from '../src/monitoring/exporter.js';
 import { answers, packageServiceOff } from './exporters.js';
 import { PROMETHEUS_RULES } from './settings/monitoring.js';
 import { readVar } from './settings/vars.js';
@@ -64,7 +65,7 @@ export const prometheus: Runbook<Shared> = {
     const nodes = hostsOf(comp.inv, 'node-exporter');
     return {
       redis: redisTargetFile(comp.inv, view).content,
-      node: targetFile(nodeTargets(nodes, exporterOf(nodes, 'node_exporter_port', 9100))),
+      node: targetFile(nodeTargets(nodes, exporterOf(nodes, nodeExporterPort))),
       rules: readFileSync(join(templatesDir, 'prometheus', 'ovl.rules.yml'), 'utf8'),
     };
   },

@@ -15,6 +15,7 @@ export const REDIS_EXPORTER_DIR = '/data/redis-exporter';
 export const REDIS_EXPORTER_LOG_DIR = '/data/log/redis-exporter';
 export const EXPORTER_PASSWORDS = `${REDIS_EXPORTER_DIR}/passwords.json`;
 export const redisExporterPort = (h: HostSpec) => (h.vars.redis_exporter_port as number | undefined) ?? 9121;
+export const nodeExporterPort = (h: HostSpec) => (h.vars.node_exporter_port as number | undefined) ?? 9100;
 
 export function redisExporterSpec(h: HostSpec): ServiceSpec {
   return {

@@ -14,7 +14,7 @@ import { gatherFacts } from '../ops/facts.js';
 import { file } from '../ops/files.js';
 import { Remote } from '../ssh/remote.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
-import { exporterPasswords, owingRestart, payRestart } from './exporter.js';
+import { exporterPasswords, owingRestart, payRestart, redisExporterPort } from './exporter.js';
 import { exporterOf, REDIS_TARGETS, redisTargets, targetFile } from './targets.js';
 
 export interface FleetView {
@@ -40,9 +40,10 @@ function notScraped(plan: Plan, auth: ClusterAuth | undefined): string | undefin
 
 /** targets/redis.json for the fleet, and the instances it leaves out, with why. */
 export function redisTargetFile(inv: Inventory, view: FleetView): { content: string; unscraped: string[] } {
-  const left = view.plans.filter((p) => p.type !== 'memcache' && notScraped(p, view.auths.get(p.cluster)));
-  const { groups, unscraped } = redisTargets(view.plans.filter((p) => !left.includes(p)), exporterOf(hostsOf(inv, 'redis-exporter'), 'redis_exporter_port', 9121));
-  return { content: targetFile(groups), unscraped: [...left.map((p) => `${p.cluster} (${notScraped(p, view.auths.get(p.cluster))})`), ...unscraped] };
+  const why = new Map(view.plans.map((p) => [p, p.type === 'memcache' ? undefined : notScraped(p, view.auths.get(p.cluster))]));
+  const { groups, unscraped } = redisTargets(view.plans.filter((p) => !why.get(p)), exporterOf(hostsOf(inv, 'redis-exporter'), redisExporterPort));
+  const left = view.plans.filter((p) => why.get(p)).map((p) => `${p.cluster} (${why.get(p)})`);
+  return { content: targetFile(groups), unscraped: [...left, ...unscraped] };
 }
 
 /** The target file operation of a Prometheus host (written atomically, 0644). */

@@ -16,11 +16,11 @@ export const NODE_TARGETS = `${TARGETS_DIR}/node.json`;
 /** Where a host's exporter of `portVar` listens (its own address), or undefined when it runs none. */
 export type ExporterOf = (host: string) => string | undefined;
 
-export function exporterOf(hosts: HostSpec[], portVar: string, dflt: number): ExporterOf {
+export function exporterOf(hosts: HostSpec[], port: (h: HostSpec) => number): ExporterOf {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   return (name) => {
     const h = byName.get(name);
-    return h && `${h.address}:${(h.vars[portVar] as number | undefined) ?? dflt}`;
+    return h && `${h.address}:${port(h)}`;
   };
 }
 

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { bootstrapJson, fleet, onHost, ovl, total, until, type ShownInstance } from '../helpers/fleet.js';
+import { bootstrapJson, fleet, onHost, ovl, total, until, shownInstances } from '../helpers/fleet.js';
 
 let info: SandboxInfo;
 let inv: string;
@@ -57,11 +57,7 @@ async function query(q: string): Promise<{ metric: Record<string, string>; value
   return body.data.result;
 }
 
-function instances(name: string): ShownInstance[] {
-  const r = ovl(['cluster', 'show', name, '--json', '--no-probe', '-i', inv]);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { instances: ShownInstance[] }).instances;
-}
+const instances = (name: string) => shownInstances(inv, name);
 
 const targetsOnH1 = () => onHost(info, 'h1', 'cat /data/prometheus/targets/redis.json 2>/dev/null || echo missing').stdout;
 

@@ -10,7 +10,7 @@ import { Cluster, Redis } from 'ioredis';
 import { getSecret } from '../../src/cluster/store.js';
 import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { etcdOf, fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
+import { etcdOf, fleet, onHost, ovl, ovlAsync, shownInstances } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 
 let info: SandboxInfo;
@@ -32,11 +32,7 @@ after(() => {
   ovl(['cluster', 'delete', 'acl', ...inv()]);
 });
 
-function instances(): ShownInstance[] {
-  const r = ovl(['cluster', 'show', 'acl', '--json', '--no-probe', ...inv()]);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { instances: ShownInstance[] }).instances;
-}
+const instances = () => shownInstances(info.inventory, 'acl');
 
 /** A fresh connection, AUTH (one argument: the application's user), one command. */
 async function asApp(i: { address: string; port: number }, password: string, ...cmd: string[]): Promise<unknown> {

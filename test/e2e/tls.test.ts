@@ -10,7 +10,7 @@ import { Cluster } from 'ioredis';
 import { loadFleet } from '../../src/inventory/fleet.js';
 import { pkiDir } from '../../src/pki/fleet-pki.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
-import { fleet, onHost, ovl, ovlAsync, type ShownInstance } from '../helpers/fleet.js';
+import { fleet, onHost, ovl, ovlAsync, shownInstances } from '../helpers/fleet.js';
 import { liveWriter } from '../helpers/live-writer.js';
 
 let info: SandboxInfo;
@@ -30,11 +30,7 @@ after(() => {
   ovl(['cluster', 'delete', 'sec', ...inv()]);
 });
 
-function instances(): ShownInstance[] {
-  const r = ovl(['cluster', 'show', 'sec', '--json', '--no-probe', ...inv()]);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { instances: ShownInstance[] }).instances;
-}
+const instances = () => shownInstances(info.inventory, 'sec');
 
 const cli = (args: string[]) => spawnSync('redis-cli', args, { encoding: 'utf8', timeout: 30_000 });
 

@@ -73,6 +73,13 @@ export interface ShownInstance {
   slots?: [number, number][];
 }
 
+/** A cluster's instances as `ovl cluster show NAME --json --no-probe` lists them. */
+export function shownInstances(inventory: string, name: string): ShownInstance[] {
+  const r = ovl(['cluster', 'show', name, '--json', '--no-probe', '-i', inventory]);
+  if (r.code !== 0) throw new Error(`ovl cluster show ${name} failed (exit ${r.code}): ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { instances: ShownInstance[] }).instances;
+}
+
 /** One command to a cache instance on a connection of its own, closed afterwards. */
 export async function ask(i: { address: string; port: number }, ...command: string[]): Promise<unknown> {
   const c = new Redis({ host: i.address, port: i.port, lazyConnect: true, maxRetriesPerRequest: 0 });

@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { place } from '../../src/cluster/placement.js';
 import type { HostSpec } from '../../src/inventory/types.js';
 import { exporterOf, nodeTargets, redisTargets, targetFile } from '../../src/monitoring/targets.js';
-import { exporterPasswords } from '../../src/monitoring/exporter.js';
+import { exporterPasswords, nodeExporterPort, redisExporterPort } from '../../src/monitoring/exporter.js';
 import { redisTargetFile } from '../../src/monitoring/sync.js';
 import type { ClusterAuth } from '../../src/cluster/auth.js';
 import type { Inventory } from '../../src/inventory/types.js';
@@ -24,7 +24,7 @@ const orders = place({ name: 'orders', type: 'redis_cluster', version: '7.0.15',
 const pages = place({ name: 'pages', type: 'memcache', version: '1.6.18', masters: 0, replicas: 0, nodes: 2, maxmemoryMB: 16 }, capacity);
 
 test('redis targets: one per instance, through its own host\'s exporter, labelled as ovl knows it; memcache left out', () => {
-  const { groups, unscraped } = redisTargets([pages, orders], exporterOf(hosts, 'redis_exporter_port', 9121));
+  const { groups, unscraped } = redisTargets([pages, orders], exporterOf(hosts, redisExporterPort));
   assert.deepEqual(unscraped, []);
   assert.equal(groups.length, orders.instances.length);
   for (const [k, i] of orders.instances.entries()) {
@@ -34,12 +34,12 @@ test('redis targets: one per instance, through its own host\'s exporter, labelle
     });
   }
   // A host without an exporter is named, not silently skipped.
-  const partial = redisTargets([orders], exporterOf(hosts.filter((h) => h.name !== 'h2'), 'redis_exporter_port', 9121));
+  const partial = redisTargets([orders], exporterOf(hosts.filter((h) => h.name !== 'h2'), redisExporterPort));
   assert.equal(partial.unscraped.length, orders.instances.filter((i) => i.host === 'h2').length);
   assert.match(partial.unscraped[0]!, /^orders 10\.0\.0\.2:\d+ \(h2 runs no redis-exporter\)$/);
   // The same fleet, the same bytes (a sync that changes nothing writes nothing).
-  assert.equal(targetFile(redisTargets([orders, pages], exporterOf(hosts, 'redis_exporter_port', 9121)).groups), targetFile(groups));
-  assert.deepEqual(nodeTargets(hosts, exporterOf(hosts, 'node_exporter_port', 9100)).map((g) => g.targets[0]), ['10.0.0.1:9100', '10.0.0.2:9100', '10.0.0.3:9100']);
+  assert.equal(targetFile(redisTargets([orders, pages], exporterOf(hosts, redisExporterPort)).groups), targetFile(groups));
+  assert.deepEqual(nodeTargets(hosts, exporterOf(hosts, nodeExporterPort)).map((g) => g.targets[0]), ['10.0.0.1:9100', '10.0.0.2:9100', '10.0.0.3:9100']);
 });
 
 test('exporters log in as the monitoring user to ACL clusters; TLS and requirepass clusters are named, not scraped with a wrong login', () => {
