@@ -62,7 +62,7 @@ async function ovlCreate(info: SandboxInfo, m: number): Promise<number | null> {
   const config = Object.entries(configFor(m) ?? {}).flatMap(([k, v]) => ['--config', `${k}=${v}`]);
   const r = await timed(process.execPath, [ovlBin, 'cluster', 'create', name, '--type', 'redis_cluster', '--masters', String(m), '--replicas', '1', '--maxmemory', '16mb', ...config, '--wait', '-i', info.inventory]);
   if (r.code !== 0) console.log(`  ovl create ${name} failed:\n${r.out.trim().split('\n').slice(-5).join('\n')}`);
-  const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', name, '-i', info.inventory]);
+  const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', '--yes', name, '-i', info.inventory]);
   if (d.code !== 0) throw new Error(`ovl cluster delete ${name} failed: ${d.out}`);
   return r.code === 0 ? r.s : null;
 }

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       console.log(`${n} create(s): ${r.s.toFixed(1)} s, ${r.failed.length} failed; Redis's own CPU over ${cpus().length} cores: ${floor.toFixed(1)} s`);
       rows.push({ creates: n, s: r.s, failed: r.failed.length, floor });
       const names = JSON.parse((await ovl(['cluster', 'list', '--json', ...inv])).out) as { name: string }[];
-      await mapLimit(names, 8, (c) => mustOvl(['cluster', 'delete', c.name, '--no-wait', ...inv]));
+      await mapLimit(names, 8, (c) => mustOvl(['cluster', 'delete', '--yes', c.name, '--no-wait', ...inv]));
       await runDeletes(info.inventory, endpoints);
     }
     const one = rows.find((r) => r.creates === 1)?.s;

@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   try {
     const b = await timed(process.execPath, [ovlBin, 'bootstrap', info.inventory]);
     if (b.code !== 0) throw new Error(`bootstrap failed:\n${b.out}`);
-    await ovl(info, ['cluster', 'delete', CLUSTER]).catch(() => undefined);
+    await ovl(info, ['cluster', 'delete', '--yes', CLUSTER]).catch(() => undefined);
     await ovl(info, ['cluster', 'create', CLUSTER, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '256mb', '--wait']);
     const insts = await instances(info);
     const master = insts.find((i) => i.role === 'master' && i.shard === 0)!;
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     writeFileSync(join(resultsDir, `failover-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ hosts: HOSTS, ovl: byOvl, byHand, automatic: auto }, null, 2));
   } finally {
     c?.disconnect();
-    await ovl(info, ['cluster', 'delete', CLUSTER]).catch(() => undefined);
+    await ovl(info, ['cluster', 'delete', '--yes', CLUSTER]).catch(() => undefined);
     await sandboxDown(NAME, undefined, () => {});
   }
 }

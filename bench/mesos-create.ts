@@ -130,7 +130,7 @@ export async function mesosBench(masters: number[]): Promise<void> {
             console.log(`  ${side}: ${r.s.toFixed(1)} s; per instance (${mem.instances}): redis-server RSS ${mem.redis.rssKB} KB, PSS ${mem.redis.pssKB} KB${side === 'mesos' ? `; with its container's Mesos processes RSS ${mem.container.rssKB} KB, PSS ${mem.container.pssKB} KB` : ''}`);
           }
           // A failed create was rolled back already.
-          const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', name, '-i', inv]);
+          const d = await timed(process.execPath, [ovlBin, 'cluster', 'delete', '--yes', name, '-i', inv]);
           if (d.code !== 0 && r.code === 0) throw new Error(`delete ${name} failed: ${d.out.slice(-2000)}`);
         } finally {
           await stopDaemon(sched);

@@ -142,7 +142,7 @@ async function ovlSide(info: SandboxInfo): Promise<Side & { live: { writes: numb
     return { outS: up.s, outKeys: moved(up.out), inS: down.s, inKeys: moved(down.out), before, after, live };
   } finally {
     c.disconnect();
-    await ovl(info, ['cluster', 'delete', name]).catch(() => undefined);
+    await ovl(info, ['cluster', 'delete', '--yes', name]).catch(() => undefined);
   }
 }
 
@@ -214,7 +214,7 @@ async function peerSide(info: SandboxInfo, remotes: Map<string, Remote>): Promis
   } finally {
     c.disconnect();
     await Promise.all(hosts.map((h) => runScript(remotes.get(h)!, stopScript(added.filter((i) => i.host === h).map(setup), true)).catch(() => undefined)));
-    await ovl(info, ['cluster', 'delete', name]).catch(() => undefined);
+    await ovl(info, ['cluster', 'delete', '--yes', name]).catch(() => undefined);
   }
 }
 

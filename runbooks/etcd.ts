@@ -22,6 +22,8 @@ import { saveSnapshot } from '../src/etcd/backup.js';
 import { ETCD_CONFIG, ETCD_DATA_DIR, ETCD_DIR, ETCD_LOG_DIR, ETCD_TLS, etcdService, utcStamp } from '../src/etcd/layout.js';
 import { ensureSecretsKey } from '../src/state/secrets.js';
 import { Semaphore } from '../src/util/semaphore.js';
+import { ETCD_VARS } from './settings/etcd.js';
+import { readVar } from './settings/vars.js';
 
 
 interface Shared {
@@ -94,6 +96,7 @@ function etcdConf(host: HostSpec, comp: ComponentRun, shared: Shared, current: s
     listenClientURLs: moving ? `${plainURL(clientURL(host))},${clientURL(host)}` : clientURL(host),
     clientURL: clientURL(host),
     peerURL: stage === 'clients' ? plainURL(peerURL(host)) : peerURL(host),
+    metricsURL: `http://${host.address}:${readVar(ETCD_VARS, host, comp.inv, 'etcd_metrics_port', 2381)}`,
     moving: moving ? (stage === 'clients' ? 'step 1 of 3: clients on TLS, peers still plain' : 'step 2 of 3: peers on TLS') : undefined,
     initialCluster: cluster,
     state,

@@ -14,7 +14,7 @@ import { waitFor } from '../src/ops/wait.js';
 import { templatesDir } from '../src/paths.js';
 import { etcdAccess, withEtcd } from '../src/state/etcd.js';
 import { NODE_TARGETS, nodeTargets, exporterOf, targetFile, TARGETS_DIR } from '../src/monitoring/targets.js';
-import { fleetView, redisTargetFile, redisTargetsOp } from '../src/monitoring/sync.js';
+import { emptyView, fleetView, followedTargets, targetOps } from '../src/monitoring/sync.js';
 import { nodeExporterPort } from '../src/monitoring/exporter.js';
 import { answers, packageServiceOff } from './exporters.js';
 import { PROMETHEUS_RULES } from './settings/monitoring.js';
@@ -47,8 +47,8 @@ function spec(h: HostSpec, inv: Inventory): ServiceSpec {
 const ready = (listen: string) => answers(`http://${listen}/-/ready`);
 
 interface Shared {
-  /** targets/redis.json as etcd says now. */
-  redis: string;
+  /** The target files that follow etcd (Redis, memcache, the schedulers), as etcd says now. */
+  followed: [string, string][];
   node: string;
   rules: string;
 }
@@ -59,12 +59,12 @@ export const prometheus: Runbook<Shared> = {
   async prepare(comp) {
     const view = await withEtcd(etcdAccess(comp.inv), fleetView).catch((e: Error) => {
       // A fresh fleet being checked has no etcd yet: no cluster, no target.
-      if (comp.check) return { plans: [], auths: new Map() };
+      if (comp.check) return emptyView();
       throw new Error(`etcd does not answer, so the scrape targets cannot be read: ${e.message}`);
     });
     const nodes = hostsOf(comp.inv, 'node-exporter');
     return {
-      redis: redisTargetFile(comp.inv, view).content,
+      followed: followedTargets(comp.inv, view).files,
       node: targetFile(nodeTargets(nodes, exporterOf(nodes, nodeExporterPort))),
       rules: readFileSync(join(templatesDir, 'prometheus', 'ovl.rules.yml'), 'utf8'),
     };
@@ -84,10 +84,11 @@ export const prometheus: Runbook<Shared> = {
           rulesDir: RULES_DIR,
           targetsDir: TARGETS_DIR,
           alertmanagers: hostsOf(comp.inv, 'alertmanager').map((a) => `${a.address}:${setting(a, comp.inv, 'alertmanager_port', 9093)}`),
+          etcd: hostsOf(comp.inv, 'etcd').map((e) => ({ target: `${e.address}:${setting(e, comp.inv, 'etcd_metrics_port', 2381)}`, host: e.name })),
         }, { mode: 0o644, ...reload }),
         file(`${RULES_DIR}/ovl.rules.yml`, shared.rules, { mode: 0o644, ...reload }),
         file(NODE_TARGETS, shared.node, { mode: 0o644 }),
-        redisTargetsOp(shared.redis),
+        ...targetOps(shared.followed),
         ...service(s, h, 'restart'),
       ],
       handlers: { restart: restartHandler(s, h), reload: reloadHandler(s, h.facts.systemd) },

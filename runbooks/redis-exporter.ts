@@ -9,8 +9,8 @@ import { directories } from '../src/ops/files.js';
 import { restartHandler, service } from '../src/ops/service.js';
 import { waitFor } from '../src/ops/wait.js';
 import { etcdAccess, withEtcd } from '../src/state/etcd.js';
-import { fleetView, type FleetView } from '../src/monitoring/sync.js';
-import { exporterPasswords, exporterPasswordsOp, REDIS_EXPORTER_DIR, REDIS_EXPORTER_LOG_DIR, redisExporterPort, redisExporterSpec } from '../src/monitoring/exporter.js';
+import { emptyView, fleetView, type FleetView } from '../src/monitoring/sync.js';
+import { exporterPasswords, exporterTls, exporterPasswordsOp, REDIS_EXPORTER_DIR, REDIS_EXPORTER_LOG_DIR, redisExporterPort, redisExporterSpec } from '../src/monitoring/exporter.js';
 import { exporterUp, packageServiceOff } from './exporters.js';
 
 export const redisExporter: Runbook<FleetView> = {
@@ -18,12 +18,12 @@ export const redisExporter: Runbook<FleetView> = {
   summary: "redis_exporter on the host's address, multi-target, as ovl's user where clusters have ACL users (Debian's prometheus-redis-exporter; the package's own service off)",
   async prepare(comp) {
     return withEtcd(etcdAccess(comp.inv), fleetView).catch((e: Error) => {
-      if (comp.check) return { plans: [], auths: new Map() };
+      if (comp.check) return emptyView();
       throw new Error(`etcd does not answer, so the clusters' passwords cannot be read: ${e.message}`);
     });
   },
-  host(h, _comp, view) {
-    const s = redisExporterSpec(h.host);
+  host(h, comp, view) {
+    const s = redisExporterSpec(h.host, exporterTls(comp.inv, h.host));
     return {
       operations: [
         aptPackage('prometheus-redis-exporter'),

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { projectRoot } from './paths.js';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
 import { CHECK_FAILED, UsageError } from './commands/errors.js';
@@ -22,6 +25,7 @@ const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((
 
 const program = new Command('ovl')
   .description('stand up and run fleets of cache clusters (Redis, Redis Cluster, memcache) over SSH, with etcd as the source of truth')
+  .version(JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version as string, '-V, --version', 'the version of ovl')
   .showHelpAfterError();
 
 program
@@ -37,8 +41,20 @@ program
   .option('--json', 'print a machine-readable recap on stdout (progress goes to stderr)')
   .option('--accept-new-host-keys', 'record the SSH host keys of hosts not yet in known_hosts (never replaces a changed key)')
   .option('--prune', 'remove what runs but the inventory no longer lists: an etcd member dropped from server.etcd (only while quorum holds afterwards)')
+  .option('--detailed-exitcode', 'for CI: exit 0 when nothing changes (or, with --check, would change), 2 when something does, 1 when a host fails')
   .action(async (inventory: string, o) => {
     process.exitCode = await (await bootstrapCmd()).bootstrap(inventory, o);
+  });
+
+program
+  .command('inventory')
+  .description('the fleet inventory')
+  .command('check')
+  .description('validate an inventory as bootstrap does (every problem with file:line:column and a fix); connects to nothing')
+  .argument('<inventory>', 'inventory YAML file')
+  .action(async (inventory: string) => {
+    readOnly = true;
+    process.exitCode = (await bootstrapCmd()).inventoryCheck(inventory, out);
   });
 
 registerSandboxCommands(program);
@@ -69,6 +85,7 @@ cluster
   .option('--config <name=value>', 'redis types: a redis.conf setting, e.g. maxmemory-policy=volatile-lru (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--wait', 'follow the task until the cluster runs (schedules in-process when no scheduler runs)')
   .option('--check', 'show where its instances would go on the fleet as it is now; change nothing')
+  .option('--json', 'the task record as JSON on stdout when it ends (progress on stderr)')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     process.exitCode = await (await clusterCmd()).clusterCreate(name, o, out);
@@ -106,6 +123,7 @@ cluster
   .option('--yes', '--rolling: accept restarting in place what has no replica (an outage of that shard)')
   .option('--check', '--rolling: print the order; change nothing')
   .option('--no-wait', 'queue the task and return')
+  .option('--json', 'the task record as JSON on stdout when it ends (progress on stderr)')
   .addOption(inventoryOption())
   .action(async (name: string, o) => {
     if (!o.rolling && (o.check || o.yes)) throw new UsageError(`${o.check ? '--check' : '--yes'} is for --rolling; a plain restart starts what is down (and --instance restarts that one)`);
@@ -145,9 +163,13 @@ cluster
   .command('delete')
   .description('stop every process of the cluster, remove its directories and keys, free its ports')
   .argument('<name>')
+  .option('-y, --yes', 'delete without asking (a script, a pipeline); without it ovl asks on a terminal, and refuses elsewhere')
   .option('--no-wait', 'queue the task and return')
+  .option('--json', 'the task record as JSON on stdout when it ends (progress on stderr)')
   .addOption(inventoryOption())
+  .addHelpText('after', '\nExamples:\n  ovl cluster delete orders            # asks you to type the name\n  ovl cluster delete orders --yes      # in a script')
   .action(async (name: string, o) => {
+    await (await clusterCmd()).confirmDelete(name, !!o.yes);
     process.exitCode = await (await clusterCmd()).clusterTask('delete', name, o, out);
   });
 cluster
@@ -233,12 +255,30 @@ program
   .command('scheduler')
   .description('run the scheduler: one leader at a time (etcd election), runs every task')
   .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int('--lease-ttl', 5)))
+  .option('--metrics <address:port>', "serve ovl's view (/metrics) and memcache's stats (/memcache) for Prometheus at this address (port 0: any free one); registered in etcd, so Prometheus finds it")
+  .addOption(new Option('--check-every <seconds>', 'while leading, check every cluster this often (the result is in /metrics)').default(30).argParser(int('--check-every', 5)))
   .addOption(inventoryOption())
   .action(async (o) => {
     process.exitCode = await (await clusterCmd()).scheduler(o, out);
   });
 
-program.parseAsync().catch((e: unknown) => {
+// `-o json` / `--output json` (kubectl's habit) mean --json.
+const isOutput = (a: string | undefined) => a === '-o' || a === '--output';
+const argv = process.argv.flatMap((a, i, all) => {
+  if (isOutput(a) && all[i + 1] === 'json') return [];
+  if (isOutput(all[i - 1]) && a === 'json') return ['--json'];
+  return [a === '-ojson' || a === '--output=json' ? '--json' : a];
+});
+const jsonErrors = argv.includes('--json');
+
+program.parseAsync(argv).catch((e: unknown) => {
+  // With --json, a script reads the error as an object: its stable code and the message.
+  if (jsonErrors && !(e instanceof LeadershipLost)) {
+    const code = (e as { code?: unknown }).code;
+    process.stderr.write(`${JSON.stringify({ error: { code: typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'ERROR', message: (e as Error).message } })}\n`);
+    process.exitCode = failedCode;
+    return;
+  }
   if (e instanceof LeadershipLost) {
     // At once: the tasks still in flight here belong to the next leader now.
     process.stderr.write(`ovl ${e.message}\n`);

@@ -2,7 +2,7 @@
 // resolves (with defaults): `ovl cluster` reads them to reach etcd, and reads etcd_tls and pki_dir
 // for the client certificate it reaches etcd with.
 import type { ComponentRules } from './rules.js';
-import { flag, text, whole, type VarSpecs } from './vars.js';
+import { flag, port, text, whole, type VarSpecs } from './vars.js';
 
 export const ETCD_VARS: VarSpecs = {
   /** Mutual TLS between members and for every client; false only for a fleet not moved yet. */
@@ -16,13 +16,15 @@ export const ETCD_VARS: VarSpecs = {
   tls_renew_days: whole(1, 365, 30),
   /** Snapshots kept on each member's host (/data/backup/etcd) and on the operator's machine. */
   etcd_snapshots_kept: whole(1, 1000, 10),
+  /** etcd's /metrics and /health in plain HTTP (no client certificate), for Prometheus. */
+  etcd_metrics_port: port(2381),
 };
 
 export const ETCD_RULES: ComponentRules = {
   vars: ETCD_VARS,
   artifacts: { anyOf: ['etcd'], example: 'etcd: [ { version: "3.4.23", files: { etcd: /usr/bin/etcd, etcdctl: /usr/bin/etcdctl } } ]' },
   binaries: { etcd: 'etcd' },
-  ports: ['etcd_client_port', 'etcd_peer_port'],
+  ports: ['etcd_client_port', 'etcd_peer_port', 'etcd_metrics_port'],
   check: ({ hosts }) =>
     hosts.length % 2 === 0 && hosts.length > 0 && hosts[0]!.vars.etcd_allow_even !== true
       ? [{

@@ -6,8 +6,8 @@ import { port, text } from './vars.js';
 
 const duration = (example: string) => text(/^[1-9][0-9]*(ms|s|m|h|d|w|y)$/, 'a Prometheus duration like "15s", "15d"', `"${example}"`);
 
-export const NODE_EXPORTER_RULES: ComponentRules = { vars: { node_exporter_port: port(9100) } };
-export const REDIS_EXPORTER_RULES: ComponentRules = { vars: { redis_exporter_port: port(9121) } };
+export const NODE_EXPORTER_RULES: ComponentRules = { vars: { node_exporter_port: port(9100) }, ports: ['node_exporter_port'] };
+export const REDIS_EXPORTER_RULES: ComponentRules = { vars: { redis_exporter_port: port(9121) }, ports: ['redis_exporter_port'] };
 export const ALERTMANAGER_RULES: ComponentRules = {
   vars: {
     alertmanager_port: port(9093),
@@ -15,6 +15,7 @@ export const ALERTMANAGER_RULES: ComponentRules = {
     alertmanager_webhook_url: text(/^https?:\/\/[A-Za-z0-9.:\[\]_-]+(\/[A-Za-z0-9._~\/%?&=+-]*)?$/, 'an http(s) URL', '"https://pager.example.com/hooks/ovl"'),
     alertmanager_group_wait: duration('30s'),
   },
+  ports: ['alertmanager_port'],
 };
 
 export const PROMETHEUS_RULES: ComponentRules = {
@@ -26,5 +27,9 @@ export const PROMETHEUS_RULES: ComponentRules = {
     node_exporter_port: port(9100),
     redis_exporter_port: port(9121),
     alertmanager_port: port(9093),
+    etcd_metrics_port: port(2381),
+    // Where the team's Grafana is: `ovl cluster show` links to the cluster's dashboard there.
+    grafana_url: text(/^https?:\/\/[A-Za-z0-9.:\[\]_-]+(\/[A-Za-z0-9._~\/%-]*)?$/, 'an http(s) URL', '"https://grafana.example.com"'),
   },
+  ports: ['prometheus_port'],
 };

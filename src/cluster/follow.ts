@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import type { Inventory } from '../inventory/types.js';
 import { taskKey } from '../state/keys.js';
-import { LeadershipLost } from './errors.js';
+import { FollowAborted, LeadershipLost } from './errors.js';
 import { getTask, taskEnded, type Task } from './store.js';
 
 type Out = (line: string) => void;
@@ -15,7 +15,7 @@ const FOLLOW_PATIENCE_MS = 120_000;
  * Follow a task until it ends (`out` hears each step); with no scheduler leading, run the
  * scheduling in this process. A lost leadership of that scheduler is thrown (LeadershipLost).
  */
-export async function runOrFollow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out): Promise<Task> {
+export async function runOrFollow(inv: Inventory, etcd: Etcd3, taskId: string, out: Out, signal?: AbortSignal): Promise<Task> {
   let inProcess: Promise<void> | undefined;
   let lost: LeadershipLost | undefined;
   let lastStep = '';
@@ -33,9 +33,14 @@ export async function runOrFollow(inv: Inventory, etcd: Etcd3, taskId: string, o
   // etcd slow to answer (a machine overloaded by the very cluster being started) does not stop
   // the task, which runs in the scheduler: keep following for a while rather than give up.
   let unanswered: number | undefined;
+  const onAbort = () => wake();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
       if (lost) throw lost;
+      // The caller stops following; the task goes on in its scheduler (this process's own, when
+      // it runs one, until the task ends or the process exits).
+      if (signal?.aborted) throw new FollowAborted(`stopped following task ${taskId}; it goes on (ovl cluster show)`);
       clearTimeout(timer);
       const changed = new Promise<void>((r) => {
         wake = r;
@@ -81,6 +86,7 @@ export async function runOrFollow(inv: Inventory, etcd: Etcd3, taskId: string, o
       await changed;
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     // A pending timer would keep the process up to a second after the task ended.
     clearTimeout(timer);
     await watcher?.cancel().catch(() => undefined);

@@ -37,6 +37,7 @@ import {
 /** Not enough resources for a request. The message names what is missing; nothing is placed. */
 export class PlacementError extends Error {
   override name = 'PlacementError';
+  readonly code = 'PLACEMENT';
 }
 
 /**

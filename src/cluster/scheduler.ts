@@ -4,14 +4,17 @@
 import { hostname } from 'node:os';
 import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, openEtcd } from '../state/etcd.js';
-import type { Etcd3 } from 'etcd3';
-import { ELECTION, taskPrefix } from '../state/keys.js';
+import type { Etcd3, Watcher } from 'etcd3';
+import { ELECTION, schedulerPrefix, taskPrefix } from '../state/keys.js';
 import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
 import { getTask, listTasks, taskEnded, type Task } from './store.js';
 import { runTask } from './tasks/registry.js';
 import type { MesosFramework } from '../mesos/framework.js';
 import { startFramework } from '../mesos/start.js';
+import { SchedulerMonitoring } from '../monitoring/scheduler-metrics.js';
+import { syncTargets } from '../monitoring/sync.js';
+import { hostsOf } from '../inventory/types.js';
 
 export interface SchedulerOptions {
   inv: Inventory;
@@ -23,6 +26,10 @@ export interface SchedulerOptions {
   ttl?: number;
   /** The hosts' connections (default: SSH to the inventory's hosts); tests give stand-ins. */
   fleet?: Fleet;
+  /** ADDRESS:PORT to serve /metrics at (ovl's view, memcache stats), registered in etcd for Prometheus. */
+  metrics?: string;
+  /** Seconds between two checks of every cluster while leading (default 30). */
+  checkEvery?: number;
 }
 
 const unfinished = (t: Task) => !taskEnded(t);
@@ -32,7 +39,14 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const etcd = await openEtcd(etcdAccess(o.inv), 10_000, { patient: true });
   const fleet = o.fleet ?? new Fleet(o.inv);
   const me = `${hostname()}:${process.pid}`;
+  let leading = false;
+  let schedulersWatch: Watcher | undefined;
+  const monitoring = o.metrics ? new SchedulerMonitoring(etcd, o.inv, me, () => leading, o.log) : undefined;
   const campaign = etcd.election(ELECTION, o.ttl ?? 15).campaign(me);
+  // Listened to now: `wait` hears only an 'elected' event to come, and the election may be won
+  // while the metrics endpoint starts.
+  const elected = campaign.wait().then(() => 'leader' as const);
+  elected.catch(() => undefined);
   let mesos: MesosFramework | undefined;
   let lost: LeadershipLost | undefined;
   let onLost: (e: LeadershipLost) => void = () => {};
@@ -46,9 +60,11 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   });
   try {
     if (!o.until) o.log(`${me}: waiting to be the leader`);
+    if (!o.until && !monitoring && hostsOf(o.inv, 'prometheus').length) o.log(`${me}: no --metrics ADDRESS:PORT: Prometheus cannot see this scheduler, its checks or memcache (ovl scheduler --help)`);
+    // Its address reaches the targets through the leader, which follows the registrations.
+    if (monitoring) await monitoring.serve(o.metrics!, o.ttl ?? 15);
     // In-process (create --wait): a daemon that started meanwhile may lead and run the task; once
     // it has ended there is nothing to wait for.
-    let leading = false;
     const ranElsewhere = async (): Promise<'ended'> => {
       for (;;) {
         await new Promise((r) => setTimeout(r, 500));
@@ -57,7 +73,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
         if (t === null || (t && taskEnded(t))) return 'ended';
       }
     };
-    const outcome = await Promise.race([campaign.wait().then(() => 'leader' as const), leadershipLost, ...(o.until ? [ranElsewhere()] : [])]);
+    const outcome = await Promise.race([elected, leadershipLost, ...(o.until ? [ranElsewhere()] : [])]);
     leading = true;
     if (outcome === 'ended') return;
     o.log(`${me}: leader; picking up unfinished tasks`);
@@ -66,6 +82,12 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     if (!o.until) for (const h of o.inv.hosts) void fleet.remote(h.name).catch(() => undefined);
     // Creates take their resources from Mesos offers (only the leader subscribes).
     if (o.inv.scheduler.resources === 'mesos') mesos = await startFramework(o.inv, etcd, o.log);
+    if (!o.until) {
+      // The targets follow the schedulers running: written now (one that died before this one
+      // led is dropped) and again whenever one registers or its lease ends.
+      schedulersWatch = await followSchedulers(o.inv, etcd, fleet, me, o.log);
+      monitoring?.startChecks((o.checkEvery ?? 30) * 1000);
+    }
 
     const busy = new Map<string, Promise<void>>();
     // Tasks run to their end here. A listing read while one of them was ending still shows it
@@ -76,8 +98,10 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     const pump = async () => {
       for (const t of (await listTasks(etcd)).filter(unfinished)) {
         if (busy.has(t.cluster) || ended.has(t.id)) continue;
+        const started = Date.now();
         const run = runTask({ etcd, fleet, log: o.log, mesos }, t)
           .then((done) => {
+            monitoring?.taskEnded(done, Date.now() - started);
             ended.add(t.id);
             if (done.id === o.until) finished = true;
           })
@@ -125,10 +149,37 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   } finally {
     if (lost) throw lost;
     await mesos?.close();
+    await schedulersWatch?.cancel().catch(() => undefined);
+    await monitoring?.close();
     await campaign.resign().catch(() => undefined);
     await fleet.close();
     etcd.close();
   }
+}
+
+/** Sync the targets now and after every change of the schedulers' registrations (debounced: a
+ * restarting scheduler's going and coming is one sync); none without a Prometheus host. */
+async function followSchedulers(inv: Inventory, etcd: Etcd3, fleet: Fleet, me: string, log: (line: string) => void): Promise<Watcher | undefined> {
+  if (!hostsOf(inv, 'prometheus').length) return undefined;
+  void syncScrapeTargets(inv, etcd, fleet, me, log);
+  let pending: NodeJS.Timeout | undefined;
+  const changed = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => void syncScrapeTargets(inv, etcd, fleet, me, log), 1000);
+    pending.unref();
+  };
+  const w = await etcd.watch().prefix(schedulerPrefix).create();
+  w.on('put', changed).on('delete', changed).on('error', (e: Error) => log(`${me}: schedulers watch: ${e.message}`));
+  return w;
+}
+
+/** Prometheus's targets written from etcd (the schedulers' addresses among them), over the
+ * scheduler's connections; a failure is logged, and the next task's sync writes them. */
+async function syncScrapeTargets(inv: Inventory, etcd: Etcd3, fleet: Fleet, me: string, log: (line: string) => void): Promise<void> {
+  if (!hostsOf(inv, 'prometheus').length) return;
+  const remoteOf = async (h: { name: string }) => ({ remote: await fleet.remote(h.name), close: () => {} });
+  const r = await syncTargets(inv, etcd, new Set(), remoteOf).catch((e: Error) => ({ failed: [e.message] }));
+  if (r.failed.length) log(`${me}: scrape targets not written: ${r.failed.join('; ')}`);
 }
 
 /** Whether a scheduler is leading now (a daemon, or another operator's in-process run). */

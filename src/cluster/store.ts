@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { capacityPrefix, allocKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
+import { capacityPrefix, allocKey, checkKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
 import { openRecord, pkiDirOf, sealRecord, type SecretRecord } from '../state/secrets.js';
 import { readRedisTls } from '../pki/redis-certs.js';
 import { unprintable, type ClusterAuth } from './auth.js';
@@ -379,7 +379,7 @@ export async function removeCluster(c: Etcd3, cluster: string, keepTask: string,
     txn = txn.and(kv.key.toString(), 'Mod', '==', String(kv.mod_revision));
     ops.push(Object.keys(alloc).length ? c.put(kv.key.toString()).value(JSON.stringify(alloc)) : c.delete().key(kv.key.toString()));
   }
-  ops.push(c.delete().prefix(clusterPrefix(cluster)), c.delete().key(configKey(cluster)), c.delete().key(secretKey(cluster)));
+  ops.push(c.delete().prefix(clusterPrefix(cluster)), c.delete().key(configKey(cluster)), c.delete().key(secretKey(cluster)), c.delete().key(checkKey(cluster)));
   // The cluster's task history goes too, but for the deleting task (the record that it is
   // gone) and tasks not yet run: someone may be following one queued after this delete, and
   // it must end with its own truthful failure, not vanish.

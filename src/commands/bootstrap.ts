@@ -6,6 +6,7 @@ import { redact } from '../redact.js';
 import { plainEvents } from '../ui/plain.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { formatRecap } from '../ui/recap.js';
+import { plural } from '../util/plural.js';
 
 export interface BootstrapOptions {
   check?: boolean;
@@ -17,6 +18,8 @@ export interface BootstrapOptions {
   acceptNewHostKeys?: boolean;
   prune?: boolean;
   verbose?: boolean;
+  /** Exit 0 nothing to change, 2 changes (made or, with --check, pending), 1 a host failed. */
+  detailedExitcode?: boolean;
 }
 
 /** `ovl bootstrap`: bring the hosts of an inventory to what it says. Returns the exit code. */
@@ -57,5 +60,13 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   } else {
     log.write(formatRecap(result, check) + '\n');
   }
+  if (o.detailedExitcode) return failed ? 1 : result.recap.some((h) => h.changed) ? 2 : 0;
   return failed ? 2 : 0;
+}
+
+/** `ovl inventory check FILE`: the inventory validated as bootstrap validates it, no connection. */
+export function inventoryCheck(path: string, out: (line: string) => void): number {
+  const inv = loadFleet(path);
+  out(`${inv.file}: valid: ${plural(inv.hosts.length, 'host')}, components ${inv.components.join(', ')}`);
+  return 0;
 }

@@ -6,20 +6,21 @@ import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
 import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
+import { etcdAccess, openEtcd } from '../state/etcd.js';
+import { etcdFailure } from '../api/etcd-failure.js';
+import { listClusters, queueClusterTask } from '../api/clusters.js';
 import { configKey, secretKey } from '../state/keys.js';
 import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
 import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, cancelCreate, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task, type TaskKind } from '../cluster/store.js';
+import { addrOf, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { runOrFollow } from '../cluster/follow.js';
 import { ConflictError } from '../cluster/errors.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
-import { mapLimit } from '../util/semaphore.js';
-import type { CheckReport } from '../cluster/check.js';
+import { NAME_RE } from '../shell.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
 
@@ -34,7 +35,9 @@ export function inventoryPath(opt?: string): string {
 export function loadInventory(opt?: string): Inventory {
   const path = inventoryPath(opt);
   try {
-    return loadFleet(path);
+    // The release binaries and the SSH key are bootstrap's to check: list, show and check work
+    // from a laptop without them.
+    return loadFleet(path, { checkLocalFiles: false });
   } catch (e) {
     if (path !== DEFAULT_INVENTORY || !(e instanceof InventoryError) || !e.problems.every((p) => p.line === 0)) throw e;
     throw new InventoryError(e.problems.map((p) => ({ ...p, fix: `name the inventory with -i FILE or $OVL_INVENTORY (without either, ovl reads ${DEFAULT_INVENTORY} from the current directory); ${p.fix}` })));
@@ -50,10 +53,7 @@ export async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3,
   try {
     return await fn(etcd, inv);
   } catch (e) {
-    if ((e as Error).name === 'GRPCConnectFailedError' || /UNAVAILABLE|ECONNREFUSED|deadline/i.test((e as Error).message)) {
-      throw new Error(`etcd does not answer at ${endpoints.join(', ')} (${etcdReason((e as Error).message)}): is the fleet bootstrapped (ovl bootstrap ${invPath})?`);
-    }
-    throw e;
+    throw etcdFailure(e as Error, endpoints, invPath);
   } finally {
     etcd.close();
   }
@@ -113,7 +113,13 @@ export function parseConfig(settings: string[] | undefined): Record<string, stri
 /** The password of --password-env or --password-file (none given: undefined). */
 export function readPassword(o: Pick<CreateOptions, 'passwordEnv' | 'passwordFile'>): string | undefined {
   const v = readPasswordOption(o);
-  if (v !== undefined && /[\r\n\0]/.test(v)) throw new UsageError(`${o.passwordEnv ? `--password-env ${o.passwordEnv}` : `--password-file ${o.passwordFile}`}: the password has a line break or NUL inside; Redis takes one line`);
+  return v === undefined ? undefined : checkPassword(v, o.passwordEnv ? `--password-env ${o.passwordEnv}` : `--password-file ${o.passwordFile}`);
+}
+
+/** A password Redis can take (one line, not empty), or a UsageError naming where it came from. */
+export function checkPassword(v: string, from: string): string {
+  if (!v) throw new UsageError(`${from}: the password is empty`);
+  if (/[\r\n\0]/.test(v)) throw new UsageError(`${from}: the password has a line break or NUL inside; Redis takes one line`);
   return v;
 }
 
@@ -239,54 +245,95 @@ function previewCreate(req: ClusterRequest, hosts: HostCapacity[], out: Out): nu
   return 0;
 }
 
-export async function clusterCreate(name: string, o: CreateOptions, out: Out): Promise<number> {
+/** A create's checks and its task queued (or, with `check`, its placement previewed): what the
+ * CLI and the API's clusters.create share. `password` is read after the request is valid. */
+export async function queueCreate(etcd: Etcd3, name: string, o: CreateOptions, password: () => string | undefined, out: Out): Promise<{ task?: Task; req: ClusterRequest; password?: string; preview?: number }> {
+  const { hosts } = await fleetCapacity(etcd);
+  const versions: Record<string, Set<string>> = {};
+  for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
+  // The request first: it refuses password options for memcache before they are read.
+  const req = buildRequest(name, o, versions);
+  const pw = password();
+  if (pw !== undefined && req.type === 'memcache') throw new UsageError('a password: memcache clusters have no password (memcached runs without SASL)');
+  if (req.appAcl && (pw === undefined || !aclSupported(req.version))) throw new UsageError(`--app-acl: the application's ACL user exists only for clusters with a password (--password-env or --password-file) on Redis 6 or later`);
+  if (await getJson<ClusterConfig>(etcd, configKey(name))) {
+    const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
+    if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
+    throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
+  }
+  // A queued create has no config key yet: a second one would run after it and fail, having
+  // replaced the first's password meanwhile.
+  const creating = (await listTasks(etcd)).find((t) => openCreateOf(t, name));
+  if (creating) {
+    const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
+    throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
+  }
+  if (req.tls) refuseWithoutTls(etcd, hosts);
+  if (o.check) return { req, preview: previewCreate(req, hosts, out) };
+  // The secret key ({} without a password) and the task together, and only while the name is
+  // free: it claims the name, so of two creates that got past the checks above at the same
+  // moment one is queued and the other refused, with or without passwords.
+  const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, secretOf(req, pw)) } };
+  let task: Task | undefined;
+  for (let retried = false; !task; retried = true) {
+    try {
+      task = await newTask(etcd, 'create', name, { request: req }, claim);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      if (!retried && (await dropStaleSecret(etcd, name))) continue;
+      throw new UsageError(`cluster ${name} is being created by another request; wait for it to end (ovl cluster show ${name} once it is placed), or pick another name`);
+    }
+  }
+  return { task, req, password: pw };
+}
+
+/** The line that says how to reach a running cluster. */
+export async function runningHint(etcd: Etcd3, name: string, withPassword: boolean, ms: number): Promise<string[]> {
+  const plan = (await getPlan(etcd, name))!;
+  return [`cluster ${name} is running: ${spread(plan)} (${(ms / 1000).toFixed(1)} s)`, connectHint(plan, withPassword, join(pkiDirOf(etcd), `${REDIS_CA}.crt`))];
+}
+
+/** With --json, the lines a task command says go to stderr, and the task record to stdout at its end. */
+const sayOf = (json: boolean | undefined, out: Out): Out => (json ? (l) => process.stderr.write(`${l}\n`) : out);
+
+async function printTask(etcd: Etcd3, id: string, out: Out): Promise<void> {
+  out(JSON.stringify(await getTask(etcd, id), null, 2));
+}
+
+/** What can be judged of a create without etcd, every problem at once: the name, the type, the size. */
+export function precheckCreate(name: string, o: Pick<CreateOptions, 'type' | 'maxmemory'>): void {
+  const problems: string[] = [];
+  if (!NAME_RE.test(name)) problems.push(`cluster name ${JSON.stringify(name)}: 1-63 characters, lower-case letters, digits and -, starting and ending with a letter or digit${/[A-Z]/.test(name) && NAME_RE.test(name.toLowerCase()) ? ` (${name.toLowerCase()}?)` : ''}`);
+  if (!CLUSTER_TYPES.includes(o.type as ClusterType)) {
+    const near = CLUSTER_TYPES.find((t) => t === o.type.toLowerCase().replace(/-/g, '_'));
+    problems.push(`--type ${o.type}: one of ${CLUSTER_TYPES.join(', ')}${near ? ` (${near}?)` : ''}`);
+  }
+  try {
+    parseSize(o.maxmemory);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  if (problems.length) throw new UsageError(problems.join('\n     '));
+}
+
+export async function clusterCreate(name: string, o: CreateOptions & { json?: boolean }, out: Out): Promise<number> {
+  precheckCreate(name, o);
+  const say = sayOf(o.json, out);
   return withState(o.inventory, async (etcd, inv) => {
-    const { hosts } = await fleetCapacity(etcd);
-    const versions: Record<string, Set<string>> = {};
-    for (const h of hosts) for (const [t, vs] of Object.entries(h.versions)) for (const v of vs) (versions[t] ??= new Set()).add(v);
-    // The request first: it refuses password options for memcache before they are read.
-    const req = buildRequest(name, o, versions);
-    const password = readPassword(o);
-    if (req.appAcl && (password === undefined || !aclSupported(req.version))) throw new UsageError(`--app-acl: the application's ACL user exists only for clusters with a password (--password-env or --password-file) on Redis 6 or later`);
-    if (await getJson<ClusterConfig>(etcd, configKey(name))) {
-      const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
-      if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
-      throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
-    }
-    // A queued create has no config key yet: a second one would run after it and fail, having
-    // replaced the first's password meanwhile.
-    const creating = (await listTasks(etcd)).find((t) => openCreateOf(t, name));
-    if (creating) {
-      const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
-      throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
-    }
-    if (req.tls) refuseWithoutTls(etcd, hosts);
-    if (o.check) return previewCreate(req, hosts, out);
-    // The secret key ({} without a password) and the task together, and only while the name is
-    // free: it claims the name, so of two creates that got past the checks above at the same
-    // moment one is queued and the other refused, with or without passwords.
-    const claim = { absent: [configKey(name), secretKey(name)], puts: { [secretKey(name)]: sealRecord(etcd, name, secretOf(req, password)) } };
-    let task: Task | undefined;
-    for (let retried = false; !task; retried = true) {
-      try {
-        task = await newTask(etcd, 'create', name, { request: req }, claim);
-      } catch (e) {
-        if (!(e instanceof ConflictError)) throw e;
-        if (!retried && (await dropStaleSecret(etcd, name))) continue;
-        throw new UsageError(`cluster ${name} is being created by another request; wait for it to end (ovl cluster show ${name} once it is placed), or pick another name`);
-      }
-    }
-    out(`task ${task.id}: create ${describeRequest(req)}`);
+    const { task, req, password, preview } = await queueCreate(etcd, name, o, () => readPassword(o), say);
+    if (!task) return preview!;
+    say(`task ${task.id}: create ${describeRequest(req)}`);
     if (!o.wait) {
-      out(`queued; follow it with: ovl cluster show ${name}`);
-      await warnWithoutScheduler(etcd, out);
+      say(`queued; follow it with: ovl cluster show ${name}`);
+      await warnWithoutScheduler(etcd, say);
+      if (o.json) await printTask(etcd, task.id, out);
       return 0;
     }
     const t0 = Date.now();
-    if (!(await taskDone(`create ${name}`, inv, etcd, task.id, out))) return 2;
-    const plan = (await getPlan(etcd, name))!;
-    out(`cluster ${name} is running: ${spread(plan)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    out(connectHint(plan, password !== undefined, join(pkiDirOf(etcd), `${REDIS_CA}.crt`)));
+    const done = await taskDone(`create ${name}`, inv, etcd, task.id, say);
+    if (o.json) await printTask(etcd, task.id, out);
+    if (!done) return 2;
+    for (const line of await runningHint(etcd, name, password !== undefined, Date.now() - t0)) say(line);
     return 0;
   });
 }
@@ -332,47 +379,46 @@ export async function warnWithoutScheduler(etcd: Etcd3, out: Out): Promise<void>
 
 /** --instance values must be instances of the cluster's plan: on any other the task would fail
  * only once queued and run, with exit code 2 instead of a usage error. */
-async function checkInstances(etcd: Etcd3, name: string, given: string[]): Promise<void> {
-  const plan = await getPlan(etcd, name);
-  // No plan yet: the create task has not placed the cluster, so it has no instances.
-  const known = new Set(plan?.instances.map(addrOf) ?? []);
-  const unknown = given.filter((a) => !known.has(a));
-  if (!unknown.length) return;
-  const list = [...known].sort();
-  const which = !list.length ? 'it has no instances yet' : list.length <= 12 ? `its instances are ${list.join(', ')}` : `its ${list.length} instances are listed by ovl cluster show ${name}`;
-  throw new UsageError(`--instance ${unknown.join(', ')}: not ${unknown.length === 1 ? 'an instance' : 'instances'} of ${name}; ${which}`);
+/** A delete removes data: asked on a terminal (the name typed back), refused elsewhere without --yes. */
+export async function confirmDelete(name: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stdout.isTTY) throw new UsageError(`cluster delete ${name} removes its data: give --yes to confirm (there is no terminal to ask on)`);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const typed = await rl.question(`Delete cluster ${name} and every key it holds? Type its name to confirm: `);
+    if (typed.trim() !== name) throw new UsageError(`not confirmed (typed ${JSON.stringify(typed.trim())}, not ${name})`);
+  } finally {
+    rl.close();
+  }
 }
 
-export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[]; move?: boolean }, out: Out): Promise<number> {
+export async function clusterTask(kind: 'delete' | 'restart', name: string, o: { inventory?: string; wait?: boolean; instance?: string[]; move?: boolean; json?: boolean }, out: Out): Promise<number> {
+  const say = sayOf(o.json, out);
   return withState(o.inventory, async (etcd, inv) => {
-    const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
-    if (!cfg) {
-      // A create still queued has no cluster yet: deleting it means not running it.
-      const queued = kind === 'delete' ? await cancelCreate(etcd, name) : undefined;
-      if (queued?.cancelled) {
-        out(`task ${queued.task.id}: create ${name} cancelled before it started; nothing was placed`);
-        return 0;
-      }
-      if (queued) throw new UsageError(`cluster ${name} is being created (task ${queued.task.id}, ${queued.task.state}): delete it once that task is done (ovl cluster show ${name})`);
-      throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
-    }
-    if (o.instance?.length) await checkInstances(etcd, name, o.instance);
-    const task = kind === 'delete' ? await newTask(etcd, kind, name, {}) : await newTask(etcd, kind, name, { ...(o.instance?.length ? { instances: o.instance } : {}), ...(o.move ? { move: true } : {}) });
-    out(`task ${task.id}: ${kind} ${name}`);
-    if (o.wait === false) {
-      await warnWithoutScheduler(etcd, out);
+    const queued = await queueClusterTask(etcd, kind, name, { instances: o.instance, move: o.move });
+    if ('cancelled' in queued) {
+      say(`task ${queued.cancelled.id}: create ${name} cancelled before it started; nothing was placed`);
+      if (o.json) out(JSON.stringify(queued.cancelled, null, 2));
       return 0;
     }
-    return (await taskDone(`${kind} ${name}`, inv, etcd, task.id, out)) ? 0 : 2;
+    const { task } = queued;
+    say(`task ${task.id}: ${kind} ${name}`);
+    if (o.wait === false) {
+      await warnWithoutScheduler(etcd, say);
+      if (o.json) await printTask(etcd, task.id, out);
+      return 0;
+    }
+    const done = await taskDone(`${kind} ${name}`, inv, etcd, task.id, say);
+    // A delete's record outlives the cluster (it is the record that the cluster is gone).
+    if (o.json) await printTask(etcd, task.id, out);
+    return done ? 0 : 2;
   });
 }
 
 export async function clusterList(o: { inventory?: string; json?: boolean }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd) => {
-    const configs = await listConfigs(etcd);
-    // Creates not placed yet have no config: listed from their task, so a queued name is seen.
-    const queued = (await queuedCreates(etcd)).filter((t) => !configs.some((c) => c.name === t.cluster));
-    const all: (ClusterRequest & { state: string; task: string; created: string; error?: string })[] = [...configs, ...queued.map((t) => ({ ...t.request, state: t.state === 'pending' ? 'queued' : 'placing', task: t.id, created: t.created }))];
+    const all = await listClusters(etcd);
     if (o.json) {
       out(JSON.stringify(all, null, 2));
       return 0;
@@ -398,8 +444,16 @@ export function nowState(n: { answered: boolean; problems: string[] } | undefine
   return n.problems.length === 1 ? n.problems[0]! : `${n.problems[0]} (+${n.problems.length - 1} more)`;
 }
 
+/** The cluster's Grafana dashboard when the inventory names a Grafana (vars.grafana_url); the
+ * shipped dashboard (templates/grafana/ovl-redis.json) shows Redis types. */
+export function dashboardLink(inv: Inventory, cluster: string, type: ClusterType): string | undefined {
+  const base = inv.vars.grafana_url;
+  if (typeof base !== 'string' || type === 'memcache') return undefined;
+  return `${base.replace(/\/+$/, '')}/d/ovl-redis/ovl-redis?var-cluster=${encodeURIComponent(cluster)}`;
+}
+
 export async function clusterShow(name: string, o: { inventory?: string; json?: boolean; probe?: boolean }, out: Out): Promise<number> {
-  return withState(o.inventory, async (etcd) => {
+  return withState(o.inventory, async (etcd, inv) => {
     const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
     if (!cfg) {
       const task = (await queuedCreates(etcd)).find((t) => openCreateOf(t, name));
@@ -419,11 +473,13 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     if (o.json) {
       const now = report && { healthy: report.healthy, problems: report.problems, ms: report.ms };
       const instances = infos.map((i) => (report ? { ...i, now: { answered: nodeNow.get(addrOf(i))?.answered ?? false, problems: nodeNow.get(addrOf(i))?.problems ?? [] } } : i));
-      out(JSON.stringify({ config: cfg, task, instances, now }, null, 2));
+      out(JSON.stringify({ config: cfg, task, instances, now, dashboard: dashboardLink(inv, name, cfg.type) }, null, 2));
       return 0;
     }
     out(`${cfg.name}: ${cfg.type} ${cfg.version}, ${shape(cfg)}, maxmemory ${cfg.maxmemoryMB}mb, ${authSummary(name, auth)}`);
     if (cfg.config) out(`  redis.conf: ${Object.entries(cfg.config).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+    const dashboard = dashboardLink(inv, name, cfg.type);
+    if (dashboard) out(`dashboard: ${dashboard}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
     // A later restart or delete (failed, or still queued) says more about the cluster now.
     const latest = (await listTasks(etcd)).filter((t) => t.cluster === name).at(-1);
@@ -444,17 +500,9 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
   });
 }
 
-/** What `check --all` says of a cluster a task is changing. */
-const BEING: Record<TaskKind, string> = { create: 'created', delete: 'deleted', scale: 'scaled', rebalance: 'rebalanced', restart: 'restarted', failover: 'failed over', roll: 'restarted in turn', config: 'reconfigured', password: 'given new passwords' };
-
 /** Problems printed per cluster when several are checked; `check NAME` prints them all. */
 const PROBLEMS_SHOWN = 10;
-/** Clusters checked at once by `check --all`, each asking up to CHECK_CONCURRENCY instances at
- * a time: a few hundred sockets at most, under the usual limit of 1,024 open files. */
-const CLUSTERS_AT_ONCE = 8;
-const CHECK_CONCURRENCY = 32;
 
-type CheckOutcome = { name: string; report: CheckReport } | { name: string; skipped: string };
 
 /**
  * `check NAME...` or `check --all` (every cluster etcd records, for a monitoring job: one
@@ -467,21 +515,12 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
   if (o.all && names.length) throw new UsageError('name clusters or give --all, not both');
   if (!o.all && !names.length) throw new UsageError('name a cluster to check, or give --all for every cluster (ovl cluster list)');
   return withState(o.inventory, async (etcd) => {
-    const { checkCluster } = await import('../cluster/check.js');
-    const configs = new Map((await listConfigs(etcd)).map((c) => [c.name, c]));
-    const tasks = await listTasks(etcd);
-    const wanted = o.all ? [...configs.keys()] : [...new Set(names)];
+    const { checkClusters } = await import('../cluster/check-all.js');
+    const configs = new Set((await listConfigs(etcd)).map((c) => c.name));
+    const wanted = o.all ? [...configs] : [...new Set(names)];
     const missing = wanted.filter((n) => !configs.has(n));
     if (missing.length) throw new UsageError(`no cluster named ${missing.join(', ')} (ovl cluster list)`);
-    const outcomes = await mapLimit(wanted, CLUSTERS_AT_ONCE, async (name): Promise<CheckOutcome> => {
-      // Only a task at work counts: a cluster left `creating` or `deleting` by a task that
-      // failed is checked (and is not healthy).
-      const busy = tasks.find((t) => t.cluster === name && !taskEnded(t) && t.kind !== 'restart');
-      if (o.all && busy) return { name, skipped: `not checked: being ${BEING[busy.kind]} (task ${busy.id}, ${busy.state})` };
-      const plan = await getPlan(etcd, name);
-      if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${configs.get(name)!.task})` };
-      return { name, report: await checkCluster(plan, { auth: await getSecret(etcd, name), concurrency: CHECK_CONCURRENCY }) };
-    });
+    const outcomes = await checkClusters(etcd, wanted, { skipBusy: !!o.all, by: 'cli' });
     const unhealthy = outcomes.filter((c) => 'report' in c && !c.report.healthy).map((c) => c.name);
     const verdict = () => (unhealthy.length ? 1 : !o.all && outcomes.some((c) => 'skipped' in c) ? CHECK_FAILED : 0);
     const single = !o.all && wanted.length === 1 && 'report' in outcomes[0]! ? outcomes[0].report : undefined;
@@ -513,10 +552,18 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
   });
 }
 
-export async function scheduler(o: { inventory?: string; leaseTtl?: number }, out: Out): Promise<number> {
+export async function scheduler(o: { inventory?: string; leaseTtl?: number; metrics?: string; checkEvery?: number }, out: Out): Promise<number> {
   const inv = loadInventory(o.inventory);
+  if (o.metrics) {
+    const { parseListen } = await import('../monitoring/metrics-server.js');
+    try {
+      parseListen(o.metrics);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const { runScheduler } = await import('../cluster/scheduler.js');
-  await runScheduler({ inv, ttl: o.leaseTtl, log: (l) => out(`${new Date().toISOString()} ${l}`) });
+  await runScheduler({ inv, ttl: o.leaseTtl, metrics: o.metrics, checkEvery: o.checkEvery, log: (l) => out(`${new Date().toISOString()} ${l}`) });
   return 0;
 }
 

@@ -13,7 +13,7 @@ export async function monitoringSync(o: { inventory?: string }, out: (line: stri
     for (const u of r.unscraped) out(`not scraped: ${u}`);
     for (const f of r.failed) out(`targets not written: ${f}`);
     for (const f of r.exportersFailed) out(`exporter passwords not written: ${f}`);
-    out(`${plural(r.targets, 'Redis target')} on ${r.hosts.length - r.failed.length} of ${plural(r.hosts.length, 'Prometheus host')}`);
+    out(`${plural(r.targets, 'Redis target')}, ${plural(r.memcacheTargets, 'memcache target')} on ${r.hosts.length - r.failed.length} of ${plural(r.hosts.length, 'Prometheus host')}`);
     return r.failed.length || r.exportersFailed.length ? 2 : 0;
   });
 }

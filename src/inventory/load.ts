@@ -13,7 +13,7 @@ import { checkArtifacts } from './check/artifacts.js';
 import { checkComponents, checkServer } from './check/components.js';
 import { Checker, type LoadContext } from './check/context.js';
 import { checkHosts, resolveHosts } from './check/hosts.js';
-import { checkComponentRules } from './check/rules.js';
+import { checkComponentRules, checkHostPorts } from './check/rules.js';
 import { checkScheduler } from './check/scheduler.js';
 import { checkSshFiles, checkVars, resolveVars } from './check/vars.js';
 import { InventoryError, sortProblems, type Problem } from './problems.js';
@@ -101,6 +101,7 @@ function check(c: Checker): Inventory | undefined {
   const scheduler = checkScheduler(c);
   const resolved = resolveHosts(c, hostNames);
   checkComponentRules(c, comps, server, resolved, has);
+  checkHostPorts(c, comps, server, resolved);
 
   if (c.src.problems.length) return undefined;
   const [vars] = resolveVars(c, [['vars']]);

@@ -18,6 +18,7 @@ export function formatProblem(p: Problem): string {
 }
 
 export class InventoryError extends Error {
+  readonly code = 'INVENTORY';
   readonly problems: Problem[];
   constructor(problems: Problem[]) {
     super(problems.map(formatProblem).join('\n'));

@@ -1,7 +1,7 @@
 // The scrape targets kept in step with etcd: read every cluster's plan (and, for the exporters'
-// logins, its passwords), write targets/redis.json on every Prometheus host and each cache host's
-// exporter password file, only where they differ (Prometheus rereads its file on change; an
-// exporter reads its own when it starts, so it is restarted). Run by the prometheus and
+// logins, its passwords), write targets/{redis,memcache,ovl}.json on every Prometheus host and
+// each cache host's exporter password file, only where they differ (Prometheus rereads its file on
+// change; an exporter reads its own when it starts, so it is restarted). Run by the prometheus and
 // redis-exporter components, after every task of the scheduler that changes instances, and by
 // `ovl monitoring sync`.
 import type { Etcd3 } from 'etcd3';
@@ -15,24 +15,31 @@ import { file } from '../ops/files.js';
 import { Remote } from '../ssh/remote.js';
 import { mapLimit, Semaphore } from '../util/semaphore.js';
 import { exporterPasswords, owingRestart, payRestart, redisExporterPort } from './exporter.js';
-import { exporterOf, REDIS_TARGETS, redisTargets, targetFile } from './targets.js';
+import { exporterOf, MEMCACHE_TARGETS, memcacheTargets, OVL_TARGETS, ovlTargets, REDIS_TARGETS, redisTargets, targetFile } from './targets.js';
+import { listSchedulers } from './scheduler-metrics.js';
 
 export interface FleetView {
   plans: Plan[];
   /** Each cluster's passwords (undefined: none). */
   auths: Map<string, ClusterAuth | undefined>;
+  /** The /metrics addresses of the schedulers running now. */
+  schedulers: string[];
 }
 
-/** Every cluster's plan and passwords, as etcd has them now. */
+export const emptyView = (): FleetView => ({ plans: [], auths: new Map(), schedulers: [] });
+
+/** Every cluster's plan and passwords, and the running schedulers, as etcd has them now. */
 export async function fleetView(c: Etcd3): Promise<FleetView> {
   const plans = (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
   const auths = new Map(await mapLimit(plans, 16, async (p) => [p.cluster, await getSecret(c, p.cluster)] as const));
-  return { plans, auths };
+  return { plans, auths, schedulers: await listSchedulers(c) };
 }
 
 /** Why a cluster's instances are not scraped yet, or undefined when they are. */
-function notScraped(plan: Plan, auth: ClusterAuth | undefined): string | undefined {
-  if (plan.tls) return 'TLS: not scraped yet';
+function notScraped(auth: ClusterAuth | undefined): string | undefined {
+  // The exporter logs in as one user for every target (--redis.user): a cluster whose only login
+  // is `default` with requirepass would need its password in the target's URL, in clear in
+  // Prometheus's config. `ovl cluster check` (and the scheduler's /metrics) still judge it.
   if (auth?.app.length && !auth.admin) return 'one requirepass password (created before ACL users): not scraped';
   if (auth?.admin && auth.monitor === undefined) return 'no monitoring user (created before it): not scraped';
   return undefined;
@@ -40,18 +47,32 @@ function notScraped(plan: Plan, auth: ClusterAuth | undefined): string | undefin
 
 /** targets/redis.json for the fleet, and the instances it leaves out, with why. */
 export function redisTargetFile(inv: Inventory, view: FleetView): { content: string; unscraped: string[] } {
-  const why = new Map(view.plans.map((p) => [p, p.type === 'memcache' ? undefined : notScraped(p, view.auths.get(p.cluster))]));
+  const why = new Map(view.plans.map((p) => [p, p.type === 'memcache' ? undefined : notScraped(view.auths.get(p.cluster))]));
   const { groups, unscraped } = redisTargets(view.plans.filter((p) => !why.get(p)), exporterOf(hostsOf(inv, 'redis-exporter'), redisExporterPort));
   const left = view.plans.filter((p) => why.get(p)).map((p) => `${p.cluster} (${why.get(p)})`);
   return { content: targetFile(groups), unscraped: [...left, ...unscraped] };
 }
 
-/** The target file operation of a Prometheus host (written atomically, 0644). */
-export const redisTargetsOp = (content: string) => file(REDIS_TARGETS, content, { mode: 0o644 });
+/** The target files that follow etcd (Redis, memcache, the schedulers), and what they leave out. */
+export function followedTargets(inv: Inventory, view: FleetView): { files: [string, string][]; redis: number; memcache: number; unscraped: string[] } {
+  const redis = redisTargetFile(inv, view);
+  const memcache = memcacheTargets(view.plans, view.schedulers);
+  const files: [string, string][] = [
+    [REDIS_TARGETS, redis.content],
+    [MEMCACHE_TARGETS, targetFile(memcache.groups)],
+    [OVL_TARGETS, targetFile(ovlTargets(view.schedulers))],
+  ];
+  return { files, redis: (JSON.parse(redis.content) as unknown[]).length, memcache: memcache.groups.length, unscraped: [...redis.unscraped, ...memcache.unscraped] };
+}
+
+/** The target files' operations of a Prometheus host (each written atomically, 0644). */
+export const targetOps = (files: [string, string][]) => files.map(([path, content]) => file(path, content, { mode: 0o644 }));
 
 export interface SyncResult {
   hosts: string[];
+  /** Redis instances and memcache instances in the target files. */
   targets: number;
+  memcacheTargets: number;
   unscraped: string[];
   /** Prometheus hosts whose targets were not written, and exporter hosts whose passwords were not. */
   failed: string[];
@@ -87,7 +108,7 @@ const oneAtATime = new Semaphore(1);
 export function syncTargets(inv: Inventory, c: Etcd3, exporterHosts?: Set<string>, remoteOf: RemoteOf = ownRemote): Promise<SyncResult> {
   return oneAtATime.run(async () => {
     const view = await fleetView(c);
-    const { content, unscraped } = redisTargetFile(inv, view);
+    const { files, redis, memcache, unscraped } = followedTargets(inv, view);
     const failed: string[] = [];
     const exportersFailed: string[] = [];
     const exporters = hostsOf(inv, 'redis-exporter').filter((h) => !exporterHosts || exporterHosts.has(h.name));
@@ -99,8 +120,8 @@ export function syncTargets(inv: Inventory, c: Etcd3, exporterHosts?: Set<string
     );
     const prometheus = hostsOf(inv, 'prometheus');
     await mapLimit(prometheus, 8, (host) =>
-      onHost(inv, host, remoteOf, async (ctx) => void (await applyNow(ctx, [redisTargetsOp(content)]))).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
+      onHost(inv, host, remoteOf, async (ctx) => void (await applyNow(ctx, targetOps(files)))).catch((e: Error) => void failed.push(`${host.name}: ${e.message}`)),
     );
-    return { hosts: prometheus.map((h) => h.name), targets: (JSON.parse(content) as unknown[]).length, unscraped, failed, exportersFailed };
+    return { hosts: prometheus.map((h) => h.name), targets: redis, memcacheTargets: memcache, unscraped, failed, exportersFailed };
   });
 }

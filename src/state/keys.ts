@@ -30,5 +30,12 @@ export const allocPrefix = `${ROOT}/alloc/`;
 export const allocKey = (host: string) => `${allocPrefix}${host}`;
 export const secretKey = (cluster: string) => `${ROOT}/secrets/${cluster}`;
 export const ELECTION = 'ovl-scheduler';
+/** The last consistency check of a cluster (`ovl cluster check`, the scheduler's own): what its
+ * /metrics says of the cluster. */
+export const checkPrefix = `${ROOT}/checks/`;
+export const checkKey = (cluster: string) => `${checkPrefix}${cluster}`;
+/** A running scheduler's /metrics address, held by its lease: Prometheus's ovl targets. */
+export const schedulerPrefix = `${ROOT}/schedulers/`;
+export const schedulerKey = (address: string) => `${schedulerPrefix}${address}`;
 /** The slot moves of a scale or rebalance and each one's progress (tasks/reshape.ts). */
 export const migrationKey = (cluster: string) => `${ROOT}/clusters/${cluster}/migration`;

@@ -208,6 +208,9 @@ test('a config change restarts etcd exactly once; a restart owed by a failed run
   assert.equal(owed[0]!.status, 'changed');
   assert.notEqual(etcdPid(info, 'h2'), h2before);
   assert.equal(total(bootstrapJson([info.inventory]).recap, 'changed'), 0);
+  // Nothing to change: exit 0 with --detailed-exitcode.
+  const settled = ovl(['bootstrap', info.inventory, '--check', '--detailed-exitcode']);
+  assert.equal(settled.code, 0, settled.stdout + settled.stderr);
 });
 
 test('--check on a fresh fleet lists the planned changes with diffs and changes nothing on any host', async () => {
@@ -229,6 +232,10 @@ test('--check on a fresh fleet lists the planned changes with diffs and changes 
   assert.doesNotMatch(r.stdout, /PRIVATE KEY|BEGIN CERTIFICATE/, 'no key or certificate content in the output');
   assert.deepEqual(info.hosts.map((h) => dataTree(info, h.name)), before);
   assert.equal(await tcpOpen(info.hosts[0]!.address, 2379), false, 'no etcd was started');
+  // For a pipeline: changes pending exit 2 with --detailed-exitcode (and still change nothing).
+  const detailed = ovl(['bootstrap', info.inventory, '--check', '--detailed-exitcode', '--only', 'data-layout']);
+  assert.equal(detailed.code, 2, detailed.stdout + detailed.stderr);
+  assert.deepEqual(info.hosts.map((h) => dataTree(info, h.name)), before);
 });
 
 test('a fleet whose etcd runs plain HTTP moves to TLS member by member: etcd keeps a quorum and a cluster keeps serving throughout', async (t) => {
@@ -301,7 +308,7 @@ test('a fleet whose etcd runs plain HTTP moves to TLS member by member: etcd kee
   const again = bootstrapJson([info.inventory, '--only', 'etcd']);
   assert.equal(again.code, 0);
   assert.equal(total(again.recap, 'changed'), 0, JSON.stringify(again.recap.hosts));
-  assert.equal(ovl(['cluster', 'delete', 'moving', '-i', info.inventory]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'moving', '-i', info.inventory]).code, 0);
 });
 
 test('a host down: the others finish, the recap names it, exit code non-zero; once it is back a re-run converges', async () => {

@@ -125,7 +125,7 @@ before(async () => {
   endpoints = etcdOf(info.inventory);
   // Clusters left by an earlier, interrupted run of these tests.
   const listed = ovl(['cluster', 'list', '--json', ...inv()]);
-  for (const c of JSON.parse(listed.stdout) as { name: string }[]) ovl(['cluster', 'delete', c.name, ...inv()]);
+  for (const c of JSON.parse(listed.stdout) as { name: string }[]) ovl(['cluster', 'delete', '--yes', c.name, ...inv()]);
 });
 
 after(() => {
@@ -241,7 +241,7 @@ test('a master down past the node timeout: its replica takes over; restart bring
   } finally {
     reader.disconnect();
   }
-  assert.equal(ovl(['cluster', 'delete', 'failover', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'failover', ...inv()]).code, 0);
 });
 
 test('redis 1 master + 2 replicas: a write on the master is read on both replicas', async () => {
@@ -328,11 +328,11 @@ test('on a terminal, create --wait and delete show one listr2 line per task that
     const c = onTerminal(['cluster', 'create', 'shown', '--type', 'memcache', '--nodes', '2', '--maxmemory', '16mb', '--wait']);
     assert.equal(c.status, 0, c.stdout + c.stderr);
     assert.match(c.stdout, /create shown: running: 2 instances healthy/);
-    const d = onTerminal(['cluster', 'delete', 'shown']);
+    const d = onTerminal(['cluster', 'delete', '--yes', 'shown']);
     assert.equal(d.status, 0, d.stdout + d.stderr);
     assert.match(d.stdout, /delete shown: deleted/);
   } finally {
-    ovl(['cluster', 'delete', 'shown', ...inv()]);
+    ovl(['cluster', 'delete', '--yes', 'shown', ...inv()]);
   }
 });
 
@@ -350,7 +350,7 @@ test('two creates at once get distinct ports and are both healthy', async () => 
   for (const i of b.instances) assert.ok(!taken.has(`${i.host}:${i.port}`), `${i.host}:${i.port} given twice`);
   assert.equal(ovl(['cluster', 'check', 'twin-a', ...inv()]).code, 0);
   assert.equal(ovl(['cluster', 'check', 'twin-b', ...inv()]).code, 0);
-  for (const n of ['twin-a', 'twin-b']) assert.equal(ovl(['cluster', 'delete', n, ...inv()]).code, 0);
+  for (const n of ['twin-a', 'twin-b']) assert.equal(ovl(['cluster', 'delete', '--yes', n, ...inv()]).code, 0);
 });
 
 test('not enough resources: a clear failure, nothing left in etcd or on the hosts', async () => {
@@ -488,7 +488,7 @@ test('etcd stalled for 25 s in the middle of a create: the scheduler waits it ou
   } finally {
     sched.p.kill('SIGTERM');
   }
-  assert.equal(ovl(['cluster', 'delete', 'stalled', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'stalled', ...inv()]).code, 0);
 });
 
 test('a password from the environment: required by every node, never shown, its files 0640, and create and check use it', async () => {
@@ -522,7 +522,7 @@ test('a password from the environment: required by every node, never shown, its 
   const sealed = await withEtcd(endpoints, (e) => e.get('/overlord/secrets/vault').string());
   assert.match(sealed!, /^\{"sealed":"v2:[A-Za-z0-9+/=]+"\}$/);
   assert.ok(!sealed!.includes('secret'));
-  assert.equal(ovl(['cluster', 'delete', 'vault', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'vault', ...inv()]).code, 0);
 });
 
 test('an instance that cannot start where it was placed is retried, then moved to another host; its replica follows it', async () => {
@@ -560,7 +560,7 @@ test('an instance that cannot start where it was placed is retried, then moved t
   } finally {
     squatter.close();
   }
-  assert.equal(ovl(['cluster', 'delete', 'moved', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'moved', ...inv()]).code, 0);
 });
 
 test('task history: a cluster keeps its newest finished tasks, the ones asked to be kept, and every unfinished one', async () => {
@@ -601,7 +601,7 @@ test('a create not started yet: list and show name it, a second create of the na
   assert.equal(shown.code, 0, shown.stdout + shown.stderr);
   assert.match(shown.stdout, /queued: not placed yet; create task \S+: pending - waiting for the scheduler \(ovl cluster delete queued cancels it\)/);
 
-  const cancelled = ovl(['cluster', 'delete', 'queued', ...inv()]);
+  const cancelled = ovl(['cluster', 'delete', '--yes', 'queued', ...inv()]);
   assert.equal(cancelled.code, 0, cancelled.stdout + cancelled.stderr);
   assert.match(cancelled.stdout, /create queued cancelled before it started; nothing was placed/);
   const task = (await withEtcd(endpoints, listTasks)).find((t) => t.id === creates[0]!.id);
@@ -629,7 +629,7 @@ test('a create not started yet: list and show name it, a second create of the na
   const m = show('stale').instances[0]!;
   const ping = spawnSync('redis-cli', ['-h', m.address, '-p', String(m.port), 'ping'], { encoding: 'utf8' });
   assert.equal(ping.stdout.trim(), 'PONG', ping.stdout + ping.stderr);
-  assert.equal(ovl(['cluster', 'delete', 'stale', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'stale', ...inv()]).code, 0);
   assert.deepEqual(await clusterKeys('stale').then((ks) => ks.filter((k) => !k.startsWith('/overlord/task/'))), []);
 });
 
@@ -640,7 +640,7 @@ test('a host lost: restart --move puts its instances on other hosts with new ids
     await hostLost();
   } finally {
     // Whatever failed, the tests after this one find no process of this cluster.
-    ovl(['cluster', 'delete', 'lost', ...inv()]);
+    ovl(['cluster', 'delete', '--yes', 'lost', ...inv()]);
   }
 });
 
@@ -720,7 +720,7 @@ async function hostLost(): Promise<void> {
   assert.doesNotMatch(ovl(['cluster', 'show', 'lost', ...inv()]).stdout, /^retired:/m);
   const onGone = instanceProcesses('redis_cluster').get(gone)!;
   for (const o of old) assert.ok(!onGone.includes(`/data/redis_cluster/${o.port}`), `${o.address}:${o.port} still runs on ${gone}`);
-  assert.equal(ovl(['cluster', 'delete', 'lost', ...inv()]).code, 0);
+  assert.equal(ovl(['cluster', 'delete', '--yes', 'lost', ...inv()]).code, 0);
 }
 
 test('a host down: a restart counts its instances running while they answer and failed once they do not; a delete stops the rest, names the host and keeps the keys; once the host is back a second delete finishes', async () => {
@@ -745,7 +745,7 @@ test('a host down: a restart counts its instances running while they answer and 
     assert.match(rs.stdout, /ovl cluster restart outage --move puts its instances on other hosts/);
     for (const i of show('outage').instances) assert.equal(i.state, i.host === down ? 'failed' : 'up', `${i.address}:${i.port}`);
     assert.match(ovl(['cluster', 'show', 'outage', ...inv()]).stdout, /^latest task \S+-restart-outage-\S+ \(restart\): failed - did not start: /m, 'show names the failed restart, not only the create');
-    const d = ovl(['cluster', 'delete', 'outage', ...inv()]);
+    const d = ovl(['cluster', 'delete', '--yes', 'outage', ...inv()]);
     assert.equal(d.code, 2, d.stdout + d.stderr);
     assert.match(d.stdout, new RegExp(`${down}: stopped 0 of \\d+ instances .*run ovl cluster delete outage again once every host answers`));
     const s = show('outage');
@@ -756,7 +756,7 @@ test('a host down: a restart counts its instances running while they answer and 
     await sandboxStartHost(FLEET.name, down, undefined, () => {});
   }
   for (const [host, procs] of outageProcesses()) assert.equal(procs.length, host === down ? planned.filter((i) => i.host === down).length : 0, host);
-  const again = ovl(['cluster', 'delete', 'outage', ...inv()]);
+  const again = ovl(['cluster', 'delete', '--yes', 'outage', ...inv()]);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.deepEqual((await clusterKeys('outage')).filter((k) => !k.startsWith('/overlord/task/') || !k.includes('-delete-')), []);
   for (const [host, procs] of outageProcesses()) assert.deepEqual(procs, [], host);
@@ -764,7 +764,7 @@ test('a host down: a restart counts its instances running while they answer and 
 
 test('delete: no process, directory or key of the cluster is left; a restart queued behind it fails truthfully', async () => {
   // Queued in this order with no scheduler running: the restart's --wait runs both, the delete first.
-  const queued = ovl(['cluster', 'delete', 'orders', '--no-wait', ...inv()]);
+  const queued = ovl(['cluster', 'delete', '--yes', 'orders', '--no-wait', ...inv()]);
   assert.equal(queued.code, 0, queued.stdout + queued.stderr);
   assert.match(queued.stdout, /no scheduler is running: the task waits until one starts/);
   const again = create('orders', ['--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb']);
@@ -774,7 +774,7 @@ test('delete: no process, directory or key of the cluster is left; a restart que
   assert.equal(late.code, 2, late.stdout + late.stderr);
   assert.match(late.stdout, /restart orders failed: no cluster named orders/);
   for (const name of ['wide', 'sessions', 'pages', 'resumed']) {
-    const r = ovl(['cluster', 'delete', name, ...inv()]);
+    const r = ovl(['cluster', 'delete', '--yes', name, ...inv()]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
   for (const name of ['orders', 'wide', 'sessions', 'pages', 'resumed']) {

@@ -33,7 +33,7 @@ after(async () => {
 /** Every cluster gone (also those an interrupted run left), through one scheduler in this process. */
 async function deleteAll(): Promise<void> {
   const listed = JSON.parse(ovl(['cluster', 'list', '--json', ...inv()]).stdout) as { name: string }[];
-  await mapLimit(listed, 8, (c) => ovlAsync(['cluster', 'delete', c.name, '--no-wait', ...inv()]));
+  await mapLimit(listed, 8, (c) => ovlAsync(['cluster', 'delete', '--yes', c.name, '--no-wait', ...inv()]));
   if (listed.length) await drain(startScheduler());
 }
 
@@ -113,7 +113,7 @@ test('30 creates and 10 deletes queued at once, a scheduler running: every task 
   await drain(startScheduler());
   const s = startScheduler();
   const fresh = names('new', SIZES.creates);
-  await queue([...fresh.map(createArgs), ...old.map((n) => ['cluster', 'delete', n, '--no-wait'])]);
+  await queue([...fresh.map(createArgs), ...old.map((n) => ['cluster', 'delete', '--yes', n, '--no-wait'])]);
   await assertSettled(await drain(s), { running: fresh, gone: old });
   await deleteAll();
 });
@@ -128,7 +128,7 @@ test('the scheduler killed at random points of a mixed batch: the next ones fini
   const restarted = kept.slice(deletes);
   await queue([
     ...fresh.map(createArgs),
-    ...gone.map((n) => ['cluster', 'delete', n, '--no-wait']),
+    ...gone.map((n) => ['cluster', 'delete', '--yes', n, '--no-wait']),
     ...restarted.map((n) => ['cluster', 'restart', n, '--no-wait']),
   ]);
   // Three schedulers SIGKILLed after a random 0.3-3 s of work each (the next waits out the lease).

@@ -33,11 +33,11 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
 });
 
 after(() => {
-  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['cf', 'cfm']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
 });
 
 test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, redis.conf and the reservation, and survive a restart; appendonly by a rolling restart under a live writer; bad requests change nothing', async () => {

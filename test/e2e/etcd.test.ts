@@ -26,7 +26,7 @@ test('a snapshot on demand and before a bootstrap change; every member wiped, a 
   assert.equal(ovl(['bootstrap', info.inventory]).code, 0);
   const made = ovl(['cluster', 'create', 'kept', '--type', 'memcache', '--nodes', '2', '--maxmemory', '16mb', '--wait', ...inv]);
   assert.equal(made.code, 0, made.stdout + made.stderr);
-  t.after(() => assert.equal(ovl(['cluster', 'delete', 'kept', ...inv]).code, 0));
+  t.after(() => assert.equal(ovl(['cluster', 'delete', '--yes', 'kept', ...inv]).code, 0));
 
   // Before bootstrap changes a running etcd (here: a member's config drifted), a snapshot.
   const before = new Set(snapshots(info.inventory));

@@ -32,13 +32,13 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  for (const name of ['fo', 'fop']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['fo', 'fop']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
 });
 
 const children: ChildProcess[] = [];
 after(() => {
   for (const c of children) c.kill('SIGKILL');
-  for (const name of ['fo', 'fop']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['fo', 'fop']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
 });
 
 test('redis_cluster: failover to a replica under a live writer loses nothing; plan, files and check follow; restart keeps the new roles; bad requests change nothing', async () => {

@@ -318,7 +318,7 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
     assert.equal(c.code, 0, c.stdout + c.stderr);
     await agree('after the agent was lost');
 
-    const del = await ovlAsync(['cluster', 'delete', 'onmesos', '-i', inv]);
+    const del = await ovlAsync(['cluster', 'delete', '--yes', 'onmesos', '-i', inv]);
     assert.equal(del.code, 0, del.stdout + del.stderr);
     // The executors report their instances' end to the master shortly after.
     await until(async () => (await runningTasks()).size === 0, 30_000);
@@ -330,7 +330,7 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
     assert.deepEqual([...new Set(ended.map((x) => x.state))], ['TASK_KILLED'], JSON.stringify(ended));
   } finally {
     for (const p of children) p.kill('SIGKILL');
-    ovl(['cluster', 'delete', 'onmesos', '-i', inv]);
+    ovl(['cluster', 'delete', '--yes', 'onmesos', '-i', inv]);
     cleanMesos(info);
     rmSync(inv, { force: true });
   }

@@ -25,11 +25,11 @@ before(async () => {
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
   endpoints = etcdOf(info.inventory);
-  ovl(['cluster', 'delete', 'acl', ...inv()]);
+  ovl(['cluster', 'delete', '--yes', 'acl', ...inv()]);
 });
 
 after(() => {
-  ovl(['cluster', 'delete', 'acl', ...inv()]);
+  ovl(['cluster', 'delete', '--yes', 'acl', ...inv()]);
 });
 
 const instances = () => shownInstances(info.inventory, 'acl');

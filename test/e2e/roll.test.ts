@@ -35,7 +35,7 @@ before(async () => {
   info = await fleet();
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
-  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
   // Only one Redis is packaged here: the same binaries registered under a second version name.
   const text = readFileSync(info.inventory, 'utf8');
   const m = /( {2}redis:\n {4}- version: "([^"]+)"\n( {6}files: .*\n))/.exec(text)!;
@@ -46,7 +46,7 @@ before(async () => {
 
 after(() => {
   for (const c of children) c.kill('SIGKILL');
-  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['rr', 'up', 'rp', 'uf']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
   // The fleet's capacity as the shared inventory says, for the test files after this one.
   ovl(['bootstrap', info.inventory]);
   rmSync(upgradeInventory, { force: true });
@@ -127,7 +127,7 @@ test('upgrade to a second version under a live writer, the scheduler SIGKILLed w
   } finally {
     c.disconnect();
     // The fleet's capacity as the shared inventory says (one version) for what follows.
-    ovl(['cluster', 'delete', 'up', ...inv()]);
+    ovl(['cluster', 'delete', '--yes', 'up', ...inv()]);
     ovl(['bootstrap', info.inventory]);
   }
 });
@@ -163,7 +163,7 @@ test('an upgrade stopped by an instance that does not start: the shard keeps ser
     assert.deepEqual(await pids(order.slice(0, firstAt(host))), before, 'what the first run restarted is not restarted again');
     assert.equal(ovl(['cluster', 'check', 'uf', ...inv()]).code, 0);
   } finally {
-    ovl(['cluster', 'delete', 'uf', ...inv()]);
+    ovl(['cluster', 'delete', '--yes', 'uf', ...inv()]);
     ovl(['bootstrap', info.inventory]);
   }
 });

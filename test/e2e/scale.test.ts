@@ -118,7 +118,7 @@ before(async () => {
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
   endpoints = etcdOf(info.inventory);
-  for (const name of ['grow', 'killed', 'reps', 'pages', 'plain']) ovl(['cluster', 'delete', name, ...inv()]);
+  for (const name of ['grow', 'killed', 'reps', 'pages', 'plain']) ovl(['cluster', 'delete', '--yes', name, ...inv()]);
 });
 
 after(() => {
@@ -305,5 +305,5 @@ test('plain redis 1+1 -> 1+2 -> 1+1: a write on the master is read on every repl
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr + r.stdout, why);
   }
-  for (const name of ['grow', 'killed', 'reps', 'pages', 'plain']) assert.equal(ovl(['cluster', 'delete', name, ...inv()]).code, 0);
+  for (const name of ['grow', 'killed', 'reps', 'pages', 'plain']) assert.equal(ovl(['cluster', 'delete', '--yes', name, ...inv()]).code, 0);
 });

@@ -23,11 +23,11 @@ before(async () => {
   const b = ovl(['bootstrap', info.inventory]);
   assert.equal(b.code, 0, b.stdout + b.stderr);
   caFile = `${pkiDir(loadFleet(info.inventory))}/redis-ca.crt`;
-  ovl(['cluster', 'delete', 'sec', ...inv()]);
+  ovl(['cluster', 'delete', '--yes', 'sec', ...inv()]);
 });
 
 after(() => {
-  ovl(['cluster', 'delete', 'sec', ...inv()]);
+  ovl(['cluster', 'delete', '--yes', 'sec', ...inv()]);
 });
 
 const instances = () => shownInstances(info.inventory, 'sec');

@@ -11,7 +11,7 @@ import { projectRoot } from '../../src/paths.js';
 import { COMPONENTS } from '../../runbooks/components.js';
 import { RUNBOOKS } from '../../runbooks/index.js';
 
-const KNOWN = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
+const KNOWN = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent', 'node-exporter', 'redis-exporter', 'alertmanager', 'prometheus'];
 
 // A temp dir with a fake key and fake binaries; relative paths in the inventories point here.
 const dir = mkdtempSync(join(tmpdir(), 'ovl-inv-'));
@@ -259,7 +259,17 @@ test("etcd's two ports equal on a host: named at the var that set it", () => {
     line: 16,
     column: col(t, 16, '2379'),
     message: 'etcd_client_port and etcd_peer_port are both 2379 on host "cache-02"',
-    fix: 'give etcd two different ports (defaults: 2379 and 2380)',
+    fix: 'give etcd 3 different ports (defaults: 2379 and 2380 and 2381)',
+  });
+});
+
+test("a monitoring component's port equal to etcd's on a host they share: named, with both components", () => {
+  const t = edit({ 17: '    address: 10.20.0.13\n    vars: { node_exporter_port: 2379 }', 18: 'components: [data-layout, etcd, cache-binaries, node-exporter]', 22: '  cache-binaries: all\n  node-exporter: all' });
+  expectProblem(problemsOf(t), {
+    line: 18,
+    column: col(t, 18, '2379'),
+    message: 'etcd_client_port (etcd) and node_exporter_port (node-exporter) are both 2379 on host "cache-03"',
+    fix: 'set node_exporter_port (or etcd_client_port) to a port no other component of "cache-03" listens on',
   });
 });
 

@@ -23,7 +23,7 @@ const hosts = capacity.map((h) => ({ name: h.name, address: h.address, vars: h.n
 const orders = place({ name: 'orders', type: 'redis_cluster', version: '7.0.15', masters: 3, replicas: 1, maxmemoryMB: 16 }, capacity);
 const pages = place({ name: 'pages', type: 'memcache', version: '1.6.18', masters: 0, replicas: 0, nodes: 2, maxmemoryMB: 16 }, capacity);
 
-test('redis targets: one per instance, through its own host\'s exporter, labelled as ovl knows it; memcache left out', () => {
+test('redis targets: one per instance, through its own host\'s exporter, labelled as ovl knows it; memcache left out (the schedulers scrape it)', () => {
   const { groups, unscraped } = redisTargets([pages, orders], exporterOf(hosts, redisExporterPort));
   assert.deepEqual(unscraped, []);
   assert.equal(groups.length, orders.instances.length);
@@ -42,7 +42,7 @@ test('redis targets: one per instance, through its own host\'s exporter, labelle
   assert.deepEqual(nodeTargets(hosts, exporterOf(hosts, nodeExporterPort)).map((g) => g.targets[0]), ['10.0.0.1:9100', '10.0.0.2:9100', '10.0.0.3:9100']);
 });
 
-test('exporters log in as the monitoring user to ACL clusters; TLS and requirepass clusters are named, not scraped with a wrong login', () => {
+test('exporters log in as the monitoring user to ACL clusters, over TLS (rediss://) where the cluster has it; requirepass clusters are named, not scraped with a wrong login', () => {
   const vault = { ...orders, cluster: 'vault' };
   const old = { ...orders, cluster: 'old' };
   const early = { ...orders, cluster: 'early' };
@@ -52,15 +52,18 @@ test('exporters log in as the monitoring user to ACL clusters; TLS and requirepa
     ['early', { app: ['app'], admin: ['adm'], replica: 'rep' }],
     ['old', { app: ['legacy'] }],
     ['orders', undefined],
-    ['sec', { app: [], tls: undefined }],
+    ['sec', { app: ['app'], admin: ['adm'], replica: 'rep', monitor: 'smon' }],
   ]);
   const on1 = vault.instances.filter((i) => i.host === 'h1').map((i) => `redis://${i.address}:${i.port}`).sort();
-  assert.deepEqual(JSON.parse(exporterPasswords('h1', [orders, vault, old, early, pages], auths)), Object.fromEntries(on1.map((a) => [a, 'mon'])));
+  const sec1 = sec.instances.filter((i) => i.host === 'h1').map((i) => `rediss://${i.address}:${i.port}`);
+  assert.deepEqual(JSON.parse(exporterPasswords('h1', [orders, vault, old, early, pages, sec], auths)), Object.fromEntries([...on1.map((a) => [a, 'mon']), ...sec1.map((a) => [a, 'smon'])].sort(([a], [b]) => a!.localeCompare(b!))));
   const inv = { hosts, server: { 'redis-exporter': hosts.map((h) => h.name) } } as unknown as Inventory;
-  const { content, unscraped } = redisTargetFile(inv, { plans: [orders, vault, old, early, sec], auths });
-  const clusters = new Set((JSON.parse(content) as { labels: { cluster: string } }[]).map((g) => g.labels.cluster));
-  assert.deepEqual([...clusters].sort(), ['orders', 'vault']);
-  assert.deepEqual(unscraped, ['old (one requirepass password (created before ACL users): not scraped)', 'early (no monitoring user (created before it): not scraped)', 'sec (TLS: not scraped yet)']);
+  const { content, unscraped } = redisTargetFile(inv, { plans: [orders, vault, old, early, sec], auths, schedulers: [] });
+  const groups = JSON.parse(content) as { labels: { cluster: string; __param_target: string } }[];
+  assert.deepEqual([...new Set(groups.map((g) => g.labels.cluster))].sort(), ['orders', 'sec', 'vault']);
+  assert.ok(groups.filter((g) => g.labels.cluster === 'sec').every((g) => g.labels.__param_target.startsWith('rediss://')));
+  assert.ok(groups.filter((g) => g.labels.cluster !== 'sec').every((g) => g.labels.__param_target.startsWith('redis://')));
+  assert.deepEqual(unscraped, ['old (one requirepass password (created before ACL users): not scraped)', 'early (no monitoring user (created before it): not scraped)']);
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'ovl-prom-'));
@@ -69,13 +72,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('prometheus.yml as rendered, with the shipped rules, passes promtool check config', () => {
   mkdirSync(join(dir, 'rules'));
   copyFileSync(join(projectRoot, 'templates', 'prometheus', 'ovl.rules.yml'), join(dir, 'rules', 'ovl.rules.yml'));
-  const conf = render('prometheus/prometheus.yml.hbs', { host: 'h1', listen: '10.0.0.1:9090', scrapeInterval: '15s', rulesDir: join(dir, 'rules'), targetsDir: join(dir, 'targets'), alertmanagers: ['10.0.0.1:9093', '10.0.0.2:9093'] });
+  const etcd = [{ target: '10.0.0.1:2381', host: 'h1' }, { target: '10.0.0.2:2381', host: 'h2' }];
+  const conf = render('prometheus/prometheus.yml.hbs', { host: 'h1', listen: '10.0.0.1:9090', scrapeInterval: '15s', rulesDir: join(dir, 'rules'), targetsDir: join(dir, 'targets'), alertmanagers: ['10.0.0.1:9093', '10.0.0.2:9093'], etcd });
   assert.match(conf, /targets: \["10\.0\.0\.1:9093", "10\.0\.0\.2:9093"\]/);
+  assert.match(conf, /job_name: etcd\n[\s\S]*targets: \["10\.0\.0\.2:2381"\]\n\s*labels: \{ host: "h2" \}/);
+  for (const job of ['redis', 'memcache', 'ovl', 'node']) assert.match(conf, new RegExp(`job_name: ${job}\\n`));
   writeFileSync(join(dir, 'prometheus.yml'), conf);
   const r = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
   if (r.error) throw new Error("promtool is missing (Debian's prometheus package): bash scripts/setup.sh installs it");
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /SUCCESS: 8 rules found/);
+  assert.match(r.stdout, /SUCCESS: 18 rules found/);
 });
 
 test('alertmanager.yml as rendered, with and without a webhook, passes amtool check-config', () => {

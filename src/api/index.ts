@@ -1,0 +1,14 @@
+// The package's entry point: `import { openFleet } from 'ovl'`. docs/api.md describes it.
+export { openFleet, Fleet, ClusterHandle, checkResult, type CheckResult, type CreateSpec, type HostView, type BootstrapOptions } from './fleet.js';
+export type { ClusterSummary, RestartOptions, TaskOptions } from './clusters.js';
+export { NotFound, EtcdUnavailable, TaskFailed, Aborted, type ErrorCode } from './errors.js';
+export { UsageError } from '../commands/errors.js';
+export { InventoryError } from '../inventory/problems.js';
+export { ConflictError } from '../cluster/errors.js';
+export { PlacementError } from '../cluster/placement.js';
+export type { Task } from '../cluster/store.js';
+export type { ClusterConfig, InstanceInfo } from '../cluster/store.js';
+export type { Plan, PlannedInstance, ClusterType } from '../cluster/types.js';
+export type { RunResult, HostRecap } from '../engine/run.js';
+export type { OpResult } from '../ops/types.js';
+export type { NodeReport } from '../cluster/check.js';

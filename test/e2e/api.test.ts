@@ -1,0 +1,182 @@
+// The scripting API as a user gets it: `npm pack`, the tarball installed in a fresh directory, and
+// a zx script there that imports `ovl` and runs a cluster's life on the shared sandbox fleet
+// (create with progress, list, get, check, hosts, typed errors, restart, delete). Then the example
+// scripts of scripts/ops/ against the same fleet: capacity, check-and-notify posting an unhealthy
+// cluster to a webhook this test serves, and drain-host switching a host's masters away.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
+import { projectRoot } from '../../src/paths.js';
+import { fleet, onHost, ovl, shownInstances } from '../helpers/fleet.js';
+
+let info: SandboxInfo;
+const dir = mkdtempSync(join(tmpdir(), 'ovl-api-'));
+const CLUSTERS = ['api1', 'api2', 'api3', 'api4'];
+
+before(async () => {
+  info = await fleet();
+  const b = ovl(['bootstrap', info.inventory]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  for (const c of CLUSTERS) ovl(['cluster', 'delete', '--yes', c, '-i', info.inventory]);
+});
+
+after(() => {
+  for (const c of CLUSTERS) ovl(['cluster', 'delete', '--yes', c, '-i', info.inventory]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) => {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+};
+
+test("npm pack's tarball installs in a fresh directory, and a zx script there drives a cluster through import { openFleet } from 'ovl'", () => {
+  const pack = run('npm', ['pack', '--pack-destination', dir], projectRoot);
+  assert.equal(pack.code, 0, pack.out);
+  const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+  const app = join(dir, 'app');
+  assert.equal(run('mkdir', ['-p', app], dir).code, 0);
+  writeFileSync(join(app, 'package.json'), '{ "name": "ops-scripts", "private": true, "type": "module" }\n');
+  // The registry is asked only for what the npm cache of this checkout's install lacks.
+  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app);
+  assert.equal(install.code, 0, install.out);
+  writeFileSync(
+    join(app, 'life.mjs'),
+    `#!/usr/bin/env zx
+import { openFleet, NotFound } from 'ovl';
+const fleet = await openFleet(process.env.INV);
+const out = { steps: [] };
+try {
+  out.create = (await fleet.clusters.create({ name: 'api1', type: 'memcache', nodes: 2, maxmemory: '16mb' }, { onProgress: (s) => out.steps.push(s) })).state;
+  out.listed = (await fleet.clusters.list()).filter((c) => c.name === 'api1').map((c) => [c.name, c.type, c.nodes, c.maxmemoryMB, c.state]);
+  const c = await fleet.clusters.get('api1');
+  out.instances = (await c.instances()).map((i) => \`\${i.address}:\${i.port}\`).sort();
+  out.check = await c.check();
+  out.hosts = (await fleet.hosts.list()).map((h) => ({ name: h.name, instances: h.used.instances, usedMemMB: h.used.memMB, freeMemMB: h.free.memMB, memMB: h.memMB }));
+  try { await fleet.clusters.get('nope'); } catch (e) { out.notFound = [e instanceof NotFound, e.code, e.message]; }
+  try { await c.restart({ instance: '192.0.2.1:1' }); } catch (e) { out.badInstance = [e.code, e.message]; }
+  out.restart = (await c.restart()).state;
+  out.deleted = (await c.delete()).state;
+  out.after = (await fleet.clusters.list()).some((x) => x.name === 'api1');
+} finally {
+  await fleet.close();
+}
+console.log(JSON.stringify(out));
+`,
+  );
+  const r = run(process.execPath, [join(app, 'node_modules', 'zx', 'build', 'cli.js'), 'life.mjs'], app, { INV: info.inventory });
+  assert.equal(r.code, 0, r.out);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown> & { check: { healthy: boolean; problems: unknown[]; nodes: unknown[] }; hosts: { instances: number; usedMemMB: number; freeMemMB: number; memMB: number }[]; steps: string[] };
+  assert.equal(out.create, 'done');
+  assert.ok(out.steps.length > 0, 'progress reached onProgress');
+  assert.deepEqual(out.listed, [['api1', 'memcache', 2, 16, 'running']]);
+  assert.equal((out.instances as string[]).length, 2);
+  assert.equal(out.check.healthy, true, JSON.stringify(out.check.problems));
+  assert.equal(out.check.nodes.length, 2);
+  assert.ok(out.hosts.reduce((n, h) => n + h.instances, 0) >= 2);
+  // api1's two nodes reserve 16 MB + 10 % each on the hosts they are on.
+  assert.ok(out.hosts.filter((h) => h.instances > 0).every((h) => h.usedMemMB >= 17 && h.freeMemMB === h.memMB - h.usedMemMB), JSON.stringify(out.hosts));
+  assert.deepEqual(out.notFound, [true, 'NOT_FOUND', 'no cluster named nope (ovl cluster list)']);
+  assert.deepEqual((out.badInstance as string[])[0], 'NOT_FOUND');
+  assert.match((out.badInstance as string[])[1]!, /--instance 192\.0\.2\.1:1: not an instance of api1; its instances are /);
+  assert.equal(out.restart, 'done');
+  assert.equal(out.deleted, 'done');
+  assert.equal(out.after, false);
+});
+
+test('scripts/ops: capacity per host as data; check-and-notify posts an unhealthy cluster to the webhook and exits 1', async () => {
+  const c = ovl(['cluster', 'create', 'api2', '--type', 'memcache', '--nodes', '2', '--maxmemory', '16mb', '--wait', '-i', info.inventory]);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  const zx = (script: string, args: string[]) => run(process.execPath, [join(projectRoot, 'node_modules', 'zx', 'build', 'cli.js'), join(projectRoot, 'scripts', 'ops', script), ...args, '-i', info.inventory], projectRoot);
+
+  const cap = zx('capacity.mjs', ['--json']);
+  assert.equal(cap.code, 0, cap.out);
+  const { hosts, total } = JSON.parse(cap.stdout) as { hosts: { name: string; used: { instances: number; memMB: number } }[]; total: { instances: number; usedMemMB: number } };
+  const api2 = shownInstances(info.inventory, 'api2');
+  for (const i of api2) assert.ok(hosts.find((h) => h.name === i.host)!.used.instances >= 1, `${i.host} counts api2's instance`);
+  assert.equal(total.instances, hosts.reduce((n, h) => n + h.used.instances, 0));
+  assert.ok(total.usedMemMB >= 2 * 16);
+  const table = zx('capacity.mjs', []);
+  assert.equal(table.code, 0, table.out);
+  assert.match(table.stdout, /^HOST\s+INSTANCES\s+MASTERS\s+MEMORY RESERVED\s+PORTS FREE$/m);
+  assert.match(table.stdout, /^total\s+\d+\s+\d+\s+\d+ of \d+ MB \(\d+%\)\s+\d+$/m);
+
+  // One memcached of api2 stopped: the script posts api2 with that instance, and exits 1.
+  const posted: { inventory: string; unhealthy: { cluster: string; problems: { instance: string; problem: string }[] }[] }[] = [];
+  const hook: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      posted.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  // zx runs as a child that this process waits for without blocking: the webhook answers meanwhile.
+  const notifyRun = (url: string) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const p = spawn(process.execPath, [join(projectRoot, 'node_modules', 'zx', 'build', 'cli.js'), join(projectRoot, 'scripts', 'ops', 'check-and-notify.mjs'), '--webhook', url, '-i', info.inventory], { cwd: projectRoot });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+  try {
+    const victim = api2[0]!;
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/chat`;
+    // SIGSTOP: it holds its port but answers nothing, and its supervisor starts no other.
+    const pid = onHost(info, victim.host, `cat /data/memcache/${victim.port}/memcache.pid`).stdout.trim();
+    assert.match(pid, /^\d+$/);
+    assert.equal(onHost(info, victim.host, `kill -STOP ${pid}`).code, 0);
+    try {
+      const notify = await notifyRun(url);
+      assert.equal(notify.code, 1, notify.out);
+      assert.match(notify.out, /^api2: NOT healthy, \d+ problems?$/m);
+      assert.equal(posted.length, 1);
+      const mine = posted[0]!.unhealthy.find((u) => u.cluster === 'api2');
+      assert.ok(mine, JSON.stringify(posted));
+      assert.ok(mine.problems.some((p) => p.instance === `${victim.address}:${victim.port}` && /does not answer/.test(p.problem)), JSON.stringify(mine));
+    } finally {
+      onHost(info, victim.host, `kill -CONT ${pid}`);
+    }
+    // api2 answers again: it is not posted (nor anything, on a fleet whose other clusters are healthy).
+    const again = await notifyRun(url);
+    assert.match(again.out, /^api2: healthy$/m);
+    if (again.code === 0) assert.equal(posted.length, 1);
+  } finally {
+    hook.close();
+  }
+});
+
+test('scripts/ops/drain-host: every master on the host hands over to a replica elsewhere; a cluster whose master has no replica elsewhere is refused untouched', () => {
+  for (const [name, replicas] of [['api3', '1'], ['api4', '0']] as const) {
+    const c = ovl(['cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', replicas, '--maxmemory', '16mb', '--wait', '-i', info.inventory]);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+  }
+  // A host with a master of each, where the fleet has one (3 masters each on 4 hosts: it has).
+  const masterHosts = (name: string) => shownInstances(info.inventory, name).filter((i) => i.role === 'master').map((i) => i.host);
+  const host = masterHosts('api3').find((h) => masterHosts('api4').includes(h)) ?? masterHosts('api3')[0]!;
+  const mastersOn = (name: string) => shownInstances(info.inventory, name).filter((i) => i.host === host && i.role === 'master').length;
+  const api4Before = mastersOn('api4');
+  const zx = (args: string[]) => run(process.execPath, [join(projectRoot, 'node_modules', 'zx', 'build', 'cli.js'), join(projectRoot, 'scripts', 'ops', 'drain-host.mjs'), ...args, '-i', info.inventory], projectRoot);
+
+  const check = zx([host, '--check']);
+  assert.match(check.stdout, /^api3: shard \d+: master \S+ -> \S+ \(h\d\) \(--check: not done\)$/m);
+  assert.ok(mastersOn('api3') > 0, '--check switches nothing');
+
+  const r = zx([host]);
+  assert.equal(r.code, api4Before ? 1 : 0, r.out);
+  assert.match(r.stdout, /^api3: shard \d+: master \S+ -> \S+ \(h\d\)$/m);
+  assert.equal(mastersOn('api3'), 0, `no master of api3 left on ${host}`);
+  assert.equal(ovl(['cluster', 'check', 'api3', '-i', info.inventory]).code, 0);
+  if (api4Before) {
+    assert.match(r.stdout, /^api4: refused: master \S+ \(shard \d+\) has no replica on another host/m);
+    assert.equal(mastersOn('api4'), api4Before, 'api4 untouched');
+  }
+});

@@ -1,0 +1,82 @@
+// CLI conventions a new user tries first, run as the user runs them (the compiled bin/ovl.js):
+// --version, and `ovl inventory check` validating with no connection.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { projectRoot } from '../../src/paths.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ovl-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const ovl = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ovl.js'), ...args], { encoding: 'utf8', cwd: dir });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+test('ovl --version prints the package version', () => {
+  const r = ovl('--version');
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version);
+});
+
+test('ovl inventory check: a valid inventory says so; a bad one names file:line:column and the fix, exit 1, no connection', () => {
+  const good = join(dir, 'good.yml');
+  writeFileSync(join(dir, 'id_test'), '');
+  const text = `vars:\n  ssh: { key: id_test }\nhosts:\n  - name: c1\n    address: 10.20.0.11\ncomponents: [data-layout]\nserver:\n  data-layout: all\n`;
+  writeFileSync(good, text);
+  const ok = ovl('inventory', 'check', good);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), `${good}: valid: 1 host, components data-layout`);
+  const bad = join(dir, 'bad.yml');
+  writeFileSync(bad, text.replace('address: 10.20.0.11', 'address: 10.20.0.300'));
+  const no = ovl('inventory', 'check', bad);
+  assert.equal(no.code, 1);
+  assert.match(no.stderr, new RegExp(`^${bad.replace(/[.]/g, '\\.')}:5:\\d+: .*10\\.20\\.0\\.300`, 'm'));
+  assert.match(no.stderr, /^  fix: /m);
+  assert.doesNotMatch(no.stderr, /Nothing was changed/, 'a check changes nothing by itself: no need to say so');
+});
+
+test('cluster delete without --yes and without a terminal refuses before anything is read or changed', () => {
+  const r = ovl('cluster', 'delete', 'orders', '-i', join(dir, 'none.yml'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^ovl: cluster delete orders removes its data: give --yes to confirm \(there is no terminal to ask on\)$/m);
+  assert.match(r.stderr, /Nothing was changed/);
+  assert.match(ovl('cluster', 'delete', '--help').stdout, /Examples:\n {2}ovl cluster delete orders {12}# asks you to type the name/);
+});
+
+test('cluster commands read an inventory whose release binaries are not on this machine (a laptop): only etcd is needed', () => {
+  const inv = join(dir, 'laptop.yml');
+  writeFileSync(
+    inv,
+    `vars:\n  ssh: { key: /nonexistent/key }\n  etcd_tls: false\nartifacts:\n  etcd:\n    - version: "3.4.23"\n      files: { etcd: /nonexistent/etcd, etcdctl: /nonexistent/etcdctl }\n  redis:\n    - version: "7.0.15"\n      files: { redis-server: /nonexistent/redis-server, redis-cli: /nonexistent/redis-cli }\nhosts:\n  - name: c1\n    address: 127.77.0.1\ncomponents: [data-layout, etcd, cache-binaries]\nserver:\n  data-layout: all\n  etcd: [c1]\n  cache-binaries: all\n`,
+  );
+  assert.match(ovl('inventory', 'check', inv).stderr, /release binary|not found: \/nonexistent/, 'bootstrap\'s check names the missing files');
+  const r = ovl('cluster', 'list', '-i', inv);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^ovl: etcd does not answer at http:\/\/127\.77\.0\.1:2379 /m);
+  assert.doesNotMatch(r.stderr, /nonexistent/);
+});
+
+test('with --json (or -o json) an error is a JSON object on stderr with its stable code', () => {
+  for (const flags of [['--json'], ['-o', 'json']]) {
+    const r = ovl('cluster', 'list', ...flags, '-i', join(dir, 'missing.yml'));
+    assert.equal(r.code, 1);
+    const e = JSON.parse(r.stderr.trim()) as { error: { code: string; message: string } };
+    assert.equal(e.error.code, 'INVENTORY');
+    assert.match(e.error.message, /missing\.yml/);
+  }
+  const d = ovl('cluster', 'delete', 'orders', '--json', '-i', join(dir, 'none.yml'));
+  assert.deepEqual(JSON.parse(d.stderr.trim()), { error: { code: 'USAGE', message: 'cluster delete orders removes its data: give --yes to confirm (there is no terminal to ask on)' } });
+});
+
+test('cluster create names every problem it can judge alone before reaching etcd', () => {
+  const r = ovl('cluster', 'create', 'Orders', '--type', 'redis-cluster', '--maxmemory', '256', '-i', join(dir, 'none.yml'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cluster name "Orders": 1-63 characters.* \(orders\?\)/);
+  assert.match(r.stderr, /--type redis-cluster: one of redis_cluster, redis, memcache \(redis_cluster\?\)/);
+  assert.match(r.stderr, /--maxmemory 256: write a unit, e\.g\. 256mb/);
+  assert.doesNotMatch(r.stderr, /none\.yml|etcd/, 'neither the inventory nor etcd was read');
+});
