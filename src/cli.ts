@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { projectRoot } from './paths.js';
+import { addExamples, leafCommands } from './cli-examples.js';
 import { InventoryError } from './inventory/load.js';
 import { registerSandboxCommands } from './sandbox/cli.js';
 import { CHECK_FAILED, UsageError } from './commands/errors.js';
@@ -26,6 +27,8 @@ const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((
 const program = new Command('ovl')
   .description('stand up and run fleets of cache clusters (Redis, Redis Cluster, memcache) over SSH, with etcd as the source of truth')
   .version(JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).version as string, '-V, --version', 'the version of ovl')
+  // ovl's own options only before a command: `cluster create --version 7.2.4` is the command's.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 program
@@ -47,6 +50,15 @@ program
   });
 
 program
+  .command('doctor')
+  .description('is the fleet ready? the inventory, SSH keys, every host over SSH, etcd, the cache versions: one line each')
+  .argument('<inventory>', 'inventory YAML file')
+  .action(async (inventory: string) => {
+    readOnly = true;
+    process.exitCode = await (await import('./commands/doctor.js')).doctor(inventory, out);
+  });
+
+program
   .command('inventory')
   .description('the fleet inventory')
   .command('check')
@@ -59,7 +71,11 @@ program
 
 registerSandboxCommands(program);
 
-const out = (l: string) => process.stdout.write(l + '\n');
+// -q: only data (--json) and errors; the lines that narrate are left out.
+let quiet = false;
+const out = (l: string) => {
+  if (!quiet || jsonErrors) process.stdout.write(l + '\n');
+};
 // Set by commands that only read (list, show, check): their errors do not add that nothing was
 // changed, which would suggest that they could have changed something.
 let readOnly = false;
@@ -167,7 +183,6 @@ cluster
   .option('--no-wait', 'queue the task and return')
   .option('--json', 'the task record as JSON on stdout when it ends (progress on stderr)')
   .addOption(inventoryOption())
-  .addHelpText('after', '\nExamples:\n  ovl cluster delete orders            # asks you to type the name\n  ovl cluster delete orders --yes      # in a script')
   .action(async (name: string, o) => {
     await (await clusterCmd()).confirmDelete(name, !!o.yes);
     process.exitCode = await (await clusterCmd()).clusterTask('delete', name, o, out);
@@ -257,10 +272,35 @@ program
   .addOption(new Option('--lease-ttl <seconds>', 'leadership lease: after this long without keep-alive another scheduler takes over (a machine overloaded for longer must not run tasks twice)').default(15).argParser(int('--lease-ttl', 5)))
   .option('--metrics <address:port>', "serve ovl's view (/metrics) and memcache's stats (/memcache) for Prometheus at this address (port 0: any free one); registered in etcd, so Prometheus finds it")
   .addOption(new Option('--check-every <seconds>', 'while leading, check every cluster this often (the result is in /metrics)').default(30).argParser(int('--check-every', 5)))
+  .option('--json', 'its log as JSON lines: {"at", "message"}')
   .addOption(inventoryOption())
   .action(async (o) => {
     process.exitCode = await (await clusterCmd()).scheduler(o, out);
   });
+
+program
+  .command('completion')
+  .description('print a shell completion script for ovl')
+  .argument('<shell>', 'bash or zsh')
+  .action(async (shell: string) => {
+    const { bashCompletion, zshCompletion } = await import('./completion.js');
+    if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion ${shell}: bash or zsh`);
+    readOnly = true;
+    out(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+  });
+
+addExamples(program);
+// -q and -v on every command: bootstrap's -v prints the steps already ok; elsewhere it shows the
+// in-process scheduler's log and where the time goes (OVL_TRACE).
+for (const c of leafCommands(program)) {
+  if (!c.options.some((o) => o.short === '-q')) c.option('-q, --quiet', 'print only data (--json) and errors; the exit code says the rest');
+  if (!c.options.some((o) => o.short === '-v')) c.option('-v, --verbose', "also print the scheduler's log when it runs in this process, and where the time goes");
+}
+program.hook('preAction', (_, action) => {
+  const o = action.opts() as { quiet?: boolean; verbose?: boolean };
+  quiet = !!o.quiet;
+  if (o.verbose && action.name() !== 'bootstrap') process.env.OVL_TRACE = '1';
+});
 
 // `-o json` / `--output json` (kubectl's habit) mean --json.
 const isOutput = (a: string | undefined) => a === '-o' || a === '--output';

@@ -5,8 +5,13 @@ import type { Etcd3 } from 'etcd3';
 import { RUNBOOKS } from '../../runbooks/index.js';
 import { checkClusters } from '../cluster/check-all.js';
 import type { CheckReport, NodeReport } from '../cluster/check.js';
-import { fleetCapacity, getPlan, listConfigs, listInstances, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
+import { fleetCapacity, getPlan, getSecret, listConfigs, listInstances, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
 import { planFailover } from '../commands/failover.js';
+import { planScale, queueRebalance, queueScale } from '../commands/reshape.js';
+import { planConfig, queueConfig } from '../commands/config.js';
+import { planRoll, queueRoll } from '../commands/roll.js';
+import { queuePassword } from '../commands/password.js';
+import { NotFound } from './errors.js';
 import type { Plan } from '../cluster/types.js';
 import { checkPassword, queueCreate, type CreateOptions } from '../commands/cluster.js';
 import { UsageError } from '../commands/errors.js';
@@ -128,6 +133,55 @@ export class ClusterHandle {
       return newTask(etcd, 'failover', this.name, { instance: o.instance });
     });
     return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+  }
+
+  /** Grow or shrink it live (shards with slots moved, replicas per shard, memcache nodes); null
+   * when it has that shape already. */
+  async scale(o: { masters?: number; replicas?: number; nodes?: number; force?: boolean } & TaskOptions): Promise<Task | null> {
+    const task = await this.fleet.run(async (etcd) => {
+      const { plan, to, same } = await planScale(etcd, this.name, o);
+      return same ? null : queueScale(etcd, plan, to);
+    });
+    return task && awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+  }
+
+  /** Even the slots of a redis_cluster again (and finish slots an interrupted migration left open). */
+  async rebalance(o: { threshold?: number } & TaskOptions = {}): Promise<Task> {
+    const task = await this.fleet.run((etcd) => queueRebalance(etcd, this.name, o.threshold));
+    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+  }
+
+  /** Change settings (live where Redis allows, else a rolling restart, which needs `yes`). */
+  async configure(settings: Record<string, string>, o: { yes?: boolean } & TaskOptions = {}): Promise<Task> {
+    const task = await this.fleet.run(async (etcd) => {
+      const plan = await getPlan(etcd, this.name);
+      if (!plan) throw new NotFound(`no cluster named ${this.name} (ovl cluster list)`);
+      const { set } = await planConfig(etcd, plan, await getSecret(etcd, this.name), Object.entries(settings).map(([k, v]) => `${k}=${v}`), o);
+      return queueConfig(etcd, this.name, set, o.yes);
+    });
+    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+  }
+
+  /** Every instance restarted, one shard at a time (masters after a switchover); with `version`,
+   * onto those binaries (an upgrade). An outage (a shard without replica) needs `yes`. Null when
+   * it runs that version already. */
+  async roll(o: { version?: string; yes?: boolean } & TaskOptions = {}): Promise<Task | null> {
+    const task = await this.fleet.run(async (etcd) => {
+      const judged = await planRoll(etcd, this.name, o.version);
+      if (judged.same) return null;
+      if (judged.cost && !o.yes) throw new UsageError(`${judged.what}: ${judged.cost}; give yes: true to accept that`);
+      return (await queueRoll(etcd, this.name, o.version, o.yes)).task;
+    });
+    return task && awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+  }
+
+  /** New passwords for a cluster with ACL users: `rotate` (the new application password, accepted
+   * beside the old one), `dropOld`, `rotateAdmin` (ovl's own). No password is ever in a record. */
+  async passwords(o: { rotate?: string; dropOld?: boolean; rotateAdmin?: boolean } & TaskOptions): Promise<Task> {
+    const { task } = await this.fleet.run((etcd) =>
+      queuePassword(etcd, this.name, { rotate: o.rotate !== undefined, dropOld: o.dropOld, rotateAdmin: o.rotateAdmin }, () => (o.rotate === undefined ? undefined : checkPassword(o.rotate, 'rotate'))),
+    );
+    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task!.id, o);
   }
 
   /** Stop every instance and remove the cluster from etcd (a create still queued is cancelled). */

@@ -20,6 +20,13 @@ export interface BootstrapOptions {
   verbose?: boolean;
   /** Exit 0 nothing to change, 2 changes (made or, with --check, pending), 1 a host failed. */
   detailedExitcode?: boolean;
+  /** Nothing printed but a failed host's lines (and --json's recap). */
+  quiet?: boolean;
+}
+
+/** A stream that passes on only the lines that say something failed (-q). */
+function failuresOnly(to: NodeJS.WritableStream): NodeJS.WritableStream {
+  return { write: (s: string) => (/FAIL|failed|error/i.test(s) ? to.write(s) : true) } as unknown as NodeJS.WritableStream;
 }
 
 /** `ovl bootstrap`: bring the hosts of an inventory to what it says. Returns the exit code. */
@@ -29,11 +36,11 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   const check = !!o.check;
   const forks = o.forks ?? (typeof inv.vars.forks === 'number' ? inv.vars.forks : 50);
   // A terminal gets the listr2 tree; logs, pipes, CI and --json get one line per event.
-  const tty = liveTerminal() && !o.json;
+  const tty = liveTerminal() && !o.json && !o.quiet;
   const log = o.json ? process.stderr : process.stdout;
   // listr2 is loaded only for a terminal.
   const tree = tty ? (await import('../ui/listr.js')).listrEvents(sel.components) : undefined;
-  const events: RunEvents = tree ?? plainEvents(log, { diff: check || !!o.diff, verbose: !!o.verbose, check });
+  const events: RunEvents = tree ?? plainEvents(o.quiet ? failuresOnly(log) : log, { diff: check || !!o.diff, verbose: !!o.verbose, check });
 
   let result: RunResult;
   try {
@@ -57,7 +64,7 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   const failed = result.recap.some((h) => h.failed);
   if (o.json) {
     process.stdout.write(JSON.stringify(redact({ inventory: inv.file, check, ok: !failed, ms: result.ms, hosts: result.recap, results: result.results }), null, 2) + '\n');
-  } else {
+  } else if (!o.quiet || failed) {
     log.write(formatRecap(result, check) + '\n');
   }
   if (o.detailedExitcode) return failed ? 1 : result.recap.some((h) => h.changed) ? 2 : 0;

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readRedisTls, REDIS_CA } from '../pki/redis-certs.js';
 import type { Etcd3 } from 'etcd3';
 import { loadFleet } from '../inventory/fleet.js';
 import { InventoryError } from '../inventory/load.js';
 import { CHECK_FAILED, UsageError } from './errors.js';
 import type { Inventory } from '../inventory/types.js';
-import { etcdAccess, openEtcd } from '../state/etcd.js';
+import { CLIENT_CERT, etcdAccess, openEtcd, type EtcdAccess } from '../state/etcd.js';
+import { readSecretsKey } from '../state/secrets.js';
 import { etcdFailure } from '../api/etcd-failure.js';
 import { listClusters, queueClusterTask } from '../api/clusters.js';
 import { configKey, secretKey } from '../state/keys.js';
@@ -44,10 +45,35 @@ export function loadInventory(opt?: string): Inventory {
   }
 }
 
-export async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>): Promise<T> {
-  const invPath = inventoryPath(invOpt);
-  const inv = loadInventory(invOpt);
-  const access = etcdAccess(inv);
+/**
+ * For a command that only reads, with no inventory named: etcd from $OVL_ETCD_ENDPOINTS (comma-
+ * separated URLs) and, for https, the client certificate (ca.crt, client.crt, client.key) and the
+ * secrets key from $OVL_PKI_DIR (default: the current directory). Undefined when not asked for.
+ */
+export function endpointsFromEnv(invOpt: string | undefined): { inv: Inventory; access: EtcdAccess } | undefined {
+  const urls = process.env.OVL_ETCD_ENDPOINTS;
+  if (invOpt || process.env.OVL_INVENTORY || !urls) return undefined;
+  const endpoints = urls.split(',').map((u) => u.trim()).filter(Boolean);
+  for (const u of endpoints) if (!/^https?:\/\/[A-Za-z0-9.:\[\]_-]+$/.test(u)) throw new UsageError(`$OVL_ETCD_ENDPOINTS: ${JSON.stringify(u)} is not an etcd client URL like https://10.20.0.11:2379`);
+  const dir = resolve(process.env.OVL_PKI_DIR ?? '.');
+  const tls = endpoints.some((u) => u.startsWith('https:'));
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(dir, f), 'utf8');
+    } catch {
+      throw new UsageError(`$OVL_ETCD_ENDPOINTS over https needs the client certificate: ${join(dir, f)} is missing (set $OVL_PKI_DIR to the fleet's PKI directory)`);
+    }
+  };
+  const access: EtcdAccess = { endpoints, tls: tls ? { ca: read(CLIENT_CERT.ca), cert: read(CLIENT_CERT.cert), key: read(CLIENT_CERT.key) } : undefined, secrets: readSecretsKey(dir) };
+  const inv = { file: '$OVL_ETCD_ENDPOINTS', vars: { pki_dir: dir }, hosts: [], components: [], server: {}, artifacts: {}, scheduler: { resources: 'fleet' } } as unknown as Inventory;
+  return { inv, access };
+}
+
+export async function withState<T>(invOpt: string | undefined, fn: (etcd: Etcd3, inv: Inventory) => Promise<T>, o: { readOnly?: boolean } = {}): Promise<T> {
+  const fromEnv = o.readOnly ? endpointsFromEnv(invOpt) : undefined;
+  const invPath = fromEnv ? '$OVL_ETCD_ENDPOINTS' : inventoryPath(invOpt);
+  const inv = fromEnv?.inv ?? loadInventory(invOpt);
+  const access = fromEnv?.access ?? etcdAccess(inv);
   const endpoints = access.endpoints;
   const etcd = await openEtcd(access, 5000);
   try {
@@ -433,7 +459,7 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
       out([c.name, c.type, c.version, dims, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
     }
     return 0;
-  });
+  }, { readOnly: true });
 }
 
 /** What `show` says of an instance now, from one consistency check (NodeReport). */
@@ -497,7 +523,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
       out([...cells, recorded, ...(report ? [nowState(nodeNow.get(addrOf(i)))] : [])].join('\t'));
     }
     return 0;
-  });
+  }, { readOnly: true });
 }
 
 /** Problems printed per cluster when several are checked; `check NAME` prints them all. */
@@ -549,10 +575,10 @@ export async function clusterCheck(names: string[], o: { inventory?: string; jso
     }
     if (unhealthy.length) out(`to bring stopped instances back (and masters replaced by a failover back to their role): ovl cluster restart ${unhealthy.length === 1 ? unhealthy[0] : 'NAME'}`);
     return verdict();
-  });
+  }, { readOnly: true });
 }
 
-export async function scheduler(o: { inventory?: string; leaseTtl?: number; metrics?: string; checkEvery?: number }, out: Out): Promise<number> {
+export async function scheduler(o: { inventory?: string; leaseTtl?: number; metrics?: string; checkEvery?: number; json?: boolean }, out: Out): Promise<number> {
   const inv = loadInventory(o.inventory);
   if (o.metrics) {
     const { parseListen } = await import('../monitoring/metrics-server.js');
@@ -563,7 +589,9 @@ export async function scheduler(o: { inventory?: string; leaseTtl?: number; metr
     }
   }
   const { runScheduler } = await import('../cluster/scheduler.js');
-  await runScheduler({ inv, ttl: o.leaseTtl, metrics: o.metrics, checkEvery: o.checkEvery, log: (l) => out(`${new Date().toISOString()} ${l}`) });
+  // --json: one object per line, for a log shipper.
+  const log = o.json ? (l: string) => out(JSON.stringify({ at: new Date().toISOString(), message: l })) : (l: string) => out(`${new Date().toISOString()} ${l}`);
+  await runScheduler({ inv, ttl: o.leaseTtl, metrics: o.metrics, checkEvery: o.checkEvery, log });
   return 0;
 }
 

@@ -4,7 +4,9 @@
 // ovl's own user a new password. The passwords go into the sealed record here; the task (which
 // holds none) sets them live on every instance and in every redis.conf.
 import { aclSupported, hasPassword, type ClusterAuth } from '../cluster/auth.js';
-import { getPlan, getSecretAt, newTask } from '../cluster/store.js';
+import { getPlan, getSecretAt, newTask, type Task } from '../cluster/store.js';
+import type { Etcd3 } from 'etcd3';
+import { NotFound } from '../api/errors.js';
 import { secretKey } from '../state/keys.js';
 import { sealRecord } from '../state/secrets.js';
 import type { Out } from '../ui/follow.js';
@@ -49,31 +51,41 @@ export function passwordChange(name: string, auth: ClusterAuth, o: PasswordOptio
   return { auth: { ...auth, app }, says };
 }
 
+/**
+ * A password change judged and (unless `check`) queued with the new sealed record, in one
+ * transaction guarded by the record read. `next` is the new application password (--rotate).
+ */
+export async function queuePassword(etcd: Etcd3, name: string, o: Pick<PasswordOptions, 'rotate' | 'dropOld' | 'rotateAdmin' | 'check'>, next: () => string | undefined): Promise<{ task?: Task; what: string; after?: string }> {
+  const plan = await getPlan(etcd, name);
+  if (!plan) throw new NotFound(`no cluster named ${name} (ovl cluster list)`);
+  if (plan.type === 'memcache') throw new UsageError(`${name} is memcache: memcached runs without passwords`);
+  const pw = next();
+  const { auth, rev } = await getSecretAt(etcd, name);
+  if (!auth || !rev || !hasPassword(auth)) throw new UsageError(`${name} was created without a password; passwords are set when a cluster is created (--password-env)`);
+  if (!auth.admin) {
+    const why = aclSupported(plan.version) ? 'it was created before ovl made ACL users' : `redis ${plan.version} has no ACL users`;
+    throw new UsageError(`${name} has one requirepass password (${why}): a rotation needs ACL users, which accept two passwords at once; create the cluster again on Redis 6 or later to get them`);
+  }
+  const change = passwordChange(name, auth, o, pw);
+  const what = `passwords of ${name}: ${change.says.join('; ')}`;
+  const after = change.auth.app.length > 1 ? `once every client logs in with the new password: ovl cluster password ${name} --drop-old` : undefined;
+  if (o.check) return { what, after };
+  const kinds = [o.rotate && 'rotate', o.dropOld && 'drop old', o.rotateAdmin && 'rotate admin'].filter(Boolean).join(', ');
+  const task = await newTask(etcd, 'password', name, { change: kinds, ...(o.rotateAdmin ? { admin: true } : {}) }, {
+    unchanged: { [secretKey(name)]: rev },
+    puts: { [secretKey(name)]: sealRecord(etcd, name, change.auth) },
+  });
+  return { task, what, after };
+}
+
 export async function clusterPassword(name: string, o: PasswordOptions, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd, inv) => {
-    const plan = await getPlan(etcd, name);
-    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
-    if (plan.type === 'memcache') throw new UsageError(`${name} is memcache: memcached runs without passwords`);
-    const next = readPassword(o);
-    const { auth, rev } = await getSecretAt(etcd, name);
-    if (!auth || !rev || !hasPassword(auth)) throw new UsageError(`${name} was created without a password; passwords are set when a cluster is created (--password-env)`);
-    if (!auth.admin) {
-      const why = aclSupported(plan.version) ? 'it was created before ovl made ACL users' : `redis ${plan.version} has no ACL users`;
-      throw new UsageError(`${name} has one requirepass password (${why}): a rotation needs ACL users, which accept two passwords at once; create the cluster again on Redis 6 or later to get them`);
-    }
-    const change = passwordChange(name, auth, o, next);
-    const what = `passwords of ${name}: ${change.says.join('; ')}`;
-    if (o.check) {
+    const { task, what, after } = await queuePassword(etcd, name, o, () => readPassword(o));
+    if (!task) {
       out(`would change: ${what}`);
       return 0;
     }
-    const kinds = [o.rotate && 'rotate', o.dropOld && 'drop old', o.rotateAdmin && 'rotate admin'].filter(Boolean).join(', ');
-    const task = await newTask(etcd, 'password', name, { change: kinds, ...(o.rotateAdmin ? { admin: true } : {}) }, {
-      unchanged: { [secretKey(name)]: rev },
-      puts: { [secretKey(name)]: sealRecord(etcd, name, change.auth) },
-    });
     out(`task ${task.id}: ${what}`);
-    const after = change.auth.app.length > 1 ? `once every client logs in with the new password: ovl cluster password ${name} --drop-old` : undefined;
     if (!o.wait) {
       out(`queued; follow it with: ovl cluster show ${name}`);
       if (after) out(`then, ${after}`);

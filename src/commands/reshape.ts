@@ -12,6 +12,7 @@ import type { Out } from '../ui/follow.js';
 import { plural } from '../util/plural.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
+import { NotFound } from '../api/errors.js';
 
 export interface ScaleOptions {
   inventory?: string;
@@ -26,7 +27,7 @@ export interface ScaleOptions {
 const describe = (plan: Plan, s: Shape) => (plan.type === 'memcache' ? plural(s.nodes, 'node') : `${plural(s.masters, 'master')} x ${plural(s.replicas, 'replica')}`);
 
 /** The shape asked for, or a usage error saying what is wrong with it. */
-function wantedShape(name: string, plan: Plan, o: ScaleOptions): Shape {
+function wantedShape(name: string, plan: Plan, o: Pick<ScaleOptions, 'masters' | 'replicas' | 'nodes' | 'force'>): Shape {
   const given = (['masters', 'replicas', 'nodes'] as const).filter((k) => o[k] !== undefined);
   if (!given.length) throw new UsageError(`say what ${name} should become: --masters N, --replicas N or --nodes N (memcache)`);
   if (plan.type === 'memcache' && (o.masters !== undefined || o.replicas !== undefined)) throw new UsageError(`${name} is memcache: its size is --nodes N (it has no masters or replicas)`);
@@ -44,19 +45,36 @@ function wantedShape(name: string, plan: Plan, o: ScaleOptions): Shape {
   return to;
 }
 
+/** A scale judged against the plan: the shapes now and asked for (a UsageError when it cannot be). */
+export async function planScale(etcd: Etcd3, name: string, o: Pick<ScaleOptions, 'masters' | 'replicas' | 'nodes' | 'force'>): Promise<{ plan: Plan; now: Shape; to: Shape; same: boolean }> {
+  const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
+  const plan = cfg ? await getPlan(etcd, name) : null;
+  if (!cfg || !plan) throw new NotFound(`no cluster named ${name}${cfg ? ' placed yet' : ''} (ovl cluster list)`);
+  const now = shapeOf(plan);
+  const to = wantedShape(name, plan, o);
+  return { plan, now, to, same: now.masters === to.masters && now.replicas === to.replicas && now.nodes === to.nodes };
+}
+
+/** Queue the scale `planScale` judged. */
+export const queueScale = (etcd: Etcd3, plan: Plan, to: Shape) => newTask(etcd, 'scale', plan.cluster, { to: plan.type === 'memcache' ? { nodes: to.nodes } : { masters: to.masters, replicas: to.replicas } });
+
+/** A rebalance judged and queued. */
+export async function queueRebalance(etcd: Etcd3, name: string, threshold?: number) {
+  const plan = await getPlan(etcd, name);
+  if (!plan) throw new NotFound(`no cluster named ${name} (ovl cluster list)`);
+  if (plan.type !== 'redis_cluster') throw new UsageError(`${name} is ${plan.type}: only a redis_cluster has slots to rebalance`);
+  return newTask(etcd, 'rebalance', name, threshold !== undefined ? { threshold } : {});
+}
+
 export async function clusterScale(name: string, o: ScaleOptions, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd, inv) => {
-    const cfg = await getJson<ClusterConfig>(etcd, configKey(name));
-    const plan = cfg ? await getPlan(etcd, name) : null;
-    if (!cfg || !plan) throw new UsageError(`no cluster named ${name}${cfg ? ' placed yet' : ''} (ovl cluster list)`);
-    const now = shapeOf(plan);
-    const to = wantedShape(name, plan, o);
-    if (now.masters === to.masters && now.replicas === to.replicas && now.nodes === to.nodes) {
+    const { plan, now, to, same } = await planScale(etcd, name, o);
+    if (same) {
       out(`nothing to do: ${name} has ${describe(plan, now)} already`);
       return 0;
     }
     if (o.check) return previewScale(etcd, plan, to, out);
-    const task = await newTask(etcd, 'scale', name, { to: plan.type === 'memcache' ? { nodes: to.nodes } : { masters: to.masters, replicas: to.replicas } });
+    const task = await queueScale(etcd, plan, to);
     out(`task ${task.id}: scale ${name} from ${describe(plan, now)} to ${describe(plan, to)}`);
     if (!o.wait) {
       out(`queued; follow it with: ovl cluster show ${name}`);
@@ -109,10 +127,7 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
 
 export async function clusterRebalance(name: string, o: { inventory?: string; threshold?: number; wait?: boolean }, out: Out): Promise<number> {
   return withState(o.inventory, async (etcd, inv) => {
-    const plan = await getPlan(etcd, name);
-    if (!plan) throw new UsageError(`no cluster named ${name} (ovl cluster list)`);
-    if (plan.type !== 'redis_cluster') throw new UsageError(`${name} is ${plan.type}: only a redis_cluster has slots to rebalance`);
-    const task = await newTask(etcd, 'rebalance', name, o.threshold !== undefined ? { threshold: o.threshold } : {});
+    const task = await queueRebalance(etcd, name, o.threshold);
     out(`task ${task.id}: rebalance ${name}`);
     if (o.wait === false) {
       await warnWithoutScheduler(etcd, out);

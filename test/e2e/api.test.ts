@@ -5,7 +5,7 @@
 // cluster to a webhook this test serves, and drain-host switching a host's masters away.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { projectRoot } from '../../src/paths.js';
-import { fleet, onHost, ovl, shownInstances } from '../helpers/fleet.js';
+import { etcdOf, fleet, onHost, ovl, shownInstances } from '../helpers/fleet.js';
 
 let info: SandboxInfo;
 const dir = mkdtempSync(join(tmpdir(), 'ovl-api-'));
@@ -62,6 +62,16 @@ try {
   try { await fleet.clusters.get('nope'); } catch (e) { out.notFound = [e instanceof NotFound, e.code, e.message]; }
   try { await c.restart({ instance: '192.0.2.1:1' }); } catch (e) { out.badInstance = [e.code, e.message]; }
   out.restart = (await c.restart()).state;
+  out.scaled = (await c.scale({ nodes: 3 })).state;
+  out.nodesAfter = (await c.instances()).length;
+  out.sameShape = await c.scale({ nodes: 3 });
+  try { await c.configure({ maxmemory: '24mb' }); } catch (e) { out.needsYes = e.code; }
+  out.configured = (await c.configure({ maxmemory: '24mb' }, { yes: true })).state;
+  out.maxmemoryAfter = (await (await fleet.clusters.get('api1')).plan()).maxmemoryMB;
+  // memcache nodes restarted in place lose their keys: an outage that needs yes.
+  try { await c.roll(); } catch (e) { out.rollNeedsYes = e.code; }
+  out.rolled = (await c.roll({ yes: true })).state;
+  try { await c.passwords({ rotate: 'new one' }); } catch (e) { out.noPasswords = [e.code, e.message]; }
   out.deleted = (await c.delete()).state;
   out.after = (await fleet.clusters.list()).some((x) => x.name === 'api1');
 } finally {
@@ -86,6 +96,10 @@ console.log(JSON.stringify(out));
   assert.deepEqual((out.badInstance as string[])[0], 'NOT_FOUND');
   assert.match((out.badInstance as string[])[1]!, /--instance 192\.0\.2\.1:1: not an instance of api1; its instances are /);
   assert.equal(out.restart, 'done');
+  assert.deepEqual([out.scaled, out.nodesAfter, out.sameShape], ['done', 3, null]);
+  assert.deepEqual([out.needsYes, out.configured, out.maxmemoryAfter], ['USAGE', 'done', 24]);
+  assert.deepEqual([out.rollNeedsYes, out.rolled], ['USAGE', 'done']);
+  assert.deepEqual(out.noPasswords, ['USAGE', 'api1 is memcache: memcached runs without passwords']);
   assert.equal(out.deleted, 'done');
   assert.equal(out.after, false);
 });
@@ -178,5 +192,52 @@ test('scripts/ops/drain-host: every master on the host hands over to a replica e
   if (api4Before) {
     assert.match(r.stdout, /^api4: refused: master \S+ \(shard \d+\) has no replica on another host/m);
     assert.equal(mastersOn('api4'), api4Before, 'api4 untouched');
+  }
+});
+
+test('scripts/ops/rolling-restart-host: every instance on the host restarted one at a time, its cluster healthy before the next; a master with no replica elsewhere skipped', () => {
+  const api3 = shownInstances(info.inventory, 'api3');
+  const host = api3.find((i) => i.role === 'replica' && shownInstances(info.inventory, 'api4').some((m) => m.host === i.host))?.host ?? api3[0]!.host;
+  const pidOf = (i: { host: string; port: number }) => onHost(info, i.host, `cat /data/redis_cluster/${i.port}/redis.pid`).stdout.trim();
+  const here = api3.filter((i) => i.host === host);
+  const before = new Map(here.map((i) => [i.port, pidOf(i)]));
+  const api4Here = shownInstances(info.inventory, 'api4').filter((i) => i.host === host).length;
+  const r = run(process.execPath, [join(projectRoot, 'node_modules', 'zx', 'build', 'cli.js'), join(projectRoot, 'scripts', 'ops', 'rolling-restart-host.mjs'), host, '-i', info.inventory], projectRoot);
+  assert.equal(r.code, api4Here ? 1 : 0, r.out);
+  for (const i of here) {
+    assert.match(r.stdout, new RegExp(`^api3: ${i.address.replace(/\./g, '\\.')}:${i.port} restarted, cluster healthy`, 'm'));
+    assert.notEqual(pidOf(i), before.get(i.port), `${i.address}:${i.port} is a new process`);
+  }
+  if (api4Here) assert.match(r.stdout, /^api4: \S+ skipped: master of shard \d+ with no replica elsewhere/m);
+  assert.equal(ovl(['cluster', 'check', 'api3', '-i', info.inventory]).code, 0);
+});
+
+test('ovl doctor: one line per check, exit 0 on the bootstrapped fleet; a host that does not answer fails its line and the exit code', () => {
+  const ok = ovl(['doctor', info.inventory]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^ok {4}inventory .*: valid \(4 hosts; /m);
+  assert.match(ok.stdout, /^ok {4}ssh key .*: readable$/m);
+  for (const h of info.hosts) assert.match(ok.stdout, new RegExp(`^ok {4}host ${h.name} \\(${h.address.replace(/\./g, '\\.')}\\): reachable over SSH`, 'm'));
+  assert.match(ok.stdout, /^ok {4}etcd: answers at .* \(\d+ members?\)$/m);
+  assert.match(ok.stdout, /^ok {4}redis \S+: on 4 cache hosts$/m);
+  assert.match(ok.stdout, /^all good$/m);
+  // No inventory at hand: the read-only commands reach etcd from $OVL_ETCD_ENDPOINTS and the PKI directory.
+  const listed = ovl(['cluster', 'list', '--json'], { OVL_ETCD_ENDPOINTS: etcdOf(info.inventory).endpoints.join(','), OVL_PKI_DIR: info.inventory.replace(/\.yml$/, '.pki') });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.ok((JSON.parse(listed.stdout) as { name: string }[]).some((c) => c.name === 'api3'));
+  // The same fleet with a fifth host nobody runs (an unused loopback address).
+  const inv5 = `${info.inventory}.doctor.yml`;
+  const text = readFileSync(info.inventory, 'utf8');
+  const last = info.hosts.at(-1)!;
+  const ghost = last.address.replace(/\.\d+$/, '.250');
+  writeFileSync(inv5, text.replace(/^hosts:\n/m, `hosts:\n  - name: ghost\n    address: ${ghost}\n`));
+  try {
+    const bad = ovl(['doctor', inv5]);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, new RegExp(`^FAIL {2}host ghost \\(${ghost.replace(/\./g, '\\.')}\\): NOT reachable: `, 'm'));
+    assert.match(bad.stdout, /^FAIL {2}redis \S+: missing on ghost /m);
+    assert.match(bad.stdout, /^\d+ checks? failed$/m);
+  } finally {
+    rmSync(inv5, { force: true });
   }
 });

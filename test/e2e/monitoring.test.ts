@@ -57,6 +57,7 @@ after(async () => {
   }
   for (const name of CLUSTERS) ovl(['cluster', 'delete', '--yes', name, '-i', inv]);
   rmSync(`${inv}.scheduler.log`, { force: true });
+  rmSync(`${inv}.scheduler.err`, { force: true });
   rmSync(inv, { force: true });
   rmSync(`${info.inventory}.monitoring.known_hosts`, { force: true });
 });
@@ -86,13 +87,20 @@ test('bootstrap with monitoring: Prometheus scrapes every instance of every clus
   // The scheduler that runs the tasks from here on: it serves ovl's view and memcache's stats, and
   // checks every cluster every 5 s. Its output goes to a file (this test blocks in spawnSync).
   const log = openSync(`${inv}.scheduler.log`, 'w');
-  scheduler = ovlProcess(['scheduler', '--metrics', '127.0.0.1:0', '--check-every', '5', '-i', inv], ['ignore', log, log]);
+  const errLog = openSync(`${inv}.scheduler.err`, 'w');
+  scheduler = ovlProcess(['scheduler', '--metrics', '127.0.0.1:0', '--check-every', '5', '--json', '-i', inv], ['ignore', log, errLog]);
   closeSync(log);
-  const schedLog = () => readFileSync(`${inv}.scheduler.log`, 'utf8');
+  closeSync(errLog);
+  const schedLog = () => readFileSync(`${inv}.scheduler.log`, 'utf8') + readFileSync(`${inv}.scheduler.err`, 'utf8');
   await until(() => /metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(schedLog()) && /leader; picking up/.test(schedLog()), 60_000);
   const metricsAt = /metrics on http:\/\/(127\.0\.0\.1:\d+)\/metrics/.exec(schedLog())?.[1];
   assert.ok(metricsAt, schedLog());
   assert.match(schedLog(), /leader; picking up/, 'the daemon leads (and runs the creates below)');
+  // --json: every line an object with its time and message, for a log shipper.
+  for (const line of readFileSync(`${inv}.scheduler.log`, 'utf8').trim().split('\n')) {
+    const e = JSON.parse(line) as { at: string; message: string };
+    assert.ok(!Number.isNaN(Date.parse(e.at)) && e.message, line);
+  }
 
   // mon2 has ACL users and TLS: its exporters log in as ovl's monitoring user, with a password from
   // a root-only file, over TLS checked against the Redis CA. mon3 is memcache, read through the scheduler.

@@ -20,6 +20,11 @@ test('ovl --version prints the package version', () => {
   const r = ovl('--version');
   assert.equal(r.code, 0);
   assert.equal(r.stdout.trim(), (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version);
+  // A command's own --version (the cache version) is the command's, not ovl's.
+  const upgrade = ovl('cluster', 'upgrade', 'orders', '--version', '7.2.4', '-i', join(dir, 'none.yml'));
+  assert.equal(upgrade.code, 1);
+  assert.equal(upgrade.stdout, '');
+  assert.match(upgrade.stderr, /none\.yml: cannot read the inventory/);
 });
 
 test('ovl inventory check: a valid inventory says so; a bad one names file:line:column and the fix, exit 1, no connection', () => {
@@ -79,4 +84,61 @@ test('cluster create names every problem it can judge alone before reaching etcd
   assert.match(r.stderr, /--type redis-cluster: one of redis_cluster, redis, memcache \(redis_cluster\?\)/);
   assert.match(r.stderr, /--maxmemory 256: write a unit, e\.g\. 256mb/);
   assert.doesNotMatch(r.stderr, /none\.yml|etcd/, 'neither the inventory nor etcd was read');
+});
+
+test("every command's --help ends with examples (the command tree read from the help itself)", () => {
+  const sub = (path: string[]): [string[], string][] => {
+    const help = ovl(...path, '--help').stdout;
+    const block = help.split(/\nCommands:\n/)[1];
+    if (!block) return [[path, help]];
+    const names = block.split('\n').map((l) => /^ {2}(\S+)/.exec(l)?.[1]).filter((n): n is string => !!n && n !== 'help');
+    return names.flatMap((n) => sub([...path, n]));
+  };
+  const leaves = sub([]);
+  assert.ok(leaves.length >= 20, `${leaves.length} commands`);
+  for (const [path, help] of leaves) assert.match(help, /\nExamples:\n {2}ovl /, `ovl ${path.join(' ')} --help`);
+});
+
+test('ovl completion bash completes commands and the options of the command typed, from the command tree', () => {
+  const script = join(dir, 'ovl.bash');
+  writeFileSync(script, ovl('completion', 'bash').stdout);
+  const complete = (...words: string[]) => {
+    const r = spawnSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ovl; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+    return r.stdout.trim().split(' ');
+  };
+  assert.deepEqual(complete('ovl', 'cluster', 'cr'), ['create']);
+  assert.deepEqual(complete('ovl', 'cluster', 'create', 'orders', '--type', 'redis_cluster', '--ma').sort(), ['--masters', '--maxmemory']);
+  assert.ok(complete('ovl', '').includes('bootstrap') && complete('ovl', '').includes('completion'));
+  assert.deepEqual(complete('ovl', 'cluster', 'delete', 'x', '--y'), ['--yes']);
+  assert.match(ovl('completion', 'zsh').stdout, /^autoload -U \+X bashcompinit && bashcompinit$/m);
+  assert.equal(ovl('completion', 'fish').code, 1);
+});
+
+test('-q on every command: nothing but data and errors; the exit code says the rest', () => {
+  const good = join(dir, 'quiet.yml');
+  writeFileSync(join(dir, 'id_test'), '');
+  writeFileSync(good, `vars:\n  ssh: { key: id_test }\nhosts:\n  - name: c1\n    address: 10.20.0.11\ncomponents: [data-layout]\nserver:\n  data-layout: all\n`);
+  const q = ovl('inventory', 'check', good, '-q');
+  assert.equal(q.code, 0, q.stderr);
+  assert.equal(q.stdout, '');
+  const bad = ovl('cluster', 'delete', 'orders', '-q', '-i', join(dir, 'none.yml'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /give --yes/);
+  const help = ovl('cluster', 'scale', '--help').stdout;
+  assert.match(help, /-q, --quiet/);
+  assert.match(help, /-v, --verbose/);
+});
+
+test('$OVL_ETCD_ENDPOINTS: the read-only cluster commands reach etcd without an inventory; the others still need one', () => {
+  const env = (vars: Record<string, string>, ...args: string[]) => {
+    const { OVL_INVENTORY: _, ...rest } = process.env;
+    const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ovl.js'), ...args], { encoding: 'utf8', cwd: dir, env: { ...rest, ...vars } });
+    return { code: r.status, stderr: r.stderr };
+  };
+  const list = env({ OVL_ETCD_ENDPOINTS: 'http://127.77.0.2:2379' }, 'cluster', 'list');
+  assert.equal(list.code, 1);
+  assert.match(list.stderr, /^ovl: etcd does not answer at http:\/\/127\.77\.0\.2:2379 /m);
+  assert.match(env({ OVL_ETCD_ENDPOINTS: 'https://127.77.0.2:2379', OVL_PKI_DIR: dir }, 'cluster', 'list').stderr, /needs the client certificate: .*ca\.crt is missing/);
+  assert.match(env({ OVL_ETCD_ENDPOINTS: '10.0.0.1' }, 'cluster', 'check', '--all').stderr, /"10\.0\.0\.1" is not an etcd client URL/);
+  assert.match(env({ OVL_ETCD_ENDPOINTS: 'http://127.77.0.2:2379' }, 'cluster', 'delete', 'x', '--yes').stderr, /cannot read the inventory/);
 });
