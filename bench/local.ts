@@ -1,6 +1,9 @@
 // What the benchmarks that run their own processes on loopback share: their --name value options,
 // a free port, and waiting for a process to come up.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { projectRoot } from '../src/paths.js';
 
 /** `--name value` pairs of the command line. */
 export function benchArgs(): Map<string, string> {
@@ -25,6 +28,15 @@ export async function until(done: () => Promise<boolean>, ms: number, what: stri
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Write a run's figures to bench/results/<name>-<time>.json (not committed); the file's path. */
+export function writeResult(name: string, data: unknown): string {
+  const dir = join(projectRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
+  return file;
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

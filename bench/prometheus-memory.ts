@@ -7,12 +7,11 @@
 //
 //   npx tsx bench/prometheus-memory.ts [--small 10] [--large 1000] [--minutes 3]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as httpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../src/paths.js';
-import { benchArgs, freePort, until } from './local.js';
+import { benchArgs, freePort, until, writeResult } from './local.js';
 import { ensurePeers } from './peers.js';
 
 const args = benchArgs();
@@ -79,13 +78,9 @@ async function main(): Promise<void> {
       console.log(`${large.n} instances: ${large.series} head series, ${large.rssMiB.toFixed(0)} MiB resident, ${large.heapMiB.toFixed(0)} MiB heap in use`);
       const perSeriesKiB = ((large.rssMiB - small.rssMiB) * 1024) / (large.series - small.series);
       const per1000MiB = small.rssMiB + ((large.rssMiB - small.rssMiB) * (1000 - small.n)) / (large.n - small.n);
-      console.log(`\n${perInstance} series per Redis Cluster instance (redis_exporter ${'1.45'}); ${perSeriesKiB.toFixed(1)} KiB resident per series`);
+      console.log(`\n${perInstance} series per Redis Cluster instance (Debian's redis_exporter); ${perSeriesKiB.toFixed(1)} KiB resident per series`);
       console.log(`estimate for 1,000 instances: ${per1000MiB.toFixed(0)} MiB resident (after ${MINUTES} min of 15 s scrapes)`);
-      const out = join(projectRoot, 'bench', 'results');
-      mkdirSync(out, { recursive: true });
-      const file = join(out, `prometheus-memory-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`);
-      writeFileSync(file, `${JSON.stringify({ perInstance, minutes: MINUTES, small, large, perSeriesKiB, per1000MiB }, null, 1)}\n`);
-      console.log(file);
+      console.log(writeResult('prometheus-memory', { perInstance, minutes: MINUTES, small, large, perSeriesKiB, per1000MiB }));
     } finally {
       server.close();
     }

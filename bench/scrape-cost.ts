@@ -6,15 +6,13 @@
 //
 //   npx tsx bench/scrape-cost.ts [--rounds 6] [--requests 400000] [--every 5]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../src/paths.js';
+import { benchArgs, freePort, median, until, writeResult } from './local.js';
 import { ensurePeers, timed } from './peers.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const args = benchArgs();
 const ROUNDS = Number(args.get('rounds') ?? 6);
 const REQUESTS = Number(args.get('requests') ?? 400_000);
 const EVERY_S = Number(args.get('every') ?? 5);
@@ -24,22 +22,6 @@ ensurePeers('scrape-cost', [
   { command: 'redis-benchmark', pkg: 'redis-tools' },
   { command: 'prometheus-redis-exporter', pkg: 'prometheus-redis-exporter' },
 ]);
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-async function until(done: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await done().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`${what} did not come up within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Row {
   test: string;
@@ -58,8 +40,6 @@ function parseCsv(out: string): Row[] {
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ovl-scrape-cost-'));
   const children: ChildProcess[] = [];
@@ -69,7 +49,7 @@ async function main(): Promise<void> {
     children.push(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
     children.push(spawn('prometheus-redis-exporter', [`--web.listen-address=127.0.0.1:${exporterPort}`, '--redis.addr='], { stdio: 'ignore' }));
     const target = `http://127.0.0.1:${exporterPort}/scrape?target=${encodeURIComponent(`redis://127.0.0.1:${port}`)}`;
-    await until(async () => (await fetch(target)).ok && (await (await fetch(target)).text()).includes('redis_up 1'), 15_000, 'redis-server and redis_exporter');
+    await until(async () => (await fetch(target)).ok && (await (await fetch(target)).text()).includes('redis_up 1'), 15_000, 'redis-server and redis_exporter up');
     const series = (await (await fetch(target)).text()).split('\n').filter((l) => l && !l.startsWith('#')).length;
 
     const results: { scraped: boolean; rows: Row[]; scrapes: number; scrapeMs: number[] }[] = [];
@@ -113,10 +93,7 @@ async function main(): Promise<void> {
     for (const s of summary) {
       console.log(`| ${s.test} | ${s.p99Off} ms | ${s.p99On} ms | ${(s.p99On / s.p99Off).toFixed(2)}x | ${Math.round(s.rpsOff)} | ${Math.round(s.rpsOn)} |`);
     }
-    const out = join(projectRoot, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
-    const file = join(out, `scrape-cost-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}.json`);
-    writeFileSync(file, `${JSON.stringify({ rounds: ROUNDS, requests: REQUESTS, everyS: EVERY_S, samplesPerScrape: series, scrapeMedianMs: median(allScrapes), summary, results }, null, 1)}\n`);
+    const file = writeResult('scrape-cost', { rounds: ROUNDS, requests: REQUESTS, everyS: EVERY_S, samplesPerScrape: series, scrapeMedianMs: median(allScrapes), summary, results });
     console.log(`\n${file}`);
   } finally {
     for (const c of children) c.kill('SIGKILL');

@@ -13,9 +13,14 @@ import { NotFound, TaskFailed } from './errors.js';
  * placed yet is listed from its task (state queued or placing). */
 export type ClusterSummary = ClusterRequest & { state: string; task: string; created: string; error?: string };
 
+/** Creates that have not ended, with their request (oldest first). */
+export async function queuedCreates(etcd: Etcd3): Promise<CreateTask[]> {
+  return (await listTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create' && !taskEnded(t));
+}
+
 export async function listClusters(etcd: Etcd3): Promise<ClusterSummary[]> {
   const configs = await listConfigs(etcd);
-  const queued = (await listTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create' && !taskEnded(t) && !configs.some((c) => c.name === t.cluster));
+  const queued = (await queuedCreates(etcd)).filter((t) => !configs.some((c) => c.name === t.cluster));
   return [...configs, ...queued.map((t) => ({ ...t.request, state: t.state === 'pending' ? 'queued' : 'placing', task: t.id, created: t.created }))];
 }
 

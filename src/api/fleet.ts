@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { RUNBOOKS } from '../../runbooks/index.js';
 import { checkClusters } from '../cluster/check-all.js';
 import type { CheckReport, NodeReport } from '../cluster/check.js';
-import { fleetCapacity, getPlan, getSecret, listConfigs, listInstances, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
+import { fleetCapacity, getPlan, getSecret, listInstances, listPlans, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
 import { planFailover } from '../commands/failover.js';
 import { planScale, queueRebalance, queueScale } from '../commands/reshape.js';
 import { planConfig, queueConfig } from '../commands/config.js';
@@ -21,7 +21,6 @@ import { loadFleet } from '../inventory/fleet.js';
 import { selectHosts } from '../inventory/select.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, openEtcd } from '../state/etcd.js';
-import { mapLimit } from '../util/semaphore.js';
 import { awaitTask, clusterConfig, listClusters, queueClusterTask, type ClusterSummary, type RestartOptions, type TaskOptions } from './clusters.js';
 import { etcdFailure } from './etcd-failure.js';
 
@@ -132,7 +131,7 @@ export class ClusterHandle {
       await planFailover(etcd, this.name, o.instance);
       return newTask(etcd, 'failover', this.name, { instance: o.instance });
     });
-    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+    return this.fleet.follow(task.id, o);
   }
 
   /** Grow or shrink it live (shards with slots moved, replicas per shard, memcache nodes); null
@@ -142,13 +141,13 @@ export class ClusterHandle {
       const { plan, to, same } = await planScale(etcd, this.name, o);
       return same ? null : queueScale(etcd, plan, to);
     });
-    return task && awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+    return task && this.fleet.follow(task.id, o);
   }
 
   /** Even the slots of a redis_cluster again (and finish slots an interrupted migration left open). */
   async rebalance(o: { threshold?: number } & TaskOptions = {}): Promise<Task> {
     const task = await this.fleet.run((etcd) => queueRebalance(etcd, this.name, o.threshold));
-    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+    return this.fleet.follow(task.id, o);
   }
 
   /** Change settings (live where Redis allows, else a rolling restart, which needs `yes`). */
@@ -159,7 +158,7 @@ export class ClusterHandle {
       const { set } = await planConfig(etcd, plan, await getSecret(etcd, this.name), Object.entries(settings).map(([k, v]) => `${k}=${v}`), o);
       return queueConfig(etcd, this.name, set, o.yes);
     });
-    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+    return this.fleet.follow(task.id, o);
   }
 
   /** Every instance restarted, one shard at a time (masters after a switchover); with `version`,
@@ -172,7 +171,7 @@ export class ClusterHandle {
       if (judged.cost && !o.yes) throw new UsageError(`${judged.what}: ${judged.cost}; give yes: true to accept that`);
       return (await queueRoll(etcd, this.name, o.version, o.yes)).task;
     });
-    return task && awaitTask(this.fleet.inv, this.fleet.etcdClient, task.id, o);
+    return task && this.fleet.follow(task.id, o);
   }
 
   /** New passwords for a cluster with ACL users: `rotate` (the new application password, accepted
@@ -181,7 +180,7 @@ export class ClusterHandle {
     const { task } = await this.fleet.run((etcd) =>
       queuePassword(etcd, this.name, { rotate: o.rotate !== undefined, dropOld: o.dropOld, rotateAdmin: o.rotateAdmin }, () => (o.rotate === undefined ? undefined : checkPassword(o.rotate, 'rotate'))),
     );
-    return awaitTask(this.fleet.inv, this.fleet.etcdClient, task!.id, o);
+    return this.fleet.follow(task!.id, o);
   }
 
   /** Stop every instance and remove the cluster from etcd (a create still queued is cancelled). */
@@ -209,7 +208,7 @@ export class Fleet {
         tls: spec.tls,
       };
       const { task } = await this.run((etcd) => queueCreate(etcd, spec.name, opts, () => spec.password === undefined ? undefined : checkPassword(spec.password, 'password'), () => {}));
-      return awaitTask(this.inv, this.etcd, task!.id, o);
+      return this.follow(task!.id, o);
     },
     /** The check of every cluster no task is changing (`ovl cluster check --all`). */
     checkAll: async (): Promise<{ name: string; result?: CheckResult; skipped?: string }[]> =>
@@ -221,7 +220,7 @@ export class Fleet {
     list: (): Promise<HostView[]> =>
       this.run(async (etcd) => {
         const { hosts } = await fleetCapacity(etcd);
-        const plans = (await mapLimit(await listConfigs(etcd), 16, (c) => getPlan(etcd, c.name))).filter((p): p is Plan => !!p);
+        const plans = await listPlans(etcd);
         return hosts
           .map((h) => {
             const mine = plans.flatMap((p) => p.instances.filter((i) => i.host === h.name));
@@ -248,9 +247,9 @@ export class Fleet {
     private readonly etcd: Etcd3,
   ) {}
 
-  /** The fleet's etcd client (for the calls of a cluster handle). */
-  get etcdClient(): Etcd3 {
-    return this.etcd;
+  /** Follow a queued task to its end (TaskFailed when it fails). */
+  follow(id: string, o: TaskOptions): Promise<Task> {
+    return awaitTask(this.inv, this.etcd, id, o);
   }
 
   /** `ovl bootstrap` as data: the recap per host and every operation's result. */
@@ -281,7 +280,7 @@ export class Fleet {
   async task(kind: 'restart' | 'delete', name: string, r: RestartOptions, o: TaskOptions): Promise<Task> {
     const queued = await this.run((etcd) => queueClusterTask(etcd, kind, name, r));
     if ('cancelled' in queued) return queued.cancelled;
-    return awaitTask(this.inv, this.etcd, queued.task.id, o);
+    return this.follow(queued.task.id, o);
   }
 
   async close(): Promise<void> {

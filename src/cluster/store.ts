@@ -392,6 +392,11 @@ export async function listConfigs(c: Etcd3): Promise<ClusterConfig[]> {
   return Object.values(await listJson<ClusterConfig>(c, configPrefix)).sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** Every cluster's plan (those placed), in name order. */
+export async function listPlans(c: Etcd3): Promise<Plan[]> {
+  return (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
+}
+
 export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
   return getJson<Plan>(c, planKey(cluster));
 }

@@ -9,13 +9,13 @@ import type { Inventory } from '../inventory/types.js';
 import { CLIENT_CERT, etcdAccess, openEtcd, type EtcdAccess } from '../state/etcd.js';
 import { readSecretsKey } from '../state/secrets.js';
 import { etcdFailure } from '../api/etcd-failure.js';
-import { listClusters, queueClusterTask } from '../api/clusters.js';
+import { listClusters, queueClusterTask, queuedCreates } from '../api/clusters.js';
 import { configKey, secretKey } from '../state/keys.js';
 import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
 import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
+import { addrOf, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { runOrFollow } from '../cluster/follow.js';
 import { ConflictError } from '../cluster/errors.js';
@@ -390,11 +390,6 @@ function authSummary(name: string, a: ClusterAuth | undefined): string {
   if (!hasPassword(a)) return `no password${tls}`;
   const both = a!.app.length > 1 ? `; old and new application passwords both accepted until ovl cluster password ${name} --drop-old` : '';
   return `${a!.admin ? `ACL users default (application), ovl, replica${both}` : 'password set (requirepass)'}${tls}`;
-}
-
-/** Creates that have not ended, with their request (oldest first). */
-async function queuedCreates(etcd: Etcd3): Promise<CreateTask[]> {
-  return (await listTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create' && !taskEnded(t));
 }
 
 /** A queued task runs only under a scheduler: say so when none leads, rather than let it wait unseen. */

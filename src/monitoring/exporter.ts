@@ -2,7 +2,7 @@
 // share it): multi-target, logging in as the clusters' monitoring user (no key, no admin command)
 // with each instance's password from a file of the host (only the clusters with instances there),
 // which it reads when it starts.
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { restartMarker, restartScript, type ServiceSpec } from '../ops/service.js';
 import { file, type FileState } from '../ops/files.js';
 import { exec, type Operation } from '../ops/types.js';
@@ -10,7 +10,6 @@ import { shq } from '../shell.js';
 import { MONITOR_USER, type ClusterAuth } from '../cluster/auth.js';
 import type { Plan, PlannedInstance } from '../cluster/types.js';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { hostsOf, type HostSpec, type Inventory } from '../inventory/types.js';
 import { remote } from '../paths.js';
 import { pkiDir } from '../pki/fleet-pki.js';

@@ -7,9 +7,7 @@ import type { Inventory } from '../inventory/types.js';
 import { pkiDir } from '../pki/fleet-pki.js';
 import { schedulerKey, schedulerPrefix } from '../state/keys.js';
 import { checkClusters, listChecks } from '../cluster/check-all.js';
-import { getPlan, listConfigs, listTasks, type Task } from '../cluster/store.js';
-import type { Plan } from '../cluster/types.js';
-import { mapLimit } from '../util/semaphore.js';
+import { listPlans, listTasks, type Task } from '../cluster/store.js';
 import { memcacheMetrics } from './memcache-metrics.js';
 import { OvlMetrics, readCertificates } from './ovl-metrics.js';
 import { parseListen, serveMetrics } from './metrics-server.js';
@@ -27,16 +25,11 @@ export async function listSchedulers(c: Etcd3): Promise<string[]> {
   return keys.map((k) => k.slice(schedulerPrefix.length)).sort();
 }
 
-async function allPlans(c: Etcd3): Promise<Plan[]> {
-  return (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
-}
-
 /** How long the memcache instances etcd lists are trusted before they are read again, ms. */
 const MEMCACHE_LIST_MS = 30_000;
 
 export class SchedulerMonitoring {
   readonly metrics = new OvlMetrics();
-  address?: string;
   private close_: (() => Promise<void>)[] = [];
   private memcache?: { at: number; targets: Set<string> };
   /** The listing in flight: scrapes arriving together wait for one read of etcd. */
@@ -56,7 +49,6 @@ export class SchedulerMonitoring {
   async serve(listen: string, ttl: number): Promise<string> {
     const { server, address } = await serveMetrics(parseListen(listen), { ovl: () => this.render(), memcache: (t) => this.memcacheOf(t) }, this.log);
     this.close_.push(() => new Promise((r) => server.close(() => r())));
-    this.address = address;
     await this.register(address, ttl);
     this.log(`${this.me}: metrics on http://${address}/metrics`);
     return address;
@@ -99,7 +91,7 @@ export class SchedulerMonitoring {
 
   private async render(): Promise<string> {
     if (!this.leading()) return this.metrics.render({ leader: false, tasks: [], plans: [], checks: new Map(), certificates: [] });
-    const [tasks, plans, checks] = await Promise.all([listTasks(this.etcd), allPlans(this.etcd), listChecks(this.etcd)]);
+    const [tasks, plans, checks] = await Promise.all([listTasks(this.etcd), listPlans(this.etcd), listChecks(this.etcd)]);
     return this.metrics.render({ leader: this.leading(), tasks, plans, checks, certificates: readCertificates(pkiDir(this.inv)) });
   }
 
@@ -108,7 +100,7 @@ export class SchedulerMonitoring {
     // created a moment ago).
     const age = this.memcache ? Date.now() - this.memcache.at : Infinity;
     if (age > MEMCACHE_LIST_MS || (age > 2000 && !this.memcache!.targets.has(target))) {
-      this.listing ??= allPlans(this.etcd)
+      this.listing ??= listPlans(this.etcd)
         .then((plans) => {
           const memcache = plans.filter((p) => p.type === 'memcache');
           this.memcache = { at: Date.now(), targets: new Set(memcache.flatMap((p) => p.instances.map((i) => `${i.address}:${i.port}`))) };

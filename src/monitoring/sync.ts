@@ -6,7 +6,7 @@
 // `ovl monitoring sync`.
 import type { Etcd3 } from 'etcd3';
 import type { ClusterAuth } from '../cluster/auth.js';
-import { getPlan, getSecret, listConfigs } from '../cluster/store.js';
+import { getSecret, listPlans } from '../cluster/store.js';
 import type { Plan } from '../cluster/types.js';
 import { applyNow } from '../engine/host.js';
 import { hostsOf, type HostSpec, type Inventory } from '../inventory/types.js';
@@ -30,7 +30,7 @@ export const emptyView = (): FleetView => ({ plans: [], auths: new Map(), schedu
 
 /** Every cluster's plan and passwords, and the running schedulers, as etcd has them now. */
 export async function fleetView(c: Etcd3): Promise<FleetView> {
-  const plans = (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
+  const plans = await listPlans(c);
   const auths = new Map(await mapLimit(plans, 16, async (p) => [p.cluster, await getSecret(c, p.cluster)] as const));
   return { plans, auths, schedulers: await listSchedulers(c) };
 }

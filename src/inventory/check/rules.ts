@@ -54,7 +54,7 @@ export function checkHostPorts(c: Checker, comps: Components, server: Record<str
     const origins = resolved.origins.get(h.name);
     const where = (k: string) => origins?.get(k) ?? resolved.entries.get(h.name)!;
     const cp = h.vars.cache_ports;
-    const seen: { component: string; k: string; port: number; ports: string[] }[] = [];
+    const seen: { component: string; k: string; port: number }[] = [];
     for (const name of comps.names) {
       const rules = COMPONENT_RULES[name as keyof typeof COMPONENT_RULES];
       if (!rules?.ports || !(server[name] ?? []).includes(h.name)) continue;
@@ -74,7 +74,7 @@ export function checkHostPorts(c: Checker, comps: Components, server: Record<str
         if (port >= cp.from && port <= cp.to) {
           c.add(where('cache_ports'), `cache_ports ${cp.from}-${cp.to} of host ${q(h.name)} contains its ${k} ${port}`, 'move the range or the port so they do not overlap');
         }
-        seen.push({ component: name, k, port, ports: rules.ports });
+        seen.push({ component: name, k, port });
       }
     }
   }
