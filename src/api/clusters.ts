@@ -2,7 +2,7 @@
 // The CLI (src/commands/cluster.ts) and the scripting API (fleet.ts) both call these.
 import type { Etcd3 } from 'etcd3';
 import { runOrFollow } from '../cluster/follow.js';
-import { addrOf, cancelCreate, getJson, getPlan, listConfigs, listTasks, newTask, taskEnded, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
+import { addrOf, cancelCreate, getJson, getPlan, listConfigs, openTasks, newTask, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
 import type { ClusterRequest } from '../cluster/types.js';
 import { UsageError } from '../commands/errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -15,7 +15,7 @@ export type ClusterSummary = ClusterRequest & { state: string; task: string; cre
 
 /** Creates that have not ended, with their request (oldest first). */
 export async function queuedCreates(etcd: Etcd3): Promise<CreateTask[]> {
-  return (await listTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create' && !taskEnded(t));
+  return (await openTasks(etcd)).filter((t): t is CreateTask => t.kind === 'create');
 }
 
 export async function listClusters(etcd: Etcd3): Promise<ClusterSummary[]> {

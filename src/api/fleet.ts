@@ -2,7 +2,6 @@
 // fleet holds its inventory and one etcd connection; clusters and hosts are read from etcd as the
 // CLI reads them, and tasks are queued and followed as `--wait` follows them.
 import type { Etcd3 } from 'etcd3';
-import { RUNBOOKS } from '../../runbooks/index.js';
 import { checkClusters } from '../cluster/check-all.js';
 import type { CheckReport, NodeReport } from '../cluster/check.js';
 import { fleetCapacity, getPlan, getSecret, listInstances, listPlans, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
@@ -15,10 +14,9 @@ import { NotFound } from './errors.js';
 import type { Plan } from '../cluster/types.js';
 import { checkPassword, queueCreate, type CreateOptions } from '../commands/cluster.js';
 import { UsageError } from '../commands/errors.js';
-import { runComponents, type RunResult } from '../engine/run.js';
-import type { OpResult } from '../ops/types.js';
+import type { RunResult } from '../engine/run.js';
+import { bootstrap, type BootstrapOptions } from './bootstrap.js';
 import { loadFleet } from '../inventory/fleet.js';
-import { selectHosts } from '../inventory/select.js';
 import type { Inventory } from '../inventory/types.js';
 import { etcdAccess, openEtcd } from '../state/etcd.js';
 import { awaitTask, clusterConfig, listClusters, queueClusterTask, type ClusterSummary, type RestartOptions, type TaskOptions } from './clusters.js';
@@ -65,15 +63,6 @@ export interface HostView {
   versions: Record<string, string[]>;
 }
 
-export interface BootstrapOptions {
-  only?: string[];
-  limit?: string[];
-  /** Say what would change; change nothing. */
-  check?: boolean;
-  forks?: number;
-  /** Each operation's result as it ends. */
-  onResult?: (r: OpResult) => void;
-}
 
 const PROBLEM_RE = /^(\S+:\d+) \([^)]*\): ([\s\S]*)$/;
 
@@ -255,17 +244,7 @@ export class Fleet {
   /** `ovl bootstrap` as data: the recap per host and every operation's result. */
   async bootstrap(o: BootstrapOptions = {}): Promise<RunResult> {
     // Read again with its local files checked (the artifacts, the SSH key): bootstrap needs them.
-    const inv = loadFleet(this.inv.file);
-    const sel = selectHosts(inv, { limit: o.limit, only: o.only });
-    const forks = o.forks ?? (typeof inv.vars.forks === 'number' ? inv.vars.forks : 50);
-    const quiet = () => {};
-    return runComponents(inv, RUNBOOKS, { check: !!o.check, forks, acceptNewHostKeys: false, components: sel.components, hosts: sel.hosts }, {
-      componentStart: quiet,
-      hostStart: quiet,
-      result: o.onResult ?? quiet,
-      hostEnd: quiet,
-      componentEnd: quiet,
-    });
+    return bootstrap(this.inv.file, o);
   }
 
   /** Run against etcd; a connection failure becomes EtcdUnavailable. */

@@ -1,5 +1,6 @@
 // The package's entry point: `import { openFleet } from 'ovl'`. docs/api.md describes it.
-export { openFleet, Fleet, ClusterHandle, checkResult, type CheckResult, type CreateSpec, type HostView, type BootstrapOptions } from './fleet.js';
+export { openFleet, Fleet, ClusterHandle, checkResult, type CheckResult, type CreateSpec, type HostView } from './fleet.js';
+export { bootstrap, type BootstrapOptions } from './bootstrap.js';
 export type { ClusterSummary, RestartOptions, TaskOptions } from './clusters.js';
 export { NotFound, EtcdUnavailable, TaskFailed, Aborted, type ErrorCode } from './errors.js';
 export { UsageError } from '../commands/errors.js';

@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { checkKey, checkPrefix, configKey } from '../state/keys.js';
 import { mapLimit } from '../util/semaphore.js';
 import { checkCluster, type CheckReport } from './check.js';
-import { getPlan, getSecret, listConfigs, listJson, listTasks, taskEnded, type TaskKind } from './store.js';
+import { getPlan, getSecret, listConfigs, listJson, openTasks, type TaskKind } from './store.js';
 
 /** Clusters checked at once, each asking up to CHECK_CONCURRENCY instances at a time: a few
  * hundred sockets at most, under the usual limit of 1,024 open files. */
@@ -62,12 +62,12 @@ export async function listChecks(c: Etcd3): Promise<Map<string, CheckRecord>> {
  */
 export async function checkClusters(c: Etcd3, names: string[] | 'all', o: { skipBusy: boolean; by: string }): Promise<CheckOutcome[]> {
   const configs = new Map((await listConfigs(c)).map((cfg) => [cfg.name, cfg]));
-  const tasks = await listTasks(c);
+  const tasks = await openTasks(c);
   const wanted = names === 'all' ? [...configs.keys()] : names;
   return mapLimit(wanted, CLUSTERS_AT_ONCE, async (name): Promise<CheckOutcome> => {
     // Only a task at work counts: a cluster left `creating` or `deleting` by a task that
     // failed is checked (and is not healthy).
-    const busy = tasks.find((t) => t.cluster === name && !taskEnded(t) && t.kind !== 'restart');
+    const busy = tasks.find((t) => t.cluster === name && t.kind !== 'restart');
     if (o.skipBusy && busy) return { name, skipped: `not checked: being ${BEING[busy.kind]} (task ${busy.id}, ${busy.state})` };
     const plan = await getPlan(c, name);
     if (!plan) return { name, skipped: `not checked: no plan recorded yet (task ${configs.get(name)?.task})` };

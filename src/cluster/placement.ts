@@ -10,8 +10,8 @@
 //     allows. Masters per host m[h] <= t[h]: water-filled the same way (hosts with more
 //     instances take the odd masters first), so master counts differ by at most one too.
 //  3. Replica matrix X[a][b] = how many replicas of host a's masters live on host b (a != b;
-//     row a sums to m[a] * replicas, column b to t[b] - m[b]). Chosen by a min-cost flow with
-//     convex cost (sum of squares), so each host's replicas are spread as evenly as possible
+//     row a sums to m[a] * replicas, column b to t[b] - m[b]). The one with the smallest sum of
+//     squares (replica-matrix.ts), so each host's replicas are spread as evenly as possible
 //     over all other hosts: losing a host fails its masters over to every other host instead
 //     of to one partner (overlord's chunk pairs A-master/B-replica with B-master/A-replica).
 //  4. Shards: masters are dealt round-robin over hosts (shard i gets divideSlots(M)[i] and
@@ -24,6 +24,8 @@ import { badDirective } from './redisconf.js';
 import { badAppRule } from './auth.js';
 import { IPV4_RE, NAME_RE, VERSION_RE } from '../shell.js';
 import { nodeIdSource } from './nodeid.js';
+import { replicaMatrix, type ReplicaRows } from './replica-matrix.js';
+import { sum, waterFill } from './water-fill.js';
 import { divideSlots, SLOT_COUNT } from './slots.js';
 import {
   BUS_PORT_OFFSET,
@@ -59,6 +61,8 @@ export function instanceMemMB(maxmemoryMB: number): number {
 export interface PlaceOptions {
   /** Id generator (tests); default: random 40-hex node ids. */
   newId?: () => string;
+  /** How the replica matrix is chosen (tests and bench/fleet-scale.ts compare with the exact one). */
+  replicaMatrix?: (demand: number[], supply: number[], limit: number[]) => ReplicaRows | null;
 }
 
 const MAX_PORT = 65535;
@@ -134,8 +138,9 @@ function atLeast(version: string, want: [number, number, number]): boolean {
 
 interface Usable {
   host: HostCapacity;
-  /** Free ports in allocation order (ascending), at most the per-host limit. */
-  ports: number[];
+  /** How many free ports it has, at most the per-host limit (the ports are listed once it is
+   * known how many the host gets: a fleet of 10,000 hosts has millions). */
+  freePorts: number;
   /** How many instances the host's free memory holds. */
   memSlots: number;
   /** min(ports, memSlots, per-host limit). */
@@ -164,23 +169,38 @@ function checkHosts(hosts: HostCapacity[]): HostCapacity[] {
 /** Free ports of a host, ascending, at most `limit`. Used ports occupy their bus ports too; a
  * redis_cluster port also needs its own bus port free (and <= 65535). */
 export function freePorts(h: HostCapacity, needBus: boolean, limit: number): number[] {
-  const taken = new Set<number>();
+  const out: number[] = [];
+  scanPorts(h, needBus, limit, out);
+  return out;
+}
+
+// Shared by hosts with no port in use and a range narrower than the bus offset: never added to.
+const NONE_TAKEN = new Set<number>();
+
+/** How many ports freePorts would list (pushed to `out` if given). */
+function scanPorts(h: HostCapacity, needBus: boolean, limit: number, out?: number[]): number {
+  const offset = BUS_PORT_OFFSET;
+  // A range narrower than the bus offset holds no port of its own ports' bus ports: the chosen
+  // ones need not be remembered (most of the time of a fleet-scale placement otherwise).
+  const wide = needBus && h.ports.to - h.ports.from >= offset;
+  const taken = h.usedPorts.length || wide ? new Set<number>() : NONE_TAKEN;
   for (const p of h.usedPorts) {
     taken.add(p);
-    taken.add(p + BUS_PORT_OFFSET);
+    taken.add(p + offset);
   }
-  const out: number[] = [];
-  for (let p = h.ports.from; p <= h.ports.to && out.length < limit; p++) {
-    if (taken.has(p)) continue;
+  let n = 0;
+  for (let p = h.ports.from; p <= h.ports.to && n < limit; p++) {
+    if (taken.size && taken.has(p)) continue;
     if (needBus) {
-      const bus = p + BUS_PORT_OFFSET;
-      if (bus > MAX_PORT || taken.has(bus)) continue;
-      taken.add(bus);
+      const bus = p + offset;
+      if (bus > MAX_PORT || (taken.size && taken.has(bus))) continue;
+      if (wide) taken.add(bus);
     }
-    taken.add(p);
-    out.push(p);
+    if (wide) taken.add(p);
+    out?.push(p);
+    n++;
   }
-  return out;
+  return n;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -197,6 +217,16 @@ function usableHosts(req: ClusterRequest, hosts: HostCapacity[], total: number, 
   const bin = binaryType(req.type);
   const needBus = req.type === 'redis_cluster';
   const portWord = needBus ? 'ports (with bus port + 10000)' : 'ports';
+  const per = instanceMemMB(req.maxmemoryMB);
+  // The common case first, with each host's ports counted only as far as its memory goes; the
+  // checks below, which name what is short, run when this does not suffice.
+  const quick = sorted.flatMap((host) => {
+    if (!(host.versions[bin] ?? []).includes(req.version)) return [];
+    const memSlots = Math.max(0, Math.floor((host.memMB - host.usedMemMB) / per));
+    const ports = scanPorts(host, needBus, Math.min(perHost, memSlots));
+    return ports ? [{ host, freePorts: ports, memSlots, cap: ports }] : [];
+  });
+  if (quick.length >= distinct && sum(quick.map((u) => u.cap)) >= total) return quick;
   const anyPorts = sorted.filter((h) => freePorts(h, needBus, 1).length > 0).length;
   if (anyPorts < distinct) {
     throw new PlacementError(
@@ -210,21 +240,20 @@ function usableHosts(req: ClusterRequest, hosts: HostCapacity[], total: number, 
         `only ${withVersion.length} of ${plural(sorted.length, 'host')} ${withVersion.length === 1 ? 'has' : 'have'} it installed`,
     );
   }
-  const per = instanceMemMB(req.maxmemoryMB);
   const usable: Usable[] = withVersion.map((host) => {
-    const ports = freePorts(host, needBus, perHost);
+    const ports = scanPorts(host, needBus, perHost);
     const memSlots = Math.max(0, Math.floor((host.memMB - host.usedMemMB) / per));
-    return { host, ports, memSlots, cap: Math.min(ports.length, memSlots, perHost) };
+    return { host, freePorts: ports, memSlots, cap: Math.min(ports, memSlots, perHost) };
   });
   const perHostNote = perHost < total ? ` (at most ${perHost} per host: a master and its replicas never share one)` : '';
 
-  const withPorts = usable.filter((u) => u.ports.length > 0);
+  const withPorts = usable.filter((u) => u.freePorts > 0);
   if (withPorts.length < distinct) {
     throw new PlacementError(
       `needs ${total} ${portWord} on ${plural(distinct, 'distinct host')}, fleet has ${plural(withPorts.length, 'host')} with free ports`,
     );
   }
-  const portSum = sum(usable.map((u) => Math.min(u.ports.length, perHost)));
+  const portSum = sum(usable.map((u) => Math.min(u.freePorts, perHost)));
   if (portSum < total) {
     throw new PlacementError(`needs ${total} ${portWord}${perHostNote}, fleet has only ${portSum} usable free ports`);
   }
@@ -255,40 +284,6 @@ function usableHosts(req: ClusterRequest, hosts: HostCapacity[], total: number, 
 // ---------------------------------------------------------------------------------------------
 // Balancing
 
-function sum(xs: readonly number[]): number {
-  let s = 0;
-  for (const x of xs) s += x;
-  return s;
-}
-
-/**
- * Distribute `total` over slots with caps so the largest share is as small as possible (shares
- * differ by at most one among slots not held down by their cap). `order` lists slot indices by
- * preference for the odd units.
- */
-export function waterFill(total: number, caps: readonly number[], order: readonly number[]): number[] {
-  if (sum(caps) < total) throw new Error(`cannot fill ${total} into capacity ${sum(caps)}`);
-  // Highest level L with sum(min(cap, L)) <= total.
-  let lo = 0;
-  let hi = Math.max(0, ...caps);
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (sum(caps.map((c) => Math.min(c, mid))) <= total) lo = mid;
-    else hi = mid - 1;
-  }
-  const out = caps.map((c) => Math.min(c, lo));
-  let rest = total - sum(out);
-  for (const i of order) {
-    if (rest === 0) break;
-    if (caps[i]! > out[i]!) {
-      out[i]!++;
-      rest--;
-    }
-  }
-  if (rest !== 0) throw new Error('waterFill: internal error');
-  return out;
-}
-
 /** Preference for the odd instance: hosts with fewer instances already, then more free memory,
  * then name order (the input is sorted by name). */
 function hostPreference(us: readonly Usable[]): number[] {
@@ -301,98 +296,6 @@ function hostPreference(us: readonly Usable[]): number[] {
         ua.usedPorts.length - ub.usedPorts.length || ub.memMB - ub.usedMemMB - (ua.memMB - ua.usedMemMB) || a - b
       );
     });
-}
-
-/**
- * The replica matrix: X[a][b] replicas of host a's masters on host b. Rows sum to demand[a],
- * columns to supply[b], X[a][a] = 0, X[a][b] <= limit[a]. Minimises sum of X^2 (most even rows)
- * by successive shortest paths with convex edge costs (the k-th unit on an edge costs 2k - 1).
- * Returns null if no such matrix exists.
- */
-export function replicaMatrix(demand: readonly number[], supply: readonly number[], limit: readonly number[]): number[][] | null {
-  const n = demand.length;
-  const X = demand.map(() => new Array<number>(n).fill(0));
-  const rowUsed = new Array<number>(n).fill(0);
-  const colUsed = new Array<number>(n).fill(0);
-  const total = sum(demand);
-  if (total !== sum(supply)) return null;
-  const cap = (a: number, b: number) => (a === b ? 0 : Math.min(limit[a]!, supply[b]!));
-  // Nodes: rows 0..n-1, columns n..2n-1. Source and sink are implicit: every row with demand
-  // left starts at distance 0, every column with supply left ends the path.
-  const INF = Number.POSITIVE_INFINITY;
-  const dist = new Array<number>(2 * n);
-  const prev = new Array<number>(2 * n);
-  const inQueue = new Array<boolean>(2 * n);
-  for (let unit = 0; unit < total; unit++) {
-    dist.fill(INF);
-    prev.fill(-1);
-    inQueue.fill(false);
-    const queue: number[] = [];
-    for (let a = 0; a < n; a++) {
-      if (rowUsed[a]! < demand[a]!) {
-        dist[a] = 0;
-        queue.push(a);
-        inQueue[a] = true;
-      }
-    }
-    for (let qi = 0; qi < queue.length; qi++) {
-      const u = queue[qi]!;
-      inQueue[u] = false;
-      const du = dist[u]!;
-      if (u < n) {
-        for (let b = 0; b < n; b++) {
-          const f = X[u]![b]!;
-          if (f < cap(u, b)) {
-            const d = du + 2 * f + 1;
-            if (d < dist[n + b]!) {
-              dist[n + b] = d;
-              prev[n + b] = u;
-              if (!inQueue[n + b]) {
-                inQueue[n + b] = true;
-                queue.push(n + b);
-              }
-            }
-          }
-        }
-      } else {
-        const b = u - n;
-        for (let a = 0; a < n; a++) {
-          const f = X[a]![b]!;
-          if (f > 0) {
-            const d = du - (2 * f - 1);
-            if (d < dist[a]!) {
-              dist[a] = d;
-              prev[a] = u;
-              if (!inQueue[a]) {
-                inQueue[a] = true;
-                queue.push(a);
-              }
-            }
-          }
-        }
-      }
-    }
-    let best = -1;
-    for (let b = 0; b < n; b++) {
-      if (colUsed[b]! < supply[b]! && dist[n + b]! < INF && (best < 0 || dist[n + b]! < dist[n + best]!)) best = b;
-    }
-    if (best < 0) return null;
-    colUsed[best]!++;
-    // Walk back: column <- row (forward edge, +1) <- column (backward edge, -1) <- ... <- row.
-    let v = n + best;
-    for (;;) {
-      const row = prev[v]!;
-      X[row]![v - n]!++;
-      const before = prev[row]!;
-      if (before < 0) {
-        rowUsed[row]!++;
-        break;
-      }
-      X[row]![before - n]!--;
-      v = before;
-    }
-  }
-  return X;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +316,7 @@ function placeGroups(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOpti
   const r = t.map((x, i) => x - m[i]!);
 
   // 3. who replicates whom.
-  const X = replicaMatrix(
+  const X = (opts.replicaMatrix ?? replicaMatrix)(
     m.map((x) => x * R),
     r,
     m,
@@ -428,33 +331,36 @@ function placeGroups(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOpti
 
   // 4. shards: masters dealt round-robin over hosts.
   const masterHost: number[] = [];
+  const shardsOf: number[][] = Array.from({ length: n }, () => []);
   const left = [...m];
   while (masterHost.length < M) {
     for (let h = 0; h < n; h++) {
       if (left[h]! > 0) {
         left[h]!--;
+        shardsOf[h]!.push(masterHost.length);
         masterHost.push(h);
       }
     }
   }
   const replicaHosts: number[][] = Array.from({ length: M }, () => []);
   for (let a = 0; a < n; a++) {
-    const shards = masterHost.flatMap((h, s) => (h === a ? [s] : []));
+    const shards = shardsOf[a]!;
     if (shards.length === 0) continue;
     // Targets starting after a (so equal rows do not all begin with the first host), each
     // repeated X[a][b] <= shards.length times; dealt cyclically, a run of one target never hits
     // a master twice, and every master gets exactly R targets.
+    const after = (b: number) => (b - a + n) % n;
     const targets: number[] = [];
-    for (let k = 1; k < n; k++) {
-      const b = (a + k) % n;
-      for (let c = 0; c < X[a]![b]!; c++) targets.push(b);
+    for (const b of [...X[a]!.keys()].sort((x, y) => after(x) - after(y))) {
+      for (let c = 0; c < X[a]!.get(b)!; c++) targets.push(b);
     }
     targets.forEach((b, k) => replicaHosts[shards[k % shards.length]!]!.push(b));
   }
 
   // Ports: masters first, then replicas, each in shard order.
+  const ports = us.map((u, h) => freePorts(u.host, req.type === 'redis_cluster', t[h]!));
   const nextPort = new Array<number>(n).fill(0);
-  const takePort = (h: number) => us[h]!.ports[nextPort[h]!++]!;
+  const takePort = (h: number) => ports[h]![nextPort[h]!++]!;
   const masterPort = masterHost.map((h) => takePort(h));
   const replicaPort = replicaHosts.map((hs) => hs.map((h) => takePort(h)));
 
@@ -488,12 +394,13 @@ function placeNodes(req: ClusterRequest, hosts: HostCapacity[], opts: PlaceOptio
   // Node i goes round-robin over hosts, so consecutive node indices land on different hosts.
   const nextId = nodeIdSource(opts.newId);
   const used = new Array<number>(us.length).fill(0);
+  const ports = us.map((u, h) => freePorts(u.host, false, t[h]!));
   const instances: PlannedInstance[] = [];
   while (instances.length < N) {
     for (let h = 0; h < us.length; h++) {
       if (used[h]! < t[h]!) {
         const u = us[h]!;
-        instances.push({ id: nextId(), host: u.host.name, address: u.host.address, port: u.ports[used[h]!]!, role: 'node', shard: instances.length });
+        instances.push({ id: nextId(), host: u.host.name, address: u.host.address, port: ports[h]![used[h]!]!, role: 'node', shard: instances.length });
         used[h]!++;
       }
     }
@@ -526,3 +433,6 @@ export function relocation(plan: Plan, inst: PlannedInstance, hosts: HostCapacit
   return null;
 }
 
+
+export { waterFill } from './water-fill.js';
+export { replicaMatrix } from './replica-matrix.js';

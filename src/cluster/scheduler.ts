@@ -8,7 +8,8 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { ELECTION, schedulerPrefix, taskPrefix } from '../state/keys.js';
 import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
-import { getTask, listTasks, taskEnded, type Task } from './store.js';
+import { getTask, indexTasks, openTasks, taskEnded, type Task } from './store.js';
+import { CapacityCache } from './capacity-cache.js';
 import { runTask } from './tasks/registry.js';
 import type { MesosFramework } from '../mesos/framework.js';
 import { startFramework } from '../mesos/start.js';
@@ -48,6 +49,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   const elected = campaign.wait().then(() => 'leader' as const);
   elected.catch(() => undefined);
   let mesos: MesosFramework | undefined;
+  let capacity: CapacityCache | undefined;
   let lost: LeadershipLost | undefined;
   let onLost: (e: LeadershipLost) => void = () => {};
   const leadershipLost = new Promise<never>((_, reject) => (onLost = reject));
@@ -77,6 +79,15 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     leading = true;
     if (outcome === 'ended') return;
     o.log(`${me}: leader; picking up unfinished tasks`);
+    // Tasks queued by an ovl from before the queue existed get their entries (one read of all).
+    const index = async () => {
+      const n = await indexTasks(etcd);
+      if (n) o.log(`${me}: ${n} task entries indexed (tasks queued by an older ovl)`);
+      return Date.now();
+    };
+    let indexed = o.until ? 0 : await index();
+    // A daemon places from memory, following etcd (create --wait's own run reads it each time).
+    if (!o.until) capacity = await CapacityCache.follow(etcd, o.log);
     // A daemon opens its SSH connections now rather than in its first task (a key exchange
     // and a login per host); a host that does not answer is tried again when a task needs it.
     if (!o.until) for (const h of o.inv.hosts) void fleet.remote(h.name).catch(() => undefined);
@@ -96,8 +107,10 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
     let wake: () => void = () => {};
     let finished = false;
     const pump = async () => {
-      for (const t of (await listTasks(etcd)).filter(unfinished)) {
-        if (busy.has(t.cluster) || ended.has(t.id)) continue;
+      // The queue only, and records only of clusters not at work here: a wake-up reads a few
+      // keys however many tasks run and however many finished ones the fleet keeps.
+      for (const t of await openTasks(etcd, (id, cluster) => !busy.has(cluster) && !ended.has(id))) {
+        if (busy.has(t.cluster)) continue;
         const started = Date.now();
         const run = runTask({ etcd, fleet, log: o.log, mesos }, t)
           .then((done) => {
@@ -115,8 +128,8 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
         busy.set(t.cluster, run);
       }
       if (o.until && !busy.size) {
-        const all = await listTasks(etcd);
-        if (!all.some((t) => t.id === o.until && unfinished(t))) finished = true;
+        const t = await getTask(etcd, o.until);
+        if (!t || !unfinished(t)) finished = true;
       }
     };
     const watcher = await etcd.watch().prefix(taskPrefix).create();
@@ -133,6 +146,8 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
       for (;;) {
         // A listing etcd did not answer is made again at the next wake-up: the scheduler outlives
         // an etcd that stalls (its lease permitting).
+        // Tasks an older ovl queued (no queue entry) are found within a minute.
+        if (!o.until && Date.now() - indexed > 60_000) indexed = await index().catch(() => Date.now());
         await pump().catch((e: Error) => o.log(`${me}: cannot list the tasks (${e.message}); trying again`));
         if (finished && !busy.size) break;
         const woke = new Promise<void>((r) => (wake = r));
@@ -149,6 +164,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<void> {
   } finally {
     if (lost) throw lost;
     await mesos?.close();
+    await capacity?.close();
     await schedulersWatch?.cancel().catch(() => undefined);
     await monitoring?.close();
     await campaign.resign().catch(() => undefined);

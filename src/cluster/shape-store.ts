@@ -2,12 +2,12 @@
 // instances to remove) committed with the task in one transaction, the slots each master holds
 // once moved, removed instances retired until stopped, and the migration's progress.
 import type { Etcd3 } from 'etcd3';
-import { allocKey, instancePrefix, migrationKey, planKey, taskKey } from '../state/keys.js';
+import { allocKey, instancePrefix, migrationKey, planKey } from '../state/keys.js';
 import { ConflictError } from './errors.js';
 import type { MoveProgress } from './migrate.js';
 import { instanceMemMB } from './placement.js';
 import type { Ranges } from './reshard.js';
-import { addrOf, changePlan, getJson, type FleetRead, type HostAlloc, type ScaleTask } from './store.js';
+import { addrOf, changePlan, getJson, type FleetRead, type HostAlloc, type ScaleTask, taskWrites } from './store.js';
 import type { Plan, PlannedInstance } from './types.js';
 
 /** Instances in plan order: by shard, the master first. */
@@ -24,7 +24,7 @@ export function planOrder(insts: PlannedInstance[]): PlannedInstance[] {
 export async function commitShapeChange(c: Etcd3, plan: Plan, planRev: string, add: PlannedInstance[], read: FleetRead, task: ScaleTask): Promise<Plan> {
   const next: Plan = { ...plan, instances: planOrder([...plan.instances, ...add]) };
   let txn = c.if(planKey(plan.cluster), 'Mod', '==', planRev);
-  const puts = [c.put(planKey(plan.cluster)).value(JSON.stringify(next)), c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: new Date().toISOString() }))];
+  const puts = [c.put(planKey(plan.cluster)).value(JSON.stringify(next)), ...taskWrites(c, task)];
   for (const host of new Set(add.map((i) => i.host))) {
     const rev = read.revisions.get(host);
     txn = rev ? txn.and(allocKey(host), 'Mod', '==', rev) : txn.and(allocKey(host), 'Create', '==', 0);

@@ -1,5 +1,5 @@
 import type { Etcd3 } from 'etcd3';
-import { capacityPrefix, allocKey, checkKey, allocPrefix, clusterPrefix, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
+import { capacityPrefix, allocKey, checkKey, allocPrefix, clusterPrefix, clusterTaskKey, clusterTasksPrefix, clusterTasksRoot, configKey, configPrefix, instanceKey, planKey, queueKey, queuePrefix, secretKey, taskKey, taskPrefix, type HostCapacityRecord } from '../state/keys.js';
 import { openRecord, pkiDirOf, sealRecord, type SecretRecord } from '../state/secrets.js';
 import { readRedisTls } from '../pki/redis-certs.js';
 import { unprintable, type ClusterAuth } from './auth.js';
@@ -148,26 +148,36 @@ export async function listJson<T>(c: Etcd3, prefix: string): Promise<Record<stri
   return (await c.getAll().prefix(prefix).json()) as Record<string, T>;
 }
 
-/** Fleet capacity registered by bootstrap, minus what the allocations hold. */
+/** Fleet capacity registered by bootstrap, minus what the allocations hold (from the leading
+ * scheduler's cache when it keeps one: capacity-cache.ts). */
 export async function fleetCapacity(c: Etcd3): Promise<FleetRead> {
-  const [capRecords, allocRes] = await Promise.all([listJson<HostCapacityRecord>(c, capacityPrefix), c.getAll().prefix(allocPrefix).exec()]);
-  const caps = Object.values(capRecords);
+  const cached = await (await import('./capacity-cache.js')).cachedCapacity(c);
+  if (cached) return cached;
+  const [capRes, allocRes] = await Promise.all([c.getAll().prefix(capacityPrefix).exec(), c.getAll().prefix(allocPrefix).exec()]);
   const allocs = new Map<string, { alloc: HostAlloc; rev: string }>();
   for (const kv of allocRes.kvs) allocs.set(kv.key.toString().slice(allocPrefix.length), { alloc: JSON.parse(kv.value.toString()) as HostAlloc, rev: String(kv.mod_revision) });
+  return hostsOf(capRes.kvs.map((kv) => JSON.parse(kv.value.toString()) as HostCapacityRecord), allocs);
+}
+
+/** The hosts as placement sees them: registered capacity less the allocations. */
+export function hostsOf(caps: HostCapacityRecord[], allocs: Map<string, { alloc: HostAlloc; rev: string }>): FleetRead {
   const hosts = caps.map((cap) => {
-    const a = allocs.get(cap.host)?.alloc ?? {};
-    return {
-      name: cap.host,
-      address: cap.address,
-      cpu: cap.cpu,
-      memMB: cap.memMB,
-      ports: cap.ports,
-      usedPorts: Object.keys(a).map(Number),
-      usedMemMB: Object.values(a).reduce((n, x) => n + x.memMB, 0),
-      versions: cap.versions,
-    };
+    const a = allocs.get(cap.host)?.alloc;
+    const usedPorts: number[] = [];
+    let usedMemMB = 0;
+    for (const p in a) {
+      usedPorts.push(Number(p));
+      usedMemMB += a[p]!.memMB;
+    }
+    return { name: cap.host, address: cap.address, cpu: cap.cpu, memMB: cap.memMB, ports: cap.ports, usedPorts, usedMemMB, versions: cap.versions };
   });
-  return { hosts, revisions: new Map([...allocs].map(([h, v]) => [h, v.rev])), allocs: new Map([...allocs].map(([h, v]) => [h, v.alloc])) };
+  const revisions = new Map<string, string>();
+  const allocOf = new Map<string, HostAlloc>();
+  for (const [h, v] of allocs) {
+    revisions.set(h, v.rev);
+    allocOf.set(h, v.alloc);
+  }
+  return { hosts, revisions, allocs: allocOf };
 }
 
 /** The hosts as placement sees them, and each host's allocation as read, with its revision. */
@@ -183,8 +193,9 @@ export interface FleetRead {
  * Commit a plan in one transaction: the ports it takes on each host (guarded by the revision
  * of that host's allocation read when placing, so two concurrent creates never share a port),
  * the plan and the cluster's config. Throws ConflictError when another change came first.
+ * Returns the revision it was written at (each written allocation's new mod revision).
  */
-export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>): Promise<void> {
+export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, read: Omit<FleetRead, 'hosts'>): Promise<string> {
   const { revisions } = read;
   const byHost = new Map<string, PlannedInstance[]>();
   for (const i of plan.instances) byHost.set(i.host, [...(byHost.get(i.host) ?? []), i]);
@@ -203,6 +214,7 @@ export async function commitPlan(c: Etcd3, plan: Plan, config: ClusterConfig, re
   puts.push(c.put(configKey(plan.cluster)).value(JSON.stringify(config)));
   const res = await txn.then(...puts).commit();
   if (!res.succeeded) throw new ConflictError(`placement of ${plan.cluster} raced with another change`);
+  return String(res.header.revision);
 }
 
 /**
@@ -367,10 +379,16 @@ export async function updateConfig(c: Etcd3, cluster: string, patch: Partial<Clu
 
 /** Everything of a cluster: its keys, config, secret and the ports it holds on every host. */
 export async function removeCluster(c: Etcd3, cluster: string, keepTask: string, keepPorts: { host: string; port: number }[] = []): Promise<void> {
-  const allocRes = await c.getAll().prefix(allocPrefix).exec();
+  // Its ports are on the hosts of its plan (placed, moved and scaled with the plan, retired ones
+  // listed in it): those hosts' allocations are read, not the fleet's; every host's without a plan.
+  // The plan is guarded too: one that gained a host meanwhile would leave that host's ports.
+  const planKv = (await c.get(planKey(cluster)).exec()).kvs[0];
+  const plan = planKv && (JSON.parse(planKv.value.toString()) as Plan);
+  const hosts = plan && [...new Set([...plan.instances, ...(plan.retired ?? [])].map((i) => i.host))];
+  const kvs = hosts ? await getMany(c, hosts.map(allocKey)) : (await c.getAll().prefix(allocPrefix).exec()).kvs;
   const ops = [];
-  let txn = c.if(configKey(cluster), 'Create', '!=', -1);
-  for (const kv of allocRes.kvs) {
+  let txn = planKv ? c.if(planKey(cluster), 'Mod', '==', String(planKv.mod_revision)) : c.if(planKey(cluster), 'Create', '==', 0);
+  for (const kv of kvs) {
     const alloc = JSON.parse(kv.value.toString()) as HostAlloc;
     const host = kv.key.toString().slice(allocPrefix.length);
     const mine = Object.keys(alloc).filter((p) => alloc[p]!.cluster === cluster && !keepPorts.some((k) => k.host === host && String(k.port) === p));
@@ -383,7 +401,9 @@ export async function removeCluster(c: Etcd3, cluster: string, keepTask: string,
   // The cluster's task history goes too, but for the deleting task (the record that it is
   // gone) and tasks not yet run: someone may be following one queued after this delete, and
   // it must end with its own truthful failure, not vanish.
-  for (const t of await listTasks(c)) if (t.cluster === cluster && t.id !== keepTask && taskEnded(t)) ops.push(c.delete().key(taskKey(t.id)));
+  for (const t of await tasksOf(c, cluster)) {
+    if (t.id !== keepTask && taskEnded(t)) ops.push(c.delete().key(taskKey(t.id)), c.delete().key(clusterTaskKey(cluster, t.id)));
+  }
   const res = await txn.then(...ops).commit();
   if (!res.succeeded) throw new ConflictError(`removing ${cluster} raced with another change`);
 }
@@ -394,7 +414,7 @@ export async function listConfigs(c: Etcd3): Promise<ClusterConfig[]> {
 
 /** Every cluster's plan (those placed), in name order. */
 export async function listPlans(c: Etcd3): Promise<Plan[]> {
-  return (await mapLimit(await listConfigs(c), 16, (cfg) => getPlan(c, cfg.name))).filter((p): p is Plan => !!p);
+  return (await getMany(c, (await listConfigs(c)).map((cfg) => planKey(cfg.name)))).map((kv) => JSON.parse(kv.value.toString()) as Plan);
 }
 
 export async function getPlan(c: Etcd3, cluster: string): Promise<Plan | null> {
@@ -440,8 +460,16 @@ export async function dropStaleSecret(c: Etcd3, cluster: string): Promise<boolea
   return del.succeeded;
 }
 
+/** The writes that record a task: its record, and once it has ended its queue entry gone. */
+export function taskWrites(c: Etcd3, task: Task) {
+  const put = c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: now() }));
+  return taskEnded(task) ? [put, c.delete().key(queueKey(task.id))] : [put];
+}
+
 export async function putTask(c: Etcd3, task: Task): Promise<void> {
-  await c.put(taskKey(task.id)).value(JSON.stringify({ ...task, updated: now() }));
+  const [put, dequeue] = taskWrites(c, task);
+  if (dequeue) await c.if(taskKey(task.id), 'Create', '!=', -1).then(put!, dequeue).commit();
+  else await put!;
 }
 
 /** More for newTask's transaction: keys that must not exist, and keys written with the task. */
@@ -462,7 +490,8 @@ export async function newTask<K extends TaskKind>(c: Etcd3, kind: K, cluster: st
   for (const k of guard.absent ?? []) txn = txn.and(k, 'Create', '==', 0);
   for (const [k, rev] of Object.entries(guard.unchanged ?? {})) txn = txn.and(k, 'Mod', '==', rev);
   const puts = Object.entries(guard.puts ?? {}).map(([k, v]) => c.put(k).value(v));
-  const res = await txn.then(c.put(taskKey(id)).value(JSON.stringify(task)), ...puts).commit();
+  const index = [c.put(queueKey(id)).value(cluster), c.put(clusterTaskKey(cluster, id)).value(kind)];
+  const res = await txn.then(c.put(taskKey(id)).value(JSON.stringify(task)), ...index, ...puts).commit();
   if (!res.succeeded && guard.unchanged) throw new ConflictError(`task ${id}: ${Object.keys(guard.unchanged).join(', ')} changed meanwhile`);
   if (!res.succeeded) throw new ConflictError(guard.absent?.length ? `task ${id}: one of ${guard.absent.join(', ')} exists already` : `task ${id} exists already`);
   return task;
@@ -474,9 +503,9 @@ export const TASK_HISTORY = 20;
 
 /** Drop the cluster's finished tasks beyond the newest TASK_HISTORY, never those in `keep`. */
 export async function pruneTasks(c: Etcd3, cluster: string, keep: Set<string>): Promise<void> {
-  const finished = (await listTasks(c)).filter((t) => t.cluster === cluster && taskEnded(t) && !keep.has(t.id));
+  const finished = (await tasksOf(c, cluster)).filter((t) => taskEnded(t) && !keep.has(t.id));
   await mapLimit(finished.slice(0, Math.max(0, finished.length - TASK_HISTORY)), 16, async (t) => {
-    await c.delete().key(taskKey(t.id));
+    await c.if(taskKey(t.id), 'Create', '!=', -1).then(c.delete().key(taskKey(t.id)), c.delete().key(clusterTaskKey(cluster, t.id))).commit();
   });
 }
 
@@ -495,6 +524,80 @@ export async function getTask(c: Etcd3, id: string): Promise<Task | null> {
  * in the order they were asked for). */
 export async function listTasks(c: Etcd3): Promise<Task[]> {
   return (await taskRecords(c)).map((r) => r.task);
+}
+
+/** Keys under a prefix in the order they were created, with their values. */
+async function byCreation(c: Etcd3, prefix: string): Promise<{ name: string; value: string }[]> {
+  const res = await c.getAll().prefix(prefix).exec();
+  return res.kvs
+    .map((kv) => ({ created: BigInt(kv.create_revision), name: kv.key.toString().slice(prefix.length), value: kv.value.toString() }))
+    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+}
+
+/** Keys read 100 to a transaction (one round trip, not one per key); those that do not exist
+ * are left out. */
+async function getMany(c: Etcd3, keys: string[]) {
+  const batches = [];
+  for (let i = 0; i < keys.length; i += 100) batches.push(keys.slice(i, i + 100));
+  const got = await mapLimit(batches, 4, async (b) => {
+    const res = await c.if(b[0]!, 'Create', '!=', -1).then(...b.map((k) => c.get(k))).commit();
+    return res.responses.flatMap((r) => r.response_range.kvs);
+  });
+  return got.flat();
+}
+
+/** Task records by id in the order they were asked for (their keys' creation), with the
+ * revision each was read at; a task gone meanwhile is left out. */
+async function recordsOf(c: Etcd3, ids: string[]): Promise<{ task: Task; rev: string }[]> {
+  return (await getMany(c, ids.map(taskKey)))
+    .map((kv) => ({ created: BigInt(kv.create_revision), task: JSON.parse(kv.value.toString()) as Task, rev: String(kv.mod_revision) }))
+    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0))
+    .map(({ task, rev }) => ({ task, rev }));
+}
+
+/**
+ * The tasks not ended yet, in the order they were asked for: the queue's few keys and their
+ * records, however many finished tasks the fleet keeps. `only` picks by id and cluster before
+ * any record is read (the scheduler skips the clusters it is busy with).
+ */
+export async function openTasks(c: Etcd3, only?: (id: string, cluster: string) => boolean): Promise<Task[]> {
+  return (await openTaskRecords(c, only)).map((r) => r.task);
+}
+
+async function openTaskRecords(c: Etcd3, only?: (id: string, cluster: string) => boolean): Promise<{ task: Task; rev: string }[]> {
+  const queued = (await byCreation(c, queuePrefix)).filter((q) => !only || only(q.name, q.value));
+  return (await recordsOf(c, queued.map((q) => q.name))).filter((r) => !taskEnded(r.task));
+}
+
+/** One cluster's tasks, finished ones included, oldest first. */
+export async function tasksOf(c: Etcd3, cluster: string): Promise<Task[]> {
+  return (await recordsOf(c, (await byCreation(c, clusterTasksPrefix(cluster))).map((k) => k.name))).map((r) => r.task);
+}
+
+/**
+ * Tasks written before the queue and the per-cluster index existed (by an older ovl) get their
+ * entries, and a queue entry whose task has ended or gone is removed. The leader runs it when
+ * it starts leading and then every minute: a full read of the tasks, not one per wake-up.
+ * Everything is read at one revision and each change is guarded by the task's revision, so a
+ * task queued or ended meanwhile is never dropped from the queue nor queued again.
+ */
+export async function indexTasks(c: Etcd3): Promise<number> {
+  const taskRes = await c.getAll().prefix(taskPrefix).exec();
+  const rev = taskRes.header.revision;
+  const [queueRes, indexRes] = await Promise.all([c.getAll().prefix(queuePrefix).revision(rev).exec(), c.getAll().prefix(clusterTasksRoot).revision(rev).keys().then((ks) => new Set(ks))]);
+  const inQueue = new Set(queueRes.kvs.map((kv) => kv.key.toString().slice(queuePrefix.length)));
+  const known = new Map(taskRes.kvs.map((kv) => [kv.key.toString().slice(taskPrefix.length), { task: JSON.parse(kv.value.toString()) as Task, rev: String(kv.mod_revision) }]));
+  const guarded = (key: string, cmp: 'Mod' | 'Create', value: string | number, op: ReturnType<Etcd3['put']> | ReturnType<Etcd3['delete']>) => () => c.if(key, cmp, '==', value).then(op).commit();
+  const todo: (() => Promise<unknown>)[] = [];
+  for (const [id, { task, rev: taskRev }] of known) {
+    if (!taskEnded(task) && !inQueue.has(id)) todo.push(guarded(taskKey(id), 'Mod', taskRev, c.put(queueKey(id)).value(task.cluster)));
+    if (taskEnded(task) && inQueue.has(id)) todo.push(guarded(taskKey(id), 'Mod', taskRev, c.delete().key(queueKey(id))));
+    if (!indexRes.has(clusterTaskKey(task.cluster, id))) todo.push(guarded(taskKey(id), 'Mod', taskRev, c.put(clusterTaskKey(task.cluster, id)).value(task.kind)));
+  }
+  // A queue entry with no task at that revision: still none when removed.
+  for (const id of inQueue) if (!known.has(id)) todo.push(guarded(taskKey(id), 'Create', 0, c.delete().key(queueKey(id))));
+  await mapLimit(todo, 16, (f) => f());
+  return todo.length;
 }
 
 /** listTasks with the revision each task was last written at, for writes guarded by it. */
@@ -533,7 +636,7 @@ export async function startTask(c: Etcd3, task: Task): Promise<boolean> {
  */
 export async function cancelCreate(c: Etcd3, cluster: string): Promise<{ cancelled: boolean; task: Task } | undefined> {
   for (;;) {
-    const queued = (await taskRecords(c)).find((r) => openCreateOf(r.task, cluster));
+    const queued = (await openTaskRecords(c, (_, of) => of === cluster)).find((r) => openCreateOf(r.task, cluster));
     if (!queued) return undefined;
     const { task, rev } = queued;
     // Placed (or a cluster of the name exists): not this cancel's to undo.
@@ -542,7 +645,7 @@ export async function cancelCreate(c: Etcd3, cluster: string): Promise<{ cancell
     const res = await c
       .if(taskKey(task.id), 'Mod', '==', rev)
       .and(configKey(cluster), 'Create', '==', 0)
-      .then(c.put(taskKey(task.id)).value(JSON.stringify(ended)), c.delete().key(secretKey(cluster)))
+      .then(...taskWrites(c, ended), c.delete().key(secretKey(cluster)))
       .commit();
     if (res.succeeded) return { cancelled: true, task: ended };
   }

@@ -1,5 +1,5 @@
-import { RUNBOOKS } from '../../runbooks/index.js';
-import { runComponents, type RunEvents, type RunResult } from '../engine/run.js';
+import { bootstrap as runBootstrap } from '../api/bootstrap.js';
+import type { RunEvents, RunResult } from '../engine/run.js';
 import { loadFleet } from '../inventory/fleet.js';
 import { selectHosts } from '../inventory/select.js';
 import { redact } from '../redact.js';
@@ -34,7 +34,6 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
   const inv = loadFleet(path);
   const sel = selectHosts(inv, { limit: o.limit, only: o.only });
   const check = !!o.check;
-  const forks = o.forks ?? (typeof inv.vars.forks === 'number' ? inv.vars.forks : 50);
   // A terminal gets the listr2 tree; logs, pipes, CI and --json get one line per event.
   const tty = liveTerminal() && !o.json && !o.quiet;
   const log = o.json ? process.stderr : process.stdout;
@@ -44,14 +43,7 @@ export async function bootstrap(path: string, o: BootstrapOptions): Promise<numb
 
   let result: RunResult;
   try {
-    result = await runComponents(inv, RUNBOOKS, {
-        check,
-        forks,
-        acceptNewHostKeys: !!o.acceptNewHostKeys,
-        prune: !!o.prune,
-        components: sel.components,
-        hosts: sel.hosts,
-      }, events);
+    result = await runBootstrap(inv, { check, forks: o.forks, limit: o.limit, only: o.only, acceptNewHostKeys: o.acceptNewHostKeys, prune: o.prune }, events);
   } finally {
     tree?.close();
     await tree?.finished;

@@ -15,12 +15,13 @@ import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
 import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, listTasks, newTask, openCreateOf, taskEnded, type ClusterConfig, type Task } from '../cluster/store.js';
+import { addrOf, dropStaleSecret, fleetCapacity, getJson, getPlan, getSecret, getTask, listConfigs, listInstances, openTasks, tasksOf, newTask, openCreateOf, type ClusterConfig, type Task } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { runOrFollow } from '../cluster/follow.js';
 import { ConflictError } from '../cluster/errors.js';
 import { liveTerminal } from '../ui/terminal.js';
 import { plural } from '../util/plural.js';
+import { table } from '../ui/table.js';
 import { NAME_RE } from '../shell.js';
 import { binaryType, CLUSTER_TYPES, type ClusterRequest, type ClusterType, type HostCapacity, type Plan } from '../cluster/types.js';
 
@@ -264,9 +265,9 @@ function previewCreate(req: ClusterRequest, hosts: HostCapacity[], out: Out): nu
     return 2;
   }
   out(`check: create ${describeRequest(req)} would place ${spread(plan)}. Nothing was changed.`);
-  for (const row of hostTable(plan, hosts)) out(row.join('\t'));
-  out(INSTANCE_HEADER.join('\t'));
-  for (const { cells } of instanceRows(plan.instances)) out(cells.join('\t'));
+  const [hostHeader, ...hostRows] = hostTable(plan, hosts);
+  for (const l of table(hostHeader!, hostRows)) out(l);
+  for (const l of table(INSTANCE_HEADER, instanceRows(plan.instances).map((r) => r.cells))) out(l);
   out('The scheduler places the task again when it runs: if the fleet changes meanwhile, hosts and ports may differ.');
   return 0;
 }
@@ -283,13 +284,13 @@ export async function queueCreate(etcd: Etcd3, name: string, o: CreateOptions, p
   if (pw !== undefined && req.type === 'memcache') throw new UsageError('a password: memcache clusters have no password (memcached runs without SASL)');
   if (req.appAcl && (pw === undefined || !aclSupported(req.version))) throw new UsageError(`--app-acl: the application's ACL user exists only for clusters with a password (--password-env or --password-file) on Redis 6 or later`);
   if (await getJson<ClusterConfig>(etcd, configKey(name))) {
-    const deleting = (await listTasks(etcd)).find((t) => t.cluster === name && t.kind === 'delete' && !taskEnded(t));
+    const deleting = (await openTasks(etcd, (_, of) => of === name)).find((t) => t.kind === 'delete');
     if (deleting) throw new UsageError(`cluster ${name} is being deleted (task ${deleting.id}, ${deleting.state}): create it again once that task is done (ovl cluster list)`);
     throw new UsageError(`cluster ${name} exists already: ovl cluster show ${name}`);
   }
   // A queued create has no config key yet: a second one would run after it and fail, having
   // replaced the first's password meanwhile.
-  const creating = (await listTasks(etcd)).find((t) => openCreateOf(t, name));
+  const creating = (await openTasks(etcd, (_, of) => of === name)).find((t) => openCreateOf(t, name));
   if (creating) {
     const cancel = creating.state === 'pending' ? `, cancel it (ovl cluster delete ${name})` : '';
     throw new UsageError(`cluster ${name} is being created (task ${creating.id}, ${creating.state}): wait for that task to end (ovl cluster show ${name} once it is placed)${cancel} or pick another name`);
@@ -448,11 +449,11 @@ export async function clusterList(o: { inventory?: string; json?: boolean }, out
       out('no clusters');
       return 0;
     }
-    out(['NAME', 'TYPE', 'VERSION', 'SHAPE', 'MAXMEMORY', 'STATE'].join('\t'));
-    for (const c of all) {
+    const rows = all.map((c) => {
       const dims = c.type === 'memcache' ? plural(c.nodes ?? 0, 'node') : `${c.masters}x${c.replicas}`;
-      out([c.name, c.type, c.version, dims, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')].join('\t'));
-    }
+      return [c.name, c.type, c.version, dims, `${c.maxmemoryMB}mb`, c.state + (c.error ? ` (${c.error.slice(0, 80)})` : '')];
+    });
+    for (const l of table(['NAME', 'TYPE', 'VERSION', 'SHAPE', 'MAXMEMORY', 'STATE'], rows)) out(l);
     return 0;
   }, { readOnly: true });
 }
@@ -503,7 +504,7 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
     if (dashboard) out(`dashboard: ${dashboard}`);
     out(`state: ${cfg.state}${cfg.error ? ` (${cfg.error})` : ''}; last create task ${cfg.task}: ${task?.state ?? '?'} - ${task?.step ?? ''}`);
     // A later restart or delete (failed, or still queued) says more about the cluster now.
-    const latest = (await listTasks(etcd)).filter((t) => t.cluster === name).at(-1);
+    const latest = (await tasksOf(etcd, name)).at(-1);
     if (latest && latest.id !== cfg.task) out(`latest task ${latest.id} (${latest.kind}): ${latest.state} - ${latest.state === 'failed' ? latest.error ?? '' : latest.step}`);
     for (const r of plan?.retired ?? []) out(`retired: ${addrOf(r)} (${r.host}), ${r.movedTo ? `replaced by ${r.movedTo}` : 'removed'} (task ${r.task}); the next restart stops it once ${r.host} answers`);
     if (report) {
@@ -512,11 +513,11 @@ export async function clusterShow(name: string, o: { inventory?: string; json?: 
         ? `now: healthy (${plural(report.nodes.length, 'instance')} asked, ${report.ms} ms)`
         : `now: NOT healthy: ${down} of ${plural(report.nodes.length, 'instance')} down, ${plural(report.problems.length, 'problem')} (ovl cluster check ${name})`);
     }
-    out([...INSTANCE_HEADER, 'RECORDED', ...(report ? ['NOW'] : [])].join('\t'));
-    for (const { instance: i, cells } of instanceRows(infos)) {
+    const rows = instanceRows(infos).map(({ instance: i, cells }) => {
       const recorded = i.state + (i.error ? ` (${i.error})` : '');
-      out([...cells, recorded, ...(report ? [nowState(nodeNow.get(addrOf(i)))] : [])].join('\t'));
-    }
+      return [...cells, recorded, ...(report ? [nowState(nodeNow.get(addrOf(i)))] : [])];
+    });
+    for (const l of table([...INSTANCE_HEADER, 'RECORDED', ...(report ? ['NOW'] : [])], rows)) out(l);
     return 0;
   }, { readOnly: true });
 }

@@ -10,6 +10,7 @@ import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 import { NotFound } from '../api/errors.js';
 import type { Etcd3 } from 'etcd3';
+import { table } from '../ui/table.js';
 import type { ClusterAuth } from '../cluster/auth.js';
 
 export interface ConfigOptions {
@@ -93,15 +94,15 @@ export async function clusterConfig(name: string, args: string[], o: ConfigOptio
  * instances whose live value differs. */
 async function show(plan: Plan, auth: ClusterAuth | undefined, out: Out): Promise<number> {
   if (plan.type === 'memcache') {
-    out(`maxmemory\t${plan.maxmemoryMB}mb\t(memcached -m; set by ovl)`);
+    for (const l of table(['DIRECTIVE', 'VALUE', 'SET BY'], [['maxmemory', `${plan.maxmemoryMB}mb`, 'ovl (memcached -m)']])) out(l);
     return 0;
   }
   const rendered = renderedSettings(plan, plan.instances[0]!);
   const skip = new Set(['bind', 'port', 'dir', 'pidfile', 'logfile', 'include', 'cluster-announce-ip', 'replica-announce-ip', 'slave-announce-ip', 'replicaof', 'slaveof', 'requirepass', 'masterauth', 'masteruser', 'user']);
   const names = [...rendered.keys()].filter((n) => !skip.has(n));
   const { differ, unreachable } = await liveDifferences(plan, names, auth);
-  out(['DIRECTIVE', 'VALUE', 'SET BY', 'LIVE VALUE WHERE IT DIFFERS'].join('\t'));
-  for (const n of names) out([n, rendered.get(n), plan.config?.[n] !== undefined ? 'cluster' : 'ovl', (differ.get(n) ?? []).map((d) => `${d.addr}: ${d.live}`).join('; ')].join('\t'));
+  const rows = names.map((n) => [n, rendered.get(n) ?? '', plan.config?.[n] !== undefined ? 'cluster' : 'ovl', (differ.get(n) ?? []).map((d) => `${d.addr}: ${d.live}`).join('; ')]);
+  for (const l of table(['DIRECTIVE', 'VALUE', 'SET BY', 'LIVE VALUE WHERE IT DIFFERS'], rows)) out(l);
   for (const u of unreachable) out(`not answering: ${u}`);
   return 0;
 }

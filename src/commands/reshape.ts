@@ -10,6 +10,7 @@ import { withAdmin } from '../cluster/admin.js';
 import { configKey } from '../state/keys.js';
 import type { Out } from '../ui/follow.js';
 import { plural } from '../util/plural.js';
+import { table } from '../ui/table.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';
 import { NotFound } from '../api/errors.js';
@@ -98,8 +99,8 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
     return 2;
   }
   out(`check: scale ${plan.cluster} from ${describe(plan, shapeOf(plan))} to ${describe(plan, to)}. Nothing was changed.`);
-  for (const i of ch.add) out(`add\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
-  for (const i of ch.remove) out(`remove\t${i.role}\tshard ${i.shard}\t${i.host}\t${addrOf(i)}`);
+  const changes = [...ch.add.map((i) => ['add', i] as const), ...ch.remove.map((i) => ['remove', i] as const)];
+  for (const l of table(['CHANGE', 'ROLE', 'SHARD', 'HOST', 'INSTANCE'], changes.map(([what, i]) => [what, i.role, String(i.shard), i.host, addrOf(i)]))) out(l);
   if (plan.type !== 'redis_cluster' || ![...ch.add, ...ch.remove].some((i) => i.role === 'master')) return 0;
   const auth = await getSecret(etcd, plan.cluster);
   const masters = plan.instances.filter((i) => i.role === 'master');
@@ -111,6 +112,7 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
     return `${addrOf(i)} (${i.host}${added.includes(i) ? ', new' : ''})`;
   };
   let keys = 0;
+  const rows: string[][] = [];
   for (const m of moves) {
     const src = masters.find((x) => x.id === m.from)!;
     const n = await withAdmin(src, { auth }, async (c) => {
@@ -119,8 +121,9 @@ async function previewScale(etcd: Etcd3, plan: Plan, to: Shape, out: Out): Promi
       return ((await p.exec()) ?? []).reduce((t, [, v]) => t + Number(v ?? 0), 0);
     });
     keys += n;
-    out(`move\t${countSlots(m.slots)} slots\t${label(m.from)} -> ${label(m.to)}\t${n} keys`);
+    rows.push([String(countSlots(m.slots)), label(m.from), label(m.to), String(n)]);
   }
+  if (rows.length) for (const l of table(['SLOTS', 'FROM', 'TO', 'KEYS'], rows)) out(l);
   out(`${moves.reduce((n, m) => n + countSlots(m.slots), 0)} slots and ${keys} keys to move in ${plural(moves.length, 'move')}`);
   return 0;
 }

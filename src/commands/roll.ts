@@ -1,7 +1,7 @@
 // `ovl cluster restart NAME --rolling` and `ovl cluster upgrade NAME --version V`: one roll task
 // (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
 // the order, shard by shard, and what it costs.
-import { fleetCapacity, getPlan, listTasks, newTask, type RollTask } from '../cluster/store.js';
+import { fleetCapacity, getPlan, tasksOf, newTask, type RollTask } from '../cluster/store.js';
 import { describeRoll, outage, rollOrder, switchBlocked, versionProblem } from '../cluster/roll.js';
 import type { Out } from '../ui/follow.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
@@ -37,7 +37,7 @@ export async function planRoll(etcd: Etcd3, name: string, version: string | unde
 
 /** Queue the roll (a failed one of the same version goes on where it stopped). */
 export async function queueRoll(etcd: Etcd3, name: string, version: string | undefined, yes: boolean | undefined) {
-  const last = (await listTasks(etcd)).filter((t): t is RollTask => t.kind === 'roll' && t.cluster === name).pop();
+  const last = (await tasksOf(etcd, name)).filter((t): t is RollTask => t.kind === 'roll').pop();
   const resume = last?.state === 'failed' && last.version === version && last.restarted?.length && last.masters ? { restarted: last.restarted, masters: last.masters } : {};
   const task = await newTask(etcd, 'roll', name, { ...(version ? { version } : {}), ...(yes ? { yes: true } : {}), ...resume });
   return { task, resumedFrom: resume.restarted ? { id: last!.id, restarted: resume.restarted.length } : undefined };

@@ -20,7 +20,7 @@
 import { foregroundCommand, instanceSetup, type HostReport } from '../cluster/hostops.js';
 import { installOnHosts, releaseOnHosts } from '../cluster/tasks/instances.js';
 import { PlacementError } from '../cluster/placement.js';
-import { addrOf, getPlan, listConfigs, listInstances, listTasks, setInstanceStates, taskEnded, type CreateTask, type InstanceState, type Task } from '../cluster/store.js';
+import { addrOf, getPlan, listConfigs, listInstances, openTasks, setInstanceStates, type CreateTask, type InstanceState, type Task } from '../cluster/store.js';
 import { beginCreate } from '../cluster/tasks/create.js';
 import { faultPoint, step, type MesosLauncher, type TaskContext } from '../cluster/tasks/context.js';
 import { finishCreate, firstCheckAt } from '../cluster/tasks/health.js';
@@ -332,7 +332,7 @@ export class MesosFramework implements MesosLauncher {
    */
   private async reconcile(): Promise<void> {
     const configs = await listConfigs(this.o.etcd);
-    const busy = new Set((await listTasks(this.o.etcd)).filter((t) => !taskEnded(t)).map((t) => t.cluster));
+    const busy = new Set((await openTasks(this.o.etcd)).map((t) => t.cluster));
     const plans = new Map<string, Plan>();
     for (const cfg of configs) {
       const plan = await getPlan(this.o.etcd, cfg.name);

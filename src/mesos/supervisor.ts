@@ -7,7 +7,7 @@
 // forgotten. Reconciliation feeds it the instances Mesos does not run.
 import type { Etcd3 } from 'etcd3';
 import { configKey } from '../state/keys.js';
-import { addrOf, getJson, getPlan, getTask, listTasks, newTask, taskEnded, type ClusterConfig } from '../cluster/store.js';
+import { addrOf, getJson, getPlan, getTask, openTasks, newTask, taskEnded, type ClusterConfig } from '../cluster/store.js';
 
 export interface SupervisorOptions {
   etcd: Etcd3;
@@ -80,7 +80,7 @@ export class Supervisor {
     // Deleted, being deleted, or no longer an instance of it (moved, removed): nothing to do.
     if (!cfg?.mesos || !plan || cfg.state === 'deleting' || !plan.instances.some((i) => addrOf(i) === addr)) return void this.seen.delete(key);
     if (this.o.isLive(cluster, addr)) return;
-    const open = (await listTasks(this.o.etcd)).filter((t) => t.cluster === cluster && !taskEnded(t));
+    const open = await openTasks(this.o.etcd, (_, of) => of === cluster);
     // A failure heard meanwhile started its own wait: this one ends here.
     if (this.seen.get(key) !== rec) return;
     // A create picks up its own instances; other tasks first (they may stop it on purpose).

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { table } from '../ui/table.js';
 
 // The sandbox module loads on use: other commands need none of it.
 const sandboxModule = () => import('./sandbox.js');
@@ -57,10 +58,8 @@ export function registerSandboxCommands(program: Command): void {
         return;
       }
       console.log(`sandbox "${st.name}": ${st.hosts.length} host(s), inventory ${st.inventory}`);
-      const rows = [['HOST', 'ADDRESS', 'SSHD', 'PID', 'OTHER PROCS']];
-      for (const h of st.hosts) rows.push([h.name, h.address, h.alive ? 'up' : 'down', h.pid === null ? '-' : String(h.pid), String(h.others)]);
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      const rows = st.hosts.map((h) => [h.name, h.address, h.alive ? 'up' : 'down', h.pid === null ? '-' : String(h.pid), String(h.others)]);
+      for (const l of table(['HOST', 'ADDRESS', 'SSHD', 'PID', 'OTHER PROCS'], rows)) console.log(l);
     });
 
   sandbox

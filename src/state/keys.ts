@@ -26,6 +26,15 @@ export const configPrefix = `${ROOT}/config/`;
 export const configKey = (cluster: string) => `${configPrefix}${cluster}`;
 export const taskPrefix = `${ROOT}/task/`;
 export const taskKey = (id: string) => `${taskPrefix}${id}`;
+/** A task not ended yet (value: its cluster): what the scheduler reads on every wake-up, a few
+ * keys however many finished tasks the fleet keeps. Removed with the task's last write. */
+export const queuePrefix = `${ROOT}/queue/`;
+export const queueKey = (id: string) => `${queuePrefix}${id}`;
+/** The tasks of one cluster (value: the kind), finished ones included: its history without
+ * reading every task of the fleet. Outside the cluster's prefix, which its delete removes. */
+export const clusterTasksRoot = `${ROOT}/tasks-of/`;
+export const clusterTasksPrefix = (cluster: string) => `${clusterTasksRoot}${cluster}/`;
+export const clusterTaskKey = (cluster: string, id: string) => `${clusterTasksPrefix(cluster)}${id}`;
 export const allocPrefix = `${ROOT}/alloc/`;
 export const allocKey = (host: string) => `${allocPrefix}${host}`;
 export const secretKey = (cluster: string) => `${ROOT}/secrets/${cluster}`;

@@ -49,10 +49,14 @@ test("npm pack's tarball installs in a fresh directory, and a zx script there dr
   writeFileSync(
     join(app, 'life.mjs'),
     `#!/usr/bin/env zx
-import { openFleet, NotFound } from 'ovl';
-const fleet = await openFleet(process.env.INV);
+import { openFleet, NotFound, bootstrap } from 'ovl';
 const out = { steps: [] };
+// Day 1 needs no etcd: bootstrap on its own; then the fleet's own call.
+const recap = (r) => r.recap.map((h) => [h.host, h.ok > 0, h.changed, h.failed]);
+out.bootstrapped = recap(await bootstrap(process.env.INV, { only: ['data-layout'], check: true }));
+const fleet = await openFleet(process.env.INV);
 try {
+  out.fleetBootstrapped = recap(await fleet.bootstrap({ only: ['data-layout'], limit: ['h1'], check: true }));
   out.create = (await fleet.clusters.create({ name: 'api1', type: 'memcache', nodes: 2, maxmemory: '16mb' }, { onProgress: (s) => out.steps.push(s) })).state;
   out.listed = (await fleet.clusters.list()).filter((c) => c.name === 'api1').map((c) => [c.name, c.type, c.nodes, c.maxmemoryMB, c.state]);
   const c = await fleet.clusters.get('api1');
@@ -83,6 +87,10 @@ console.log(JSON.stringify(out));
   const r = run(process.execPath, [join(app, 'node_modules', 'zx', 'build', 'cli.js'), 'life.mjs'], app, { INV: info.inventory });
   assert.equal(r.code, 0, r.out);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown> & { check: { healthy: boolean; problems: unknown[]; nodes: unknown[] }; hosts: { instances: number; usedMemMB: number; freeMemMB: number; memMB: number }[]; steps: string[] };
+  // The shared fleet is bootstrapped: a check changes nothing, on every host or the one limited to.
+  const hosts = (out.bootstrapped as [string, boolean, number, number][]);
+  assert.ok(hosts.length >= 3 && hosts.every(([, ok, changed, failed]) => ok && changed === 0 && failed === 0), JSON.stringify(hosts));
+  assert.deepEqual(out.fleetBootstrapped, [['h1', true, 0, 0]]);
   assert.equal(out.create, 'done');
   assert.ok(out.steps.length > 0, 'progress reached onProgress');
   assert.deepEqual(out.listed, [['api1', 'memcache', 2, 16, 'running']]);

@@ -87,7 +87,7 @@ test('live settings (maxmemory, maxmemory-policy) reach every node, the plan, re
   const reserved = await withEtcd(endpoints, async (c) => Object.values(await c.getAll().prefix('/overlord/alloc/').strings()).flatMap((v) => Object.values(JSON.parse(v) as Record<string, { cluster: string; memMB: number }>)).filter((a) => a.cluster === 'cf').map((a) => a.memMB));
   assert.deepEqual(reserved, insts.map(() => Math.ceil(96 * 1.1)), 'the reservation follows maxmemory');
   const shown = ovl(['cluster', 'config', 'cf', '--show', ...inv()]);
-  assert.match(shown.stdout, /^maxmemory-policy\tallkeys-lru\tcluster\t$/m);
+  assert.match(shown.stdout, /^maxmemory-policy +allkeys-lru +cluster +-$/m);
   // A restart renders the same file: the setting stays.
   const again = ovl(['cluster', 'restart', 'cf', '--instance', addr(insts[0]!), ...inv()]);
   assert.equal(again.code, 0, again.stdout + again.stderr);

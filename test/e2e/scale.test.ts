@@ -134,7 +134,7 @@ test('redis_cluster 3x1 -> 6x1 -> 3x1 holding 200,000 keys under a live writer: 
     await fill(c, 200_000);
     const check = ovl(['cluster', 'scale', 'grow', '--masters', '6', '--check', ...inv()]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
-    assert.match(check.stdout, /^add\tmaster\tshard 3\t/m);
+    assert.match(check.stdout, /^add +master +3 +/m);
     assert.match(check.stdout, /slots and \d+ keys to move/);
     assert.equal(show('grow').instances.length, 6, '--check wrote nothing');
 
