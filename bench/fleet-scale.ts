@@ -30,6 +30,8 @@ interface Case {
   series?: boolean;
   /** Also placed with the exact algorithm (it takes minutes to hours on the larger sizes). */
   peer?: boolean;
+  /** Only on these fleets (a dense cluster fits on identical hosts only). */
+  only?: FleetKind;
 }
 
 const CASES: Case[] = [
@@ -39,6 +41,9 @@ const CASES: Case[] = [
   { hosts: 1000, masters: 2000, replicas: 2 },
   { hosts: 1000, masters: 5000, replicas: 0, memcache: true },
   { hosts: 5000, masters: 5000, replicas: 2 },
+  // Dense: a host's replicas outnumber the hosts.
+  { hosts: 100, masters: 5000, replicas: 3, peer: true, only: 'identical' },
+  { hosts: 160, masters: 16384, replicas: 1, peer: true, only: 'identical' },
   ...[625, 1250, 2500, 5000, 10000].map((h) => ({ hosts: h, masters: (h * 16384) / 10000, replicas: 1, series: true })),
 ];
 
@@ -73,6 +78,7 @@ interface Row {
 const rows: Row[] = [];
 for (const kind of ['identical', 'random', 'nearly-full'] as FleetKind[]) {
   for (const c of CASES) {
+    if (c.only && c.only !== kind) continue;
     const hosts = syntheticFleet(kind, c.hosts, c.hosts);
     const req = request(c);
     const shape = c.memcache ? `memcache ${c.masters}` : `${c.masters} x ${c.replicas}`;

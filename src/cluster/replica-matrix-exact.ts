@@ -8,11 +8,14 @@
  * by successive shortest paths with convex edge costs (the k-th unit on an edge costs 2k - 1).
  * Returns null if no such matrix exists.
  */
-export function replicaMatrixExact(demand: readonly number[], supply: readonly number[], limit: readonly number[]): number[][] | null {
+export function replicaMatrixExact(demand: readonly number[], supply: readonly number[], limit: readonly number[], start?: number[][]): number[][] | null {
   const n = demand.length;
-  const X = demand.map(() => new Array<number>(n).fill(0));
-  const rowUsed = new Array<number>(n).fill(0);
+  // `start`: a partial matrix to complete (replica-matrix.ts's, once its greedy got stuck);
+  // the paths then begin from what it left.
+  const X = start ?? demand.map(() => new Array<number>(n).fill(0));
+  const rowUsed = X.map((r) => r.reduce((a, b) => a + b, 0));
   const colUsed = new Array<number>(n).fill(0);
+  for (const r of X) r.forEach((x, b) => (colUsed[b]! += x));
   const total = demand.reduce((a, b) => a + b, 0);
   if (total !== supply.reduce((a, b) => a + b, 0)) return null;
   const cap = (a: number, b: number) => (a === b ? 0 : Math.min(limit[a]!, supply[b]!));
@@ -22,7 +25,7 @@ export function replicaMatrixExact(demand: readonly number[], supply: readonly n
   const dist = new Array<number>(2 * n);
   const prev = new Array<number>(2 * n);
   const inQueue = new Array<boolean>(2 * n);
-  for (let unit = 0; unit < total; unit++) {
+  for (let unit = rowUsed.reduce((a, b) => a + b, 0); unit < total; unit++) {
     dist.fill(INF);
     prev.fill(-1);
     inQueue.fill(false);
