@@ -185,8 +185,9 @@ export class MesosCallError extends Error {
 }
 
 export interface MesosClientOptions {
-  /** host:port of one or more masters; any of them redirects to the leader. */
-  masters: string[];
+  /** host:port of the master to subscribe to at the n-th attempt (leader.ts): one that is not
+   * leading redirects to the leader. Throws when there is none to ask (tried again later). */
+  locate: (attempt: number) => Promise<string>;
   /** Read at every SUBSCRIBE: carries the framework id to fail over to, once there is one. */
   frameworkInfo: () => FrameworkInfo;
   /** Every event, in stream order. Exceptions are logged, never break the stream. */
@@ -245,7 +246,6 @@ export class MesosClient {
   private readonly calls = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
   constructor(private readonly o: MesosClientOptions) {
-    if (!o.masters.length) throw new Error('no Mesos master given');
     this.delay = o.reconnectMs ?? 1000;
   }
 
@@ -256,7 +256,7 @@ export class MesosClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.subscribe(this.masterUrl(), 0);
+    this.subscribeNext();
   }
 
   /** Drop the subscription and stop; the framework stays registered (failover_timeout). */
@@ -286,9 +286,20 @@ export class MesosClient {
     }
   }
 
-  private masterUrl(): URL {
-    const m = this.o.masters[this.next % this.o.masters.length]!;
-    return new URL(`http://${m}${SCHEDULER_PATH}`);
+  /** Subscribe to the master `locate` names now; a failure to name one is retried like a refusal. */
+  private subscribeNext(): void {
+    if (this.stopped) return;
+    const conn = this.conn;
+    this.o.locate(this.next).then(
+      (m) => {
+        if (conn === this.conn && !this.stopped) this.subscribe(new URL(`http://${m}${SCHEDULER_PATH}`), 0);
+      },
+      (e: Error) => {
+        if (conn !== this.conn || this.stopped) return;
+        this.o.log(`mesos: ${e.message}; asking again`);
+        this.again(true);
+      },
+    );
   }
 
   private subscribe(url: URL, redirects: number): void {
@@ -388,15 +399,20 @@ export class MesosClient {
     if (this.stopped) return;
     this.o.log(`mesos: ${why}; subscribing again`);
     if (wasSubscribed) this.o.onDisconnect?.(why);
-    // A master that cannot be reached or refuses: try the next one, with a growing delay. A
-    // stream that was fine until it stopped: subscribe again at once.
+    this.again(failed || !wasSubscribed);
+  }
+
+  /** A master that cannot be reached or refuses: try the next one, with a growing delay. A
+   * stream that was fine until it stopped: subscribe again at once. */
+  private again(backoff: boolean): void {
     let wait = 0;
-    if (failed || !wasSubscribed) {
+    if (backoff) {
       this.next++;
       wait = this.delay;
       this.delay = Math.min(this.delay * 2, this.o.maxReconnectMs ?? 15_000);
     }
-    this.retry = setTimeout(() => this.subscribe(this.masterUrl(), 0), wait);
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.subscribeNext(), wait);
   }
 
   private drop(): void {

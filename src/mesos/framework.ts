@@ -30,6 +30,7 @@ import { ROOT } from '../state/keys.js';
 import { withDefaults, type FrameworkOptions, type Settings } from './options.js';
 import { MesosClient, type Call, type FrameworkInfo, type MesosEvent, type MesosOffer, type TaskInfo, type TaskStatus } from './api.js';
 import { checkDone, expireStarts, newJob, settle, startReports, waits, type Job } from './jobs.js';
+import { masterLocator } from './leader.js';
 import { agentsOf, hostOfOffer, type AgentResources } from './offers.js';
 import { differences } from './reconcile.js';
 import { serve } from './serve.js';
@@ -83,7 +84,7 @@ export class MesosFramework implements MesosLauncher {
     this.supervisor = new Supervisor({ etcd: o.etcd, log: o.log, baseDelayMs: this.o.relaunchDelayMs, isLive: (cluster, addr) => this.book.liveTask(cluster, addr) !== undefined });
     this.client = new MesosClient({
       ...o.client,
-      masters: o.masters,
+      locate: masterLocator(o.master),
       log: o.log,
       frameworkInfo: () => this.frameworkInfo(),
       onEvent: (e) => this.onEvent(e),

@@ -1,11 +1,12 @@
 // The framework's settings and their defaults.
 import type { Etcd3 } from 'etcd3';
+import type { MasterSpec } from './leader.js';
 import type { InventoryHost } from './offers.js';
 
 export interface FrameworkOptions {
   etcd: Etcd3;
-  /** host:port of the Mesos masters (one is enough: the others redirect to the leader). */
-  masters: string[];
+  /** Where the leading master is found (leader.ts). */
+  master: MasterSpec;
   /** The inventory's hosts: an agent is used only when it is one of them. */
   hosts: InventoryHost[];
   log: (line: string) => void;

@@ -4,6 +4,7 @@ import { MESOS_SCHEDULER_VARS } from '../../runbooks/settings/mesos.js';
 import { varProblem } from '../../runbooks/settings/vars.js';
 import type { Inventory } from '../inventory/types.js';
 import { MesosFramework } from './framework.js';
+import { parseMasterSpec } from './leader.js';
 
 /**
  * The framework of an inventory with `scheduler.resources: mesos`, subscribed. Optional var:
@@ -12,6 +13,8 @@ import { MesosFramework } from './framework.js';
 export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: string) => void): Promise<MesosFramework> {
   const master = inv.scheduler.mesos_master;
   if (!master) throw new Error(`${inv.file}: scheduler.resources is mesos but scheduler.mesos_master is not set`);
+  const spec = parseMasterSpec(master);
+  if ('problem' in spec) throw new Error(`${inv.file}: scheduler.mesos_master ${spec.problem}`);
   // Checked by the inventory loader already; read through the same declared rules.
   const setting = (name: string) => {
     const v = inv.vars[name];
@@ -23,7 +26,7 @@ export async function startFramework(inv: Inventory, etcd: Etcd3, log: (line: st
   const starting = setting('mesos_max_starting_per_agent');
   const fw = new MesosFramework({
     etcd,
-    masters: master.split(','),
+    master: spec,
     hosts: inv.hosts.map((h) => ({ name: h.name, address: h.address })),
     log,
     taskCpus: cpus as number | undefined,

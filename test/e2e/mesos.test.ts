@@ -169,15 +169,15 @@ interface MasterState {
   frameworks: { id: string; name: string; active: boolean; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
 }
 
-test('real Mesos: ZooKeeper, a master and an agent on every host from the build; a Redis Cluster of 16 MB instances (cgroups limits) created through offers with the scheduler killed mid-create; an instance killed is relaunched, restart and --rolling (live writer) launch through Mesos, an agent lost for good has its instances moved; Mesos and ovl agree after each; delete kills every task', async (t) => {
+test('real Mesos: ZooKeeper and masters x3, an agent on every host from the build; a Redis Cluster of 16 MB instances (cgroups limits) created through offers with the scheduler killed mid-create; an instance killed is relaunched, restart and --rolling (live writer) launch through Mesos, the leading master killed during a create, an agent lost for good has its instances moved; Mesos and ovl agree after each; delete kills every task', async (t) => {
   const mesos = await realMesos();
   if ('skip' in mesos) return t.skip(mesos.skip);
   const info = await fleet();
   cleanMesos(info);
-  const [h1] = info.hosts.map((h) => h.address);
+  const masters = info.hosts.slice(0, 3);
   const inv = `${info.inventory}.mesos-real.yml`;
   const base = parseYaml(readFileSync(info.inventory, 'utf8')) as Record<string, any>;
-  // Every host an agent, h1 also the master's.
+  // Every host an agent; h1..h3 also ZooKeeper's and the masters' (quorum 2).
   const agents = info.hosts.map((h) => h.name);
   base.vars.mesos_cluster = 'e2e';
   // An agent that stops answering is removed after 3 pings of 2 s (Mesos's default: 5 of 15 s).
@@ -186,11 +186,26 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
   base.artifacts.mesos = [{ version: mesos.version, files: mesos.files }];
   for (const h of base.hosts as { name: string; vars?: object }[]) if (agents.includes(h.name)) h.vars = { mesos_cgroups_root: CGROUPS_ROOT(h.name) };
   base.components = ['data-layout', 'etcd', 'cache-binaries', 'zookeeper', 'mesos-master', 'mesos-agent'];
-  base.server = { ...base.server, zookeeper: ['h1'], 'mesos-master': ['h1'], 'mesos-agent': agents };
-  base.scheduler = { resources: 'mesos', mesos_master: `${h1}:5050` };
+  base.server = { ...base.server, zookeeper: masters.map((h) => h.name), 'mesos-master': masters.map((h) => h.name), 'mesos-agent': agents };
+  // The scheduler finds the leading master as the daemons do: through ZooKeeper.
+  base.scheduler = { resources: 'mesos', mesos_master: `zk://${masters.map((h) => `${h.address}:2181`).join(',')}/mesos` };
   writeFileSync(inv, toYaml(base));
-  const state = async () => (await (await fetch(`http://${h1}:5050/master/state`)).json()) as MasterState;
-  const endpoints = etcdOf(inv);
+  /** The leading master's state, asked of any master that answers (the others redirect to it). */
+  const state = async (): Promise<MasterState> => {
+    let last: unknown;
+    for (const m of masters) {
+      try {
+        const r = await fetch(`http://${m.address}:5050/master/state`, { signal: AbortSignal.timeout(10_000) });
+        if (r.ok) return (await r.json()) as MasterState;
+        last = `${m.address}: ${r.status}`;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw new Error(`no master answered /master/state: ${String(last)}`);
+  };
+  // Known once bootstrap made the client certificate (this test may run on a fresh fleet).
+  let endpoints!: ReturnType<typeof etcdOf>;
   const records = async () => [...(await withEtcd(endpoints, (e) => listInstances(e, 'onmesos'))).values()];
   /** ip:port -> the id of the Mesos task running it. */
   const runningTasks = async () => {
@@ -212,8 +227,9 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
   try {
     const r = bootstrapJson([inv]);
     assert.equal(r.code, 0, JSON.stringify(r.recap.results.filter((x) => x.status === 'failed')) + r.stderr);
+    endpoints = etcdOf(inv);
     const s = await state();
-    assert.equal(s.leader, `master@${h1}:5050`);
+    assert.ok(masters.some((m) => s.leader === `master@${m.address}:5050`), `a master leads: ${s.leader}`);
     assert.deepEqual(s.slaves.map((a) => a.hostname).sort(), agents);
     for (const a of s.slaves) assert.equal(a.resources.ports, '[7000-7999, 17000-17999]', a.hostname);
 
@@ -300,6 +316,41 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
     assert.equal(c.code, 0, c.stdout + c.stderr);
     await agree('after the rolling restart');
 
+    // The leading master killed (with its supervisor: it stays down) while a create launches: the
+    // scheduler finds the next leader through ZooKeeper, fails over to the same framework there and
+    // the create finishes, its instances launched once each.
+    const fwId = (await state()).frameworks.find((f) => f.name === 'ovl')!.id;
+    const leading = (await state()).leader!;
+    const leaderHost = masters.find((m) => leading === `master@${m.address}:5050`)!;
+    const second = ovl(['cluster', 'create', 'second', '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '16mb', '-i', inv]);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    const secondTask = /^task (\S+):/m.exec(second.stdout)![1]!;
+    const secondTasks = async () => ((await state()).frameworks.find((f) => f.name === 'ovl')?.tasks ?? []).filter((x) => x.name.startsWith('second '));
+    await until(async () => (await secondTasks()).length > 0, 120_000);
+    const pids = ['mesos-master.supervisor.pid', 'mesos-master.pid'].map((f) => `"$(cat /data/mesos/${f})"`).join(' ');
+    const killedMaster = onHost(info, leaderHost.name, `kill -KILL ${pids}`);
+    assert.equal(killedMaster.code, 0, killedMaster.stderr);
+    const launchedBefore = (await secondTasks().catch(() => [])).length;
+    const secondOf = () => withEtcd(endpoints, (e) => getTask(e, secondTask));
+    await until(async () => ['done', 'failed'].includes((await secondOf())?.state ?? ''), 300_000);
+    assert.equal((await secondOf())?.state, 'done', `${(await secondOf())?.error}\n${sched.out().slice(-3000)}`);
+    const failedOver = await state();
+    assert.notEqual(failedOver.leader, leading, 'another master leads');
+    assert.match(sched.out(), new RegExp(`subscribed to ${failedOver.leader!.replace('master@', '').replace(/\./g, '\\.')} as framework ${fwId}`), 'the scheduler followed the new leader');
+    const fw2 = failedOver.frameworks.filter((f) => f.name === 'ovl');
+    assert.deepEqual(fw2.map((f) => [f.id, f.active]), [[fwId, true]], 'the same framework, on the new leader');
+    const secondRunning = fw2[0]!.tasks.filter((x) => x.name.startsWith('second ') && x.state === 'TASK_RUNNING');
+    assert.equal(secondRunning.length, 6, JSON.stringify(fw2[0]!.tasks));
+    assert.deepEqual(fw2[0]!.completed_tasks.filter((x) => x.name.startsWith('second ')), [], `no launch failed or was repeated (${launchedBefore} launched before the kill)`);
+    const c2 = await ovlAsync(['cluster', 'check', 'second', '-i', inv]);
+    assert.equal(c2.code, 0, c2.stdout + c2.stderr);
+    const delSecond = await ovlAsync(['cluster', 'delete', '--yes', 'second', '-i', inv]);
+    assert.equal(delSecond.code, 0, delSecond.stdout + delSecond.stderr);
+    await until(async () => (await secondTasks()).length === 0, 60_000);
+    c = await check();
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    await agree('after the master failover');
+
     // An agent lost for good (its daemon and instances gone): once the master removes it, its
     // instances are moved to other agents, never next to a member of their shard.
     const recs = await records();
@@ -330,7 +381,7 @@ test('real Mesos: ZooKeeper, a master and an agent on every host from the build;
     assert.deepEqual([...new Set(ended.map((x) => x.state))], ['TASK_KILLED'], JSON.stringify(ended));
   } finally {
     for (const p of children) p.kill('SIGKILL');
-    ovl(['cluster', 'delete', '--yes', 'onmesos', '-i', inv]);
+    for (const name of ['onmesos', 'second']) ovl(['cluster', 'delete', '--yes', name, '-i', inv]);
     cleanMesos(info);
     rmSync(inv, { force: true });
   }

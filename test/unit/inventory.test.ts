@@ -314,7 +314,27 @@ test('mesos scheduler without mesos_master; enum typo', () => {
     line: 23,
     column: 12,
     message: 'scheduler.resources is mesos but scheduler.mesos_master is not set',
-    fix: 'mesos_master: "10.20.0.11:5050"',
+    fix: 'mesos_master: "zk://10.20.0.11:2181,',
+  });
+  // The forms Mesos's own daemons take: zk://servers/path, or masters tried in turn.
+  for (const good of ['zk://10.0.0.1:2181,zk-2.example:2181/mesos', '10.0.0.1:5050', 'm1.example:5050,10.0.0.2:5050']) {
+    const inv = loadInventory(write(BASE + `scheduler: { resources: mesos, mesos_master: "${good}" }\n`), { knownComponents: KNOWN });
+    assert.equal(inv.scheduler.mesos_master, good);
+  }
+  expectProblem(problemsOf(BASE + 'scheduler: { resources: mesos, mesos_master: "zk://10.0.0.1:2181" }\n'), {
+    line: 23,
+    message: 'scheduler.mesos_master "zk://10.0.0.1:2181": a zk:// address needs a path after the servers',
+    fix: 'zk://10.20.0.11:2181,10.20.0.12:2181,10.20.0.13:2181/mesos',
+  });
+  expectProblem(problemsOf(BASE + 'scheduler: { resources: mesos, mesos_master: "10.0.0.1:5050,10.0.0.2" }\n'), {
+    line: 23,
+    message: 'scheduler.mesos_master "10.0.0.1:5050,10.0.0.2": it is neither host:port[,host:port...] nor zk://',
+    fix: '"10.20.0.11:5050,10.20.0.12:5050"',
+  });
+  expectProblem(problemsOf(BASE + 'scheduler: { resources: mesos, mesos_master: "zk://10.0.0.1:99999/mesos" }\n'), {
+    line: 23,
+    message: /ZooKeeper servers "10\.0\.0\.1:99999" are not host:port/,
+    fix: 'zk://',
   });
   expectProblem(problemsOf(BASE + 'scheduler: { resources: mezos }\n'), { line: 23, column: 25, message: 'scheduler.resources must be one of fleet, mesos, got "mezos"', fix: 'did you mean `mesos`?' });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, test } from 'node:test';
 import { MesosCallError, MesosClient, RecordIODecoder, recordIO, type MesosEvent } from '../../src/mesos/api.js';
+import { leadingMember, masterAddress, masterLocator, parseMasterSpec } from '../../src/mesos/leader.js';
 
 test('RecordIO: records cut at every byte, UTF-8 split inside characters, several records per chunk', () => {
   const events = [{ type: 'HEARTBEAT' }, { type: 'ERROR', error: { message: 'é字🙂 déjà' } }, { type: 'OFFERS', offers: { offers: [] } }];
@@ -73,7 +74,7 @@ test('client: next master after a 503, stream id and framework id on calls, 4xx 
   const events: MesosEvent[] = [];
   const disconnects: string[] = [];
   const client: MesosClient = new MesosClient({
-    masters: [a, b],
+    locate: masterLocator({ masters: [a, b] }),
     frameworkInfo: () => ({ user: 'root', name: 'ovl', ...(client.frameworkId ? { id: { value: client.frameworkId } } : {}) }),
     onEvent: (e) => events.push(e),
     onDisconnect: (why) => disconnects.push(why),
@@ -103,5 +104,20 @@ test('client: next master after a 503, stream id and framework id on calls, 4xx 
     assert.equal(events.filter((e) => e.type === 'SUBSCRIBED').length, 2);
   } finally {
     client.close();
+  }
+});
+
+test('leader: the lowest json.info_ sequence leads; its address from MasterInfo; the forms of scheduler.mesos_master', () => {
+  // What Mesos 1.12 masters write under their ZooKeeper path (log_replicas are the replicated log's).
+  assert.equal(leadingMember(['log_replicas', 'json.info_0000000012', 'json.info_0000000003', 'json.info_0000000010']), 'json.info_0000000003');
+  assert.equal(leadingMember(['log_replicas']), undefined);
+  const info = { address: { hostname: 'm2', ip: '127.0.12.2', port: 5050 }, hostname: 'm2', id: 'x', pid: 'master@127.0.12.2:5050', port: 5050 };
+  assert.equal(masterAddress(JSON.stringify(info)), '127.0.12.2:5050');
+  assert.equal(masterAddress(JSON.stringify({ pid: 'master@10.0.0.9:5051' })), '10.0.0.9:5051');
+  assert.equal(masterAddress('not json'), undefined);
+  assert.deepEqual(parseMasterSpec('zk://10.0.0.1:2181,10.0.0.2:2181/mesos'), { zk: { servers: '10.0.0.1:2181,10.0.0.2:2181', path: '/mesos' } });
+  assert.deepEqual(parseMasterSpec('10.0.0.1:5050,m2:5050'), { masters: ['10.0.0.1:5050', 'm2:5050'] });
+  for (const bad of ['zk://10.0.0.1:2181', 'zk://10.0.0.1/mesos', 'zk://10.0.0.1:2181/me sos', '10.0.0.1', '10.0.0.1:5050;reboot', '300.0.0.1:5050']) {
+    assert.ok('problem' in parseMasterSpec(bad), bad);
   }
 });
