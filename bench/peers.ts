@@ -48,12 +48,14 @@ export function ensurePeers(bench: string, peers: readonly Peer[]): void {
 }
 
 /** Run a command to its end: seconds it took, exit code, stdout and stderr together. */
-export function timed(cmd: string, argv: string[]): Promise<{ s: number; code: number; out: string }> {
+/** `stamp`: each line of its output begins with its time since the start ("[12.3s] "). */
+export function timed(cmd: string, argv: string[], stamp = false): Promise<{ s: number; code: number; out: string }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const p = spawn(cmd, argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (d) => (out += d));
+    const at = () => `[${((performance.now() - t0) / 1000).toFixed(1)}s] `;
+    p.stdout.on('data', (d: Buffer) => (out += stamp ? String(d).replace(/^(?=.)/gm, at) : d));
     p.stderr.on('data', (d) => (out += d));
     p.on('close', (code) => resolve({ s: (performance.now() - t0) / 1000, code: code ?? -1, out }));
   });

@@ -1,7 +1,7 @@
 // Benchmark: scaling a Redis Cluster holding data, ovl against redis-cli, on the same sandbox
 // hosts in the same run.
 //
-//   npx tsx bench/scale.ts [--keys 1000000] [--hosts 4]
+//   npx tsx bench/scale.ts [--keys 1000000] [--hosts 4] [--peer no]   (no: ovl's side alone, while working on it)
 //
 // Both sides start from a 3 masters x 1 replica cluster made by `ovl cluster create` and loaded
 // with --keys keys of 100 bytes.
@@ -42,14 +42,15 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const KEYS = Number(args.get('keys') ?? 1_000_000);
 const HOSTS = Number(args.get('hosts') ?? 4);
+const PEER = args.get('peer') !== 'no';
 const NAME = 'benchsc';
 const PEER_PORT = 20000;
 const ovlBin = join(projectRoot, 'bin', 'ovl.js');
 let VERSION = '';
 
 
-async function ovl(info: SandboxInfo, argv: string[]): Promise<{ s: number; out: string }> {
-  const r = await timed(process.execPath, [ovlBin, ...argv, '-i', info.inventory]);
+async function ovl(info: SandboxInfo, argv: string[], stamp = false): Promise<{ s: number; out: string }> {
+  const r = await timed(process.execPath, [ovlBin, ...argv, '-i', info.inventory], stamp);
   if (r.code !== 0) throw new Error(`ovl ${argv.join(' ')} failed:\n${r.out.trim().split('\n').slice(-8).join('\n')}`);
   return r;
 }
@@ -121,7 +122,7 @@ interface Side {
   after: number;
 }
 
-async function ovlSide(info: SandboxInfo): Promise<Side & { live: { writes: number; lost: number; errors: number; messages: string[] } }> {
+async function ovlSide(info: SandboxInfo): Promise<Side & { live: { writes: number; lost: number; errors: number; messages: string[] }; steps: string[] }> {
   const name = 'bo';
   await ovl(info, ['cluster', 'create', name, '--type', 'redis_cluster', '--masters', '3', '--replicas', '1', '--maxmemory', '1gb', '--wait']);
   const seed = (await instances(info, name)).find((i) => i.role === 'master')!;
@@ -133,13 +134,14 @@ async function ovlSide(info: SandboxInfo): Promise<Side & { live: { writes: numb
     const wc = new Cluster([{ host: seed.address, port: seed.port }]);
     const w = writer(wc);
     const moved = (out: string) => Number(/moved \d+ slots, (\d+) keys/.exec(out)?.[1] ?? NaN);
-    const up = await ovl(info, ['cluster', 'scale', name, '--masters', '6', '--wait']);
-    const down = await ovl(info, ['cluster', 'scale', name, '--masters', '3', '--wait']);
+    const up = await ovl(info, ['cluster', 'scale', name, '--masters', '6', '--wait'], true);
+    const down = await ovl(info, ['cluster', 'scale', name, '--masters', '3', '--wait'], true);
     const live = await w.finish();
     wc.disconnect();
     for (const r of [up, down]) console.log(`  ovl ${r === up ? 'out' : 'in'}: ${/moved \d+ slots.*/.exec(r.out)?.[0] ?? ''}`);
+    const steps = [up, down].flatMap((r) => r.out.split('\n').filter((l) => l.trim()));
     const after = (await keyCount(await liveMasters(seed))) - live.writes;
-    return { outS: up.s, outKeys: moved(up.out), inS: down.s, inKeys: moved(down.out), before, after, live };
+    return { outS: up.s, outKeys: moved(up.out), inS: down.s, inKeys: moved(down.out), before, after, live, steps };
   } finally {
     c.disconnect();
     await ovl(info, ['cluster', 'delete', '--yes', name]).catch(() => undefined);
@@ -271,12 +273,12 @@ async function migrateFloor(info: SandboxInfo, keys: number): Promise<number> {
  * listed before the clock starts, then the three sources send one MIGRATE per slot back to back,
  * at once. Keys per second.
  */
-async function clusterFloor(): Promise<{ keysPerS: number; moved: number }> {
+async function clusterFloor(replicas: 0 | 1): Promise<{ keysPerS: number; moved: number }> {
   const rig = new LocalRig();
   const clients: Redis[] = [];
   try {
-    const plan = place({ name: 'floor', type: 'redis_cluster', version: '7.0.15', masters: 6, replicas: 0, maxmemoryMB: 4096 }, loopbackHosts(HOSTS, '127.0.15', { from: 21100, to: 21119 }));
-    const masters = plan.instances;
+    const plan = place({ name: 'floor', type: 'redis_cluster', version: VERSION, masters: 6, replicas, maxmemoryMB: 4096 }, loopbackHosts(HOSTS, '127.0.15', { from: 21100, to: 21119 }));
+    const masters = plan.instances.filter((i) => i.role === 'master');
     masters.forEach((m, i) => (m.slots = i < 3 ? [[Math.ceil((i * 16384) / 3), Math.ceil(((i + 1) * 16384) / 3) - 1]] : []));
     rig.start(plan);
     const h = await waitHealthy(plan, { timeoutMs: 60_000 });
@@ -342,12 +344,16 @@ async function main(): Promise<void> {
     console.log(`3 masters x 1 replica, ${KEYS} keys of 100 bytes, ${HOSTS} sandbox hosts, redis ${VERSION}`);
     const o = await ovlSide(info);
     console.log(`ovl:       out ${o.outS.toFixed(1)} s (${o.outKeys} keys moved), in ${o.inS.toFixed(1)} s (${o.inKeys} keys); keys ${o.before} before, ${o.after} after; live writer: ${o.live.writes} writes, ${o.live.lost} lost, ${o.live.errors} errors${o.live.messages.length ? ` (${o.live.messages.join('; ')})` : ''}`);
+    for (const line of o.steps) console.log(`  ${line}`);
+    if (!PEER) return;
     const p = await peerSide(info, remotes);
     console.log(`redis-cli: out ${p.outS.toFixed(1)} s (${p.outKeys} keys moved), in ${p.inS.toFixed(1)} s (${p.inKeys} keys); keys ${p.before} before, ${p.after} after; ${p.tries}`);
     const floor = await migrateFloor(info, o.outKeys || KEYS / 2);
     console.log(`MIGRATE alone (3 pairs of plain redis-server, batches of 1,000): ${Math.round(floor)} keys/s`);
-    const cf = await clusterFloor();
+    const cf = await clusterFloor(0);
     console.log(`MIGRATE alone in a cluster (one per slot, 3 sources at once, no replicas): ${Math.round(cf.keysPerS)} keys/s (${cf.moved} keys)`);
+    const cfr = await clusterFloor(1);
+    console.log(`the same with a replica per master (what a scale with replicas makes Redis do): ${Math.round(cfr.keysPerS)} keys/s (${cfr.moved} keys)`);
     const rate = (k: number, s: number) => Math.round(k / s);
     console.log('\ndirection | ovl (s) | ovl keys/s | redis-cli (s) | redis-cli keys/s | redis-cli / ovl');
     console.log(`out       | ${o.outS.toFixed(1).padStart(7)} | ${String(rate(o.outKeys, o.outS)).padStart(10)} | ${p.outS.toFixed(1).padStart(13)} | ${String(rate(p.outKeys, p.outS)).padStart(16)} | ${(p.outS / o.outS).toFixed(1)}x`);
@@ -356,7 +362,8 @@ async function main(): Promise<void> {
     console.log(`${ok ? 'PASS' : 'MISS'} each direction at least 4x faster than redis-cli, with a live writer and 0 keys lost`);
     console.log(`moving keys: ovl ${(rate(o.outKeys, o.outS) / floor).toFixed(2)} / ${(rate(o.inKeys, o.inS) / floor).toFixed(2)} of the MIGRATE floor (out / in, whole scale included), redis-cli ${(rate(p.outKeys, p.outS) / floor).toFixed(2)} / ${(rate(p.inKeys, p.inS) / floor).toFixed(2)}`);
     console.log(`moving keys: ovl ${(rate(o.outKeys, o.outS) / cf.keysPerS).toFixed(2)} / ${(rate(o.inKeys, o.inS) / cf.keysPerS).toFixed(2)} of the cluster floor; at the cluster floor the keys alone would take ${(o.outKeys / cf.keysPerS).toFixed(1)} / ${(o.inKeys / cf.keysPerS).toFixed(1)} s, redis-cli / 4 is ${(p.outS / 4).toFixed(1)} / ${(p.inS / 4).toFixed(1)} s`);
-    writeFileSync(join(resultsDir, `scale-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ keys: KEYS, hosts: HOSTS, version: VERSION, ovl: o, redisCli: p, migrateFloorKeysPerS: Math.round(floor), clusterFloorKeysPerS: Math.round(cf.keysPerS) }, null, 2));
+    console.log(`with replicas: at that floor the keys alone would take ${(o.outKeys / cfr.keysPerS).toFixed(1)} / ${(o.inKeys / cfr.keysPerS).toFixed(1)} s; ovl's whole scale is ${(o.outS / (o.outKeys / cfr.keysPerS)).toFixed(2)}x / ${(o.inS / (o.inKeys / cfr.keysPerS)).toFixed(2)}x that`);
+    writeFileSync(join(resultsDir, `scale-${new Date().toISOString().replace(/[:.]/g, '')}.json`), JSON.stringify({ keys: KEYS, hosts: HOSTS, version: VERSION, ovl: o, redisCli: p, migrateFloorKeysPerS: Math.round(floor), clusterFloorKeysPerS: Math.round(cf.keysPerS), clusterFloorWithReplicasKeysPerS: Math.round(cfr.keysPerS) }, null, 2));
   } finally {
     for (const r of remotes.values()) r.close();
     await sandboxDown(NAME, undefined, () => {});

@@ -8,7 +8,7 @@ import { tar } from '../util/tar.js';
 import { argv, shq } from '../shell.js';
 import { remote } from '../paths.js';
 import { memcacheArgs } from './memcacheargs.js';
-import { renderJoiningNodesConf, renderNodesConf } from './nodesconf.js';
+import { renderJoiningMasterNodesConf, renderJoiningNodesConf, renderNodesConf } from './nodesconf.js';
 import { renderRedisConf, versionOf, type RedisConfOptions } from './redisconf.js';
 import { seedRdb } from './rdb.js';
 import { binaryType, instanceDir, type Plan, type PlannedInstance } from './types.js';
@@ -54,12 +54,13 @@ function seedsRdb(plan: Plan): boolean {
 }
 
 /** The files of a redis or redis_cluster instance in its directory. */
-export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'auth' | 'dir' | 'tlsDir'> & Pick<SetupOptions, 'nodesConfs'> = {}): InstanceFile[] {
+export function redisFiles(plan: Plan, inst: PlannedInstance, o: Pick<RedisConfOptions, 'auth' | 'dir' | 'tlsDir'> & Pick<SetupOptions, 'nodesConfs' | 'scaleJoin'> = {}): InstanceFile[] {
   // Secrets only in a file that is not world-readable.
   const files: InstanceFile[] = [{ name: 'redis.conf', content: renderRedisConf(plan, inst, o), mode: o.auth ? 0o640 : 0o644 }];
   // A node that has not joined yet (restart --move) must not start claiming the planned roles
-  // and epochs: it knows only itself.
-  const nodesConf = () => (inst.joining ? renderJoiningNodesConf(inst) : (o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id)));
+  // and epochs: it knows only itself. A master a scale adds knows the cluster it joins.
+  const joining = () => (o.scaleJoin && inst.role === 'master' ? renderJoiningMasterNodesConf(plan, inst.id) : renderJoiningNodesConf(inst));
+  const nodesConf = () => (inst.joining ? joining() : (o.nodesConfs?.get(inst.id) ?? renderNodesConf(plan, inst.id)));
   if (plan.type === 'redis_cluster') files.push({ name: 'nodes.conf', content: nodesConf(), mode: 0o644, once: true });
   // One replication history per master and its replicas; the master's id names it.
   const replId = inst.role === 'master' ? inst.id : inst.masterId;
@@ -72,6 +73,8 @@ export interface SetupOptions {
   task: string;
   /** Every node's nodes.conf, rendered at once (renderNodesConfs) when setting up many. */
   nodesConfs?: Map<string, string>;
+  /** Joining nodes are a scale's, added to a healthy cluster (not restart --move's). */
+  scaleJoin?: boolean;
 }
 
 /** The pid file of an instance (seed 001: redis.pid; memcached's own name for memcache). */
@@ -88,7 +91,7 @@ export function instanceSetup(whole: Plan, inst: PlannedInstance, o: SetupOption
   if (plan.type === 'memcache') {
     command = [bin('memcached'), ...memcacheArgs(plan, inst)];
   } else {
-    files = redisFiles(plan, inst, { auth: o.auth, nodesConfs: o.nodesConfs });
+    files = redisFiles(plan, inst, { auth: o.auth, nodesConfs: o.nodesConfs, scaleJoin: o.scaleJoin });
     command = [bin('redis-server'), `${dir}/redis.conf`];
   }
   const heldCommand = plan.type === 'memcache' ? undefined : heldRedisCommand(command, dir);

@@ -4,6 +4,7 @@
 // of its own, meets the cluster and replicates its shard's master. Its planned role is given back
 // afterwards like any failed-over master's (failback.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { nodesSeenBy, ownLine, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
@@ -69,7 +70,8 @@ export async function meetCluster(joiner: PlannedInstance, via: PlannedInstance,
 
 /**
  * `joiner` (running, alone in its nodes.conf) meets the cluster through `master`, waits until
- * every node in `live` knows it, and replicates `master`; then waits for its replication link.
+ * every node in `live` knows it, and replicates `master`; then waits for its replication link
+ * and until the master knows it as its replica.
  */
 export async function joinShard(joiner: PlannedInstance, master: PlannedInstance, live: PlannedInstance[], o: JoinOptions): Promise<void> {
   const deadline = Date.now() + o.timeoutMs;
@@ -80,6 +82,7 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
     // Asked only once: asked again (a restart finishing an interrupted join) it could restart a sync.
     const own = await ownLine(c);
     if (!own?.flags.includes('slave') || own.master !== master.id) await c.call('CLUSTER', 'REPLICATE', master.id);
+    await tellRole(c, joiner, live);
     for (;;) {
       const role = await roleOf(c);
       if (role[0] === 'slave' && role[3] === 'connected') return;
@@ -88,11 +91,27 @@ export async function joinShard(joiner: PlannedInstance, master: PlannedInstance
     }
   });
   // Done when the master, too, knows it as its replica (from its pings): only then does the
-  // master take part in a manual failover the new node asks for (its planned role back).
-  for (;;) {
+  // master take part in a manual failover the new node asks for (its planned role back). It
+  // would learn it at the replica's next ping only, up to half the node timeout later.
+  for (let k = 1; ; k++) {
     const line = (await withAdmin(master, o, nodesSeenBy)).get(joiner.id);
     if (line?.flags.includes('slave') && line.master === master.id) return;
     if (Date.now() > deadline) throw new Error(`${addrOf(master)} does not see ${addrOf(joiner)} as its replica within ${o.timeoutMs} ms`);
+    if (k % 5 === 0) await withAdmin(joiner, o, (c) => tellRole(c, joiner, [master])).catch(() => undefined);
     await sleep(200);
   }
+}
+
+/** Each of `joiners` tells every node of `nodes` its role (tellRole); one that does not answer is left to gossip. */
+export async function tellRoles(joiners: PlannedInstance[], nodes: PlannedInstance[], o: JoinOptions): Promise<void> {
+  await Promise.all(joiners.map((j) => withAdmin(j, o, (c) => tellRole(c, j, nodes)).catch(() => undefined)));
+}
+
+/**
+ * A node's new role reaches the others with its pings, up to half the node timeout later (10 s
+ * and more seen here). A MEET carries it at once: a node reads the role in every PING, PONG or
+ * MEET header of a node it knows, and the handshake the MEET opens ends with that node's PONG.
+ */
+async function tellRole(c: Redis, joiner: PlannedInstance, live: PlannedInstance[]): Promise<void> {
+  await Promise.all(live.filter((i) => i.id !== joiner.id).map((i) => c.call('CLUSTER', 'MEET', i.address, String(i.port), String(i.port + BUS_PORT_OFFSET)).catch(() => undefined)));
 }

@@ -41,7 +41,8 @@ export interface MigrateOptions {
 
 /** Keys asked for at once; a batch sent with MIGRATE is cut by their size as well. */
 const SCAN_KEYS = 1000;
-/** Bytes per MIGRATE batch (by MEMORY USAGE): one batch of small keys, a big key alone. */
+/** Bytes per MIGRATE batch, by the source's average key (MEMORY STATS): asking MEMORY USAGE of
+ * every key cost the source and ovl more than the MIGRATEs themselves (docs/benchmarks.md). */
 const BATCH_BYTES = 4 << 20;
 /** Bytes of MIGRATE batches sent back to back in one round trip. */
 const ROUND_BYTES = 16 << 20;
@@ -122,6 +123,7 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
   const src = node(move.from);
   const dst = node(move.to);
   const [sc, dc] = await Promise.all([conns.get(src), conns.get(dst)]);
+  const perKey = await bytesPerKey(sc);
   // Who holds what now: after a crash some slots of the move may be the target's already.
   const [srcHeld, dstHeld] = await Promise.all([ownSlots(sc), ownSlots(dc)]);
   const slots = slotList(move.slots);
@@ -133,7 +135,7 @@ async function runMove(move: MoveProgress, nodes: Map<string, SlotNode>, conns: 
     const open = group.filter((x) => !dstHeld.has(x));
     const lost = open.filter((x) => !srcHeld.has(x));
     if (lost.length) throw new Error(`slot ${lost[0]} is held by neither ${src.address}:${src.port} nor ${dst.address}:${dst.port}: the cluster changed under the migration (ovl cluster check shows who holds it)`);
-    const keys = open.length ? await migrateGroup(open, src, dst, sc, dc, o) : 0;
+    const keys = open.length ? await migrateGroup(open, src, dst, sc, dc, perKey, o) : 0;
     await announce(group, src, dst, sc, dc, conns, o, told);
     move.done = k + group.length;
     move.keys += keys;
@@ -177,12 +179,19 @@ async function targetSeesSource(dc: Redis, src: SlotNode, slots: number[], o: Mi
   }
 }
 
+/** The source's average bytes per key (MEMORY STATS keys.bytes-per-key), at least 1. */
+async function bytesPerKey(c: Redis): Promise<number> {
+  const stats = (await c.call('MEMORY', 'STATS')) as unknown[];
+  const at = stats.indexOf('keys.bytes-per-key');
+  return Math.max(1, Number(at >= 0 ? stats[at + 1] : 1) || 1);
+}
+
 /**
  * IMPORTING and MIGRATING for a group of slots, then every key of them moved: one round trip per
- * step for the whole group, MIGRATE batches cut by MEMORY USAGE and sent back to back. Returns the
- * keys moved.
+ * step for the whole group, MIGRATE batches of BATCH_BYTES (at `perKey` bytes a key) sent back to
+ * back. Returns the keys moved.
  */
-async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, o: MigrateOptions): Promise<number> {
+async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, perKey: number, o: MigrateOptions): Promise<number> {
   await pipelined(dc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'IMPORTING', src.id]));
   await o.pause?.('importing');
   await pipelined(sc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'MIGRATING', dst.id]));
@@ -198,10 +207,8 @@ async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: R
     const more = pending.filter((_, i) => found[i]!.length === SCAN_KEYS);
     const withKeys = found.filter((k) => k.length);
     if (withKeys.length) {
-      const sizes = (await pipelined(sc, withKeys.flat().map((k) => ['MEMORY', 'USAGE', k]))).map((v) => Number(v ?? 0));
-      let at = 0;
       // Batches never mix slots (MIGRATE's keys share one slot); rounds of them go back to back.
-      const batches = withKeys.flatMap((keys) => cut(keys, sizes.slice(at, (at += keys.length))));
+      const batches = withKeys.flatMap((keys) => cut(keys, keys.map(() => perKey)));
       for (const round of cut(batches, batches.map((b) => b.bytes), ROUND_BYTES)) {
         const replies = await pipelined(sc, round.items.map((b) => ['MIGRATE', dst.address, String(dst.port), '', '0', String(MIGRATE_IDLE_MS), ...auth, 'REPLACE', 'KEYS', ...b.items]));
         const bad = replies.find((r) => r !== 'OK' && r !== 'NOKEY');

@@ -97,6 +97,16 @@ export function renderNodesConfs(plan: Plan): Map<string, string> {
 }
 
 /**
+ * nodes.conf of a master a scale adds to a healthy cluster: the cluster as the plan has it (just
+ * checked against the nodes), without the other nodes still to join. A node that starts knowing
+ * no slot owner waits Redis's rejoin delay (up to 5 s) after it learns them before it says
+ * cluster_state:ok, and slots can move to it only then; this one says it 2 s after it starts.
+ */
+export function renderJoiningMasterNodesConf(plan: Plan, instanceId: string): string {
+  return renderNodesConf({ ...plan, instances: plan.instances.filter((i) => !i.joining || i.id === instanceId) }, instanceId);
+}
+
+/**
  * nodes.conf of a node joining a running cluster in place of a lost one (restart --move): only
  * itself, a master without slots. It learns the cluster from a CLUSTER MEET and then follows its
  * shard (join.ts): a file listing the cluster as planned would claim roles and config epochs that

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memcacheArgs } from '../../src/cluster/memcacheargs.js';
-import { renderJoiningNodesConf, renderNodesConf, renderNodesConfs } from '../../src/cluster/nodesconf.js';
+import { renderJoiningMasterNodesConf, renderJoiningNodesConf, renderNodesConf, renderNodesConfs } from '../../src/cluster/nodesconf.js';
+import { redisFiles } from '../../src/cluster/hostops.js';
 import { placeChunk, placeDist, validateRequest } from '../../src/cluster/placement.js';
 import { parseConfig } from '../../src/commands/cluster.js';
 import { redisQuote, renderRedisConf } from '../../src/cluster/redisconf.js';
@@ -240,4 +241,28 @@ test('a node joining a running cluster knows only itself: myself,master, no slot
   const inst = plan.instances.find((i) => i.role === 'master')!;
   const text = renderJoiningNodesConf(inst);
   assert.equal(text.trim(), `${inst.id} ${inst.address}:${inst.port}@${inst.port + 10000} myself,master - 0 0 0 connected\nvars currentEpoch 0 lastVoteEpoch 0`);
+});
+
+test("a master a scale adds knows the cluster as planned, not the other joiners; restart --move's joiner and a scale's replica know only themselves", () => {
+  let n = 0;
+  const id = (k: number) => k.toString(16).padStart(40, '0');
+  const base = placeChunk(clusterReq(2, 1), fleet(2), { newId: () => id(++n) });
+  const joiner = (k: number, role: 'master' | 'replica', extra: object) => ({ id: id(k), host: 'h', address: '10.1.0.3', port: 7000 + k, role, shard: 9, joining: true, ...extra });
+  const plan: Plan = { ...base, instances: [...base.instances, joiner(5, 'master', { slots: [], configEpoch: 3 }), joiner(6, 'master', { slots: [], configEpoch: 4 }), joiner(7, 'replica', { masterId: id(5) })] as Plan['instances'] };
+  assert.equal(
+    renderJoiningMasterNodesConf(plan, id(5)),
+    [
+      `${id(1)} 10.1.0.1:7000@17000 master - 0 0 1 connected 0-8191`,
+      `${id(2)} 10.1.0.2:7001@17001 slave ${id(1)} 0 0 1 connected`,
+      `${id(3)} 10.1.0.2:7000@17000 master - 0 0 2 connected 8192-16383`,
+      `${id(4)} 10.1.0.1:7001@17001 slave ${id(3)} 0 0 2 connected`,
+      `${id(5)} 10.1.0.3:7005@17005 myself,master - 0 0 3 connected`,
+      'vars currentEpoch 3 lastVoteEpoch 0',
+      '',
+    ].join('\n'),
+  );
+  const nodesConf = (k: number, scaleJoin: boolean) => redisFiles(plan, plan.instances.find((i) => i.id === id(k))!, { scaleJoin }).find((f) => f.name === 'nodes.conf')!.content;
+  assert.equal(nodesConf(5, true), renderJoiningMasterNodesConf(plan, id(5)));
+  assert.equal(nodesConf(5, false), renderJoiningNodesConf(plan.instances[4]!), 'restart --move: only itself');
+  assert.equal(nodesConf(7, true), renderJoiningNodesConf(plan.instances[6]!), "a scale's replica joins by CLUSTER REPLICATE");
 });

@@ -43,9 +43,9 @@ export async function stopOnHosts(ctx: TaskContext, plan: Plan, insts: PlannedIn
 }
 
 /** Each instance's files and commands, rendered once for starting it and for its record in etcd. */
-export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, auth?: ClusterAuth): Map<string, InstanceSetup> {
+export function setupsOf(plan: Plan, insts: PlannedInstance[], task: Task, auth?: ClusterAuth, scaleJoin = false): Map<string, InstanceSetup> {
   const nodesConfs = plan.type === 'redis_cluster' ? renderNodesConfs(plan) : undefined;
-  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { auth, task: task.id, nodesConfs })]));
+  return new Map(insts.map((i) => [addrOf(i), instanceSetup(plan, i, { auth, task: task.id, nodesConfs, scaleJoin })]));
 }
 
 /**

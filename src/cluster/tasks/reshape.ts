@@ -6,7 +6,7 @@
 import { withAdmin } from '../admin.js';
 import { checkCluster } from '../check.js';
 import { allocate } from '../allocations.js';
-import { meetCluster, forgetNode, joinShard, shardMaster } from '../join.js';
+import { meetCluster, forgetNode, joinShard, shardMaster, tellRoles } from '../join.js';
 import { liveOwners, openSlots, runMoves, type MoveProgress, type SlotNode } from '../migrate.js';
 import { shapeChange, shapeOf } from '../grow.js';
 import { untilReady } from '../readiness.js';
@@ -18,7 +18,7 @@ import { planKey } from '../../state/keys.js';
 import { plural } from '../../util/plural.js';
 import { checkTimeout, faultPoint, placeableCapacity, step, type TaskContext } from './context.js';
 import { settle } from './health.js';
-import { repairRecords, startOnHosts, stopRetired } from './instances.js';
+import { repairRecords, setupsOf, startOnHosts, stopRetired } from './instances.js';
 import type { TaskKindModule } from './registry.js';
 import type { ClusterAuth } from '../auth.js';
 /** Slots per part of a move; parts move at once, MOVES_AT_ONCE of them. */
@@ -57,7 +57,7 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
   if (added().length) {
     await step(ctx, task, `starting ${plural(added().length, 'new instance')} on ${plural(new Set(added().map((i) => i.host)).size, 'host')}`);
     await repairRecords(ctx, task, plan, auth);
-    const { reports } = await startOnHosts(ctx, plan, added(), task, auth);
+    const { reports } = await startOnHosts(ctx, plan, added(), task, auth, { setups: setupsOf(plan, added(), task, auth, true) });
     const failed = [...reports.values()].filter((r) => r.status === 'failed');
     if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (ovl cluster scale ${task.cluster} again goes on from here once they can)`);
   }
@@ -82,10 +82,14 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
           await joinShard(r, master, live, o);
         }),
       );
+      // The replicas that joined together tell each other their roles too.
+      await tellRoles(replicas, plan.instances, o);
+      ctx.log(`${task.id}: ${plural(replicas.length, 'replica')} synced and known as such`);
     }
     // The new nodes know the whole slot map (cluster_state:ok) before any slot is moved to them.
     const waiting = await untilReady({ ...plan, instances: plan.instances.filter((i) => i.role === 'master') }, { auth, deadline: Date.now() + checkTimeout(plan) });
     if (waiting) throw new Error(`${plural(waiting, 'master')} did not reach cluster_state:ok after the new nodes joined (ovl cluster check ${plan.cluster})`);
+    ctx.log(`${task.id}: every master says cluster_state:ok`);
     plan = await markJoined(ctx.etcd, plan.cluster, joining.map((i) => i.id));
   }
   await faultPoint(ctx, 'joined');
