@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listTasks, type Task } from '../src/cluster/store.js';
+import { listTasks, type Task } from '../src/cluster/task-store.js';
 import { loadFleet } from '../src/inventory/fleet.js';
 import { projectRoot } from '../src/paths.js';
 import { sandboxDown, sandboxUp } from '../src/sandbox/sandbox.js';

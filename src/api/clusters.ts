@@ -1,8 +1,10 @@
 // What the cluster commands do, without printing: list, queue a restart or delete, follow a task.
 // The CLI (src/commands/cluster.ts) and the scripting API (fleet.ts) both call these.
 import type { Etcd3 } from 'etcd3';
+import { getJson } from '../cluster/etcd-reads.js';
 import { runOrFollow } from '../cluster/follow.js';
-import { addrOf, cancelCreate, getJson, getPlan, listConfigs, openTasks, newTask, type ClusterConfig, type CreateTask, type Task } from '../cluster/store.js';
+import { addrOf, getPlan, listConfigs, type ClusterConfig } from '../cluster/store.js';
+import { cancelCreate, openTasks, newTask, type CreateTask, type Task } from '../cluster/task-store.js';
 import type { ClusterRequest } from '../cluster/types.js';
 import { UsageError } from '../commands/errors.js';
 import type { Inventory } from '../inventory/types.js';

@@ -1,6 +1,6 @@
 // The errors a script tells apart, each with a stable `code` (the CLI prints the same messages).
+import type { Task } from '../cluster/task-store.js';
 import { UsageError } from '../commands/errors.js';
-import type { Task } from '../cluster/store.js';
 
 export type ErrorCode = 'INVENTORY' | 'USAGE' | 'NOT_FOUND' | 'PLACEMENT' | 'CONFLICT' | 'ETCD_UNAVAILABLE' | 'TASK_FAILED' | 'ABORTED';
 

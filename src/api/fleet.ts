@@ -4,7 +4,8 @@
 import type { Etcd3 } from 'etcd3';
 import { checkClusters } from '../cluster/check-all.js';
 import type { CheckReport, NodeReport } from '../cluster/check.js';
-import { fleetCapacity, getPlan, getSecret, listInstances, listPlans, newTask, type ClusterConfig, type InstanceInfo, type Task } from '../cluster/store.js';
+import { fleetCapacity, getPlan, getSecret, listInstances, listPlans, type ClusterConfig, type InstanceInfo } from '../cluster/store.js';
+import { newTask, type Task } from '../cluster/task-store.js';
 import { planFailover } from '../commands/failover.js';
 import { planScale, queueRebalance, queueScale } from '../commands/reshape.js';
 import { planConfig, queueConfig } from '../commands/config.js';

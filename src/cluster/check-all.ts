@@ -5,7 +5,9 @@ import type { Etcd3 } from 'etcd3';
 import { checkKey, checkPrefix, configKey } from '../state/keys.js';
 import { mapLimit } from '../util/semaphore.js';
 import { checkCluster, type CheckReport } from './check.js';
-import { getPlan, getSecret, listConfigs, listJson, openTasks, type TaskKind } from './store.js';
+import { listJson } from './etcd-reads.js';
+import { getPlan, getSecret, listConfigs } from './store.js';
+import { openTasks, type TaskKind } from './task-store.js';
 
 /** Clusters checked at once, each asking up to CHECK_CONCURRENCY instances at a time: a few
  * hundred sockets at most, under the usual limit of 1,024 open files. */

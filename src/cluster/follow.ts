@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Inventory } from '../inventory/types.js';
 import { taskKey } from '../state/keys.js';
 import { FollowAborted, LeadershipLost } from './errors.js';
-import { getTask, taskEnded, type Task } from './store.js';
+import { getTask, taskEnded, type Task } from './task-store.js';
 
 type Out = (line: string) => void;
 

@@ -3,7 +3,8 @@
 // --config, a directive this Redis knows, memory that fits; --check says what would happen.
 import { rollOrder, outage } from '../cluster/roll.js';
 import { badSetting, classify, liveDifferences, memoryMB, renderedSettings, resized } from '../cluster/settings.js';
-import { addrOf, fleetCapacity, getPlan, getSecret, newTask } from '../cluster/store.js';
+import { addrOf, fleetCapacity, getPlan, getSecret } from '../cluster/store.js';
+import { newTask } from '../cluster/task-store.js';
 import type { Plan } from '../cluster/types.js';
 import type { Out } from '../ui/follow.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';

@@ -4,7 +4,8 @@
 import { roleOf, withAdmin } from '../cluster/admin.js';
 import { cannotPromote, shardMasterOf } from '../cluster/roles.js';
 import { formatSlotRange } from '../cluster/slots.js';
-import { addrOf, getPlan, getSecret, newTask } from '../cluster/store.js';
+import { addrOf, getPlan, getSecret } from '../cluster/store.js';
+import { newTask } from '../cluster/task-store.js';
 import type { Out } from '../ui/follow.js';
 import { taskDone, warnWithoutScheduler, withState } from './cluster.js';
 import { UsageError } from './errors.js';

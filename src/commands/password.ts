@@ -4,9 +4,10 @@
 // ovl's own user a new password. The passwords go into the sealed record here; the task (which
 // holds none) sets them live on every instance and in every redis.conf.
 import { aclSupported, hasPassword, type ClusterAuth } from '../cluster/auth.js';
-import { getPlan, getSecretAt, newTask, type Task } from '../cluster/store.js';
+import { getPlan, getSecretAt } from '../cluster/store.js';
 import type { Etcd3 } from 'etcd3';
 import { NotFound } from '../api/errors.js';
+import { newTask, type Task } from '../cluster/task-store.js';
 import { secretKey } from '../state/keys.js';
 import { sealRecord } from '../state/secrets.js';
 import type { Out } from '../ui/follow.js';

@@ -18,9 +18,10 @@
 // one that takes the leadership over, subscribes with it and fails over to the same framework,
 // whose tasks Mesos keeps for failover_timeout.
 import { foregroundCommand, instanceSetup, type HostReport } from '../cluster/hostops.js';
+import { openTasks, type CreateTask, type Task } from '../cluster/task-store.js';
 import { installOnHosts, releaseOnHosts } from '../cluster/tasks/instances.js';
 import { PlacementError } from '../cluster/placement.js';
-import { addrOf, getPlan, listConfigs, listInstances, openTasks, setInstanceStates, type CreateTask, type InstanceState, type Task } from '../cluster/store.js';
+import { addrOf, getPlan, listConfigs, listInstances, setInstanceStates, type InstanceState } from '../cluster/store.js';
 import { beginCreate } from '../cluster/tasks/create.js';
 import { faultPoint, step, type MesosLauncher, type TaskContext } from '../cluster/tasks/context.js';
 import { finishCreate, firstCheckAt } from '../cluster/tasks/health.js';

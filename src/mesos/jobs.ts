@@ -2,7 +2,8 @@
 // instance that fails is moved) or a start (instances launched where the plan has them, for
 // restart, the rolling restart, scale; an instance that fails or gets no offer is reported).
 import type { HostReport } from '../cluster/hostops.js';
-import { addrOf, type Task } from '../cluster/store.js';
+import { addrOf } from '../cluster/store.js';
+import type { Task } from '../cluster/task-store.js';
 import type { TaskContext } from '../cluster/tasks/context.js';
 import type { ClusterRequest, Plan } from '../cluster/types.js';
 import type { ClusterAuth } from '../cluster/auth.js';

@@ -5,7 +5,8 @@
 import { allocate } from '../cluster/allocations.js';
 import { ConflictError } from '../cluster/errors.js';
 import { PlacementError, instanceMemMB, relocation } from '../cluster/placement.js';
-import { addrOf, fleetCapacity, replaceInstance, setInstanceStates, type CreateTask } from '../cluster/store.js';
+import { addrOf, fleetCapacity, replaceInstance, setInstanceStates } from '../cluster/store.js';
+import type { CreateTask } from '../cluster/task-store.js';
 import { commitPlacement } from '../cluster/tasks/create.js';
 import { step } from '../cluster/tasks/context.js';
 import { writeInstances } from '../cluster/tasks/instances.js';

@@ -6,8 +6,10 @@
 // instance wait 1, 2, 4 ... 60 s after each failure; failures older than ten minutes are
 // forgotten. Reconciliation feeds it the instances Mesos does not run.
 import type { Etcd3 } from 'etcd3';
+import { getJson } from '../cluster/etcd-reads.js';
+import { getTask, openTasks, newTask, taskEnded } from '../cluster/task-store.js';
 import { configKey } from '../state/keys.js';
-import { addrOf, getJson, getPlan, getTask, openTasks, newTask, taskEnded, type ClusterConfig } from '../cluster/store.js';
+import { addrOf, getPlan, type ClusterConfig } from '../cluster/store.js';
 
 export interface SupervisorOptions {
   etcd: Etcd3;

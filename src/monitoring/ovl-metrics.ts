@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { CheckRecord } from '../cluster/check-all.js';
-import type { Task } from '../cluster/store.js';
+import type { Task } from '../cluster/task-store.js';
 import type { Plan } from '../cluster/types.js';
 
 /** What the metrics are computed from, read once per scrape. */

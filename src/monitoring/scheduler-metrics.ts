@@ -3,11 +3,12 @@
 // the key goes when the process does), and checks every cluster in turn while it leads, so an
 // alert fires on a cluster ovl judges unhealthy without anyone running `ovl cluster check`.
 import type { Etcd3 } from 'etcd3';
+import { listTasks, type Task } from '../cluster/task-store.js';
 import type { Inventory } from '../inventory/types.js';
 import { pkiDir } from '../pki/fleet-pki.js';
 import { schedulerKey, schedulerPrefix } from '../state/keys.js';
 import { checkClusters, listChecks } from '../cluster/check-all.js';
-import { listPlans, listTasks, type Task } from '../cluster/store.js';
+import { listPlans } from '../cluster/store.js';
 import { memcacheMetrics } from './memcache-metrics.js';
 import { OvlMetrics, readCertificates } from './ovl-metrics.js';
 import { parseListen, serveMetrics } from './metrics-server.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { listTasks, type Task } from '../../src/cluster/store.js';
+import { listTasks, type Task } from '../../src/cluster/task-store.js';
 import type { Plan } from '../../src/cluster/types.js';
 import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import { allocPrefix, ROOT } from '../../src/state/keys.js';

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Cluster } from 'ioredis';
+import { getTask } from '../../src/cluster/task-store.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import type { ChildProcess } from 'node:child_process';
-import { getTask } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { ask, fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance, etcdOf } from '../helpers/fleet.js';
 import { followMaster, liveWriter } from '../helpers/live-writer.js';

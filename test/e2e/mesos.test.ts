@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { getTask } from '../../src/cluster/task-store.js';
 import { stopScript } from '../../src/ops/service.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -16,7 +17,7 @@ import { bootstrapJson, fleet, onHost, ovl, ovlAsync, schedulerProcess, total, u
 import { liveWriter } from '../helpers/live-writer.js';
 import { Cluster } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
-import { getTask, listInstances } from '../../src/cluster/store.js';
+import { listInstances } from '../../src/cluster/store.js';
 import { withEtcd } from '../../src/state/etcd.js';
 import { realMesos } from '../helpers/mesos.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { getTask } from '../../src/cluster/store.js';
+import { getTask } from '../../src/cluster/task-store.js';
 import { withEtcd, type EtcdAccess } from '../../src/state/etcd.js';
 import type { SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { fleet, onHost, ovl, ovlAsync, schedulerProcess, until, type ShownInstance, etcdOf } from '../helpers/fleet.js';

@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { getTask } from '../../src/cluster/store.js';
+import { getTask } from '../../src/cluster/task-store.js';
 import { projectRoot } from '../../src/paths.js';
 import { sandboxReset, sandboxUp, type SandboxInfo } from '../../src/sandbox/sandbox.js';
 import { loadFleet } from '../../src/inventory/fleet.js';

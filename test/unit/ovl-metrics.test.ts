@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { checkRecord } from '../../src/cluster/check-all.js';
 import { waitHealthy } from '../../src/cluster/check.js';
 import { place } from '../../src/cluster/placement.js';
-import type { Task } from '../../src/cluster/store.js';
+import type { Task } from '../../src/cluster/task-store.js';
 import type { Plan } from '../../src/cluster/types.js';
 import { memcacheMetrics } from '../../src/monitoring/memcache-metrics.js';
 import { parseListen, serveMetrics } from '../../src/monitoring/metrics-server.js';

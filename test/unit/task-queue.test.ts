@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CapacityCache } from '../../src/cluster/capacity-cache.js';
-import { fleetCapacity, indexTasks, listTasks, newTask, openTasks, pruneTasks, putTask, TASK_HISTORY, tasksOf } from '../../src/cluster/store.js';
+import { fleetCapacity } from '../../src/cluster/store.js';
+import { indexTasks, listTasks, newTask, openTasks, pruneTasks, putTask, TASK_HISTORY, tasksOf } from '../../src/cluster/task-store.js';
 import { allocKey, queueKey } from '../../src/state/keys.js';
 import { syntheticFleet } from '../helpers/fleets.js';
 import { startLocalEtcd, type LocalEtcd } from '../helpers/local-etcd.js';

@@ -4,7 +4,8 @@
 // files on the hosts and the records follow, and what only a restart applies is rolled.
 import { withAdmin } from '../admin.js';
 import { classify, liveDifferences, memoryMB, resized, setLive } from '../settings.js';
-import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, putTask, updateConfig, type ConfigTask } from '../store.js';
+import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, updateConfig } from '../store.js';
+import { putTask, type ConfigTask } from '../task-store.js';
 import type { Plan } from '../types.js';
 import { allocKey } from '../../state/keys.js';
 import { mapLimit } from '../../util/semaphore.js';

@@ -1,7 +1,8 @@
 // delete: stop and remove every instance, then the cluster's keys and its ports.
 import type { Etcd3 } from 'etcd3';
 import { allocate } from '../allocations.js';
-import { getPlan, removeCluster, updateConfig, type DeleteTask } from '../store.js';
+import { getPlan, removeCluster, updateConfig } from '../store.js';
+import type { DeleteTask } from '../task-store.js';
 import type { RetiredInstance } from '../types.js';
 import { step, type TaskContext } from './context.js';
 import { stopOnHosts, stopRetired } from './instances.js';

@@ -2,8 +2,9 @@
 // the hosts and the instance records follow the new roles, so that check passes and restart
 // does not fail the shard back. A re-run after a crash finds the switch made and finishes.
 import { cannotPromote, promote, shardMasterOf } from '../roles.js';
-import { addrOf, changePlan, getPlan, getSecret, type FailoverTask } from '../store.js';
+import { addrOf, changePlan, getPlan, getSecret } from '../store.js';
 import { switchover } from '../switchover.js';
+import type { FailoverTask } from '../task-store.js';
 import { checkTimeout, faultPoint, step, type TaskContext } from './context.js';
 import { settle } from './health.js';
 import { repairRecords, rewriteFiles } from './instances.js';

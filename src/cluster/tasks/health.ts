@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitHealthy, type CheckReport } from '../check.js';
 import type { HostReport } from '../hostops.js';
 import { addrOf, setInstanceStates, updateConfig } from '../store.js';
+import type { Task } from '../task-store.js';
 import type { Plan } from '../types.js';
 import { checkTimeout, formatProblems, step, type TaskContext } from './context.js';
-import type { Task } from '../store.js';
 import type { ClusterAuth } from '../auth.js';
 
 /**

@@ -6,7 +6,8 @@
 // after a crash finds the record as far as it got and converges.
 import { passwordCommands, newSecret, type ClusterAuth } from '../auth.js';
 import { withAdmin } from '../admin.js';
-import { addrOf, getPlan, getSecretAt, putSecret, putTask, type PasswordTask } from '../store.js';
+import { addrOf, getPlan, getSecretAt, putSecret } from '../store.js';
+import { putTask, type PasswordTask } from '../task-store.js';
 import type { Plan } from '../types.js';
 import { mapLimit } from '../../util/semaphore.js';
 import { plural } from '../../util/plural.js';

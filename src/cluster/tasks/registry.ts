@@ -1,7 +1,9 @@
 // Every task kind the scheduler runs, in one table: adding a kind is its module, its entry here
 // and its CLI command. The scheduler dispatches through runTask and knows no kind by name.
 import { configKey } from '../../state/keys.js';
-import { getJson, getPlan, getSecret, pruneTasks, putTask, startTask, type ClusterConfig, type Task, type TaskKind, type TaskOf } from '../store.js';
+import { getJson } from '../etcd-reads.js';
+import { getPlan, getSecret, type ClusterConfig } from '../store.js';
+import { pruneTasks, putTask, startTask, type Task, type TaskKind, type TaskOf } from '../task-store.js';
 import type { TaskContext } from './context.js';
 import { hostsOf } from '../../inventory/types.js';
 import { syncTargets } from '../../monitoring/sync.js';
