@@ -21,3 +21,6 @@ export async function getMany(c: Etcd3, keys: string[]) {
   });
   return got.flat();
 }
+
+/** Sort order of keys read with their etcd create_revision (as a bigint): oldest first. */
+export const oldestFirst = (a: { created: bigint }, b: { created: bigint }) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0);

@@ -3,7 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import { clusterTaskKey, clusterTasksPrefix, clusterTasksRoot, configKey, queueKey, queuePrefix, secretKey, taskKey, taskPrefix } from '../state/keys.js';
 import { mapLimit } from '../util/semaphore.js';
 import { ConflictError } from './errors.js';
-import { getJson, getMany } from './etcd-reads.js';
+import { getJson, getMany, oldestFirst } from './etcd-reads.js';
 import type { ClusterRequest } from './types.js';
 
 export type TaskState = 'pending' | 'running' | 'done' | 'failed';
@@ -180,7 +180,7 @@ async function byCreation(c: Etcd3, prefix: string): Promise<{ name: string; val
   const res = await c.getAll().prefix(prefix).exec();
   return res.kvs
     .map((kv) => ({ created: BigInt(kv.create_revision), name: kv.key.toString().slice(prefix.length), value: kv.value.toString() }))
-    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+    .sort(oldestFirst);
 }
 
 /** Task records by id in the order they were asked for (their keys' creation), with the
@@ -188,7 +188,7 @@ async function byCreation(c: Etcd3, prefix: string): Promise<{ name: string; val
 async function recordsOf(c: Etcd3, ids: string[]): Promise<{ task: Task; rev: string }[]> {
   return (await getMany(c, ids.map(taskKey)))
     .map((kv) => ({ created: BigInt(kv.create_revision), task: JSON.parse(kv.value.toString()) as Task, rev: String(kv.mod_revision) }))
-    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0))
+    .sort(oldestFirst)
     .map(({ task, rev }) => ({ task, rev }));
 }
 
@@ -242,7 +242,7 @@ async function taskRecords(c: Etcd3): Promise<{ task: Task; rev: string }[]> {
   const res = await c.getAll().prefix(taskPrefix).exec();
   return res.kvs
     .map((kv) => ({ created: BigInt(kv.create_revision), rev: String(kv.mod_revision), task: JSON.parse(kv.value.toString()) as Task }))
-    .sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
+    .sort(oldestFirst);
 }
 
 /**
