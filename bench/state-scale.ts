@@ -8,7 +8,7 @@
 //   list       `ovl cluster list` (OVL_ETCD_ENDPOINTS, as from an operator's laptop)
 //   show       `ovl cluster show NAME --no-probe` (the probe would ask the instances, which do not run)
 //   capacity   the read that precedes a placement (fleetCapacity) from etcd, as a CLI makes it, and
-//              from the leading scheduler's copy followed by a watch (capacity-cache.ts); its floor:
+//              from the leading scheduler's copy followed by a watch (capacity.ts); its floor:
 //              the same two prefixes read by the etcd client without a value parsed
 //   place      a 3 x 1 Redis Cluster placed on that fleet and committed (commitPlan), in process
 //   wake-up    what the scheduler reads on a wake-up with 100 tasks queued (the queue), against
@@ -19,9 +19,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { CapacityCache } from '../src/cluster/capacity-cache.js';
+import { CapacityCache, fleetCapacity } from '../src/cluster/capacity.js';
 import { place } from '../src/cluster/placement.js';
-import { commitPlan, fleetCapacity } from '../src/cluster/store.js';
+import { commitPlan } from '../src/cluster/store.js';
 import { listTasks, newTask, openTasks, putTask } from '../src/cluster/task-store.js';
 import { projectRoot } from '../src/paths.js';
 import { startLocalEtcd } from '../test/helpers/local-etcd.js';

@@ -1,4 +1,5 @@
 import { artifactFiles, type ArtifactFile } from '../src/artifacts.js';
+import type { HostAlloc } from '../src/cluster/capacity.js';
 import type { Runbook } from '../src/engine/runbook.js';
 import type { HostSpec } from '../src/inventory/types.js';
 import { artifact, directories, file } from '../src/ops/files.js';
@@ -7,7 +8,6 @@ import type { Issued } from '../src/pki/fleet-pki.js';
 import { redisCerts, type RedisCerts } from '../src/pki/redis-certs.js';
 import type { HostFacts } from '../src/ops/facts.js';
 import { allocKey, capacityKey, type HostCapacityRecord } from '../src/state/keys.js';
-import type { HostAlloc } from '../src/cluster/store.js';
 import { etcdAccess, type EtcdAccess } from '../src/state/etcd.js';
 import { getKey, putKey } from '../src/state/etcd-http.js';
 import { change, ok, type Operation } from '../src/ops/types.js';

@@ -2,9 +2,10 @@
 // fleet holds its inventory and one etcd connection; clusters and hosts are read from etcd as the
 // CLI reads them, and tasks are queued and followed as `--wait` follows them.
 import type { Etcd3 } from 'etcd3';
+import { fleetCapacity } from '../cluster/capacity.js';
 import { checkClusters } from '../cluster/check-all.js';
 import type { CheckReport, NodeReport } from '../cluster/check.js';
-import { fleetCapacity, getPlan, getSecret, listInstances, listPlans, type ClusterConfig, type InstanceInfo } from '../cluster/store.js';
+import { getPlan, getSecret, listInstances, listPlans, type ClusterConfig, type InstanceInfo } from '../cluster/store.js';
 import { newTask, type Task } from '../cluster/task-store.js';
 import { planFailover } from '../commands/failover.js';
 import { planScale, queueRebalance, queueScale } from '../commands/reshape.js';

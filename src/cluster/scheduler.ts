@@ -8,7 +8,7 @@ import type { Etcd3, Watcher } from 'etcd3';
 import { ELECTION, schedulerPrefix, taskPrefix } from '../state/keys.js';
 import { LeadershipLost } from './errors.js';
 import { Fleet } from './fleet.js';
-import { CapacityCache } from './capacity-cache.js';
+import { CapacityCache } from './capacity.js';
 import { getTask, indexTasks, openTasks, taskEnded, type Task } from './task-store.js';
 import { runTask } from './tasks/registry.js';
 import type { MesosFramework } from '../mesos/framework.js';

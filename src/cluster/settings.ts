@@ -5,9 +5,10 @@
 import type { Redis } from 'ioredis';
 import { withAdmin } from './admin.js';
 import { mapLimit } from '../util/semaphore.js';
+import type { HostAlloc } from './capacity.js';
 import { instanceMemMB } from './placement.js';
 import { badDirective, renderRedisConf } from './redisconf.js';
-import { addrOf, type HostAlloc } from './store.js';
+import { addrOf } from './store.js';
 import type { HostCapacity, Plan, PlannedInstance } from './types.js';
 import type { ClusterAuth } from './auth.js';
 

@@ -3,12 +3,13 @@
 // once moved, removed instances retired until stopped, and the migration's progress.
 import type { Etcd3 } from 'etcd3';
 import { allocKey, instancePrefix, migrationKey, planKey } from '../state/keys.js';
+import type { FleetRead, HostAlloc } from './capacity.js';
 import { ConflictError } from './errors.js';
 import { getJson } from './etcd-reads.js';
 import type { MoveProgress } from './migrate.js';
 import { instanceMemMB } from './placement.js';
 import type { Ranges } from './reshard.js';
-import { addrOf, changePlan, type FleetRead, type HostAlloc } from './store.js';
+import { addrOf, changePlan } from './store.js';
 import { type ScaleTask, taskWrites } from './task-store.js';
 import type { Plan, PlannedInstance } from './types.js';
 

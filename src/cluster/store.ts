@@ -1,15 +1,16 @@
 import type { Etcd3 } from 'etcd3';
-import { capacityPrefix, allocKey, checkKey, allocPrefix, clusterPrefix, clusterTaskKey, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey, type HostCapacityRecord } from '../state/keys.js';
+import { allocKey, checkKey, allocPrefix, clusterPrefix, clusterTaskKey, configKey, configPrefix, instanceKey, planKey, secretKey, taskKey } from '../state/keys.js';
 import { openRecord, pkiDirOf, sealRecord, type SecretRecord } from '../state/secrets.js';
 import { readRedisTls } from '../pki/redis-certs.js';
 import { unprintable, type ClusterAuth } from './auth.js';
 import { mapLimit } from '../util/semaphore.js';
 import { allocate } from './allocations.js';
+import type { FleetRead, HostAlloc } from './capacity.js';
 import { ConflictError, PortTaken } from './errors.js';
 import { getJson, getMany, listJson } from './etcd-reads.js';
 import { instanceMemMB } from './placement.js';
 import { listTasks, openCreateOf, taskEnded, tasksOf } from './task-store.js';
-import type { ClusterRequest, ClusterType, HostCapacity, Plan, PlannedInstance } from './types.js';
+import type { ClusterRequest, ClusterType, Plan, PlannedInstance } from './types.js';
 
 /** /overlord/config/<cluster>: the request it was created from, and where it stands. */
 export interface ClusterConfig extends ClusterRequest {
@@ -34,51 +35,7 @@ export interface InstanceInfo extends PlannedInstance {
   error?: string;
 }
 
-/** /overlord/alloc/<host>: "port" -> the cluster and memory holding it. */
-export type HostAlloc = Record<string, { cluster: string; memMB: number }>;
-
 export const addrOf = (i: { address: string; port: number }) => `${i.address}:${i.port}`;
-
-/** Fleet capacity registered by bootstrap, minus what the allocations hold (from the leading
- * scheduler's cache when it keeps one: capacity-cache.ts). */
-export async function fleetCapacity(c: Etcd3): Promise<FleetRead> {
-  const cached = await (await import('./capacity-cache.js')).cachedCapacity(c);
-  if (cached) return cached;
-  const [capRes, allocRes] = await Promise.all([c.getAll().prefix(capacityPrefix).exec(), c.getAll().prefix(allocPrefix).exec()]);
-  const allocs = new Map<string, { alloc: HostAlloc; rev: string }>();
-  for (const kv of allocRes.kvs) allocs.set(kv.key.toString().slice(allocPrefix.length), { alloc: JSON.parse(kv.value.toString()) as HostAlloc, rev: String(kv.mod_revision) });
-  return hostsOf(capRes.kvs.map((kv) => JSON.parse(kv.value.toString()) as HostCapacityRecord), allocs);
-}
-
-/** The hosts as placement sees them: registered capacity less the allocations. */
-export function hostsOf(caps: HostCapacityRecord[], allocs: Map<string, { alloc: HostAlloc; rev: string }>): FleetRead {
-  const hosts = caps.map((cap) => {
-    const a = allocs.get(cap.host)?.alloc;
-    const usedPorts: number[] = [];
-    let usedMemMB = 0;
-    for (const p in a) {
-      usedPorts.push(Number(p));
-      usedMemMB += a[p]!.memMB;
-    }
-    return { name: cap.host, address: cap.address, cpu: cap.cpu, memMB: cap.memMB, ports: cap.ports, usedPorts, usedMemMB, versions: cap.versions };
-  });
-  const revisions = new Map<string, string>();
-  const allocOf = new Map<string, HostAlloc>();
-  for (const [h, v] of allocs) {
-    revisions.set(h, v.rev);
-    allocOf.set(h, v.alloc);
-  }
-  return { hosts, revisions, allocs: allocOf };
-}
-
-/** The hosts as placement sees them, and each host's allocation as read, with its revision. */
-export interface FleetRead {
-  hosts: HostCapacity[];
-  revisions: Map<string, string>;
-  /** The allocations themselves, when read with the revisions (commitPlan then need not read them again). */
-  allocs?: Map<string, HostAlloc>;
-}
-
 
 /**
  * Commit a plan in one transaction: the ports it takes on each host (guarded by the revision

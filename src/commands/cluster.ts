@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fleetCapacity } from '../cluster/capacity.js';
 import { getJson } from '../cluster/etcd-reads.js';
 import { getTask, openTasks, tasksOf, newTask, openCreateOf, type Task } from '../cluster/task-store.js';
 import { readRedisTls, REDIS_CA } from '../pki/redis-certs.js';
@@ -17,7 +18,7 @@ import { pkiDirOf, sealRecord, type SealedAuth } from '../state/secrets.js';
 import { aclSupported, hasPassword, newClusterAuth, type ClusterAuth } from '../cluster/auth.js';
 import { place, validateRequest } from '../cluster/placement.js';
 import { connectHint, hostTable, INSTANCE_HEADER, instanceRows } from '../cluster/view.js';
-import { addrOf, dropStaleSecret, fleetCapacity, getPlan, getSecret, listConfigs, listInstances, type ClusterConfig } from '../cluster/store.js';
+import { addrOf, dropStaleSecret, getPlan, getSecret, listConfigs, listInstances, type ClusterConfig } from '../cluster/store.js';
 import { listrFollow, plainFollow, type Out } from '../ui/follow.js';
 import { runOrFollow } from '../cluster/follow.js';
 import { ConflictError } from '../cluster/errors.js';

@@ -1,9 +1,10 @@
 // `ovl cluster config NAME name=value ...`: change settings of a running cluster (a task), or
 // `--show` the settings in force. What is asked is checked here first: the rules of create's
 // --config, a directive this Redis knows, memory that fits; --check says what would happen.
+import { fleetCapacity } from '../cluster/capacity.js';
 import { rollOrder, outage } from '../cluster/roll.js';
 import { badSetting, classify, liveDifferences, memoryMB, renderedSettings, resized } from '../cluster/settings.js';
-import { addrOf, fleetCapacity, getPlan, getSecret } from '../cluster/store.js';
+import { addrOf, getPlan, getSecret } from '../cluster/store.js';
 import { newTask } from '../cluster/task-store.js';
 import type { Plan } from '../cluster/types.js';
 import type { Out } from '../ui/follow.js';

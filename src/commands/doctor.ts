@@ -2,9 +2,9 @@
 // the SSH keys readable, every host reachable over SSH (host key verified), etcd answering, and the
 // cache versions of the inventory present on every cache host. Exit 0 when every line is ok.
 import { accessSync, constants } from 'node:fs';
+import { fleetCapacity } from '../cluster/capacity.js';
 import { loadFleet } from '../inventory/fleet.js';
 import { hostsOf, type HostSpec } from '../inventory/types.js';
-import { fleetCapacity } from '../cluster/store.js';
 import { Remote } from '../ssh/remote.js';
 import { etcdAccess, etcdReason, openEtcd } from '../state/etcd.js';
 import { mapLimit } from '../util/semaphore.js';

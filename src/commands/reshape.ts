@@ -1,11 +1,12 @@
 // `ovl cluster scale` and `ovl cluster rebalance`: what is asked is checked here (a usage error
 // changes nothing), then queued as a task; --check shows the plan without writing anything.
 import type { Etcd3 } from 'etcd3';
+import { fleetCapacity } from '../cluster/capacity.js';
 import { getJson } from '../cluster/etcd-reads.js';
 import { shapeChange, shapeOf, type Shape } from '../cluster/grow.js';
 import { liveOwners } from '../cluster/migrate.js';
 import { countSlots, reshardMoves, slotList } from '../cluster/reshard.js';
-import { addrOf, fleetCapacity, getPlan, getSecret, type ClusterConfig } from '../cluster/store.js';
+import { addrOf, getPlan, getSecret, type ClusterConfig } from '../cluster/store.js';
 import { newTask } from '../cluster/task-store.js';
 import type { Plan } from '../cluster/types.js';
 import { withAdmin } from '../cluster/admin.js';

@@ -1,7 +1,8 @@
 // `ovl cluster restart NAME --rolling` and `ovl cluster upgrade NAME --version V`: one roll task
 // (tasks/roll.ts). What is asked is checked here (a usage error changes nothing); --check prints
 // the order, shard by shard, and what it costs.
-import { fleetCapacity, getPlan } from '../cluster/store.js';
+import { fleetCapacity } from '../cluster/capacity.js';
+import { getPlan } from '../cluster/store.js';
 import { describeRoll, outage, rollOrder, switchBlocked, versionProblem } from '../cluster/roll.js';
 import { tasksOf, newTask, type RollTask } from '../cluster/task-store.js';
 import type { Out } from '../ui/follow.js';

@@ -3,9 +3,10 @@
 // them; a create's instance that failed is moved to another agent (never next to a member of
 // its shard: relocation()).
 import { allocate } from '../cluster/allocations.js';
+import { fleetCapacity } from '../cluster/capacity.js';
 import { ConflictError } from '../cluster/errors.js';
 import { PlacementError, instanceMemMB, relocation } from '../cluster/placement.js';
-import { addrOf, fleetCapacity, replaceInstance, setInstanceStates } from '../cluster/store.js';
+import { addrOf, replaceInstance, setInstanceStates } from '../cluster/store.js';
 import type { CreateTask } from '../cluster/task-store.js';
 import { commitPlacement } from '../cluster/tasks/create.js';
 import { step } from '../cluster/tasks/context.js';

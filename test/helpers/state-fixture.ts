@@ -3,10 +3,11 @@
 // rendered redis.conf and nodes.conf, tasks) but with no process behind any of it: what
 // bench/state-scale.ts measures ovl's reads against.
 import type { Etcd3 } from 'etcd3';
+import { fleetCapacity, type HostAlloc } from '../../src/cluster/capacity.js';
 import { renderNodesConfs } from '../../src/cluster/nodesconf.js';
 import { instanceMemMB, place } from '../../src/cluster/placement.js';
 import { renderRedisConf } from '../../src/cluster/redisconf.js';
-import { commitPlan, fleetCapacity, putInstances, type ClusterConfig, type HostAlloc } from '../../src/cluster/store.js';
+import { commitPlan, putInstances, type ClusterConfig } from '../../src/cluster/store.js';
 import { newTask, putTask } from '../../src/cluster/task-store.js';
 import type { ClusterRequest, HostCapacity } from '../../src/cluster/types.js';
 import { capacityKey, type HostCapacityRecord } from '../../src/state/keys.js';

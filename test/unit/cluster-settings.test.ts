@@ -2,9 +2,9 @@
 // memory reservation against the hosts, and comparing what ovl renders with what a node says.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { HostAlloc } from '../../src/cluster/capacity.js';
 import { place } from '../../src/cluster/placement.js';
 import { badSetting, memoryMB, renderedSettings, resized, sameSetting } from '../../src/cluster/settings.js';
-import type { HostAlloc } from '../../src/cluster/store.js';
 import { loopbackHosts } from '../helpers/local-redis.js';
 
 const hosts = loopbackHosts(3, '127.9.5', { from: 7000, to: 7099 }).map((h) => ({ ...h, memMB: 1024 }));

@@ -3,8 +3,7 @@
 // cache a leading scheduler places from.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CapacityCache } from '../../src/cluster/capacity-cache.js';
-import { fleetCapacity } from '../../src/cluster/store.js';
+import { CapacityCache, fleetCapacity, hostsOf } from '../../src/cluster/capacity.js';
 import { indexTasks, listTasks, newTask, openTasks, pruneTasks, putTask, TASK_HISTORY, tasksOf } from '../../src/cluster/task-store.js';
 import { allocKey, queueKey } from '../../src/state/keys.js';
 import { syntheticFleet } from '../helpers/fleets.js';
@@ -97,7 +96,6 @@ test('the capacity cache follows etcd: clusters placed, hosts registered, alloca
 
   /** A read of etcd itself, not of the cache. */
   async function fleetCapacityFresh() {
-    const { hostsOf } = await import('../../src/cluster/store.js');
     const caps = Object.values((await c.getAll().prefix('/overlord/fleet/hosts/').json()) as Record<string, never>);
     const res = await c.getAll().prefix('/overlord/alloc/').exec();
     return hostsOf(caps, new Map(res.kvs.map((kv) => [kv.key.toString().slice('/overlord/alloc/'.length), { alloc: JSON.parse(kv.value.toString()), rev: String(kv.mod_revision) }])));

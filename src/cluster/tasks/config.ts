@@ -3,8 +3,9 @@
 // (with the memory reservation when maxmemory changes), the live values are set everywhere, the
 // files on the hosts and the records follow, and what only a restart applies is rolled.
 import { withAdmin } from '../admin.js';
+import { fleetCapacity } from '../capacity.js';
 import { classify, liveDifferences, memoryMB, resized, setLive } from '../settings.js';
-import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, updateConfig } from '../store.js';
+import { addrOf, changePlan, getPlan, getSecret, updateConfig } from '../store.js';
 import { putTask, type ConfigTask } from '../task-store.js';
 import type { Plan } from '../types.js';
 import { allocKey } from '../../state/keys.js';

@@ -1,9 +1,9 @@
 // What every task kind shares: its context, its progress steps, the tests' fault points.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
+import { fleetCapacity, type FleetRead } from '../capacity.js';
 import type { CheckReport } from '../check.js';
 import type { Fleet } from '../fleet.js';
-import { fleetCapacity, type FleetRead } from '../store.js';
 import { putTask, type CreateTask, type Task } from '../task-store.js';
 import type { Plan, PlannedInstance } from '../types.js';
 import type { HostReport } from '../hostops.js';

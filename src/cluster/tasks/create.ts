@@ -1,11 +1,12 @@
 // create: place the request, start every instance on its host, check; a failed create is rolled back.
 import { configKey, secretKey } from '../../state/keys.js';
 import { plural } from '../../util/plural.js';
+import { fleetCapacity, type FleetRead } from '../capacity.js';
 import type { CheckReport } from '../check.js';
 import { getJson } from '../etcd-reads.js';
 import type { HostReport } from '../hostops.js';
 import { PlacementError, place, relocation } from '../placement.js';
-import { addrOf, commitPlan, fleetCapacity, getPlan, getSecret, replaceInstance, updateConfig, type ClusterConfig, type FleetRead } from '../store.js';
+import { addrOf, commitPlan, getPlan, getSecret, replaceInstance, updateConfig, type ClusterConfig } from '../store.js';
 import type { CreateTask } from '../task-store.js';
 import type { ClusterRequest, Plan, PlannedInstance } from '../types.js';
 import { faultPoint, step, type TaskContext } from './context.js';

@@ -2,11 +2,12 @@
 // decides. Each instance restarted is recorded in the task, so the next leader goes on from
 // there; each shard ends with its planned master back and its files written from the plan.
 import { pollUntil } from '../../ops/wait.js';
+import { fleetCapacity } from '../capacity.js';
 import { checkCluster, serves } from '../check.js';
 import { untilReady } from '../readiness.js';
 import { promote, shardMasterOf } from '../roles.js';
 import { allOn, outage, rollOrder, switchBlocked, versionProblem, withVersion } from '../roll.js';
-import { addrOf, changePlan, fleetCapacity, getPlan, getSecret, updateConfig } from '../store.js';
+import { addrOf, changePlan, getPlan, getSecret, updateConfig } from '../store.js';
 import { liveMaster, switchover, waitInSync, type SwitchoverOptions } from '../switchover.js';
 import { putTask, type ConfigTask, type RollTask } from '../task-store.js';
 import type { PlannedInstance } from '../types.js';

@@ -1,3 +1,6 @@
+// The fleet's capacity as placement sees it (fleetCapacity): the hosts bootstrap registered, less
+// what their allocations hold, read from etcd or, in the leading scheduler, from the cache below.
+//
 // The fleet's capacity kept in memory by the leading scheduler, as Kubernetes' informers keep
 // their objects: read once, then followed. On a fleet of 20,000 hosts the read that precedes a
 // placement is about 5 MB from etcd (bench/state-scale.ts); from here it is a copy of two maps
@@ -12,12 +15,55 @@
 // then placements read etcd directly. Commits stay guarded by the allocations' revisions.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { allocPrefix, capacityPrefix, type HostCapacityRecord } from '../state/keys.js';
-import { hostsOf, type FleetRead, type HostAlloc } from './store.js';
+import type { HostCapacity } from './types.js';
+
+/** /overlord/alloc/<host>: "port" -> the cluster and memory holding it. */
+export type HostAlloc = Record<string, { cluster: string; memMB: number }>;
+
+/** The hosts as placement sees them, and each host's allocation as read, with its revision. */
+export interface FleetRead {
+  hosts: HostCapacity[];
+  revisions: Map<string, string>;
+  /** The allocations themselves, when read with the revisions (commitPlan then need not read them again). */
+  allocs?: Map<string, HostAlloc>;
+}
+
+/** Fleet capacity registered by bootstrap, minus what the allocations hold (from the leading
+ * scheduler's cache when it keeps one). */
+export async function fleetCapacity(c: Etcd3): Promise<FleetRead> {
+  const cached = await cachedCapacity(c);
+  if (cached) return cached;
+  const [capRes, allocRes] = await Promise.all([c.getAll().prefix(capacityPrefix).exec(), c.getAll().prefix(allocPrefix).exec()]);
+  const allocs = new Map<string, { alloc: HostAlloc; rev: string }>();
+  for (const kv of allocRes.kvs) allocs.set(kv.key.toString().slice(allocPrefix.length), { alloc: JSON.parse(kv.value.toString()) as HostAlloc, rev: String(kv.mod_revision) });
+  return hostsOf(capRes.kvs.map((kv) => JSON.parse(kv.value.toString()) as HostCapacityRecord), allocs);
+}
+
+/** The hosts as placement sees them: registered capacity less the allocations. */
+export function hostsOf(caps: HostCapacityRecord[], allocs: Map<string, { alloc: HostAlloc; rev: string }>): FleetRead {
+  const hosts = caps.map((cap) => {
+    const a = allocs.get(cap.host)?.alloc;
+    const usedPorts: number[] = [];
+    let usedMemMB = 0;
+    for (const p in a) {
+      usedPorts.push(Number(p));
+      usedMemMB += a[p]!.memMB;
+    }
+    return { name: cap.host, address: cap.address, cpu: cap.cpu, memMB: cap.memMB, ports: cap.ports, usedPorts, usedMemMB, versions: cap.versions };
+  });
+  const revisions = new Map<string, string>();
+  const allocOf = new Map<string, HostAlloc>();
+  for (const [h, v] of allocs) {
+    revisions.set(h, v.rev);
+    allocOf.set(h, v.alloc);
+  }
+  return { hosts, revisions, allocs: allocOf };
+}
 
 const caches = new WeakMap<Etcd3, CapacityCache>();
 
 /** The cache following this client's etcd, brought up to date, if one is live. */
-export async function cachedCapacity(c: Etcd3): Promise<FleetRead | undefined> {
+async function cachedCapacity(c: Etcd3): Promise<FleetRead | undefined> {
   const cache = caches.get(c);
   if (!cache?.live) return undefined;
   await cache.catchUp();
