@@ -11,7 +11,7 @@
 // next to the lower bound that proves it optimal: gap 0 means optimal.
 import { cpus, totalmem } from 'node:os';
 import { place, type PlaceOptions } from '../src/cluster/placement.js';
-import { solveReplicaMatrix, type ReplicaRows, type ReplicaSolution } from '../src/cluster/replica-matrix.js';
+import { rowsOf, solveReplicaMatrix, type ReplicaRows, type ReplicaSolution } from '../src/cluster/replica-matrix.js';
 import { replicaMatrixExact } from '../src/cluster/replica-matrix-exact.js';
 import type { ClusterRequest } from '../src/cluster/types.js';
 import { syntheticFleet, type FleetKind } from '../test/helpers/fleets.js';
@@ -53,7 +53,10 @@ function request(c: Case): ClusterRequest {
     : { name: 'bench', type: 'redis_cluster', version: '7.0.15', masters: c.masters, replicas: c.replicas, maxmemoryMB: 256 };
 }
 
-const exactRows: PlaceOptions['replicaMatrix'] = (d, s, l) => replicaMatrixExact(d, s, l)?.map((r) => new Map(r.flatMap((x, b) => (x > 0 ? [[b, x] as [number, number]] : [])))) ?? null;
+const exactRows: PlaceOptions['replicaMatrix'] = (d, s, l) => {
+  const X = replicaMatrixExact(d, s, l);
+  return X ? rowsOf(X) : null;
+};
 
 function timeIt(f: () => void): number {
   const t0 = process.hrtime.bigint();

@@ -63,7 +63,7 @@ export function solveReplicaMatrix(demand: readonly number[], supply: readonly n
     const start = n <= CANCEL_MAX_HOSTS ? dense(cancelNegativeCycles(rows, supply, limit)) : undefined;
     const X = replicaMatrixExact(demand, supply, limit, start);
     if (!X) return null;
-    const whole = X.map((r) => new Map(r.flatMap((x, b) => (x > 0 ? [[b, x] as [number, number]] : []))));
+    const whole = rowsOf(X);
     const best = start ? cancelNegativeCycles(whole, supply, limit) : whole;
     return { rows: best, cost: replicaCost(best), lowerBound, how: start ? 'completed' : 'exact' };
   }
@@ -72,6 +72,11 @@ export function solveReplicaMatrix(demand: readonly number[], supply: readonly n
   if (n > CANCEL_MAX_HOSTS) return { rows, cost, lowerBound, how: 'heuristic' };
   const better = cancelNegativeCycles(rows, supply, limit);
   return { rows: better, cost: replicaCost(better), lowerBound, how: 'cancelled' };
+}
+
+/** A dense matrix (row a, column b: replicas of a's masters on host b) as rows of its non-zero entries. */
+export function rowsOf(X: readonly (readonly number[])[]): ReplicaRows {
+  return X.map((r) => new Map(r.flatMap((x, b) => (x > 0 ? [[b, x] as [number, number]] : []))));
 }
 
 export function replicaCost(rows: ReplicaRows): number {
