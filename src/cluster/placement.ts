@@ -190,10 +190,10 @@ function scanPorts(h: HostCapacity, needBus: boolean, limit: number, out?: numbe
   }
   let n = 0;
   for (let p = h.ports.from; p <= h.ports.to && n < limit; p++) {
-    if (taken.size && taken.has(p)) continue;
+    if (taken.has(p)) continue;
     if (needBus) {
       const bus = p + offset;
-      if (bus > MAX_PORT || (taken.size && taken.has(bus))) continue;
+      if (bus > MAX_PORT || taken.has(bus)) continue;
       if (wide) taken.add(bus);
     }
     if (wide) taken.add(p);
