@@ -8,6 +8,7 @@ import { restartHandler, service, type ServiceSpec } from '../src/ops/service.js
 import type { Fact, HostContext, Operation } from '../src/ops/types.js';
 import { facts } from '../src/ops/facts.js';
 import { waitFor } from '../src/ops/wait.js';
+import { parseMasterSpec, zkLeadingMaster } from '../src/mesos/leader.js';
 import { render } from '../src/templates.js';
 import {
   checkOrder,
@@ -126,12 +127,15 @@ function withCgroupFact(title: string, make: (cgroups: boolean) => Operation): O
   };
 }
 
-/** Where the agent is checked for: each master of this inventory, else scheduler.mesos_master. */
-export function masterUrls(inv: Inventory): string[] {
+/** Where the agent is checked for: each master of this inventory, else scheduler.mesos_master
+ * (its masters, or the one leading now in its ZooKeeper), asked at each try. */
+export function masterUrls(inv: Inventory): () => Promise<string[]> {
   const masters = hostsOf(inv, 'mesos-master').map((m) => `http://${m.address}:${portVar(m, inv, 'mesos_master_port', 5050)}`);
-  if (masters.length) return masters;
-  if (inv.scheduler.mesos_master) return [`http://${inv.scheduler.mesos_master}`];
-  throw new Error(`mesos-agent needs a master: list mesos-master in components with server.mesos-master, or set scheduler: { resources: mesos, mesos_master: "10.20.0.11:5050" } in ${inv.file}`);
+  if (masters.length) return async () => masters;
+  const spec = inv.scheduler.mesos_master === undefined ? undefined : parseMasterSpec(inv.scheduler.mesos_master);
+  if (spec && 'masters' in spec) return async () => spec.masters.map((m) => `http://${m}`);
+  if (spec && 'zk' in spec) return async () => [`http://${await zkLeadingMaster(spec.zk.servers, spec.zk.path)}`];
+  throw new Error(`mesos-agent needs a master: list mesos-master in components with server.mesos-master, or set scheduler: { resources: mesos, mesos_master: "zk://10.20.0.11:2181/mesos" } in ${inv.file}`);
 }
 
 interface Slave {
@@ -139,9 +143,9 @@ interface Slave {
   pid?: string;
 }
 
-async function listed(urls: string[], s: AgentSettings): Promise<boolean> {
+async function listed(urls: () => Promise<string[]>, s: AgentSettings): Promise<boolean> {
   let last: unknown;
-  for (const u of urls) {
+  for (const u of await urls()) {
     try {
       const r = await httpGet(`${u}/master/slaves`);
       if (r.status !== 200) continue;

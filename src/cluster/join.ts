@@ -5,6 +5,7 @@
 // afterwards like any failed-over master's (failback.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { Semaphore } from '../util/semaphore.js';
 import { nodesSeenBy, ownLine, ownLineSaysMaster, roleOf, withAdmin } from './admin.js';
 import { addrOf } from './store.js';
 import { BUS_PORT_OFFSET, type PlannedInstance } from './types.js';
@@ -113,5 +114,7 @@ export async function tellRoles(joiners: PlannedInstance[], nodes: PlannedInstan
  * MEET header of a node it knows, and the handshake the MEET opens ends with that node's PONG.
  */
 async function tellRole(c: Redis, joiner: PlannedInstance, live: PlannedInstance[]): Promise<void> {
-  await Promise.all(live.filter((i) => i.id !== joiner.id).map((i) => c.call('CLUSTER', 'MEET', i.address, String(i.port), String(i.port + BUS_PORT_OFFSET)).catch(() => undefined)));
+  // Each MEET opens a handshake (a connection) on both sides: a few at a time on a big cluster.
+  const sem = new Semaphore(16);
+  await Promise.all(live.filter((i) => i.id !== joiner.id).map((i) => sem.run(() => c.call('CLUSTER', 'MEET', i.address, String(i.port), String(i.port + BUS_PORT_OFFSET)).catch(() => undefined))));
 }

@@ -41,9 +41,13 @@ export interface MigrateOptions {
 
 /** Keys asked for at once; a batch sent with MIGRATE is cut by their size as well. */
 const SCAN_KEYS = 1000;
-/** Bytes per MIGRATE batch, by the source's average key (MEMORY STATS): asking MEMORY USAGE of
- * every key cost the source and ovl more than the MIGRATEs themselves (docs/benchmarks.md). */
+/** Bytes per MIGRATE batch: one batch of small keys, a big key alone. */
 const BATCH_BYTES = 4 << 20;
+/** Keys are sized one by one (MEMORY USAGE) where the source's average key (MEMORY STATS) is at
+ * least this big; below, by that average: a MEMORY USAGE per small key cost the source and ovl more
+ * than the MIGRATEs themselves (docs/benchmarks.md), and a rare big key then goes with up to a
+ * batch of small ones. */
+const SIZE_EACH_FROM = 1024;
 /** Bytes of MIGRATE batches sent back to back in one round trip. */
 const ROUND_BYTES = 16 << 20;
 /** Slots of a move handled together: one round trip per protocol step for all of them, and one
@@ -188,8 +192,8 @@ async function bytesPerKey(c: Redis): Promise<number> {
 
 /**
  * IMPORTING and MIGRATING for a group of slots, then every key of them moved: one round trip per
- * step for the whole group, MIGRATE batches of BATCH_BYTES (at `perKey` bytes a key) sent back to
- * back. Returns the keys moved.
+ * step for the whole group, MIGRATE batches of BATCH_BYTES (keys sized one by one, or at `perKey`
+ * bytes each; see SIZE_EACH_FROM) sent back to back. Returns the keys moved.
  */
 async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: Redis, dc: Redis, perKey: number, o: MigrateOptions): Promise<number> {
   await pipelined(dc, slots.map((x) => ['CLUSTER', 'SETSLOT', String(x), 'IMPORTING', src.id]));
@@ -208,7 +212,9 @@ async function migrateGroup(slots: number[], src: SlotNode, dst: SlotNode, sc: R
     const withKeys = found.filter((k) => k.length);
     if (withKeys.length) {
       // Batches never mix slots (MIGRATE's keys share one slot); rounds of them go back to back.
-      const batches = withKeys.flatMap((keys) => cut(keys, keys.map(() => perKey)));
+      const sizes = perKey >= SIZE_EACH_FROM ? (await pipelined(sc, withKeys.flat().map((k) => ['MEMORY', 'USAGE', k]))).map((v) => Number(v ?? 0)) : withKeys.flat().map(() => perKey);
+      let at = 0;
+      const batches = withKeys.flatMap((keys) => cut(keys, sizes.slice(at, (at += keys.length))));
       for (const round of cut(batches, batches.map((b) => b.bytes), ROUND_BYTES)) {
         const replies = await pipelined(sc, round.items.map((b) => ['MIGRATE', dst.address, String(dst.port), '', '0', String(MIGRATE_IDLE_MS), ...auth, 'REPLACE', 'KEYS', ...b.items]));
         const bad = replies.find((r) => r !== 'OK' && r !== 'NOKEY');

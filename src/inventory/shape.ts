@@ -105,7 +105,7 @@ export function fixFor(path: Path, value: unknown, expected?: string, written?: 
     case 'artifacts':
       return 'write artifacts as a mapping from type (etcd, redis, memcache, zookeeper, mesos) to a list of versions';
     case 'scheduler':
-      return 'write scheduler: { resources: fleet } or scheduler: { resources: mesos, mesos_master: "10.20.0.11:5050" }';
+      return 'write scheduler: { resources: fleet } or scheduler: { resources: mesos, mesos_master: "zk://10.20.0.11:2181/mesos" }';
     case 'resources':
       return 'use fleet (the default) or mesos';
     case 'name':

@@ -292,7 +292,15 @@ export class MesosClient {
     const conn = this.conn;
     this.o.locate(this.next).then(
       (m) => {
-        if (conn === this.conn && !this.stopped) this.subscribe(new URL(`http://${m}${SCHEDULER_PATH}`), 0);
+        if (conn !== this.conn || this.stopped) return;
+        let url: URL;
+        try {
+          url = new URL(`http://${m}${SCHEDULER_PATH}`);
+        } catch {
+          this.o.log(`mesos: ${JSON.stringify(m)} is not a master's host:port; asking again`);
+          return this.again(true);
+        }
+        this.subscribe(url, 0);
       },
       (e: Error) => {
         if (conn !== this.conn || this.stopped) return;

@@ -20,7 +20,7 @@ export function parseMasterSpec(spec: string): MasterSpec | { problem: string } 
   if (zk) {
     const servers = zk[1]!.split(',');
     if (!servers.every(hostPort)) return { problem: `its ZooKeeper servers ${JSON.stringify(zk[1])} are not host:port[,host:port...]` };
-    if (!/^(\/[A-Za-z0-9._-]+)+$/.test(zk[2]!)) return { problem: `its ZooKeeper path ${JSON.stringify(zk[2])} is not a path of plain names` };
+    if (!/^(\/[A-Za-z0-9._-]+)+$/.test(zk[2]!) || zk[2]!.split('/').some((p) => p === '.' || p === '..')) return { problem: `its ZooKeeper path ${JSON.stringify(zk[2])} is not a path of plain names` };
     return { zk: { servers: zk[1]!, path: zk[2]! } };
   }
   if (spec.startsWith('zk://')) return { problem: 'a zk:// address needs a path after the servers (zk://h1:2181,h2:2181/mesos)' };
@@ -39,8 +39,9 @@ export function leadingMember(children: string[]): string | undefined {
 export function masterAddress(info: string): string | undefined {
   try {
     const m = JSON.parse(info) as { address?: { ip?: string; hostname?: string; port?: number }; pid?: string };
-    if (m.address?.port && (m.address.ip || m.address.hostname)) return `${m.address.ip || m.address.hostname}:${m.address.port}`;
-    return /@([^:]+:\d+)$/.exec(m.pid ?? '')?.[1];
+    const addr = m.address?.port && (m.address.ip || m.address.hostname) ? `${m.address.ip || m.address.hostname}:${m.address.port}` : /@([^:]+:\d+)$/.exec(m.pid ?? '')?.[1];
+    // Only what the scheduler can put in a URL (an IPv6 master is not supported).
+    return addr !== undefined && hostPort(addr) ? addr : undefined;
   } catch {
     return undefined;
   }
@@ -57,19 +58,30 @@ export function zkLeadingMaster(servers: string, path: string, timeoutMs = 10_00
       else resolve(addr!);
     };
     const timer = setTimeout(() => done(new Error(`ZooKeeper ${servers} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    client.once('connected', () => {
-      client.getChildren(path, (err, children) => {
+    timer.unref();
+    // The library calls back from its socket's handlers: a throw there would end the process.
+    const guarded =
+      <A extends unknown[]>(f: (...a: A) => void) =>
+      (...a: A) => {
+        try {
+          f(...a);
+        } catch (e) {
+          done(e as Error);
+        }
+      };
+    client.once('connected', guarded(() => {
+      client.getChildren(path, guarded((err, children) => {
         if (err) return done(new Error(`ZooKeeper ${servers}: reading ${path}: ${String(err)}`));
         const leader = leadingMember(children);
         if (!leader) return done(new Error(`no Mesos master leads: ${path} on ZooKeeper ${servers} has no json.info_ member`));
-        client.getData(`${path}/${leader}`, (e, data) => {
+        client.getData(`${path}/${leader}`, guarded((e, data) => {
           if (e) return done(new Error(`ZooKeeper ${servers}: reading ${path}/${leader}: ${String(e)}`));
           const addr = masterAddress(data?.toString('utf8') ?? '');
-          if (!addr) return done(new Error(`${path}/${leader} on ZooKeeper ${servers} holds no master address`));
+          if (!addr) return done(new Error(`${path}/${leader} on ZooKeeper ${servers} holds no master address ovl can use`));
           done(undefined, addr);
-        });
-      });
-    });
+        }));
+      }));
+    }));
     client.connect();
   });
 }

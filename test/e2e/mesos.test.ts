@@ -170,7 +170,7 @@ interface MasterState {
   frameworks: { id: string; name: string; active: boolean; tasks: { id: string; name: string; state: string; slave_id: string }[]; completed_tasks: { id: string; name: string; state: string }[] }[];
 }
 
-test('real Mesos: ZooKeeper and masters x3, an agent on every host from the build; a Redis Cluster of 16 MB instances (cgroups limits) created through offers with the scheduler killed mid-create; an instance killed is relaunched, restart and --rolling (live writer) launch through Mesos, the leading master killed during a create, an agent lost for good has its instances moved; Mesos and ovl agree after each; delete kills every task', async (t) => {
+test('real Mesos: ZooKeeper and masters x3, an agent on every host from the build; a Redis Cluster of 16 MB instances (cgroups limits) created through offers with the scheduler killed mid-create; an instance killed is relaunched, restart and --rolling (live writer) launch through Mesos, the leading master killed during a create, scale --replicas 2 and back, an agent lost for good has its instances moved; Mesos and ovl agree after each; delete kills every task', async (t) => {
   const mesos = await realMesos();
   if ('skip' in mesos) return t.skip(mesos.skip);
   const info = await fleet();
@@ -328,11 +328,13 @@ test('real Mesos: ZooKeeper and masters x3, an agent on every host from the buil
     const secondTask = /^task (\S+):/m.exec(second.stdout)![1]!;
     const secondTasks = async () => ((await state()).frameworks.find((f) => f.name === 'ovl')?.tasks ?? []).filter((x) => x.name.startsWith('second '));
     await until(async () => (await secondTasks()).length > 0, 120_000);
+    const launchedBefore = (await secondTasks()).length;
+    assert.ok(launchedBefore > 0, 'the create launched its first task');
+    const secondOf = () => withEtcd(endpoints, (e) => getTask(e, secondTask));
+    assert.notEqual((await secondOf())?.state, 'done', 'the create is under way when the master dies');
     const pids = ['mesos-master.supervisor.pid', 'mesos-master.pid'].map((f) => `"$(cat /data/mesos/${f})"`).join(' ');
     const killedMaster = onHost(info, leaderHost.name, `kill -KILL ${pids}`);
     assert.equal(killedMaster.code, 0, killedMaster.stderr);
-    const launchedBefore = (await secondTasks().catch(() => [])).length;
-    const secondOf = () => withEtcd(endpoints, (e) => getTask(e, secondTask));
     await until(async () => ['done', 'failed'].includes((await secondOf())?.state ?? ''), 300_000);
     assert.equal((await secondOf())?.state, 'done', `${(await secondOf())?.error}\n${sched.out().slice(-3000)}`);
     const failedOver = await state();
@@ -351,6 +353,18 @@ test('real Mesos: ZooKeeper and masters x3, an agent on every host from the buil
     c = await check();
     assert.equal(c.code, 0, c.stdout + c.stderr);
     await agree('after the master failover');
+
+    // A scale through Mesos: a replica more per shard launched as Mesos tasks, then taken away
+    // again (killed through Mesos); Mesos and ovl agree after each.
+    for (const [replicas, tasks] of [[2, 9], [1, 6]] as const) {
+      const scaled = await ovlAsync(['cluster', 'scale', 'onmesos', '--replicas', String(replicas), '--wait', '-i', inv]);
+      assert.equal(scaled.code, 0, scaled.stdout + scaled.stderr + sched.out().slice(-3000));
+      await until(async () => (await runningTasks()).size === tasks, 30_000);
+      assert.equal((await runningTasks()).size, tasks, `${tasks} tasks run after scale --replicas ${replicas}`);
+      c = await check();
+      assert.equal(c.code, 0, c.stdout + c.stderr);
+      await agree(`after scale --replicas ${replicas}`);
+    }
 
     // An agent lost for good (its daemon and instances gone): once the master removes it, its
     // instances are moved to other agents, never next to a member of their shard.

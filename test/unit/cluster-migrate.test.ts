@@ -31,7 +31,8 @@ test('slots move to an empty master under a live writer; runs stopped at three p
   const c = new Cluster([{ host: a!.address, port: a!.port }], { enableReadyCheck: true });
   try {
     for (let i = 0; i < 20_000; i += 1000) await Promise.all(Array.from({ length: 1000 }, (_, j) => c.set(`k:${i + j}`, `v${i + j}`)));
-    // A big key in a slot that moves: 200,000 fields, and an 8 MB string (a batch of its own).
+    // Big keys in a slot that moves: 200,000 fields and an 8 MB string, among small keys (the
+    // source's average key is small: they go in one MIGRATE, with a 60 s idle timeout).
     const bigHash = '{big}hash'; // slot 6392: one that moves
     for (let i = 0; i < 200_000; i += 10_000) await c.hset(bigHash, Object.fromEntries(Array.from({ length: 10_000 }, (_, j) => [`f${i + j}`, 'x'])));
     await c.set('{big}str', 'y'.repeat(8 << 20));

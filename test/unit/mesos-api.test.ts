@@ -115,9 +115,10 @@ test('leader: the lowest json.info_ sequence leads; its address from MasterInfo;
   assert.equal(masterAddress(JSON.stringify(info)), '127.0.12.2:5050');
   assert.equal(masterAddress(JSON.stringify({ pid: 'master@10.0.0.9:5051' })), '10.0.0.9:5051');
   assert.equal(masterAddress('not json'), undefined);
+  assert.equal(masterAddress(JSON.stringify({ address: { ip: '::1', port: 5050 } })), undefined, 'nothing a URL cannot hold');
   assert.deepEqual(parseMasterSpec('zk://10.0.0.1:2181,10.0.0.2:2181/mesos'), { zk: { servers: '10.0.0.1:2181,10.0.0.2:2181', path: '/mesos' } });
   assert.deepEqual(parseMasterSpec('10.0.0.1:5050,m2:5050'), { masters: ['10.0.0.1:5050', 'm2:5050'] });
-  for (const bad of ['zk://10.0.0.1:2181', 'zk://10.0.0.1/mesos', 'zk://10.0.0.1:2181/me sos', '10.0.0.1', '10.0.0.1:5050;reboot', '300.0.0.1:5050']) {
+  for (const bad of ['zk://10.0.0.1:2181', 'zk://10.0.0.1/mesos', 'zk://10.0.0.1:2181/me sos', 'zk://10.0.0.1:2181/mesos/..', '10.0.0.1', '10.0.0.1:5050;reboot', '300.0.0.1:5050']) {
     assert.ok('problem' in parseMasterSpec(bad), bad);
   }
 });

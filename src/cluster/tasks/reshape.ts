@@ -10,7 +10,7 @@ import { meetCluster, forgetNode, joinShard, shardMaster, tellRoles } from '../j
 import { liveOwners, openSlots, runMoves, type MoveProgress, type SlotNode } from '../migrate.js';
 import { shapeChange, shapeOf } from '../grow.js';
 import { untilReady } from '../readiness.js';
-import { countSlots, reshardMoves, slotList, splitMoves } from '../reshard.js';
+import { countSlots, reshardMoves, slotList, splitMoves, toRanges } from '../reshard.js';
 import { Coalesced, commitShapeChange, dropMigration, getMigration, putMigration, retireRemoved, setPlanSlots } from '../shape-store.js';
 import { addrOf, getPlan, getSecret, markJoined, updateConfig } from '../store.js';
 import type { RebalanceTask, ScaleTask, Task } from '../task-store.js';
@@ -58,7 +58,7 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
   if (added().length) {
     await step(ctx, task, `starting ${plural(added().length, 'new instance')} on ${plural(new Set(added().map((i) => i.host)).size, 'host')}`);
     await repairRecords(ctx, task, plan, auth);
-    const { reports } = await startOnHosts(ctx, plan, added(), task, auth, { setups: setupsOf(plan, added(), task, auth, true) });
+    const { reports } = await startOnHosts(ctx, plan, added(), task, auth, { setups: setupsOf(plan, added(), task, auth, await slotsAsPlanned(plan, auth)) });
     const failed = [...reports.values()].filter((r) => r.status === 'failed');
     if (failed.length) throw new Error(`did not start: ${failed.map((f) => `${f.addr} (${f.detail})`).join('; ')} (ovl cluster scale ${task.cluster} again goes on from here once they can)`);
   }
@@ -109,6 +109,19 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
   await settle(ctx, plan, auth);
   const said = plan.type === 'memcache' ? `${plural(shape.nodes, 'node')}: clients must be given the new node list (ovl cluster show ${plan.cluster})` : `${plural(shape.masters, 'master')} x ${plural(shape.replicas, 'replica')}`;
   await step(ctx, task, `scaled to ${said}: ${task.added!.length} added, ${task.removing!.length} removed`);
+}
+
+/**
+ * Whether the masters hold exactly the slots the plan gives them, asked of them now: only then do
+ * new masters start knowing the cluster from the plan (renderJoiningMasterNodesConf). A stale slot
+ * map (a resumed or manual reshard) could stick in a new node: a claim with a lower epoch than
+ * the owner it believes in is refused.
+ */
+async function slotsAsPlanned(plan: Plan, auth: ClusterAuth | undefined): Promise<boolean> {
+  if (plan.type !== 'redis_cluster') return false;
+  const masters = plan.instances.filter((i) => i.role === 'master' && !i.joining);
+  const owners = await liveOwners(masters, auth).catch(() => null);
+  return !!owners && masters.every((m) => JSON.stringify(owners.get(m.id) ?? []) === JSON.stringify(toRanges(slotList(m.slots ?? []))));
 }
 
 /** What the scale adds (placed, ports taken) and removes, committed with the task at once. */
