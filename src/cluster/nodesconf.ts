@@ -97,8 +97,9 @@ export function renderNodesConfs(plan: Plan): Map<string, string> {
 }
 
 /**
- * nodes.conf of a master a scale adds to a healthy cluster: the cluster as the plan has it (just
- * checked against the nodes), without the other nodes still to join. A node that starts knowing
+ * nodes.conf of a master a scale adds to a healthy cluster: the cluster as the plan has it (used
+ * only when the masters hold exactly the plan's slots: slotsAsPlanned in tasks/reshape.ts), without
+ * the other nodes still to join. A node that starts knowing
  * no slot owner waits Redis's rejoin delay (up to 5 s) after it learns them before it says
  * cluster_state:ok, and slots can move to it only then; this one says it 2 s after it starts.
  */

@@ -4,14 +4,14 @@
 // group, whose member with the lowest sequence number leads (Mesos's LeaderDetector). ZooKeeper
 // is asked again at every subscription, so a scheduler follows a new leader after a failover.
 import zookeeper from 'node-zookeeper-client';
+import { validPort } from '../inventory/values.js';
 import { HOSTNAME_RE, IPV4_RE } from '../shell.js';
 
 export type MasterSpec = { masters: string[] } | { zk: { servers: string; path: string } };
 
 function hostPort(s: string): boolean {
   const m = /^([^:]+):(\d{1,5})$/.exec(s);
-  if (!m || !(IPV4_RE.test(m[1]!) || (HOSTNAME_RE.test(m[1]!) && !/^[0-9.]+$/.test(m[1]!)))) return false;
-  return Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+  return !!m && (IPV4_RE.test(m[1]!) || (HOSTNAME_RE.test(m[1]!) && !/^[0-9.]+$/.test(m[1]!))) && validPort(Number(m[2]));
 }
 
 /** The spec of `scheduler.mesos_master`, or why it is not one. */
