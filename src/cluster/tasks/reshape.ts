@@ -83,8 +83,9 @@ async function runScale(ctx: TaskContext, task: ScaleTask): Promise<void> {
           await joinShard(r, master, live, o);
         }),
       );
-      // The replicas that joined together tell each other their roles too.
-      await tellRoles(replicas, plan.instances, o);
+      // The replicas that joined together tell each other their roles too (each told the nodes
+      // in `live` as it joined).
+      await tellRoles(replicas, replicas, o);
       ctx.log(`${task.id}: ${plural(replicas.length, 'replica')} synced and known as such`);
     }
     // The new nodes know the whole slot map (cluster_state:ok) before any slot is moved to them.
